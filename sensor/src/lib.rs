@@ -1,0 +1,3 @@
+pub mod capture;
+pub mod decode;
+pub mod proto;

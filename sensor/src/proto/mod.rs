@@ -1,0 +1,42 @@
+//! Application-protocol modules, one per protocol, after Suricata's `rust/src/<proto>/`:
+//! each has a pure `probe` over the first bytes of one direction and zero-copy parsers
+//! that say how many more bytes they need instead of guessing on a split segment.
+//!
+//! Nothing here keeps per-flow state or allocates on the probe path; parsers return owned
+//! metadata only once a message is complete. No function here panics on any input.
+
+/// Which way the bytes travel relative to the flow's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    ToServer,
+    ToClient,
+}
+
+/// Answer of a probe: does this direction's opening look like the protocol?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    Match,
+    NoMatch,
+    /// Too few bytes to say yet.
+    NeedMore,
+}
+
+/// Answer of a parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// A complete message, and how many bytes of the input it used.
+    Done { value: T, consumed: usize },
+    /// The message is not complete: at least `needed` more bytes are wanted.
+    NeedMore { needed: usize },
+    /// The bytes are not this protocol (or are damaged); the reason is for logs and tests.
+    Malformed(&'static str),
+}
+
+impl<T> Parsed<T> {
+    pub fn done(self) -> Option<T> {
+        match self {
+            Parsed::Done { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
