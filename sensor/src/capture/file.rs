@@ -8,6 +8,7 @@
 use super::{CaptureError, LinkType, RawPacket};
 use memmap2::Mmap;
 use std::fs::File;
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,6 +16,22 @@ const PCAP_MAGIC_US: u32 = 0xa1b2_c3d4;
 const PCAP_MAGIC_NS: u32 = 0xa1b2_3c4d;
 const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 const PCAPNG_BOM: u32 = 0x1a2b_3c4d;
+
+/// The bytes of a capture: a file's memory map, or a capture built into the binary.
+pub enum FileBytes {
+    Map(Mmap),
+    Static(&'static [u8]),
+}
+
+impl Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Map(m) => m,
+            FileBytes::Static(s) => s,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -44,7 +61,7 @@ impl Iface {
 /// An open capture file.
 pub struct CaptureFile {
     name: String,
-    map: Arc<Mmap>,
+    map: Arc<FileBytes>,
     format: Format,
     big_endian: bool,
     pos: usize,
@@ -69,10 +86,15 @@ impl CaptureFile {
         // SAFETY: the map is read-only; a file truncated underneath us by another process
         // is outside what a capture reader can defend against (as with any mmap reader).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| err(format!("cannot map: {e}")))?;
-        Self::from_map(name, Arc::new(map))
+        Self::from_map(name, Arc::new(FileBytes::Map(map)))
     }
 
-    fn from_map(name: String, map: Arc<Mmap>) -> Result<CaptureFile, CaptureError> {
+    /// A capture held in memory (the demo capture built into the binary).
+    pub fn from_static(name: &str, bytes: &'static [u8]) -> Result<CaptureFile, CaptureError> {
+        Self::from_map(name.to_string(), Arc::new(FileBytes::Static(bytes)))
+    }
+
+    fn from_map(name: String, map: Arc<FileBytes>) -> Result<CaptureFile, CaptureError> {
         let err = |m: String| CaptureError { source_name: name.clone(), message: m };
         let b = &map[..];
         if b.len() < 4 {
@@ -136,7 +158,7 @@ impl CaptureFile {
         self.format
     }
     /// The map behind every packet slice, for zero-copy hand-off to workers.
-    pub fn map(&self) -> &Arc<Mmap> {
+    pub fn map(&self) -> &Arc<FileBytes> {
         &self.map
     }
     /// Why reading stopped before the end, if it did.

@@ -1,0 +1,404 @@
+//! Every metric spanwatch exposes is named here, and only here (Vector's instrumentation
+//! spec, Prometheus naming): `spanwatch_` prefix, base units, `_total` on counters, label
+//! values from fixed sets only — never an address, port or host name.
+//!
+//! Hot-path counters live in per-thread blocks that only their own thread writes
+//! ([`Ctr::add`] is a plain load+store, no lock prefix); a scrape sums them.
+
+use crate::decode::{Encap, ErrorLayer};
+use crate::flow::app::AppProto;
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// A counter written by exactly one thread and read by any.
+#[derive(Debug, Default)]
+pub struct Ctr(AtomicU64);
+
+impl Ctr {
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1)
+    }
+    #[inline]
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Relaxed)
+    }
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A counter that several threads may add to.
+#[derive(Debug, Default)]
+pub struct SharedCtr(AtomicU64);
+
+impl SharedCtr {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Relaxed)
+    }
+}
+
+/// Why a flow record was written: the bounded `reason` label and EVE `flow.reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EndReason {
+    /// Idle longer than its protocol's timeout.
+    Timeout = 0,
+    /// TCP closed by FIN in both directions or RST, then the closed timeout.
+    Closed,
+    /// Open longer than the active timeout: a record is written and the flow goes on.
+    ActiveTimeout,
+    /// Pushed out because the flow table was full.
+    Evicted,
+    /// A new TCP connection reused the tuple of a closed one.
+    Reuse,
+    /// Still open when the capture ended or the sensor stopped.
+    Shutdown,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Timeout,
+        EndReason::Closed,
+        EndReason::ActiveTimeout,
+        EndReason::Evicted,
+        EndReason::Reuse,
+        EndReason::Shutdown,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Closed => "closed",
+            EndReason::ActiveTimeout => "active_timeout",
+            EndReason::Evicted => "evicted",
+            EndReason::Reuse => "reuse",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Alert categories: the bounded `category` label and EVE `alert.category`.
+pub const ALERT_CATEGORIES: [&str; 11] = [
+    "remote-access",
+    "tunnel",
+    "vpn",
+    "proxy",
+    "beacon",
+    "resolver-bypass",
+    "exfiltration",
+    "collection",
+    "calls",
+    "fan-in",
+    "egress",
+];
+
+pub fn category_index(c: &str) -> usize {
+    ALERT_CATEGORIES.iter().position(|x| *x == c).unwrap_or(ALERT_CATEGORIES.len() - 1)
+}
+
+/// Written by the capture/dispatch thread.
+#[derive(Debug, Default)]
+pub struct CaptureStats {
+    pub packets: Ctr,
+    pub bytes: Ctr,
+    pub non_ip: Ctr,
+    pub fragments: Ctr,
+    pub decode_errors: [Ctr; ErrorLayer::ALL.len()],
+    pub encap: [Ctr; Encap::NAMES.len()],
+    pub kernel_drops: Ctr,
+    pub iface_drops: Ctr,
+    /// Packets dropped because a worker's queue was full (live capture only).
+    pub queue_drops: Ctr,
+    /// Latest packet time seen, in nanoseconds.
+    pub last_packet_ns: Ctr,
+    pub files_read: Ctr,
+    pub file_errors: Ctr,
+}
+
+/// Written by one worker.
+#[derive(Debug)]
+pub struct WorkerStats {
+    pub packets: Ctr,
+    pub bytes: Ctr,
+    pub flows_created: Ctr,
+    pub flows_active: Ctr,
+    pub flows_ended: [Ctr; EndReason::ALL.len()],
+    pub flows_by_app_proto: Vec<Ctr>,
+    /// Flow and alert events dropped because the output queue was full.
+    pub event_drops: Ctr,
+    pub remote_access_active: Ctr,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            packets: Ctr::default(),
+            bytes: Ctr::default(),
+            flows_created: Ctr::default(),
+            flows_active: Ctr::default(),
+            flows_ended: Default::default(),
+            flows_by_app_proto: (0..AppProto::COUNT).map(|_| Ctr::default()).collect(),
+            event_drops: Ctr::default(),
+            remote_access_active: Ctr::default(),
+        }
+    }
+}
+
+/// Written by the output thread (EVE writer, alert dedup, host stage).
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    pub eve_flow: Ctr,
+    pub eve_alert: Ctr,
+    pub eve_stats: Ctr,
+    pub eve_write_errors: Ctr,
+    /// alerts[category][severity-1]
+    pub alerts: [[Ctr; 4]; ALERT_CATEGORIES.len()],
+    pub alerts_suppressed: Ctr,
+    /// Remote-access sessions by (tool index in the catalogue, direction index).
+    pub ra_sessions: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
+}
+
+/// Everything a scrape reads.
+pub struct Telemetry {
+    pub capture: Arc<CaptureStats>,
+    pub workers: Vec<Arc<WorkerStats>>,
+    pub output: Arc<OutputStats>,
+    pub rules_loaded: SharedCtr,
+    pub reloads_ok: SharedCtr,
+    pub reloads_failed: SharedCtr,
+    pub last_reload_ok: SharedCtr,
+    pub start_time_s: f64,
+    pub mode: &'static str,
+}
+
+impl Telemetry {
+    pub fn new(workers: usize, mode: &'static str) -> Arc<Telemetry> {
+        Arc::new(Telemetry {
+            capture: Arc::default(),
+            workers: (0..workers).map(|_| Arc::default()).collect(),
+            output: Arc::default(),
+            rules_loaded: SharedCtr::default(),
+            reloads_ok: SharedCtr::default(),
+            reloads_failed: SharedCtr::default(),
+            last_reload_ok: SharedCtr::default(),
+            start_time_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            mode,
+        })
+    }
+
+    fn wsum(&self, f: impl Fn(&WorkerStats) -> u64) -> u64 {
+        self.workers.iter().map(|w| f(w)).sum()
+    }
+
+    /// All metric families, in a fixed order.
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let c = &self.capture;
+        let o = &self.output;
+        let mut v = Vec::new();
+        v.push(gauge(
+            "spanwatch_build_info",
+            "Build information; the value is always 1.",
+            vec![(vec![("version", env!("CARGO_PKG_VERSION").to_string()), ("mode", self.mode.to_string())], 1.0)],
+        ));
+        v.push(gauge1("spanwatch_start_time_seconds", "Start time of the sensor since the Unix epoch.", self.start_time_s));
+        v.push(counter1("spanwatch_packets_total", "Packets received from the capture.", c.packets.get()));
+        v.push(counter1("spanwatch_bytes_total", "Bytes received from the capture, as wire length.", c.bytes.get()));
+        v.push(counter1(
+            "spanwatch_capture_kernel_dropped_packets_total",
+            "Packets the kernel dropped before the capture read them (64-bit running total of libpcap's ps_drop).",
+            c.kernel_drops.get(),
+        ));
+        v.push(counter1(
+            "spanwatch_capture_interface_dropped_packets_total",
+            "Packets the interface or driver dropped (64-bit running total of libpcap's ps_ifdrop).",
+            c.iface_drops.get(),
+        ));
+        v.push(counter1(
+            "spanwatch_queue_dropped_packets_total",
+            "Packets dropped because a worker queue was full.",
+            c.queue_drops.get(),
+        ));
+        v.push(counter1(
+            "spanwatch_event_dropped_total",
+            "Flow and alert events dropped because the output queue was full.",
+            self.wsum(|w| w.event_drops.get()),
+        ));
+        v.push(counter1("spanwatch_non_ip_packets_total", "Frames that carry no IP (ARP, LLDP, STP…).", c.non_ip.get()));
+        v.push(counter1("spanwatch_ip_fragments_total", "IP fragments seen (not reassembled).", c.fragments.get()));
+        v.push(counter(
+            "spanwatch_decode_errors_total",
+            "Packets that could not be decoded, by the layer where decoding failed.",
+            ErrorLayer::ALL.iter().map(|l| (vec![("layer", l.as_str().to_string())], c.decode_errors[*l as usize].get())).collect(),
+        ));
+        v.push(counter(
+            "spanwatch_encapsulated_packets_total",
+            "Packets that crossed an encapsulation, by encapsulation.",
+            Encap::NAMES.iter().enumerate().map(|(i, (_, n))| (vec![("encap", n.to_string())], c.encap[i].get())).collect(),
+        ));
+        v.push(counter(
+            "spanwatch_worker_packets_total",
+            "Packets processed, by worker.",
+            self.workers.iter().enumerate().map(|(i, w)| (vec![("worker", i.to_string())], w.packets.get())).collect(),
+        ));
+        v.push(gauge1("spanwatch_flows_active", "Flows in the flow tables.", self.wsum(|w| w.flows_active.get()) as f64));
+        v.push(counter1("spanwatch_flows_created_total", "Flows created.", self.wsum(|w| w.flows_created.get())));
+        v.push(counter(
+            "spanwatch_flows_ended_total",
+            "Flow records written, by reason.",
+            EndReason::ALL
+                .iter()
+                .map(|r| (vec![("reason", r.as_str().to_string())], self.wsum(|w| w.flows_ended[*r as usize].get())))
+                .collect(),
+        ));
+        v.push(counter(
+            "spanwatch_flows_identified_total",
+            "Flows by the application protocol identified on the wire (unknown counted when the flow ends).",
+            AppProto::ALL
+                .iter()
+                .map(|a| (vec![("app_proto", a.as_str().to_string())], self.wsum(|w| w.flows_by_app_proto[a.index()].get())))
+                .collect(),
+        ));
+        let mut alerts = Vec::new();
+        for (ci, cat) in ALERT_CATEGORIES.iter().enumerate() {
+            for sev in 0..4 {
+                alerts.push((vec![("category", cat.to_string()), ("severity", (sev + 1).to_string())], o.alerts[ci][sev].get()));
+            }
+        }
+        v.push(counter("spanwatch_alerts_total", "Alerts raised, by category and severity.", alerts));
+        v.push(counter1(
+            "spanwatch_alerts_suppressed_total",
+            "Alerts not written because the same one was raised within the suppression window.",
+            o.alerts_suppressed.get(),
+        ));
+        v.push(counter(
+            "spanwatch_eve_records_total",
+            "EVE records written, by event type.",
+            vec![
+                (vec![("event_type", "flow".into())], o.eve_flow.get()),
+                (vec![("event_type", "alert".into())], o.eve_alert.get()),
+                (vec![("event_type", "stats".into())], o.eve_stats.get()),
+            ],
+        ));
+        v.push(counter1("spanwatch_eve_write_errors_total", "EVE records that could not be written.", o.eve_write_errors.get()));
+        {
+            let m = o.ra_sessions.lock().unwrap_or_else(|e| e.into_inner());
+            v.push(counter(
+                "spanwatch_remote_access_sessions_total",
+                "Remote-access sessions seen, by tool (from the rules catalogue) and direction relative to the home network.",
+                m.iter().map(|((t, d), n)| (vec![("tool", t.clone()), ("direction", d.to_string())], *n)).collect(),
+            ));
+        }
+        v.push(gauge1(
+            "spanwatch_remote_access_sessions_active",
+            "Remote-access sessions whose flow is still open.",
+            self.wsum(|w| w.remote_access_active.get()) as f64,
+        ));
+        v.push(gauge1("spanwatch_rules_loaded", "Tools in the loaded rules catalogue.", self.rules_loaded.get() as f64));
+        v.push(counter(
+            "spanwatch_config_reloads_total",
+            "Configuration and rules reloads, by result.",
+            vec![
+                (vec![("result", "success".into())], self.reloads_ok.get()),
+                (vec![("result", "failure".into())], self.reloads_failed.get()),
+            ],
+        ));
+        v.push(gauge1(
+            "spanwatch_config_last_reload_successful",
+            "Whether the last reload succeeded (1) or kept the old rules (0).",
+            self.last_reload_ok.get() as f64,
+        ));
+        v.push(gauge1(
+            "spanwatch_last_packet_timestamp_seconds",
+            "Capture time of the latest packet seen.",
+            c.last_packet_ns.get() as f64 / 1e9,
+        ));
+        v
+    }
+
+    /// The Prometheus text exposition (content type [`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        use prometheus::Encoder;
+        let mut buf = Vec::new();
+        let enc = prometheus::TextEncoder::new();
+        if enc.encode(&self.families(), &mut buf).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Exactly what Prometheus 3 expects for the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+type Labels = Vec<(&'static str, String)>;
+
+fn labels(l: Labels) -> Vec<LabelPair> {
+    l.into_iter()
+        .map(|(k, v)| {
+            let mut p = LabelPair::default();
+            p.set_name(k.to_string());
+            p.set_value(v);
+            p
+        })
+        .collect()
+}
+
+fn family(name: &str, help: &str, t: MetricType, metrics: Vec<Metric>) -> MetricFamily {
+    let mut f = MetricFamily::default();
+    f.set_name(name.to_string());
+    f.set_help(help.to_string());
+    f.set_field_type(t);
+    f.set_metric(metrics);
+    f
+}
+
+fn counter(name: &str, help: &str, vals: Vec<(Labels, u64)>) -> MetricFamily {
+    let metrics = vals
+        .into_iter()
+        .map(|(l, v)| {
+            let mut c = Counter::default();
+            c.set_value(v as f64);
+            let mut m = Metric::from_label(labels(l));
+            m.set_counter(c);
+            m
+        })
+        .collect();
+    family(name, help, MetricType::COUNTER, metrics)
+}
+
+fn counter1(name: &str, help: &str, v: u64) -> MetricFamily {
+    counter(name, help, vec![(vec![], v)])
+}
+
+fn gauge(name: &str, help: &str, vals: Vec<(Labels, f64)>) -> MetricFamily {
+    let metrics = vals
+        .into_iter()
+        .map(|(l, v)| {
+            let mut g = Gauge::default();
+            g.set_value(v);
+            let mut m = Metric::from_label(labels(l));
+            m.set_gauge(g);
+            m
+        })
+        .collect();
+    family(name, help, MetricType::GAUGE, metrics)
+}
+
+fn gauge1(name: &str, help: &str, v: f64) -> MetricFamily {
+    gauge(name, help, vec![(vec![], v)])
+}

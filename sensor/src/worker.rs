@@ -1,0 +1,192 @@
+//! A worker owns one shard of the flow table: every packet of a flow reaches the same
+//! worker (symmetric hash), so the table needs no lock. Packet time is its only clock.
+
+use crate::config::HomeNet;
+use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP};
+use crate::detect::{Detector, FlowDetect};
+use crate::flow::{first_sender_is_client, AppProto, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT, TO_SERVER};
+use crate::output::eve::{alert_from, Finding, FlowRecord};
+use crate::output::Event;
+use crate::telemetry::{EndReason, WorkerStats};
+use crossbeam_channel::{Sender, TrySendError};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+/// Where a worker's events go: blocking for replay (nothing lost), lossy and counted live.
+#[derive(Clone)]
+pub struct EventSink {
+    pub tx: Sender<Event>,
+    pub lossless: bool,
+}
+
+pub struct Worker {
+    pub idx: usize,
+    table: FlowTable,
+    stats: Arc<WorkerStats>,
+    sink: EventSink,
+    detector: Detector,
+    home: Arc<HomeNet>,
+    now: u64,
+    findings: Vec<Finding>,
+    id_state: ahash::RandomState,
+}
+
+impl Worker {
+    pub fn new(idx: usize, table: FlowTable, stats: Arc<WorkerStats>, sink: EventSink, detector: Detector, home: Arc<HomeNet>) -> Worker {
+        Worker {
+            idx,
+            table,
+            stats,
+            sink,
+            detector,
+            home,
+            now: 0,
+            findings: Vec::new(),
+            id_state: ahash::RandomState::with_seeds(11, 12, 13, 14),
+        }
+    }
+
+    pub fn detector_mut(&mut self) -> &mut Detector {
+        &mut self.detector
+    }
+
+    fn send(sink: &EventSink, stats: &WorkerStats, ev: Event) {
+        if sink.lossless {
+            let _ = sink.tx.send(ev);
+        } else if let Err(TrySendError::Full(_)) = sink.tx.try_send(ev) {
+            stats.event_drops.inc();
+        }
+    }
+
+    fn end_flow(sink: &EventSink, stats: &WorkerStats, detector: &Detector, key: &FlowKey, f: &mut Flow, reason: EndReason) {
+        stats.flows_ended[reason as usize].inc();
+        if reason != EndReason::ActiveTimeout {
+            if f.app_proto == AppProto::Unknown {
+                stats.flows_by_app_proto[AppProto::Unknown.index()].inc();
+            }
+            if f.detect.remote_access {
+                stats.remote_access_active.set(stats.remote_access_active.get().saturating_sub(1));
+            }
+        }
+        let app = detector.app_name(f);
+        Self::send(sink, stats, Event::Flow(Box::new(FlowRecord::new(key, f, reason, app))));
+    }
+
+    /// Advance packet time without a packet (idle live capture, or a tick from the
+    /// dispatcher), expiring flows when a sweep is due.
+    pub fn advance(&mut self, now: u64) {
+        if now > self.now {
+            self.now = now;
+        }
+        if self.table.sweep_due(self.now) {
+            let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
+            self.table.expire(self.now, |k, f, r| Self::end_flow(sink, stats, det, k, f, r));
+            stats.flows_active.set(self.table.len() as u64);
+        }
+    }
+
+    /// One decoded packet.
+    pub fn packet(&mut self, ts: u64, wire_len: u32, data: &[u8], info: &PacketInfo) {
+        self.stats.packets.inc();
+        self.stats.bytes.add(wire_len as u64);
+        self.advance(ts);
+        let (key, fwd) = FlowKey::of(info);
+        let is_tcp = info.proto == PROTO_TCP;
+        let syn_only = is_tcp && info.tcp_flags & (SYN | ACK) == SYN;
+
+        // A fresh SYN on the tuple of a closed connection starts a new flow.
+        if syn_only {
+            if let Some(f) = self.table.get_mut(&key) {
+                if f.tcp == TcpState::Closed || (f.tcp == TcpState::Closing && f.pkts[0] + f.pkts[1] > 2) {
+                    if let Some(mut old) = self.table.remove(&key) {
+                        Self::end_flow(&self.sink, &self.stats, &self.detector, &key, &mut old, EndReason::Reuse);
+                    }
+                }
+            }
+        }
+
+        if self.table.get_mut(&key).is_none() {
+            let sender_is_client = first_sender_is_client(info.proto, info.tcp_flags, info.sport, info.dport);
+            let mut h = self.id_state.build_hasher();
+            key.hash(&mut h);
+            ts.hash(&mut h);
+            let flow = Flow {
+                id: h.finish() & ((1u64 << 52) - 1),
+                start_ns: ts,
+                last_ns: ts,
+                period_start_ns: ts,
+                pkts: [0; 2],
+                bytes: [0; 2],
+                client_is_lo: sender_is_client == fwd,
+                tcp: TcpState::None,
+                tcp_flags: [0; 2],
+                app_proto: AppProto::Unknown,
+                encap: info.encap,
+                vlan: info.vlan,
+                detect: FlowDetect::default(),
+            };
+            self.stats.flows_created.inc();
+            let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
+            self.table.insert(key, flow, ts, |k, f, r| Self::end_flow(sink, stats, det, k, f, r));
+            self.stats.flows_active.set(self.table.len() as u64);
+        }
+        let Some(flow) = self.table.get_mut(&key) else { return };
+        let dir = if fwd == flow.client_is_lo { TO_SERVER } else { TO_CLIENT };
+        flow.pkts[dir] += 1;
+        flow.bytes[dir] += wire_len as u64;
+        if ts > flow.last_ns {
+            flow.last_ns = ts;
+        }
+        if is_tcp {
+            update_tcp(flow, dir, info.tcp_flags, info.payload_len);
+        }
+        if info.payload_len > 0 && !flow.detect.done {
+            let payload = info.payload(data);
+            self.detector.on_payload(&key, flow, dir == TO_SERVER, info, payload, ts, &mut self.findings);
+            if flow.detect.done && flow.app_proto != AppProto::Unknown && !flow.detect.counted {
+                flow.detect.counted = true;
+                self.stats.flows_by_app_proto[flow.app_proto.index()].inc();
+            }
+            if flow.detect.remote_access && !flow.detect.ra_counted {
+                flow.detect.ra_counted = true;
+                self.stats.remote_access_active.inc();
+            }
+            if !self.findings.is_empty() {
+                flow.detect.alerted = true;
+                for f in self.findings.drain(..) {
+                    let (c, s) = if flow.client_is_lo { (&key.lo, &key.hi) } else { (&key.hi, &key.lo) };
+                    let direction = self.home.direction(key.v6, c, s);
+                    let rec = alert_from(&key, flow, ts, direction, f);
+                    Self::send(&self.sink, &self.stats, Event::Alert(Box::new(rec)));
+                }
+            }
+        }
+    }
+
+    /// Write out every open flow (end of capture or shutdown).
+    pub fn finish(&mut self) {
+        let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
+        self.table.drain(|k, f, r| Self::end_flow(sink, stats, det, k, f, r));
+        self.stats.flows_active.set(0);
+    }
+}
+
+fn update_tcp(f: &mut Flow, dir: usize, flags: u8, payload_len: u32) {
+    f.tcp_flags[dir] |= flags;
+    if flags & RST != 0 {
+        f.tcp = TcpState::Closed;
+        return;
+    }
+    if flags & FIN != 0 {
+        f.tcp = if f.tcp_flags[0] & FIN != 0 && f.tcp_flags[1] & FIN != 0 { TcpState::Closed } else { TcpState::Closing };
+        return;
+    }
+    f.tcp = match (f.tcp, flags & (SYN | ACK)) {
+        (TcpState::None, SYN) => TcpState::SynSent,
+        (TcpState::None | TcpState::SynSent, x) if x == SYN | ACK => TcpState::SynAckSeen,
+        (TcpState::SynAckSeen, ACK) => TcpState::Established,
+        // Capture started mid-connection: data in flight means it is established.
+        (TcpState::None | TcpState::SynSent, ACK) if payload_len > 0 || dir == TO_CLIENT => TcpState::Established,
+        (s, _) => s,
+    };
+}
