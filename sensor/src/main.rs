@@ -132,7 +132,12 @@ fn main() -> ExitCode {
         }
         Cmd::Demo => {
             let sensor = Sensor::new(cfg, "replay", shared);
-            println!("spanwatch demo: replaying the built-in capture (an office network with remote access, tunnels and uploads)\n");
+            let banner = "spanwatch demo: replaying the built-in capture (an office network with remote access, tunnels and uploads)\n";
+            if sensor.cfg.output.eve.as_deref() == Some("-") {
+                eprintln!("{banner}");
+            } else {
+                println!("{banner}");
+            }
             run_replay(&sensor, &[Source::Builtin("demo.pcap", DEMO_PCAP)], false)
         }
         Cmd::Run { interface, bpf, listen } => {

@@ -185,7 +185,8 @@ pub struct TcpSession {
 
 impl TcpSession {
     fn c2s(&mut self, sc: &mut Scene, flags: u8, data: &[u8]) {
-        let l4 = tcp(self.client.1, self.server.1, self.cseq, self.sseq, flags, data);
+        let ack = if flags & ACK != 0 { self.sseq } else { 0 };
+        let l4 = tcp(self.client.1, self.server.1, self.cseq, ack, flags, data);
         sc.ip_packet(self.client.0, self.server.0, 6, &l4);
         self.cseq = self.cseq.wrapping_add(data.len() as u32 + if flags & (SYN | FIN) != 0 { 1 } else { 0 });
     }

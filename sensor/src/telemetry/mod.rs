@@ -234,7 +234,7 @@ impl Telemetry {
             c.queue_drops.get(),
         ));
         v.push(counter1(
-            "spanwatch_event_dropped_total",
+            "spanwatch_output_dropped_events_total",
             "Flow and alert events dropped because the output queue was full.",
             self.wsum(|w| w.event_drops.get()),
         ));
@@ -335,7 +335,9 @@ impl Telemetry {
         use prometheus::Encoder;
         let mut buf = Vec::new();
         let enc = prometheus::TextEncoder::new();
-        if enc.encode(&self.families(), &mut buf).is_err() {
+        // The encoder rejects a family with no samples (e.g. no sessions yet): leave it out.
+        let fams: Vec<MetricFamily> = self.families().into_iter().filter(|f| !f.get_metric().is_empty()).collect();
+        if enc.encode(&fams, &mut buf).is_err() {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
