@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: run the binary, read EVE, check the schema.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_spanwatch"))
+}
+
+pub fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Run `spanwatch ARGS…` and return its output.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("run spanwatch")
+}
+
+/// Replay `pcap` with extra args; return (EVE records, output).
+pub fn replay(pcap: &Path, extra: &[&str]) -> (Vec<Value>, Output) {
+    let dir = tmpdir();
+    let eve = dir.path().join("eve.json");
+    let mut args = vec!["replay", "-q", "--eve", eve.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(pcap.to_str().unwrap());
+    let out = run(&args);
+    let text = std::fs::read_to_string(&eve).unwrap_or_default();
+    let recs = text.lines().map(|l| serde_json::from_str(l).expect("EVE line is JSON")).collect();
+    (recs, out)
+}
+
+/// Write a capture built by the testkit to a temp file and replay it.
+pub fn replay_bytes(bytes: &[u8], extra: &[&str]) -> (Vec<Value>, Output) {
+    let dir = tmpdir();
+    let p = dir.path().join("in.pcap");
+    std::fs::write(&p, bytes).unwrap();
+    replay(&p, extra)
+}
+
+pub fn flows(recs: &[Value]) -> Vec<&Value> {
+    recs.iter().filter(|r| r["event_type"] == "flow").collect()
+}
+
+pub fn alerts(recs: &[Value]) -> Vec<&Value> {
+    recs.iter().filter(|r| r["event_type"] == "alert").collect()
+}
+
+pub fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sensor/schema/eve.schema.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::options().should_validate_formats(true).build(&v).expect("schema compiles")
+}
+
+/// Assert every record validates against the committed EVE schema.
+pub fn assert_schema(recs: &[Value]) {
+    let s = schema();
+    for r in recs {
+        let errs: Vec<String> = s.iter_errors(r).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        assert!(errs.is_empty(), "record does not match sensor/schema/eve.schema.json: {errs:?}\n{r}");
+    }
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|c| c.is_file()))
+}
