@@ -182,6 +182,8 @@ const ETH_TEB: u16 = 0x6558; // transparent Ethernet bridging (GRE, NVGRE)
 const ETH_ERSPAN_II: u16 = 0x88be;
 const ETH_ERSPAN_III: u16 = 0x22eb;
 const ETH_PPP: u16 = 0x880b; // PPTP's enhanced GRE
+const ETH_WCCP: u16 = 0x883e; // WCCP redirection in GRE: 4-byte redirect header, then IPv4
+const ETH_NSH: u16 = 0x894f; // Network Service Header (RFC 8300)
 
 struct Ctx<'a> {
     data: &'a [u8],
@@ -225,6 +227,11 @@ impl<'a> Ctx<'a> {
                 self.ethertype(p, off + 20)
             }
             LinkType::Ppp => {
+                // Some PPP captures hold Cisco HDLC framing (address 0x0f unicast, 0x8f broadcast).
+                if matches!(d.get(off), Some(0x0f | 0x8f)) && d.get(off + 1) == Some(&0) {
+                    let Some(p) = be16(d, off + 2) else { return Decoded::Error(ErrorLayer::Link) };
+                    return self.ethertype(p, off + 4);
+                }
                 let mut o = off;
                 if d.get(o..o + 2) == Some(&[0xff, 0x03]) {
                     o += 2;
@@ -275,6 +282,7 @@ impl<'a> Ctx<'a> {
                 self.ethertype(next, off + 4)
             }
             ETH_MPLS | ETH_MPLS_MC => self.mpls(off),
+            ETH_NSH => self.nsh(off),
             ETH_PPPOE_SESSION => {
                 if self.data.len() < off + 6 {
                     return Decoded::Error(ErrorLayer::Ppp);
@@ -322,6 +330,23 @@ impl<'a> Ctx<'a> {
             }
         }
         Decoded::Error(ErrorLayer::Mpls)
+    }
+
+    /// Network Service Header (RFC 8300 §2.2): length in 4-byte words, next protocol.
+    fn nsh(&mut self, off: usize) -> Decoded {
+        let (Some(&b1), Some(&next)) = (self.data.get(off + 1), self.data.get(off + 3)) else {
+            return Decoded::Error(ErrorLayer::Tunnel);
+        };
+        let hl = ((b1 & 0x3f) as usize) * 4;
+        if hl < 8 {
+            return Decoded::Error(ErrorLayer::Tunnel);
+        }
+        match next {
+            1 => self.ip(off + hl, Some(4)),
+            2 => self.ip(off + hl, Some(6)),
+            3 => self.ethernet(off + hl),
+            _ => Decoded::NonIp,
+        }
     }
 
     fn deeper(&mut self) -> bool {
@@ -501,6 +526,8 @@ impl<'a> Ctx<'a> {
             ETH_IPV6 => self.ip(o, Some(6)),
             ETH_TEB => self.ethernet(o),
             ETH_MPLS | ETH_MPLS_MC => self.mpls(o),
+            ETH_WCCP => self.ip(o + 4, Some(4)),
+            ETH_NSH => self.nsh(o),
             ETH_ERSPAN_II if !has_seq => {
                 // ERSPAN type I: no header, Ethernet follows GRE directly.
                 self.info.encap.0 |= Encap::ERSPAN;
@@ -555,6 +582,17 @@ impl<'a> Ctx<'a> {
             if len >= 8 + 14 && d[off] & 0x08 != 0 && d[off + 1..off + 4] == [0, 0, 0] {
                 return Some(self.inner(Encap::VXLAN, |s| s.ethernet(off + 8)));
             }
+        }
+        if either(4790) && len >= 8 && d[off] & 0xf0 == 0x00 && d[off] & 0x04 != 0 {
+            // VXLAN-GPE (RFC draft-ietf-nvo3-vxlan-gpe): P bit, next protocol in byte 3
+            let o = off + 8;
+            return match d[off + 3] {
+                1 => Some(self.inner(Encap::VXLAN, |s| s.ip(o, Some(4)))),
+                2 => Some(self.inner(Encap::VXLAN, |s| s.ip(o, Some(6)))),
+                3 => Some(self.inner(Encap::VXLAN, |s| s.ethernet(o))),
+                4 => Some(self.inner(Encap::VXLAN, |s| s.nsh(o))),
+                _ => None,
+            };
         }
         if either(6081) && len >= 8 {
             // Geneve: version 0, options length in 4-byte words, protocol type
