@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# spanwatch's whole test suite: the command the README gives and CI runs.
+#
+# On a fresh Debian machine as root it first installs the packages the tests use
+# (libpcap for the build; tshark, promtool, Alertmanager, iproute2 and the real servers
+# and clients for the conformance, metrics, deploy and live tests). Not root: nothing is
+# installed, and each test that needs a missing tool prints SKIPPED with the reason.
+#
+#   scripts/test.sh              everything
+#   SPANWATCH_FUZZ_SECONDS=0     skip the fuzz smoke run (default 15 s per target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(libpcap-dev pkg-config tshark prometheus prometheus-alertmanager iproute2 iputils-ping
+      python3 python3-yaml curl systemd procps)
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=()
+  for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    echo "== installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "== not root (or no apt-get): packages are not installed; tests needing them will say SKIPPED"
+fi
+
+echo "== cargo clippy"
+cargo clippy --release --all-targets --quiet -- -D warnings
+
+echo "== cargo test (unit, golden, metrics, conformance, live)"
+cargo test --release
+
+if [ -x fuzz/run-all.sh ] && [ "${SPANWATCH_FUZZ_SECONDS:-15}" != 0 ]; then
+  echo "== fuzz smoke run"
+  fuzz/run-all.sh "${SPANWATCH_FUZZ_SECONDS:-15}"
+fi
+
+if [ -x tests/deploy/run.sh ]; then
+  echo "== deploy checks"
+  SPANWATCH_BIN=target/release/spanwatch tests/deploy/run.sh
+fi
+echo "== all test stages passed"
