@@ -133,6 +133,7 @@ DENY_BROAD = {
     "ivanti.com": "vendor of many products (Ivanti)",
     "manageengine.com": "vendor of many products (ManageEngine)",
     "parallels.com": "vendor of many products (Parallels Desktop)",
+    "acronis.com": "vendor of many products (Acronis backup)",
 }
 
 # Names that match none of the rules above but are still not attributable.
@@ -240,10 +241,27 @@ def parse_ports(values) -> list[str]:
             continue
         if hi - lo > 1000:  # "1000-65535" says nothing
             continue
-        # LOLRMM does not say tcp or udp; 3478 is STUN/TURN, the rest are TCP services.
-        proto = "udp" if lo == 3478 else "tcp"
+        # LOLRMM does not say tcp or udp; assume TCP except for known UDP services
+        # (3478 is STUN/TURN and 51820 WireGuard, both UDP.)
+        proto = "udp" if lo in (3478, 51820) else "tcp"
         out.append(f"{proto}/{lo}" if lo == hi else f"{proto}/{lo}-{hi}")
     return out
+
+
+def name_score(domain: str, tid: str) -> int:
+    """1 if the domain's registrable-looking label names the tool."""
+    labels = domain.removeprefix("*.").split(".")
+    core = max(labels[:-1] or labels, key=len).replace("-", "")
+    t = tid.replace("-", "")
+    return int(core in t or t in core)
+
+
+def covered(domain: str, names: list[str]) -> bool:
+    """Whether `names` match `domain` (exactly or through a `*.` suffix)."""
+    body = domain.removeprefix("*.")
+    if domain in names:
+        return True
+    return any(n.startswith("*.") and body.endswith("." + n[2:]) for n in names)
 
 
 def remote_desktop(doc: dict) -> bool:
@@ -264,14 +282,15 @@ def toml_list(items: list[str]) -> str:
     return "[\n" + "".join(f"  {toml_str(x)},\n" for x in items) + "]"
 
 
-def load_hand(rules: Path) -> tuple[set[str], dict[str, str]]:
-    ids, domains = set(), {}
+def load_hand(rules: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
+    ids: dict[str, list[str]] = {}
+    domains: dict[str, str] = {}
     for f in sorted(rules.glob("*.toml")):
         if f.name == OUT_NAME:
             continue
         doc = tomllib.loads(f.read_text())
         for t in doc.get("tool", []):
-            ids.add(t["id"])
+            ids[t["id"]] = list(t.get("domains", []))
             for d in t.get("domains", []):
                 domains[d] = f"{t['id']} ({f.name})"
     return ids, domains
@@ -313,34 +332,48 @@ def main() -> int:
             for raw in n.get("Domains") or []:
                 kind, val, note = normalise(raw)
                 if kind == "drop":
-                    dropped.append((f.name, str(raw), note))
+                    if not hand:
+                        dropped.append((f.name, str(raw), note))
                 elif kind == "address":
                     if val not in t["addresses"]:
                         t["addresses"].append(val)
                 else:
                     why = deny_reason(val)
                     if why:
-                        dropped.append((f.name, str(raw), why))
+                        if not hand:
+                            dropped.append((f.name, str(raw), why))
                     elif val not in t["domains"]:
                         t["domains"].append(val)
             for p in parse_ports(n.get("Ports")):
                 if p not in t["ports"]:
                     t["ports"].append(p)
 
-    # First owner of a domain keeps it: hand-written files, then tools by id.
+    # Hand-written files own their domains. Among generated tools, a domain goes to the
+    # tool whose id contains the domain's name (isl-online for *.islonline.net), else to
+    # the first tool by id.
+    owner: dict[str, str] = {}
+    for tid in sorted(tools):
+        if tools[tid]["hand"]:
+            continue
+        for d in tools[tid]["domains"]:
+            if d in claimed:
+                continue
+            if d not in owner or (name_score(d, tid) > name_score(d, owner[d])):
+                owner[d] = tid
     out_tools = []
     for tid in sorted(tools):
         t = tools[tid]
         if t["hand"]:
-            missing = [d for d in t["domains"] if claimed.get(d, "").split(" ")[0] != tid]
+            missing = [d for d in t["domains"] if not covered(d, hand_ids[tid])]
             skipped_hand[tid] = [", ".join(t["files"]), missing]
             continue
         keep = []
         for d in t["domains"]:
             if d in claimed:
                 dropped.append((t["files"][0], d, f"already attributed to {claimed[d]}"))
+            elif owner[d] != tid:
+                dropped.append((t["files"][0], d, f"already attributed to {owner[d]} ({OUT_NAME})"))
             else:
-                claimed[d] = f"{tid} ({OUT_NAME})"
                 keep.append(d)
         t["domains"] = keep
         if not (keep or t["addresses"] or t["ports"]):

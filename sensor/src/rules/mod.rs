@@ -9,7 +9,7 @@
 //! Matching never loops over rules per packet: domains are looked up by label suffix in
 //! hash maps, substrings go through one Aho-Corasick automaton per field, ALPN prefixes
 //! through a map per distinct prefix length, payload patterns through a first-byte index
-//! per (direction, offset) group, ports through a `(proto, port)` map and addresses through
+//! per offset (each entry carries its direction; the longest pattern wins), ports through a `(proto, port)` map and addresses through
 //! a map per distinct prefix length.
 
 mod matcher;
