@@ -431,6 +431,14 @@ def write_readme(rules: Path, out_tools, dropped, skipped_hand, no_artifact) -> 
         reasons[why.split(" (")[0] if why.startswith("already") else why] += 1
     r = []
     r.append(README_HEAD.strip() + "\n")
+    r.append("## Tools per file\n")
+    r.append("| file | tools |\n|---|---|")
+    total = 0
+    for f in sorted(rules.glob("*.toml")):
+        n = len(tomllib.loads(f.read_text()).get("tool", []))
+        total += n
+        r.append(f"| `{f.name}` | {n} |")
+    r.append(f"| total | {total} |\n")
     r.append("## What the generator dropped\n")
     r.append(f"{len(dropped)} LOLRMM network entries were not kept. By reason:\n")
     r.append("| reason | entries |\n|---|---|")
