@@ -439,6 +439,15 @@ def write_readme(rules: Path, out_tools, dropped, skipped_hand, no_artifact) -> 
         total += n
         r.append(f"| `{f.name}` | {n} |")
     r.append(f"| total | {total} |\n")
+    with_domains = sum(1 for _, t in out_tools if t["domains"])
+    r.append("## remote-access.toml\n")
+    r.append(
+        f"{len(out_tools)} tools from LOLRMM: {with_domains} with domains, "
+        f"{len(out_tools) - with_domains - len(no_artifact)} with only addresses or ports, "
+        f"{len(no_artifact)} without any pattern (kept so the catalogue names them); "
+        f"{len(skipped_hand)} more are described by hand-written files. LOLRMM ({LOLRMM_COMMIT}) "
+        "has 319 files, of which only 214 name a real domain (several are duplicates of one tool).\n"
+    )
     r.append("## What the generator dropped\n")
     r.append(f"{len(dropped)} LOLRMM network entries were not kept. By reason:\n")
     r.append("| reason | entries |\n|---|---|")
