@@ -22,7 +22,9 @@ pub mod host;
 pub mod output;
 pub mod pipeline;
 pub mod proto;
+pub mod rules;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod testkit;
 pub mod worker;
+
