@@ -14,6 +14,11 @@ cd "$(dirname "$0")/.."
 PKGS=(libpcap-dev pkg-config tshark prometheus prometheus-alertmanager iproute2 iputils-ping
       python3 python3-yaml curl systemd procps)
 
+# Each test area may list the Debian packages it uses in a packages.txt beside it.
+for f in tests/*/packages.txt; do
+  [ -f "$f" ] && while read -r p _; do [[ -n "$p" && "$p" != \#* ]] && PKGS+=("$p"); done < "$f"
+done
+
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -66,6 +66,19 @@ enum Cmd {
     },
     /// Replay the small capture built into the binary and print what was found.
     Demo,
+    /// Check or list the detection rules catalogue.
+    Rules {
+        #[command(subcommand)]
+        cmd: RulesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Validate every rule file in DIR; each error as file:line:col: message.
+    Check { dir: PathBuf },
+    /// Print the catalogue (the built-in one, or --rules DIR).
+    List,
 }
 
 /// The demo capture: made by this project's own generator (see tests/demo_capture.rs).
@@ -109,6 +122,38 @@ fn init_logging(json: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Cmd::Rules { cmd } = &cli.cmd {
+        return match cmd {
+            RulesCmd::Check { dir } => {
+                let (text, ok) = spanwatch::rules::check_report(dir);
+                if ok {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                } else {
+                    eprint!("{text}");
+                    ExitCode::from(2)
+                }
+            }
+            RulesCmd::List => match &cli.common.rules {
+                Some(dir) => match spanwatch::rules::Catalogue::load_dir(dir) {
+                    Ok(c) => {
+                        print!("{}", spanwatch::rules::list_report(&c));
+                        ExitCode::SUCCESS
+                    }
+                    Err(errs) => {
+                        for e in errs {
+                            eprintln!("{e}");
+                        }
+                        ExitCode::from(2)
+                    }
+                },
+                None => {
+                    print!("{}", spanwatch::rules::list_report(&spanwatch::rules::Catalogue::builtin()));
+                    ExitCode::SUCCESS
+                }
+            },
+        };
+    }
     let cfg = match load_config(&cli.common) {
         Ok(c) => c,
         Err(e) => {
@@ -140,6 +185,7 @@ fn main() -> ExitCode {
             }
             run_replay(&sensor, &[Source::Builtin("demo.pcap", DEMO_PCAP)], false)
         }
+        Cmd::Rules { .. } => unreachable!("handled above"),
         Cmd::Run { interface, bpf, listen } => {
             let mut cfg = cfg;
             if let Some(i) = interface {
