@@ -462,6 +462,15 @@ mod tests {
         media.extend(rtp(112));
         v.extend(media);
         assert!(probe_zoom(&v));
+        // Media type 33 (RTCP), RTCP 16 bytes into the media header.
+        let mut c = vec![0x05, 0x00, 0x02, 0, 0, 0, 0, 0x04, 33];
+        c.extend_from_slice(&[0; 15]);
+        c.extend(rtcp_rr());
+        assert!(probe_zoom(&c));
+        c[8] = 34;
+        assert!(probe_zoom(&c));
+        c[8] = 14; // not a media type
+        assert!(!probe_zoom(&c));
         v[7] = 1; // bad direction
         assert!(!probe_zoom(&v));
         // P2P form.
@@ -496,6 +505,26 @@ mod tests {
             // RTP/RTCP/ChannelData are single-packet-weak by nature (see module docs);
             // they must simply not panic on anything.
             let _ = (probe_rtp(&n), probe_rtcp(&n), probe_turn_channel(&n));
+        }
+    }
+
+    #[test]
+    fn mutations_never_panic() {
+        use crate::proto::rmm::samples::mutations;
+        let mut zoom = vec![0x05, 0x00, 0x01, 0, 0, 0, 0, 0x00, 33];
+        zoom.extend_from_slice(&[0; 15]);
+        zoom.extend(rtcp_rr());
+        for p in [
+            stun_binding(b"abc"),
+            rtp(96),
+            rtcp_rr(),
+            dtls_client_hello(),
+            zoom,
+        ] {
+            for m in mutations(&p) {
+                let _ = (probe_stun(&m), probe_turn_channel(&m), probe_rtp(&m));
+                let _ = (probe_rtcp(&m), probe_dtls(&m), probe_zoom(&m));
+            }
         }
     }
 

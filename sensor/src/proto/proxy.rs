@@ -827,6 +827,30 @@ mod tests {
     }
 
     #[test]
+    fn mutations_never_panic() {
+        use crate::proto::rmm::samples::mutations;
+        let mut v2 = PP2_SIG.to_vec();
+        v2.extend_from_slice(&[0x21, 0x21, 0, 36]);
+        v2.extend_from_slice(&[1; 36]);
+        for p in [
+            b"\x04\x01\x00\x50\x00\x00\x00\x01u\x00example.com\x00".to_vec(),
+            b"\x05\x01\x00\x03\x0bexample.com\x01\xbb".to_vec(),
+            b"CONNECT [2001:db8::1]:8443 HTTP/1.1\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+            b"GET http://a@example.com:80/x HTTP/1.1\r\n".to_vec(),
+            b"PROXY TCP6 ::1 ::2 1 2\r\n".to_vec(),
+            v2,
+        ] {
+            for m in mutations(&p) {
+                let _ = (parse_socks4(&m), parse_socks5_greeting(&m));
+                let _ = (parse_socks5_request(&m), parse_socks5_reply(&m));
+                let _ = (parse_http_connect(&m), parse_connect_response(&m));
+                let _ = (is_absolute_form_proxy_request(&m), parse_proxy_protocol(&m));
+            }
+        }
+    }
+
+    #[test]
     fn negatives_never_done() {
         for n in negatives() {
             assert!(

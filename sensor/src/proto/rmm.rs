@@ -380,6 +380,26 @@ pub(crate) mod samples {
         out
     }
 
+    /// Every one-byte mutation of `msg` to a few boundary values, and every length
+    /// from empty to one byte longer: fodder for no-panic checks.
+    pub fn mutations(msg: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for i in 0..msg.len() {
+            for v in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                let mut m = msg.to_vec();
+                m[i] = v;
+                out.push(m);
+            }
+        }
+        for i in 0..=msg.len() {
+            out.push(msg[..i].to_vec());
+        }
+        let mut longer = msg.to_vec();
+        longer.push(0xff);
+        out.push(longer);
+        out
+    }
+
     /// The fixed negatives plus the random buffers.
     pub fn negatives() -> Vec<Vec<u8>> {
         let mut v = vec![
@@ -546,6 +566,25 @@ mod tests {
             for d in [Direction::ToServer, Direction::ToClient] {
                 assert_eq!(probe_tcp(d, &n), None, "tcp {n:02x?}");
                 assert_eq!(probe_udp(d, &n), None, "udp {n:02x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn mutations_never_panic() {
+        for p in [
+            tv_identify(),
+            radmin_server(),
+            b"NXD-8.10.1\n".to_vec(),
+            rustdesk_register_peer(),
+        ] {
+            for m in super::samples::mutations(&p) {
+                for d in [Direction::ToServer, Direction::ToClient] {
+                    let _ = (probe_tcp(d, &m), probe_udp(d, &m));
+                }
+                if let Ok(s) = std::str::from_utf8(&m) {
+                    let _ = teamviewer_http_uri(s);
+                }
             }
         }
     }

@@ -877,6 +877,32 @@ mod tests {
     }
 
     #[test]
+    fn mutations_never_panic() {
+        use crate::proto::rmm::samples::mutations;
+        let mut v3 = ovpn_tls_crypt_client();
+        v3[0] = 10 << 3;
+        v3.extend_from_slice(&[0x33; 298]);
+        v3.extend_from_slice(&300u16.to_be_bytes());
+        for p in [
+            ovpn_tls_auth_client(20),
+            ovpn_tls_crypt_client(),
+            v3,
+            wg(1, 148),
+            ike_v1_main(),
+            l2tp_sccrq(),
+            pptp_sccrq(),
+            b"IP=192.0.2.7,PORT=5555".to_vec(),
+        ] {
+            for m in mutations(&p) {
+                let _ = (probe_openvpn_udp(&m), probe_openvpn_tcp(&m));
+                let _ = (probe_wireguard(&m), probe_ike(&m, 500), probe_ike(&m, 4500));
+                let _ = (probe_l2tp(&m), probe_pptp(&m), probe_sstp(&m));
+                let _ = (probe_esp_in_udp(&m), probe_softether_udp(&m));
+            }
+        }
+    }
+
+    #[test]
     fn truncation() {
         let all = [
             ovpn_plain_client(),
