@@ -40,3 +40,9 @@ impl<T> Parsed<T> {
         }
     }
 }
+
+pub mod calls;
+pub mod proxy;
+pub mod rmm;
+pub mod vdi;
+pub mod vpn;

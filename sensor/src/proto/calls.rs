@@ -1,0 +1,557 @@
+//! Call media and its signalling helpers: STUN/TURN, RTP, RTCP, DTLS, and Zoom's media
+//! encapsulation.
+//!
+//! WhatsApp, Teams, Meet and the like are named by the caller from the STUN `SOFTWARE`
+//! attribute ([`Stun::software`], e.g. a value starting `Microsoft`), from TLS names and
+//! from the rules catalogue; this module only says what the bytes are.
+//!
+//! A single RTP packet is weak evidence (two version bits and a payload type): callers
+//! should ask for several packets with the same SSRC and advancing sequence numbers.
+
+use crate::decode::wire::{be16, be32};
+
+// ====================================================================== STUN
+
+/// STUN message class (RFC 5389 §6: bits C1 C0 of the message type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StunClass {
+    Request,
+    Indication,
+    SuccessResponse,
+    ErrorResponse,
+}
+
+/// A STUN (or classic RFC 3489 STUN) message header and the attributes callers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stun<'a> {
+    pub msg_type: u16,
+    pub class: StunClass,
+    /// Method: 0x001 Binding; TURN 0x003 Allocate, 0x004 Refresh, 0x006 Send, 0x007 Data,
+    /// 0x008 CreatePermission, 0x009 ChannelBind; 0x00A..=0x00C TCP relay (RFC 6062).
+    pub method: u16,
+    /// RFC 5389 magic cookie present. Without it (RFC 3489) the 16-byte transaction id's
+    /// last 12 bytes are reported in `transaction_id`.
+    pub has_magic_cookie: bool,
+    pub transaction_id: [u8; 12],
+    /// SOFTWARE (0x8022) value, when it is UTF-8.
+    pub software: Option<&'a str>,
+    /// REALM (0x0014) present.
+    pub has_realm: bool,
+    /// USERNAME (0x0006) present.
+    pub has_username: bool,
+    /// MESSAGE-INTEGRITY (0x0008) present.
+    pub has_message_integrity: bool,
+    /// FINGERPRINT (0x8028) present.
+    pub has_fingerprint: bool,
+}
+
+/// RFC 5389 §6 magic cookie.
+const STUN_MAGIC: u32 = 0x2112_a442;
+
+/// Probe a datagram (or a TCP segment carrying exactly one message) for STUN.
+///
+/// RFC 5389 §6: the top two bits of the type are zero; the length excludes the 20-byte
+/// header, is a multiple of 4 and here must equal the rest of the datagram; the magic
+/// cookie sits at byte 4. The attributes (§15: type, length, value padded to 4) must tile
+/// the body exactly. Classic RFC 3489 messages (no cookie) are accepted only with the
+/// exact length, tiling attributes and one of the six RFC 3489 §11.1 message types.
+pub fn probe_stun(buf: &[u8]) -> Option<Stun<'_>> {
+    let msg_type = be16(buf, 0)?;
+    let len = usize::from(be16(buf, 2)?);
+    if msg_type & 0xc000 != 0 || len % 4 != 0 || len + 20 != buf.len() {
+        return None;
+    }
+    let has_magic_cookie = be32(buf, 4)? == STUN_MAGIC;
+    let class = match ((msg_type >> 7) & 0x2) | ((msg_type >> 4) & 0x1) {
+        0 => StunClass::Request,
+        1 => StunClass::Indication,
+        2 => StunClass::SuccessResponse,
+        _ => StunClass::ErrorResponse,
+    };
+    let method = (msg_type & 0x000f) | ((msg_type >> 1) & 0x0070) | ((msg_type >> 2) & 0x0f80);
+    // 0x002 was RFC 3489's Shared Secret: only meaningful without the cookie.
+    if !(0x001..=0x00c).contains(&method)
+        || method == 0x005
+        || (method == 0x002 && has_magic_cookie)
+    {
+        return None;
+    }
+    if !has_magic_cookie
+        && !matches!(
+            msg_type,
+            0x0001 | 0x0101 | 0x0111 | 0x0002 | 0x0102 | 0x0112
+        )
+    {
+        return None;
+    }
+    let transaction_id: [u8; 12] = buf.get(8..20)?.try_into().ok()?;
+    let mut s = Stun {
+        msg_type,
+        class,
+        method,
+        has_magic_cookie,
+        transaction_id,
+        software: None,
+        has_realm: false,
+        has_username: false,
+        has_message_integrity: false,
+        has_fingerprint: false,
+    };
+    let mut off = 20;
+    while off < buf.len() {
+        let ty = be16(buf, off)?;
+        let alen = usize::from(be16(buf, off + 2)?);
+        let value = buf.get(off + 4..off + 4 + alen)?;
+        match ty {
+            0x8022 => s.software = std::str::from_utf8(value).ok(),
+            0x0014 => s.has_realm = true,
+            0x0006 => s.has_username = true,
+            0x0008 => s.has_message_integrity = true,
+            0x8028 => s.has_fingerprint = true,
+            _ => {}
+        }
+        off += 4 + alen.div_ceil(4) * 4;
+    }
+    // Padding must land exactly on the end.
+    (off == buf.len()).then_some(s)
+}
+
+/// TURN ChannelData (RFC 5766 §11.4; RFC 8656 §12.4): a channel number 0x4000..=0x7FFF,
+/// a 16-bit data length, then the data. Over UDP the datagram is the message plus at most
+/// 3 bytes of padding (RFC 5766 §11.5). Returns the channel number.
+pub fn probe_turn_channel(buf: &[u8]) -> Option<u16> {
+    let ch = be16(buf, 0)?;
+    let len = usize::from(be16(buf, 2)?);
+    if !(0x4000..=0x7fff).contains(&ch) {
+        return None;
+    }
+    let data = buf.len().checked_sub(4)?;
+    (data >= len && data - len < 4 && len > 0).then_some(ch)
+}
+
+// ====================================================================== RTP / RTCP
+
+/// An RTP header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rtp {
+    pub pt: u8,
+    pub seq: u16,
+    pub ts: u32,
+    pub ssrc: u32,
+}
+
+/// Probe for RTP (RFC 3550 §5.1): version 2; payload type a static one (0..=34, RFC 3551
+/// §6) or dynamic (96..=127), never 72..=76 (RTCP's range when multiplexed, RFC 5761 §4);
+/// the fixed header, CSRC list and (if X) the extension header with its length, and (if
+/// P) the padding count, all fit the packet.
+pub fn probe_rtp(buf: &[u8]) -> Option<Rtp> {
+    let b0 = *buf.first()?;
+    let b1 = *buf.get(1)?;
+    if b0 >> 6 != 2 {
+        return None;
+    }
+    let pt = b1 & 0x7f;
+    if !matches!(pt, 0..=34 | 96..=127) {
+        return None;
+    }
+    let cc = usize::from(b0 & 0x0f);
+    let mut hdr = 12 + 4 * cc;
+    if b0 & 0x10 != 0 {
+        let words = usize::from(be16(buf, hdr + 2)?);
+        hdr += 4 + 4 * words;
+    }
+    if hdr > buf.len() {
+        return None;
+    }
+    if b0 & 0x20 != 0 {
+        let pad = usize::from(*buf.last()?);
+        if pad == 0 || hdr + pad > buf.len() {
+            return None;
+        }
+    }
+    Some(Rtp {
+        pt,
+        seq: be16(buf, 2)?,
+        ts: be32(buf, 4)?,
+        ssrc: be32(buf, 8)?,
+    })
+}
+
+/// An RTCP packet header (the first of a compound packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rtcp {
+    pub pt: u8,
+    pub ssrc: u32,
+}
+
+/// Probe for RTCP (RFC 3550 §6.4): version 2; packet type 200..=207 (SR, RR, SDES, BYE,
+/// APP; RTPFB/PSFB RFC 4585; XR RFC 3611); the length field (32-bit words minus one)
+/// fits the buffer; for SR and RR the report count's blocks fit that length (§6.4.1:
+/// SR = 6 + 6·RC words after the first, RR = 1 + 6·RC).
+pub fn probe_rtcp(buf: &[u8]) -> Option<Rtcp> {
+    let b0 = *buf.first()?;
+    let pt = *buf.get(1)?;
+    if b0 >> 6 != 2 || !(200..=207).contains(&pt) {
+        return None;
+    }
+    let words = usize::from(be16(buf, 2)?);
+    if words * 4 + 4 > buf.len() || words == 0 {
+        return None;
+    }
+    let rc = usize::from(b0 & 0x1f);
+    let min_words = match pt {
+        200 => 6 + 6 * rc,
+        201 => 1 + 6 * rc,
+        _ => 1,
+    };
+    if words < min_words {
+        return None;
+    }
+    Some(Rtcp {
+        pt,
+        ssrc: be32(buf, 4)?,
+    })
+}
+
+// ====================================================================== DTLS
+
+/// A DTLS record header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dtls {
+    /// 20 change_cipher_spec, 21 alert, 22 handshake, 23 application_data, 24 heartbeat,
+    /// 25 tls12_cid.
+    pub content_type: u8,
+    /// 0xFEFF DTLS 1.0, 0xFEFD DTLS 1.2 (also the legacy value of DTLS 1.3's first
+    /// records).
+    pub version: u16,
+}
+
+/// Probe for a DTLS record (RFC 6347 §4.1): content type 20..=25 (25 is RFC 9146),
+/// version 0xFEFF or 0xFEFD, 2-byte epoch, 6-byte sequence number, 2-byte length with the
+/// record inside the datagram. An epoch-0 handshake record must carry a handshake type
+/// seen in the clear (RFC 6347 §4.2.2 / §4.3.2: 1 ClientHello, 2 ServerHello,
+/// 3 HelloVerifyRequest, 11..=16 certificate through key exchange), and epoch-0
+/// application data cannot exist (no keys yet).
+pub fn probe_dtls(buf: &[u8]) -> Option<Dtls> {
+    let content_type = *buf.first()?;
+    let version = be16(buf, 1)?;
+    if !(20..=25).contains(&content_type) || !matches!(version, 0xfeff | 0xfefd) {
+        return None;
+    }
+    let epoch = be16(buf, 3)?;
+    let len = usize::from(be16(buf, 11)?);
+    if len == 0 || 13 + len > buf.len() {
+        return None;
+    }
+    if epoch == 0 {
+        let hs_type = *buf.get(13)?;
+        match content_type {
+            22 if !matches!(hs_type, 1..=3 | 11..=16) => return None,
+            23 | 25 => return None,
+            _ => {}
+        }
+    }
+    Some(Dtls {
+        content_type,
+        version,
+    })
+}
+
+// ====================================================================== Zoom
+
+/// Zoom media over UDP (nDPI src/lib/protocols/zoom.c facts, after the Princeton
+/// zoom-analysis work):
+/// * server-routed (SFU) packets start with an 8-byte "SFU encapsulation": type (1 byte,
+///   5 = media), sequence (2), 4 unknown bytes, direction (1: 0 to Zoom, 4 from Zoom);
+/// * then a "media encapsulation" whose first byte is the media type: 13 / 30 screen
+///   share, 15 audio, 16 video, 33..=35 RTCP; RTP starts 27 (13), 20 (30), 19 (15) or
+///   24 (16) bytes into it, RTCP 16 bytes in;
+/// * peer-to-peer packets have no SFU header: they begin `1f 02 01`, a 24-byte header,
+///   then length-prefixed (4-byte big-endian) IP-address text and UUID, then 4 zero bytes.
+///
+/// We accept the SFU form only when the inner RTP/RTCP also validates, and the P2P form
+/// only when the lengths add up to the datagram exactly.
+pub fn probe_zoom(buf: &[u8]) -> bool {
+    zoom_sfu(buf) || zoom_p2p(buf)
+}
+
+fn zoom_sfu(buf: &[u8]) -> bool {
+    if buf.first() != Some(&0x05) || !matches!(buf.get(7), Some(0 | 4)) {
+        return false;
+    }
+    let Some(media) = buf.get(8..) else {
+        return false;
+    };
+    let Some(&kind) = media.first() else {
+        return false;
+    };
+    let (inner_off, rtcp) = match kind {
+        13 => (27, false),
+        30 => (20, false),
+        15 => (19, false),
+        16 => (24, false),
+        33..=35 => (16, true),
+        _ => return false,
+    };
+    let Some(inner) = media.get(inner_off..) else {
+        return false;
+    };
+    if rtcp {
+        probe_rtcp(inner).is_some()
+    } else {
+        probe_rtp(inner).is_some()
+    }
+}
+
+fn zoom_p2p(buf: &[u8]) -> bool {
+    if buf.len() <= 36 || buf.get(..3) != Some(&[0x1f, 0x02, 0x01][..]) {
+        return false;
+    }
+    if buf.get(buf.len() - 4..) != Some(&[0, 0, 0, 0][..]) {
+        return false;
+    }
+    let Some(ip_len) = be32(buf, 24).map(|v| v as usize) else {
+        return false;
+    };
+    let Some(uuid_at) = 28usize.checked_add(ip_len) else {
+        return false;
+    };
+    let Some(uuid_len) = be32(buf, uuid_at).map(|v| v as usize) else {
+        return false;
+    };
+    // The IP address is text: digits, dots, colons, hex letters.
+    let ip_ok = ip_len > 0
+        && buf.get(28..uuid_at).is_some_and(|t| {
+            t.iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+        });
+    ip_ok
+        && uuid_at
+            .checked_add(4)
+            .and_then(|x| x.checked_add(uuid_len))
+            .and_then(|x| x.checked_add(4))
+            == Some(buf.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::rmm::samples::{negatives, DNS_QUERY, HTTP_GET, TLS_CLIENT_HELLO};
+
+    fn stun_binding(software: &[u8]) -> Vec<u8> {
+        let mut attrs = Vec::new();
+        attrs.extend_from_slice(&0x8022u16.to_be_bytes());
+        attrs.extend_from_slice(&(software.len() as u16).to_be_bytes());
+        attrs.extend_from_slice(software);
+        while attrs.len() % 4 != 0 {
+            attrs.push(0);
+        }
+        attrs.extend_from_slice(&[0x00, 0x06, 0x00, 0x04, b'u', b's', b'e', b'r']);
+        attrs.extend_from_slice(&[0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4]);
+        let mut v = vec![0x00, 0x01];
+        v.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        v.extend_from_slice(&STUN_MAGIC.to_be_bytes());
+        v.extend_from_slice(&[7; 12]);
+        v.extend(attrs);
+        v
+    }
+
+    fn rtp(pt: u8) -> Vec<u8> {
+        let mut v = vec![0x80, pt, 0x12, 0x34, 0, 0, 0x10, 0, 0xde, 0xad, 0xbe, 0xef];
+        v.extend_from_slice(&[0x55; 160]);
+        v
+    }
+
+    fn rtcp_rr() -> Vec<u8> {
+        // RR with one report block: 1 + 6 words after the first.
+        let mut v = vec![0x81, 201, 0, 7, 0xde, 0xad, 0xbe, 0xef];
+        v.extend_from_slice(&[0; 24]);
+        v
+    }
+
+    fn dtls_client_hello() -> Vec<u8> {
+        let mut v = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12];
+        v.extend_from_slice(&[1, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8]);
+        v
+    }
+
+    #[test]
+    fn stun() {
+        let m = stun_binding(b"Microsoft-Teams");
+        let s = probe_stun(&m).unwrap();
+        assert_eq!(s.class, StunClass::Request);
+        assert_eq!(s.method, 1);
+        assert!(s.has_magic_cookie);
+        assert_eq!(s.software, Some("Microsoft-Teams"));
+        assert!(s.has_username && s.has_fingerprint && !s.has_realm);
+        // Success response class bits.
+        let mut r = m.clone();
+        r[0] = 0x01;
+        assert_eq!(probe_stun(&r).unwrap().class, StunClass::SuccessResponse);
+        // Classic RFC 3489: no cookie, empty body.
+        let mut c = vec![0x00, 0x01, 0x00, 0x00];
+        c.extend_from_slice(&[9; 16]);
+        assert!(!probe_stun(&c).unwrap().has_magic_cookie);
+        // Classic with an unknown type is refused; so are length and padding errors.
+        c[1] = 0x03;
+        assert!(probe_stun(&c).is_none());
+        let mut bad = m.clone();
+        bad.push(0);
+        assert!(probe_stun(&bad).is_none());
+        let mut bad = m.clone();
+        bad[22] = 0x01; // SOFTWARE length 0x010f overruns the message
+        assert!(probe_stun(&bad).is_none());
+    }
+
+    #[test]
+    fn turn_channel() {
+        let mut v = vec![0x40, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5];
+        assert_eq!(probe_turn_channel(&v), Some(0x4001));
+        v.extend_from_slice(&[0, 0, 0]);
+        assert_eq!(probe_turn_channel(&v), Some(0x4001));
+        v.push(0);
+        assert_eq!(probe_turn_channel(&v), None);
+        assert_eq!(probe_turn_channel(&[0x80, 0x01, 0x00, 0x01, 9]), None);
+    }
+
+    #[test]
+    fn rtp_rtcp() {
+        let r = probe_rtp(&rtp(111)).unwrap();
+        assert_eq!((r.pt, r.seq, r.ssrc), (111, 0x1234, 0xdead_beef));
+        assert!(probe_rtp(&rtp(72)).is_none());
+        assert!(probe_rtp(&rtp(50)).is_none());
+        let mut ext = rtp(0);
+        ext[0] = 0x90;
+        ext[12..16].copy_from_slice(&[0xbe, 0xde, 0x00, 0x01]);
+        assert!(probe_rtp(&ext).is_some());
+        ext[14..16].copy_from_slice(&[0xff, 0xff]);
+        assert!(probe_rtp(&ext).is_none());
+        let c = probe_rtcp(&rtcp_rr()).unwrap();
+        assert_eq!((c.pt, c.ssrc), (201, 0xdead_beef));
+        let mut short = rtcp_rr();
+        short[3] = 3; // too short for one report block
+        assert!(probe_rtcp(&short).is_none());
+        assert!(probe_rtcp(&rtcp_rr()[..20]).is_none());
+    }
+
+    #[test]
+    fn dtls() {
+        assert_eq!(
+            probe_dtls(&dtls_client_hello()),
+            Some(Dtls {
+                content_type: 22,
+                version: 0xfefd
+            })
+        );
+        let mut app = dtls_client_hello();
+        app[0] = 23;
+        assert!(probe_dtls(&app).is_none()); // epoch 0
+        app[4] = 1;
+        assert!(probe_dtls(&app).is_some());
+        let mut bad = dtls_client_hello();
+        bad[2] = 0xfc;
+        assert!(probe_dtls(&bad).is_none());
+    }
+
+    #[test]
+    fn zoom() {
+        // SFU type 5, direction 0, media type 15 (audio), RTP 19 bytes into the media header.
+        let mut v = vec![0x05, 0x00, 0x01, 0, 0, 0, 0, 0x00];
+        let mut media = vec![15u8];
+        media.extend_from_slice(&[0; 18]);
+        media.extend(rtp(112));
+        v.extend(media);
+        assert!(probe_zoom(&v));
+        // Media type 33 (RTCP), RTCP 16 bytes into the media header.
+        let mut c = vec![0x05, 0x00, 0x02, 0, 0, 0, 0, 0x04, 33];
+        c.extend_from_slice(&[0; 15]);
+        c.extend(rtcp_rr());
+        assert!(probe_zoom(&c));
+        c[8] = 34;
+        assert!(probe_zoom(&c));
+        c[8] = 14; // not a media type
+        assert!(!probe_zoom(&c));
+        v[7] = 1; // bad direction
+        assert!(!probe_zoom(&v));
+        // P2P form.
+        let mut p = vec![0x1f, 0x02, 0x01];
+        p.extend_from_slice(&[0; 21]);
+        let ip = b"10.0.0.1";
+        p.extend_from_slice(&(ip.len() as u32).to_be_bytes());
+        p.extend_from_slice(ip);
+        let uuid = b"0123456789abcdef";
+        p.extend_from_slice(&(uuid.len() as u32).to_be_bytes());
+        p.extend_from_slice(uuid);
+        p.extend_from_slice(&[0, 0, 0, 0]);
+        assert!(probe_zoom(&p));
+        p.insert(40, 0);
+        assert!(!probe_zoom(&p));
+    }
+
+    #[test]
+    fn negatives_never_match() {
+        for n in [TLS_CLIENT_HELLO, HTTP_GET, DNS_QUERY] {
+            assert!(probe_stun(n).is_none());
+            assert!(probe_turn_channel(n).is_none());
+            assert!(probe_rtp(n).is_none());
+            assert!(probe_rtcp(n).is_none());
+            assert!(probe_dtls(n).is_none());
+            assert!(!probe_zoom(n));
+        }
+        for n in negatives() {
+            assert!(probe_stun(&n).is_none(), "{n:02x?}");
+            assert!(probe_dtls(&n).is_none(), "{n:02x?}");
+            assert!(!probe_zoom(&n), "{n:02x?}");
+            // RTP/RTCP/ChannelData are single-packet-weak by nature (see module docs);
+            // they must simply not panic on anything.
+            let _ = (probe_rtp(&n), probe_rtcp(&n), probe_turn_channel(&n));
+        }
+    }
+
+    #[test]
+    fn mutations_never_panic() {
+        use crate::proto::rmm::samples::mutations;
+        let mut zoom = vec![0x05, 0x00, 0x01, 0, 0, 0, 0, 0x00, 33];
+        zoom.extend_from_slice(&[0; 15]);
+        zoom.extend(rtcp_rr());
+        for p in [
+            stun_binding(b"abc"),
+            rtp(96),
+            rtcp_rr(),
+            dtls_client_hello(),
+            zoom,
+        ] {
+            for m in mutations(&p) {
+                let _ = (probe_stun(&m), probe_turn_channel(&m), probe_rtp(&m));
+                let _ = (probe_rtcp(&m), probe_dtls(&m), probe_zoom(&m));
+            }
+        }
+    }
+
+    #[test]
+    fn truncation() {
+        for p in [
+            stun_binding(b"x"),
+            rtp(0),
+            rtcp_rr(),
+            dtls_client_hello(),
+            vec![0x40, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5],
+        ] {
+            for i in 0..p.len() {
+                let pre = &p[..i];
+                assert!(probe_stun(pre).is_none());
+                let _ = probe_rtp(pre);
+                let _ = probe_rtcp(pre);
+                let _ = probe_dtls(pre);
+                let _ = probe_turn_channel(pre);
+                let _ = probe_zoom(pre);
+            }
+        }
+        for p in [stun_binding(b"x"), dtls_client_hello(), rtcp_rr()] {
+            for i in 0..p.len() {
+                assert!(probe_dtls(&p[..i]).is_none());
+                assert!(probe_rtcp(&p[..i]).is_none());
+            }
+        }
+    }
+}

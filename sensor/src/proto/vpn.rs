@@ -1,0 +1,939 @@
+//! VPN and tunnel openings: OpenVPN, WireGuard, IKE / IPsec NAT-T, L2TP, PPTP, SSTP, and
+//! Tor relay link certificates.
+//!
+//! All probes are pure and allocation-free; each asks for fixed values *and* lengths that
+//! agree with the header before it says yes.
+//!
+//! SoftEther is covered only by its small UDP address message; its main sessions are
+//! HTTPS and the TLS/HTTP layers have to name them.
+
+use crate::decode::wire::{be16, be32};
+
+// ====================================================================== OpenVPN
+
+/// How an OpenVPN control packet is wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpenVpnWrap {
+    /// No `--tls-auth` / `--tls-crypt`: the reliability header follows the session id.
+    Plain,
+    /// `--tls-auth`: an HMAC of `hmac_len` bytes, then packet id and time, in clear.
+    TlsAuth { hmac_len: u8 },
+    /// `--tls-crypt`: packet id and time, a 32-byte tag, then ciphertext.
+    TlsCrypt,
+    /// `--tls-crypt-v2` (opcode 10): as tls-crypt, with the wrapped client key appended.
+    TlsCryptV2,
+}
+
+/// An OpenVPN hard-reset packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OpenVpn {
+    /// 7 = P_CONTROL_HARD_RESET_CLIENT_V2, 8 = P_CONTROL_HARD_RESET_SERVER_V2,
+    /// 10 = P_CONTROL_HARD_RESET_CLIENT_V3.
+    pub opcode: u8,
+    pub key_id: u8,
+    /// The sender's 8-byte session id, big-endian.
+    pub session_id: u64,
+    pub wrap: OpenVpnWrap,
+}
+
+// Opcodes: OpenVPN src/openvpn/ssl_pkt.h (P_CONTROL_HARD_RESET_CLIENT_V2 7,
+// P_CONTROL_HARD_RESET_SERVER_V2 8, P_CONTROL_HARD_RESET_CLIENT_V3 10); the opcode is
+// the top 5 bits of byte 0 and the key id the low 3 bits.
+const OVPN_HARD_RESET_CLIENT_V2: u8 = 7;
+const OVPN_HARD_RESET_SERVER_V2: u8 = 8;
+const OVPN_HARD_RESET_CLIENT_V3: u8 = 10;
+/// HMAC sizes tls-auth can carry (MD5 16, SHA1 20, SHA224 28, SHA256 32, SHA384 48,
+/// SHA512 64: the `--auth` digests).
+const OVPN_HMAC_LENS: [u8; 6] = [16, 20, 28, 32, 48, 64];
+/// tls-crypt: 32-byte HMAC-SHA256 tag (OpenVPN doc/tls-crypt-v2.txt and `--tls-crypt`).
+const OVPN_TLS_CRYPT_TAG: usize = 32;
+/// Packet ids start at 1 and a hard reset is among the first packets; a retransmitting
+/// client still stays far below this.
+const OVPN_MAX_EARLY_PID: u32 = 0x100;
+/// `net_time` is a Unix time: anything before 2001-09-09 is not a real clock.
+const OVPN_MIN_TIME: u32 = 1_000_000_000;
+
+/// Probe one UDP datagram for an OpenVPN hard reset.
+pub fn probe_openvpn_udp(buf: &[u8]) -> Option<OpenVpn> {
+    openvpn_packet(buf)
+}
+
+/// Probe a TCP direction's opening: a 2-byte big-endian packet length, then the packet
+/// (OpenVPN's TCP framing). The whole first packet must be present.
+pub fn probe_openvpn_tcp(buf: &[u8]) -> Option<OpenVpn> {
+    let len = usize::from(be16(buf, 0)?);
+    openvpn_packet(buf.get(2..2 + len)?)
+}
+
+fn openvpn_packet(p: &[u8]) -> Option<OpenVpn> {
+    let b0 = *p.first()?;
+    let (opcode, key_id) = (b0 >> 3, b0 & 0x7);
+    if !matches!(
+        opcode,
+        OVPN_HARD_RESET_CLIENT_V2 | OVPN_HARD_RESET_SERVER_V2 | OVPN_HARD_RESET_CLIENT_V3
+    ) {
+        return None;
+    }
+    // A hard reset starts a new session at key id 0.
+    if key_id != 0 {
+        return None;
+    }
+    let sid = p.get(1..9)?;
+    let session_id = u64::from_be_bytes(sid.try_into().ok()?);
+    if session_id == 0 {
+        return None;
+    }
+    let wrap = if opcode == OVPN_HARD_RESET_CLIENT_V3 {
+        // V3 exists only with tls-crypt-v2.
+        tls_crypt_v2(p)?
+    } else if reliability_ok(opcode, p.get(9..)?) {
+        OpenVpnWrap::Plain
+    } else if let Some(h) = OVPN_HMAC_LENS
+        .iter()
+        .copied()
+        .find(|&h| tls_auth(opcode, p, h))
+    {
+        OpenVpnWrap::TlsAuth { hmac_len: h }
+    } else if tls_crypt(p, p.len())? {
+        OpenVpnWrap::TlsCrypt
+    } else {
+        return None;
+    };
+    Some(OpenVpn {
+        opcode,
+        key_id,
+        session_id,
+        wrap,
+    })
+}
+
+/// The clear reliability layer of a hard reset: ack array length, the acked packet ids
+/// and the remote session id when it is non-empty, the message packet id (0: the first
+/// reliable message), then either nothing or early-negotiation TLVs (OpenVPN 2.6
+/// `EARLY_NEG_START`), which must tile the rest exactly.
+/// A client's hard reset acknowledges nothing (ack array length 0).
+fn reliability_ok(opcode: u8, r: &[u8]) -> bool {
+    let Some(&acks) = r.first() else {
+        return false;
+    };
+    let acks = usize::from(acks);
+    if opcode != OVPN_HARD_RESET_SERVER_V2 && acks != 0 {
+        return false;
+    }
+    if acks > 4 {
+        return false;
+    }
+    let mut off = 1 + 4 * acks;
+    if acks > 0 {
+        // Remote session id: the peer's, never zero.
+        match r.get(off..off + 8) {
+            Some(s) if s.iter().any(|&b| b != 0) => off += 8,
+            _ => return false,
+        }
+    }
+    if be32(r, off) != Some(0) {
+        return false;
+    }
+    tlvs_ok(r.get(off + 4..).unwrap_or(&[]))
+}
+
+/// Zero or more (type u16, length u16, value) items ending exactly at the end, ≤ 64 bytes.
+fn tlvs_ok(mut t: &[u8]) -> bool {
+    if t.len() > 64 {
+        return false;
+    }
+    while !t.is_empty() {
+        let (Some(ty), Some(len)) = (be16(t, 0), be16(t, 2)) else {
+            return false;
+        };
+        if ty == 0 {
+            return false;
+        }
+        match t.get(4 + usize::from(len)..) {
+            Some(rest) => t = rest,
+            None => return false,
+        }
+    }
+    true
+}
+
+fn early_pid_and_time(p: &[u8], off: usize) -> bool {
+    matches!(be32(p, off), Some(pid) if (1..=OVPN_MAX_EARLY_PID).contains(&pid))
+        && matches!(be32(p, off + 4), Some(t) if t >= OVPN_MIN_TIME)
+}
+
+/// tls-auth: opcode, session id, HMAC, packet id, net_time, then the reliability layer.
+fn tls_auth(opcode: u8, p: &[u8], hmac_len: u8) -> bool {
+    let off = 9 + usize::from(hmac_len);
+    early_pid_and_time(p, off) && p.get(off + 8..).is_some_and(|r| reliability_ok(opcode, r))
+}
+
+/// tls-crypt: opcode, session id, packet id, net_time, 32-byte tag, then ciphertext of at
+/// least the reliability layer's 5 bytes (ack length + message packet id) and at most
+/// that plus 64 bytes of TLVs (plus a server's acks). `end` is where the packet stops.
+fn tls_crypt(p: &[u8], end: usize) -> Option<bool> {
+    let hdr = 9 + 8 + OVPN_TLS_CRYPT_TAG;
+    let ct = end.checked_sub(hdr)?;
+    Some(early_pid_and_time(p, 9) && (5..=5 + 4 * 4 + 8 + 64).contains(&ct))
+}
+
+/// tls-crypt-v2 client reset: a tls-crypt packet followed by the wrapped client key
+/// WKc, whose last two bytes are WKc's own length (OpenVPN doc/tls-crypt-v2.txt:
+/// `WKc = T || AES-256-CTR(Ke, IV, Kc || metadata) || len`, T 32 bytes, Kc 2048 bits).
+fn tls_crypt_v2(p: &[u8]) -> Option<OpenVpnWrap> {
+    let wkc_len = usize::from(be16(p, p.len().checked_sub(2)?)?);
+    if wkc_len < 32 + 256 + 2 {
+        return None;
+    }
+    let end = p.len().checked_sub(wkc_len)?;
+    if tls_crypt(p, end)? {
+        Some(OpenVpnWrap::TlsCryptV2)
+    } else {
+        None
+    }
+}
+
+// ====================================================================== WireGuard
+
+/// A WireGuard message type, by its exact wire size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WgMsg {
+    Initiation,
+    Response,
+    CookieReply,
+    Transport,
+}
+
+/// WireGuard (whitepaper "WireGuard: Next Generation Kernel Network Tunnel" §5.4): byte 0
+/// is the type (1 initiation, 2 response, 3 cookie reply, 4 transport data), bytes 1..4
+/// are reserved zeros; initiation is exactly 148 bytes, response 92, cookie reply 64;
+/// transport data is a 16-byte header plus a 16-byte AEAD tag over plaintext padded to a
+/// multiple of 16 (§5.4.6), so at least 32 bytes and a multiple of 16.
+pub fn probe_wireguard(buf: &[u8]) -> Option<WgMsg> {
+    if buf.get(1..4)? != [0, 0, 0] {
+        return None;
+    }
+    let msg = match (*buf.first()?, buf.len()) {
+        (1, 148) => WgMsg::Initiation,
+        (2, 92) => WgMsg::Response,
+        (3, 64) => WgMsg::CookieReply,
+        (4, n) if n >= 32 && n % 16 == 0 => WgMsg::Transport,
+        _ => return None,
+    };
+    Some(msg)
+}
+
+// ====================================================================== IKE / NAT-T
+
+/// An ISAKMP / IKE message header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ike {
+    /// IKEv1 (ISAKMP version 1.0) rather than IKEv2.
+    pub v1: bool,
+    /// Exchange type: v1 2 = main mode, 4 = aggressive, 5 = informational, 32 = quick;
+    /// v2 34 = IKE_SA_INIT, 35 = IKE_AUTH, 36 = CREATE_CHILD_SA, 37 = INFORMATIONAL.
+    pub exchange: u8,
+    /// The first payload's type.
+    pub next_payload: u8,
+    pub initiator_spi: u64,
+}
+
+/// ISAKMP header size (RFC 2408 §3.1, RFC 7296 §3.1): two 8-byte SPIs, next payload,
+/// version, exchange type, flags, 4-byte message id, 4-byte length.
+const IKE_HDR: usize = 28;
+
+/// Probe a UDP datagram for IKE. On port 4500 the IKE message follows a 4-byte
+/// non-ESP marker of zeros (RFC 3948 §2.2), which is skipped; elsewhere (500) the
+/// message starts at byte 0.
+pub fn probe_ike(buf: &[u8], port: u16) -> Option<Ike> {
+    let m = if port == 4500 {
+        if be32(buf, 0)? != 0 {
+            return None;
+        }
+        buf.get(4..)?
+    } else {
+        buf
+    };
+    if m.len() < IKE_HDR {
+        return None;
+    }
+    let initiator_spi = u64::from_be_bytes(m.get(0..8)?.try_into().ok()?);
+    let responder_spi = u64::from_be_bytes(m.get(8..16)?.try_into().ok()?);
+    let (next, version, exchange, flags) = (*m.get(16)?, *m.get(17)?, *m.get(18)?, *m.get(19)?);
+    // The length field covers the whole message, header included (RFC 7296 §3.1).
+    if be32(m, 24)? as usize != m.len() || initiator_spi == 0 {
+        return None;
+    }
+    let v1 = match version {
+        0x10 => true,
+        0x20 => false,
+        _ => return None,
+    };
+    if v1 {
+        // RFC 2408 §3.1 / RFC 2409: exchange types 1..=5 (base, identity protection,
+        // authentication only, aggressive, informational), 32 quick mode, 33 new group.
+        // Flags: only E, C, A (low 3 bits). Payload types 1..=13 (RFC 2408 §3.1), 20/21
+        // NAT-D / NAT-OA (RFC 3947 §3), 130/131 the draft NAT-T numbers.
+        if !matches!(exchange, 1..=5 | 32 | 33)
+            || flags & 0xf8 != 0
+            || !matches!(next, 1..=13 | 20 | 21 | 130 | 131)
+        {
+            return None;
+        }
+    } else {
+        // RFC 7296 §3.1: exchange types 34..=37 (43 IKE_SESSION_RESUME, RFC 5723);
+        // flags only I (0x08), V (0x10), R (0x20); payload types 33..=48 (§3.2),
+        // 53 SKF (RFC 7383).
+        if !matches!(exchange, 34..=37 | 43) || flags & 0xc7 != 0 || !matches!(next, 33..=48 | 53) {
+            return None;
+        }
+        // The initiator's IKE_SA_INIT request goes out before the responder picked an SPI
+        // (RFC 7296 §3.1: responder SPI zero in the first message).
+        if exchange == 34 && flags & 0x28 == 0x08 && responder_spi != 0 {
+            return None;
+        }
+    }
+    Some(Ike {
+        v1,
+        exchange,
+        next_payload: next,
+        initiator_spi,
+    })
+}
+
+/// NAT-keepalive: a one-byte UDP payload 0xFF (RFC 3948 §2.3).
+pub fn is_nat_t_keepalive(buf: &[u8]) -> bool {
+    buf == [0xff]
+}
+
+/// ESP in UDP on port 4500 (RFC 3948 §2.1): the datagram starts with the ESP SPI, which is
+/// never zero (zero is the non-ESP marker) and never 1..=255 (reserved, RFC 4303 §2.1),
+/// then a sequence number that starts at 1 (RFC 4303 §3.3.3), then at least an IV, the
+/// pad length / next header and an ICV. The caller checks the port.
+pub fn probe_esp_in_udp(buf: &[u8]) -> bool {
+    buf.len() >= 16
+        && matches!(be32(buf, 0), Some(spi) if spi > 255)
+        && matches!(be32(buf, 4), Some(seq) if seq != 0)
+}
+
+// ====================================================================== L2TP
+
+/// An L2TP header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct L2tp {
+    pub control: bool,
+    /// 2 (RFC 2661) or 3 (RFC 3931).
+    pub version: u8,
+}
+
+/// Probe a UDP datagram (port 1701) for L2TP.
+///
+/// RFC 2661 §3.1 header: `T L x x S x O P | x x x x Ver`, then Length (if L), Tunnel ID,
+/// Session ID, Ns/Nr (if S), Offset (if O). Control messages (T=1) MUST set L and S and
+/// clear O and P; the length equals the message size; a non-empty control message
+/// starts with the Message Type AVP (§4.4.1: M bit set, length 8, vendor 0, attribute 0).
+/// RFC 3931 §3.2.1 (v3 control over UDP): the same first 16 bits with Ver 3, then Length,
+/// a 32-bit Control Connection ID, Ns, Nr. L2TPv3 data over UDP (§4.1.2.1): T=0,
+/// reserved zero, Ver 3, 16 reserved zero bits, then a non-zero 32-bit Session ID.
+/// L2TPv2 data must carry L with a matching length or start the PPP frame with FF 03.
+pub fn probe_l2tp(buf: &[u8]) -> Option<L2tp> {
+    let flags = be16(buf, 0)?;
+    let t = flags & 0x8000 != 0;
+    let l = flags & 0x4000 != 0;
+    let s = flags & 0x0800 != 0;
+    let o = flags & 0x0200 != 0;
+    let p = flags & 0x0100 != 0;
+    let version = (flags & 0x000f) as u8;
+    // Reserved bits: x x (0x3000), x (0x0400), and x x x x (0x00f0).
+    if flags & 0x34f0 != 0 {
+        return None;
+    }
+    match (t, version) {
+        (true, 2) | (true, 3) => {
+            if !(l && s) || o || p {
+                return None;
+            }
+            if usize::from(be16(buf, 2)?) != buf.len() {
+                return None;
+            }
+            // v2: len 2, tunnel 2, session 2, Ns 2, Nr 2; v3: len 2, ccid 4, Ns 2, Nr 2.
+            let body = 12;
+            if buf.len() == body {
+                return Some(L2tp {
+                    control: true,
+                    version,
+                }); // ZLB acknowledgement
+            }
+            // Message Type AVP: 0x8008 (M bit + length 8), vendor 0, type 0, value.
+            if be16(buf, body)? & 0xbfff != 0x8008
+                || be16(buf, body + 2)? != 0
+                || be16(buf, body + 4)? != 0
+            {
+                return None;
+            }
+            let msg_type = be16(buf, body + 6)?;
+            if !(1..=30).contains(&msg_type) {
+                return None;
+            }
+            Some(L2tp {
+                control: true,
+                version,
+            })
+        }
+        (false, 2) => {
+            if s && buf.len() < 12 {
+                return None;
+            }
+            if l {
+                if usize::from(be16(buf, 2)?) != buf.len() {
+                    return None;
+                }
+            } else {
+                // No length: require the PPP address/control bytes right after the header.
+                let mut off = 2 + 4;
+                if s {
+                    off += 4;
+                }
+                if o {
+                    off += 2 + usize::from(be16(buf, off)?);
+                }
+                if buf.get(off..off + 2)? != [0xff, 0x03] {
+                    return None;
+                }
+            }
+            Some(L2tp {
+                control: false,
+                version,
+            })
+        }
+        (false, 3) => {
+            if flags != 0x0003 || be16(buf, 2)? != 0 || be32(buf, 4)? == 0 || buf.len() < 12 {
+                return None;
+            }
+            Some(L2tp {
+                control: false,
+                version,
+            })
+        }
+        _ => None,
+    }
+}
+
+// ====================================================================== PPTP
+
+/// A PPTP control-connection message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PptpCtrl {
+    /// Control message type: 1 Start-Control-Connection-Request, 2 -Reply, … 15.
+    pub msg_type: u16,
+}
+
+/// Probe TCP (port 1723) for a PPTP control message (RFC 2637 §2): Length (2), PPTP
+/// Message Type (2, 1 = control), Magic Cookie 0x1A2B3C4D (4), Control Message Type (2),
+/// Reserved0 (2, zero). Each control message type has a fixed length (RFC 2637 §2.1–2.15),
+/// which the Length field must equal; the whole message must be present.
+pub fn probe_pptp(buf: &[u8]) -> Option<PptpCtrl> {
+    let len = be16(buf, 0)?;
+    if be16(buf, 2)? != 1 || be32(buf, 4)? != 0x1a2b_3c4d || be16(buf, 10)? != 0 {
+        return None;
+    }
+    let msg_type = be16(buf, 8)?;
+    let expected: u16 = match msg_type {
+        1 | 2 => 156, // Start-Control-Connection-Request / -Reply
+        3 | 4 => 16,  // Stop-Control-Connection-Request / -Reply
+        5 => 16,      // Echo-Request
+        6 => 20,      // Echo-Reply
+        7 => 168,     // Outgoing-Call-Request
+        8 => 32,      // Outgoing-Call-Reply
+        9 => 220,     // Incoming-Call-Request
+        10 => 24,     // Incoming-Call-Reply
+        11 => 28,     // Incoming-Call-Connected
+        12 => 16,     // Call-Clear-Request
+        13 => 148,    // Call-Disconnect-Notify
+        14 => 32,     // WAN-Error-Notify
+        15 => 24,     // Set-Link-Info
+        _ => return None,
+    };
+    if len != expected || buf.len() < usize::from(len) {
+        return None;
+    }
+    Some(PptpCtrl { msg_type })
+}
+
+// ====================================================================== SSTP
+
+/// What an SSTP probe saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sstp {
+    /// The `SSTP_DUPLEX_POST` HTTP request that opens the tunnel (seen in clear only
+    /// where TLS is terminated or inspected).
+    HttpRequest,
+    /// An SSTP control packet with its message type.
+    Control { msg_type: u16 },
+}
+
+/// [MS-SSTP] §2.2.2 / §3.2.4.1: the client opens with
+/// `SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1`.
+/// [MS-SSTP] §2.2.1–2.2.3: a packet is Version 0x10, a byte whose low bit C marks control
+/// (other bits reserved zero), 4 reserved bits + a 12-bit length equal to the packet
+/// size; a control packet then has Message Type 1..=9 and an attribute count.
+pub fn probe_sstp(buf: &[u8]) -> Option<Sstp> {
+    const REQ: &[u8] = b"SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1";
+    if buf
+        .get(..REQ.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(REQ))
+    {
+        return Some(Sstp::HttpRequest);
+    }
+    if *buf.first()? != 0x10 || *buf.get(1)? != 0x01 {
+        return None;
+    }
+    let len_field = be16(buf, 2)?;
+    if len_field & 0xf000 != 0 || usize::from(len_field) != buf.len() || buf.len() < 8 {
+        return None;
+    }
+    let msg_type = be16(buf, 4)?;
+    let attrs = be16(buf, 6)?;
+    if !(1..=9).contains(&msg_type) || attrs > 8 {
+        return None;
+    }
+    Some(Sstp::Control { msg_type })
+}
+
+// ====================================================================== SoftEther
+
+/// SoftEther VPN's UDP address message: a 10..=29-byte payload `IP=<address>,PORT=<port>`
+/// (nDPI src/lib/protocols/softether.c facts). We also require the address to parse as
+/// an IPv4/IPv6 address and the port to be a decimal 16-bit number running to the end
+/// (NUL padding tolerated).
+pub fn probe_softether_udp(buf: &[u8]) -> bool {
+    if !(10..30).contains(&buf.len()) {
+        return false;
+    }
+    let Some(rest) = buf.strip_prefix(b"IP=") else {
+        return false;
+    };
+    let Some(sep) = rest.windows(6).position(|w| w == b",PORT=") else {
+        return false;
+    };
+    let (Some(ip), Some(port)) = (rest.get(..sep), rest.get(sep + 6..)) else {
+        return false;
+    };
+    let port_end = port.iter().position(|&b| b == 0).unwrap_or(port.len());
+    let (digits, pad) = port.split_at(port_end);
+    let ip_ok = std::str::from_utf8(ip)
+        .ok()
+        .and_then(|t| t.parse::<std::net::IpAddr>().ok())
+        .is_some();
+    let port_ok = !digits.is_empty()
+        && digits.len() <= 5
+        && digits.iter().all(u8::is_ascii_digit)
+        && std::str::from_utf8(digits)
+            .ok()
+            .and_then(|t| t.parse::<u16>().ok())
+            .is_some();
+    ip_ok && port_ok && pad.iter().all(|&b| b == 0)
+}
+
+// ====================================================================== Tor
+
+/// Tor relay TLS link certificates. Fact: tor src/lib/tls/tortls.c
+/// (`tor_tls_context_init_certificates`): the link certificate's subject CN is
+/// `crypto_random_hostname(8, 20, "www.", ".net")` and its issuer CN is
+/// `crypto_random_hostname(8, 20, "www.", ".com")` (".net" in builds with
+/// DISABLE_V3_LINKPROTO_SERVERSIDE and in old releases). The random part is 8..=20
+/// characters of lowercase base32 (`a-z`, `2-7`), tor's base32 alphabet.
+///
+/// Takes the subject and issuer common names (a leading `CN=` is tolerated).
+pub fn probe_tor_cert(subject: &str, issuer: &str) -> bool {
+    let s = subject.strip_prefix("CN=").unwrap_or(subject);
+    let i = issuer.strip_prefix("CN=").unwrap_or(issuer);
+    let Some(s_label) = tor_random_label(s, ".net") else {
+        return false;
+    };
+    let Some(i_label) = tor_random_label(i, ".com").or_else(|| tor_random_label(i, ".net")) else {
+        return false;
+    };
+    // Two independent draws: identical labels would be a self-signed imitation.
+    s_label != i_label
+}
+
+fn tor_random_label<'a>(name: &'a str, tld: &str) -> Option<&'a str> {
+    let label = name.strip_prefix("www.")?.strip_suffix(tld)?;
+    let ok = (8..=20).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+    ok.then_some(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::rmm::samples::negatives;
+
+    const NOW: [u8; 4] = [0x67, 0x00, 0x00, 0x00]; // 2024-10
+
+    fn ovpn_plain_client() -> Vec<u8> {
+        let mut v = vec![7 << 3];
+        v.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]); // session id
+        v.push(0); // ack array length
+        v.extend_from_slice(&[0, 0, 0, 0]); // message packet id
+        v
+    }
+
+    fn ovpn_tls_auth_client(h: usize) -> Vec<u8> {
+        let mut v = vec![7 << 3];
+        v.extend_from_slice(&[9, 9, 9, 9, 9, 9, 9, 9]);
+        v.extend_from_slice(&vec![0xab; h]); // HMAC
+        v.extend_from_slice(&[0, 0, 0, 1]); // packet id
+        v.extend_from_slice(&NOW);
+        v.push(0);
+        v.extend_from_slice(&[0, 0, 0, 0]);
+        v
+    }
+
+    fn ovpn_tls_crypt_client() -> Vec<u8> {
+        let mut v = vec![7 << 3];
+        v.extend_from_slice(&[7, 7, 7, 7, 7, 7, 7, 7]);
+        v.extend_from_slice(&[0, 0, 0, 1]);
+        v.extend_from_slice(&NOW);
+        v.extend_from_slice(&[0x5a; 32]); // tag
+        v.extend_from_slice(&[0xc3, 0x11, 0x9e, 0x42, 0x07]); // ciphertext
+        v
+    }
+
+    #[test]
+    fn openvpn_variants() {
+        let p = probe_openvpn_udp(&ovpn_plain_client()).unwrap();
+        assert_eq!(p.opcode, 7);
+        assert_eq!(p.wrap, OpenVpnWrap::Plain);
+        assert_eq!(p.session_id, 0x0102_0304_0506_0708);
+        for h in [20usize, 32] {
+            assert_eq!(
+                probe_openvpn_udp(&ovpn_tls_auth_client(h)).map(|o| o.wrap),
+                Some(OpenVpnWrap::TlsAuth { hmac_len: h as u8 })
+            );
+        }
+        assert_eq!(
+            probe_openvpn_udp(&ovpn_tls_crypt_client()).map(|o| o.wrap),
+            Some(OpenVpnWrap::TlsCrypt)
+        );
+        // tls-crypt-v2: opcode 10 and a WKc of 300 bytes ending with its length.
+        let mut v3 = ovpn_tls_crypt_client();
+        v3[0] = 10 << 3;
+        let mut wkc = vec![0x33; 298];
+        wkc.extend_from_slice(&300u16.to_be_bytes());
+        v3.extend(wkc);
+        assert_eq!(
+            probe_openvpn_udp(&v3).map(|o| o.wrap),
+            Some(OpenVpnWrap::TlsCryptV2)
+        );
+        // Server reset acknowledging the client's packet 0.
+        let mut srv = vec![8 << 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0];
+        srv.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        srv.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(probe_openvpn_udp(&srv).map(|o| o.opcode), Some(8));
+        // With an early-negotiation TLV.
+        let mut tlv = ovpn_plain_client();
+        tlv.extend_from_slice(&[0, 1, 0, 2, 0, 1]);
+        assert_eq!(
+            probe_openvpn_udp(&tlv).map(|o| o.wrap),
+            Some(OpenVpnWrap::Plain)
+        );
+        // TCP framing.
+        let pkt = ovpn_tls_auth_client(20);
+        let mut tcp = (pkt.len() as u16).to_be_bytes().to_vec();
+        tcp.extend_from_slice(&pkt);
+        assert!(probe_openvpn_tcp(&tcp).is_some());
+        assert!(probe_openvpn_tcp(&tcp[..tcp.len() - 1]).is_none());
+    }
+
+    #[test]
+    fn openvpn_near_misses() {
+        let mut v = ovpn_plain_client();
+        v[0] |= 1; // key id 1
+        assert!(probe_openvpn_udp(&v).is_none());
+        let mut v = ovpn_plain_client();
+        v[9] = 1; // a client reset that acks something
+        assert!(probe_openvpn_udp(&v).is_none());
+        let mut v = ovpn_plain_client();
+        v.push(0); // trailing byte
+        assert!(probe_openvpn_udp(&v).is_none());
+        let mut v = ovpn_tls_auth_client(20);
+        v[29..33].copy_from_slice(&[0, 0, 0, 0]); // net_time 0
+        assert!(probe_openvpn_udp(&v).is_none());
+        let mut v = ovpn_plain_client();
+        v[0] = 6 << 3; // P_DATA_V1 is not a reset
+        assert!(probe_openvpn_udp(&v).is_none());
+    }
+
+    fn wg(ty: u8, len: usize) -> Vec<u8> {
+        let mut v = vec![0x5cu8; len];
+        v[..4].copy_from_slice(&[ty, 0, 0, 0]);
+        v
+    }
+
+    #[test]
+    fn wireguard() {
+        assert_eq!(probe_wireguard(&wg(1, 148)), Some(WgMsg::Initiation));
+        assert_eq!(probe_wireguard(&wg(2, 92)), Some(WgMsg::Response));
+        assert_eq!(probe_wireguard(&wg(3, 64)), Some(WgMsg::CookieReply));
+        assert_eq!(probe_wireguard(&wg(4, 32)), Some(WgMsg::Transport));
+        assert_eq!(probe_wireguard(&wg(4, 1440)), Some(WgMsg::Transport));
+        assert_eq!(probe_wireguard(&wg(1, 149)), None);
+        assert_eq!(probe_wireguard(&wg(4, 33)), None);
+        let mut v = wg(1, 148);
+        v[2] = 1;
+        assert_eq!(probe_wireguard(&v), None);
+    }
+
+    fn ike_v2_sa_init() -> Vec<u8> {
+        let mut v = vec![0u8; 28];
+        v[..8].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        v[16] = 33; // SA
+        v[17] = 0x20;
+        v[18] = 34;
+        v[19] = 0x08; // Initiator
+        v.extend_from_slice(&[0u8; 40]);
+        let len = v.len() as u32;
+        v[24..28].copy_from_slice(&len.to_be_bytes());
+        v
+    }
+
+    fn ike_v1_main() -> Vec<u8> {
+        let mut v = vec![0u8; 28];
+        v[..8].copy_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]);
+        v[16] = 1; // SA
+        v[17] = 0x10;
+        v[18] = 2; // identity protection
+        v.extend_from_slice(&[0u8; 52]);
+        let len = v.len() as u32;
+        v[24..28].copy_from_slice(&len.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn ike() {
+        let i = probe_ike(&ike_v2_sa_init(), 500).unwrap();
+        assert!(!i.v1);
+        assert_eq!(i.exchange, 34);
+        let i = probe_ike(&ike_v1_main(), 500).unwrap();
+        assert!(i.v1);
+        assert_eq!(i.exchange, 2);
+        let mut nat = vec![0, 0, 0, 0];
+        nat.extend(ike_v2_sa_init());
+        assert!(probe_ike(&nat, 4500).is_some());
+        assert!(probe_ike(&ike_v2_sa_init(), 4500).is_none());
+        // Length mismatch, zero SPI, responder SPI set in the first message.
+        let mut v = ike_v2_sa_init();
+        v.push(0);
+        assert!(probe_ike(&v, 500).is_none());
+        let mut v = ike_v2_sa_init();
+        v[..8].fill(0);
+        assert!(probe_ike(&v, 500).is_none());
+        let mut v = ike_v2_sa_init();
+        v[8] = 1;
+        assert!(probe_ike(&v, 500).is_none());
+    }
+
+    #[test]
+    fn nat_t() {
+        assert!(is_nat_t_keepalive(&[0xff]));
+        assert!(!is_nat_t_keepalive(&[0xff, 0xff]));
+        assert!(!is_nat_t_keepalive(&[]));
+        let mut esp = vec![0xc0, 0xff, 0xee, 0x01, 0, 0, 0, 1];
+        esp.extend_from_slice(&[0x77; 40]);
+        assert!(probe_esp_in_udp(&esp));
+        esp[..4].fill(0);
+        assert!(!probe_esp_in_udp(&esp));
+        assert!(!probe_esp_in_udp(&[0xff]));
+    }
+
+    fn l2tp_sccrq() -> Vec<u8> {
+        let mut v = vec![0xc8, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(&[0x80, 0x08, 0, 0, 0, 0, 0, 1]); // Message Type = SCCRQ
+        v.extend_from_slice(&[0x80, 0x08, 0, 0, 0, 2, 1, 0]); // Protocol Version
+        let len = v.len() as u16;
+        v[2..4].copy_from_slice(&len.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn l2tp() {
+        assert_eq!(
+            probe_l2tp(&l2tp_sccrq()),
+            Some(L2tp {
+                control: true,
+                version: 2
+            })
+        );
+        let zlb = [0xc8, 0x02, 0, 12, 0, 1, 0, 0, 0, 1, 0, 1];
+        assert!(probe_l2tp(&zlb).is_some());
+        let data = [0x00, 0x02, 0, 1, 0, 1, 0xff, 0x03, 0xc0, 0x21, 1, 1];
+        assert_eq!(
+            probe_l2tp(&data),
+            Some(L2tp {
+                control: false,
+                version: 2
+            })
+        );
+        let mut v3 = l2tp_sccrq();
+        v3[1] = 0x03;
+        assert_eq!(probe_l2tp(&v3).map(|l| l.version), Some(3));
+        let mut bad = l2tp_sccrq();
+        bad.push(0);
+        assert!(probe_l2tp(&bad).is_none());
+        let mut bad = l2tp_sccrq();
+        bad[12] = 0x00; // AVP without M bit and length
+        assert!(probe_l2tp(&bad).is_none());
+    }
+
+    fn pptp_sccrq() -> Vec<u8> {
+        let mut v = vec![0u8; 156];
+        v[..12].copy_from_slice(&[0, 156, 0, 1, 0x1a, 0x2b, 0x3c, 0x4d, 0, 1, 0, 0]);
+        v[12..14].copy_from_slice(&[1, 0]); // protocol version 1.0
+        v
+    }
+
+    #[test]
+    fn pptp() {
+        assert_eq!(probe_pptp(&pptp_sccrq()), Some(PptpCtrl { msg_type: 1 }));
+        let mut v = pptp_sccrq();
+        v[4] = 0x1b;
+        assert!(probe_pptp(&v).is_none());
+        let mut v = pptp_sccrq();
+        v[1] = 150;
+        assert!(probe_pptp(&v).is_none());
+        assert!(probe_pptp(&pptp_sccrq()[..100]).is_none());
+    }
+
+    #[test]
+    fn sstp() {
+        let req = b"SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1\r\nHost: vpn\r\n\r\n";
+        assert_eq!(probe_sstp(req), Some(Sstp::HttpRequest));
+        let ctrl = [
+            0x10, 0x01, 0x00, 0x0e, 0x00, 0x01, 0x00, 0x01, 0, 1, 0, 6, 0, 1,
+        ];
+        assert_eq!(probe_sstp(&ctrl), Some(Sstp::Control { msg_type: 1 }));
+        assert_eq!(probe_sstp(&ctrl[..13]), None);
+    }
+
+    #[test]
+    fn softether() {
+        assert!(probe_softether_udp(b"IP=192.0.2.7,PORT=5555"));
+        assert!(probe_softether_udp(b"IP=10.0.0.1,PORT=443\0"));
+        assert!(!probe_softether_udp(b"IP=hello,PORT=5555"));
+        assert!(!probe_softether_udp(b"IP=192.0.2.7,PORT=99999"));
+        assert!(!probe_softether_udp(b"IP=192.0.2.7;PORT=5555"));
+        let m = b"IP=192.0.2.7,PORT=5555";
+        for i in 0..m.len() {
+            assert!(!probe_softether_udp(&m[..i]) || i >= 19);
+        }
+    }
+
+    #[test]
+    fn tor() {
+        assert!(probe_tor_cert(
+            "www.abcdefgh234.net",
+            "www.qrstuvwxyz27.com"
+        ));
+        assert!(probe_tor_cert(
+            "CN=www.abcdefgh234.net",
+            "CN=www.qrstuvwxyz27.net"
+        ));
+        assert!(!probe_tor_cert("www.example.net", "www.example.com"));
+        assert!(!probe_tor_cert(
+            "www.abcdefgh234.com",
+            "www.qrstuvwxyz27.com"
+        ));
+        assert!(!probe_tor_cert(
+            "www.abcdefgh189.net",
+            "www.qrstuvwxyz27.com"
+        ));
+        assert!(!probe_tor_cert("www.abcdefgh.net", "www.abcdefgh.com"));
+        assert!(!probe_tor_cert("www.abc.net", "www.qrstuvwxyz27.com"));
+        assert!(!probe_tor_cert("", ""));
+    }
+
+    #[test]
+    fn negatives_never_match() {
+        for n in negatives() {
+            assert_eq!(probe_openvpn_udp(&n), None, "{n:02x?}");
+            assert_eq!(probe_openvpn_tcp(&n), None, "{n:02x?}");
+            assert_eq!(probe_ike(&n, 500), None);
+            assert_eq!(probe_ike(&n, 4500), None);
+            assert_eq!(probe_l2tp(&n), None, "{n:02x?}");
+            assert_eq!(probe_pptp(&n), None);
+            assert_eq!(probe_sstp(&n), None);
+            assert!(!probe_softether_udp(&n));
+            assert!(!is_nat_t_keepalive(&n) || n == [0xff]);
+            // WireGuard's size rules are its only constraint beyond three zero bytes:
+            // random data with those zeros is what it would take.
+            if n.get(1..4) != Some(&[0, 0, 0]) {
+                assert_eq!(probe_wireguard(&n), None);
+            }
+        }
+    }
+
+    #[test]
+    fn mutations_never_panic() {
+        use crate::proto::rmm::samples::mutations;
+        let mut v3 = ovpn_tls_crypt_client();
+        v3[0] = 10 << 3;
+        v3.extend_from_slice(&[0x33; 298]);
+        v3.extend_from_slice(&300u16.to_be_bytes());
+        for p in [
+            ovpn_tls_auth_client(20),
+            ovpn_tls_crypt_client(),
+            v3,
+            wg(1, 148),
+            ike_v1_main(),
+            l2tp_sccrq(),
+            pptp_sccrq(),
+            b"IP=192.0.2.7,PORT=5555".to_vec(),
+        ] {
+            for m in mutations(&p) {
+                let _ = (probe_openvpn_udp(&m), probe_openvpn_tcp(&m));
+                let _ = (probe_wireguard(&m), probe_ike(&m, 500), probe_ike(&m, 4500));
+                let _ = (probe_l2tp(&m), probe_pptp(&m), probe_sstp(&m));
+                let _ = (probe_esp_in_udp(&m), probe_softether_udp(&m));
+            }
+        }
+    }
+
+    #[test]
+    fn truncation() {
+        let all = [
+            ovpn_plain_client(),
+            ovpn_tls_auth_client(20),
+            ovpn_tls_crypt_client(),
+            wg(1, 148),
+            ike_v2_sa_init(),
+            l2tp_sccrq(),
+            pptp_sccrq(),
+        ];
+        for p in all {
+            for i in 0..p.len() {
+                let pre = &p[..i];
+                let _ = probe_openvpn_udp(pre);
+                let _ = probe_openvpn_tcp(pre);
+                let _ = probe_wireguard(pre);
+                assert!(probe_ike(pre, 500).is_none());
+                assert!(probe_ike(pre, 4500).is_none());
+                let _ = probe_l2tp(pre);
+                assert!(probe_pptp(pre).is_none());
+                let _ = probe_sstp(pre);
+                let _ = probe_esp_in_udp(pre);
+            }
+        }
+        // Strict prefixes of the length-exact ones never match.
+        for p in [ovpn_tls_auth_client(20), l2tp_sccrq(), wg(2, 92)] {
+            for i in 0..p.len() {
+                assert!(probe_openvpn_udp(&p[..i]).is_none());
+                assert!(probe_l2tp(&p[..i]).is_none());
+                assert!(probe_wireguard(&p[..i]).is_none());
+            }
+        }
+    }
+}
