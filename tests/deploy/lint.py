@@ -350,7 +350,9 @@ def cmd_exprs(args):
             print(json.dumps({"source": "rules", "name": r["record"] + " (recorded series)", "expr": r["record"], "kind": "recorded"}))
         else:
             print(json.dumps({"source": "rules", "name": r["alert"], "expr": r["expr"], "kind": "alert"}))
-            print(json.dumps({"source": "rules", "name": r["alert"] + " (inputs, bool)", "expr": boolify(r["expr"]), "kind": "alert-inputs"}))
+            m = re.fullmatch(r"absent\((.*)\)", r["expr"].strip())
+            inputs = m.group(1) if m else boolify(r["expr"])
+            print(json.dumps({"source": "rules", "name": r["alert"] + " (inputs, bool)", "expr": inputs, "kind": "alert-inputs"}))
     return 0
 
 

@@ -177,6 +177,21 @@ if [ -x "$SPANWATCH_BIN" ]; then
     check "metric names: the binary's /metrics families are all known to the deploy files" \
         $LINT metrics-drift "$TMP/demo.prom"
     check "README's series-per-sensor count matches the binary's output" $LINT cardinality --metrics-file "$TMP/demo.prom"
+    if need readelf; then
+        # The runtime image installs libpcap0.8 only; glibc and libgcc-s1 are in debian:bookworm-slim.
+        needed_libs() {
+            local l bad=0
+            for l in $(readelf -d "$SPANWATCH_BIN" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p'); do
+                case "$l" in libpcap.so.0.8|libgcc_s.so.1|libc.so.6|libm.so.6|ld-linux-*.so.*) echo "ok $l" ;;
+                    *) echo "not in the runtime image: $l"; bad=1 ;; esac
+            done
+            readelf -d "$SPANWATCH_BIN" | grep -q 'libpcap.so.0.8' || { echo "no libpcap.so.0.8?"; bad=1; }
+            return $bad
+        }
+        check "the binary needs only glibc, libgcc_s and libpcap.so.0.8 (what the Dockerfile's runtime stage has)" needed_libs
+    else
+        skip "readelf not installed (binutils): shared-library check of the binary"
+    fi
 else
     skip "spanwatch binary checks: $SPANWATCH_BIN not built (cargo build --release)"
     check "README's series-per-sensor count matches the label sets" $LINT cardinality
