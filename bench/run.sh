@@ -41,7 +41,7 @@ case "$PACKETS$RUNS$SEED" in *[!0-9]*) echo "bench/run.sh: --packets, --runs and
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-SHARED="$ROOT/../shared/bench"
+SHARED="$(cd "$ROOT/.." && pwd)/shared/bench"
 OUT="$ROOT/bench/out"
 say() { echo "bench: $*" >&2; }
 
