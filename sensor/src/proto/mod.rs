@@ -40,3 +40,9 @@ impl<T> Parsed<T> {
         }
     }
 }
+pub mod dns;
+pub mod http;
+pub mod rdp;
+pub mod rfb;
+pub mod ssh;
+pub mod tls;
