@@ -42,7 +42,13 @@ impl<T> Parsed<T> {
 }
 
 pub mod calls;
+pub mod dns;
+pub mod http;
 pub mod proxy;
+pub mod rdp;
+pub mod rfb;
 pub mod rmm;
+pub mod ssh;
+pub mod tls;
 pub mod vdi;
 pub mod vpn;
