@@ -181,11 +181,19 @@ pub struct DetectSection {
     pub max_inspect_packets: u16,
     /// Bytes per direction kept for stream reassembly while identifying.
     pub max_inspect_bytes: usize,
+    /// Remote-access alerts for SSH: "inbound" (from outside the home networks), "all", "none".
+    pub ssh_alert: String,
+    pub dns_tunnel: crate::host::dns_tunnel::DnsTunnelConfig,
 }
 
 impl Default for DetectSection {
     fn default() -> Self {
-        DetectSection { max_inspect_packets: 24, max_inspect_bytes: 16 * 1024 }
+        DetectSection {
+            max_inspect_packets: 24,
+            max_inspect_bytes: 16 * 1024,
+            ssh_alert: "inbound".into(),
+            dns_tunnel: Default::default(),
+        }
     }
 }
 
@@ -219,6 +227,9 @@ impl Config {
         }
         if !matches!(self.output.log_format.as_str(), "text" | "json") {
             return Err(format!("output.log_format must be \"text\" or \"json\", not {:?}", self.output.log_format));
+        }
+        if !matches!(self.detect.ssh_alert.as_str(), "inbound" | "all" | "none") {
+            return Err(format!("detect.ssh_alert must be \"inbound\", \"all\" or \"none\", not {:?}", self.detect.ssh_alert));
         }
         if self.output.stats_interval_s == 0 {
             return Err("output.stats_interval_s must be at least 1".into());

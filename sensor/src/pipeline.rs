@@ -48,7 +48,11 @@ impl Sensor {
     }
 
     fn detect_config(&self) -> DetectConfig {
-        DetectConfig { max_inspect_packets: self.cfg.detect.max_inspect_packets, max_inspect_bytes: self.cfg.detect.max_inspect_bytes }
+        DetectConfig {
+            max_inspect_packets: self.cfg.detect.max_inspect_packets,
+            max_inspect_bytes: self.cfg.detect.max_inspect_bytes,
+            ssh_alert: self.cfg.detect.ssh_alert.clone(),
+        }
     }
 
     fn make_worker(&self, idx: usize, sink: EventSink) -> Worker {
@@ -80,7 +84,7 @@ impl Sensor {
             self.tel.clone(),
             self.cfg.output.alert_suppress_s,
             self.cfg.output.stats_interval_s,
-            HostStage::new(),
+            HostStage::new(self.home.clone(), self.cfg.detect.dns_tunnel.clone()),
         );
         let h = std::thread::Builder::new()
             .name("output".into())
@@ -210,12 +214,13 @@ impl Dispatch {
 
     /// Start a new source (file): batches point into its map.
     fn set_source(&mut self, stats: &CaptureStats, map: Option<Arc<FileBytes>>) {
+        // Pending packets point into the previous source: send them before switching.
+        self.flush_all(stats, 0);
         if let Dispatch::Threads { batches, .. } = self {
             for b in batches.iter_mut() {
                 b.map = map.clone();
             }
         }
-        self.flush_all(stats, 0);
     }
 
     #[inline]

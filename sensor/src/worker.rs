@@ -151,6 +151,9 @@ impl Worker {
                 flow.detect.ra_counted = true;
                 self.stats.remote_access_active.inc();
             }
+            for o in self.detector.dns_obs.drain(..) {
+                Self::send(&self.sink, &self.stats, Event::Dns(Box::new(o)));
+            }
             if !self.findings.is_empty() {
                 flow.detect.alerted = true;
                 for f in self.findings.drain(..) {

@@ -1,23 +1,36 @@
-//! Detection: app-layer identification on a flow's first packets, then findings (alerts).
-//! DPI costs only on a flow's opening: once a flow is identified, or has given up after
-//! `max_inspect_packets`, later packets only update counters.
+//! Detection: application-layer identification on a flow's opening packets, attribution
+//! to a product with the rules catalogue, and findings (alerts).
+//!
+//! DPI costs only on a flow's opening: each direction's first bytes are kept (in order,
+//! capped) and the protocol parsers re-read them from the start as they grow, so split
+//! segments never confuse a parser. Once a flow is identified and its metadata is
+//! complete — or after `max_inspect_packets` — later packets only update counters.
 
+pub mod dnscache;
+pub mod icmp;
+mod identify;
+mod remote_access;
+
+use crate::config::HomeNet;
 use crate::decode::PacketInfo;
 use crate::flow::{AppProto, Flow, FlowKey};
 use crate::output::eve::Finding;
-use crate::config::HomeNet;
+use crate::rules::{Catalogue, ToolId};
+use dnscache::DnsCache;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Per-flow detection state. Small when idle: the buffers and metadata are boxed.
 #[derive(Debug, Default)]
 pub struct FlowDetect {
-    /// Identification finished (identified, or gave up).
+    /// Identification finished (identified with complete metadata, or gave up).
     pub done: bool,
     /// Packets with payload inspected so far.
     pub inspected: u16,
-    /// The product or service (a rules catalogue id), when known.
-    pub app: Option<u16>,
+    /// The product or service (a rules catalogue entry), when known.
+    pub app: Option<ToolId>,
+    /// A protocol-level product name when no catalogue entry applies (`rdp`, `vnc`, `ssh`).
+    pub app_proto_tool: Option<&'static str>,
     /// An alert was raised for this flow.
     pub alerted: bool,
     /// The flow is a remote-access session (counted in the active-sessions gauge).
@@ -27,6 +40,8 @@ pub struct FlowDetect {
     pub counted: bool,
     /// What the parsers learned, serialised into the flow record.
     pub meta: Option<Box<Map<String, Value>>>,
+    insp: Option<Box<Inspect>>,
+    icmp: Option<Box<icmp::IcmpStats>>,
 }
 
 impl FlowDetect {
@@ -35,79 +50,259 @@ impl FlowDetect {
     }
 }
 
+/// The opening bytes of each direction and what has been learned from them.
+#[derive(Debug, Default)]
+struct Inspect {
+    /// [to_server, to_client]
+    buf: [Vec<u8>; 2],
+    next_seq: [Option<u32>; 2],
+    gap: [bool; 2],
+    /// Evidence that named the product: (kind, value).
+    evidence: Vec<(&'static str, String)>,
+    /// The name the server's address was looked up as, just before the flow.
+    dns_name: Option<Arc<str>>,
+    /// Which parts of the protocol's opening are parsed.
+    got: u32,
+    /// Bytes of the client stream that belong to a proxy handshake (SOCKS, CONNECT); the
+    /// proxied protocol starts after them.
+    tunnel_off: [usize; 2],
+}
+
 #[derive(Debug, Clone)]
 pub struct DetectConfig {
     pub max_inspect_packets: u16,
     pub max_inspect_bytes: usize,
+    /// Raise remote-access alerts for SSH: "inbound" (from outside the home networks to
+    /// inside), "all", or "none".
+    pub ssh_alert: String,
 }
 
 impl Default for DetectConfig {
     fn default() -> Self {
-        DetectConfig { max_inspect_packets: 24, max_inspect_bytes: 16 * 1024 }
+        DetectConfig { max_inspect_packets: 24, max_inspect_bytes: 16 * 1024, ssh_alert: "inbound".into() }
     }
 }
 
-/// Detection context shared by every worker: the rules catalogue (read-only).
-#[derive(Default)]
-pub struct Shared {}
+/// Detection context shared by every worker: the rules catalogue and the DNS answers.
+pub struct Shared {
+    pub rules: Catalogue,
+    pub dns: DnsCache,
+}
 
 impl Shared {
-    /// Load the rules catalogue from `dir`, or the one built into the binary.
-    pub fn load(_dir: Option<&std::path::Path>) -> Result<Shared, String> {
-        Ok(Shared {})
+    /// Load the rules catalogue from `dir`, or the one built into the binary. Errors name
+    /// each file, line and problem.
+    pub fn load(dir: Option<&std::path::Path>) -> Result<Shared, String> {
+        let rules = match dir {
+            Some(d) => Catalogue::load_dir(d).map_err(|errs| {
+                let mut s = format!("rules in {} failed to load:", d.display());
+                for e in errs {
+                    s.push_str(&format!("\n  {e}"));
+                }
+                s
+            })?,
+            None => Catalogue::builtin(),
+        };
+        Ok(Shared::with_rules(rules))
     }
+
+    pub fn with_rules(rules: Catalogue) -> Shared {
+        Shared { rules, dns: DnsCache::new(65_536) }
+    }
+
     pub fn rules_loaded(&self) -> usize {
-        0
+        self.rules.len()
     }
 }
 
 /// A worker's detection engine.
 pub struct Detector {
     cfg: DetectConfig,
-    #[allow(dead_code)]
     shared: Arc<Shared>,
-    #[allow(dead_code)]
     home: Arc<HomeNet>,
+    /// DNS messages seen, for the host stage (drained by the worker).
+    pub dns_obs: Vec<crate::host::dns_tunnel::DnsObs>,
 }
+
+/// Signature id of the ICMP tunnel finding.
+pub const SID_ICMP_TUNNEL: u32 = 9_300_001;
+/// Echo payloads looked at per ICMP flow before giving up.
+const ICMP_INSPECT: u32 = 2000;
 
 impl Detector {
     pub fn new(cfg: DetectConfig, shared: Arc<Shared>, home: Arc<HomeNet>) -> Detector {
-        Detector { cfg, shared, home }
+        Detector { cfg, shared, home, dns_obs: Vec::new() }
     }
 
-    /// The product name for the flow record (`app`), from the rules catalogue.
-    pub fn app_name(&self, _f: &Flow) -> Option<String> {
-        None
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The product name for the flow record (`app`).
+    pub fn app_name(&self, f: &Flow) -> Option<String> {
+        match f.detect.app {
+            Some(id) => Some(self.shared.rules.tool(id).id.clone()),
+            None => f.detect.app_proto_tool.map(String::from),
+        }
     }
 
     /// Look at a packet's payload while the flow is not yet identified.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_payload(
         &mut self,
         key: &FlowKey,
         flow: &mut Flow,
         to_server: bool,
-        _info: &PacketInfo,
+        info: &PacketInfo,
         payload: &[u8],
-        _ts: u64,
-        _findings: &mut Vec<Finding>,
+        ts: u64,
+        findings: &mut Vec<Finding>,
     ) {
-        let d = &mut flow.detect;
-        d.inspected += 1;
-        let proto = match payload {
-            [0x16, 0x03, 0..=4, ..] => AppProto::Tls,
-            [b'S', b'S', b'H', b'-', ..] => AppProto::Ssh,
-            [b'G', b'E', b'T', b' ', ..] | [b'P', b'O', b'S', b'T', b' ', ..] | [b'H', b'T', b'T', b'P', b'/', ..] => {
-                AppProto::Http
+        flow.detect.inspected = flow.detect.inspected.saturating_add(1);
+        if key.proto == crate::decode::PROTO_ICMP || key.proto == crate::decode::PROTO_ICMPV6 {
+            self.icmp(key, flow, info, payload, findings);
+            return;
+        }
+        if key.proto == crate::decode::PROTO_UDP && [53, 5353, 5355].iter().any(|p| key.lo_port == *p || key.hi_port == *p) {
+            if let Ok(msg) = crate::proto::dns::parse(payload) {
+                self.dns_message(key, flow, to_server, &msg, payload.len(), ts);
+                return;
             }
-            _ if key.proto == 17 && (key.lo_port == 53 || key.hi_port == 53) => AppProto::Dns,
-            _ => AppProto::Unknown,
+        }
+        let mut insp = flow.detect.insp.take().unwrap_or_else(|| {
+            let mut i = Box::<Inspect>::default();
+            let server = if flow.client_is_lo { &key.hi } else { &key.lo };
+            i.dns_name = self.shared.dns.lookup(&crate::flow::key::to_ip(key.v6, server), ts);
+            i
+        });
+        let dir = if to_server { 0 } else { 1 };
+        if key.proto == crate::decode::PROTO_TCP {
+            append_stream(&mut insp, dir, info.seq, payload, self.cfg.max_inspect_bytes);
+            identify::tcp(self, key, flow, &mut insp, dir, ts);
+        } else if key.proto == crate::decode::PROTO_UDP {
+            identify::udp(self, key, flow, &mut insp, dir, payload, ts);
+        }
+        identify::attribute(self, key, flow, &mut insp);
+        insp.evidence.sort();
+        insp.evidence.dedup();
+        remote_access::check(self, key, flow, &insp, findings);
+        if flow.detect.inspected >= self.cfg.max_inspect_packets {
+            flow.detect.done = true;
+        }
+        if flow.detect.done {
+            if !insp.evidence.is_empty() {
+                let ev: Vec<Value> = insp.evidence.iter().map(|(k, v)| Value::String(format!("{k}={v}"))).collect();
+                flow.detect.meta_mut().insert("evidence".into(), Value::Array(ev));
+            }
+        } else {
+            flow.detect.insp = Some(insp);
+        }
+    }
+}
+
+impl Detector {
+    fn icmp(&mut self, key: &FlowKey, flow: &mut Flow, info: &PacketInfo, payload: &[u8], findings: &mut Vec<Finding>) {
+        let echo = matches!(info.sport, 0 | 8 | 128 | 129);
+        if !echo || payload.len() < 4 {
+            return;
+        }
+        // the identifier and sequence number are the first four payload bytes here
+        let p = &payload[4..];
+        let st = flow.detect.icmp.get_or_insert_with(Default::default);
+        st.add(p);
+        if st.packets >= ICMP_INSPECT {
+            flow.detect.done = true;
+        }
+        if flow.detect.alerted {
+            return;
+        }
+        let Some(why) = st.verdict() else { return };
+        let mut md = std::collections::BTreeMap::new();
+        for (k, v) in why {
+            md.insert(k, vec![v]);
+        }
+        let tool = md.get("marker").and_then(|m| m.first().cloned());
+        flow.detect.done = true;
+        let _ = key;
+        findings.push(Finding {
+            signature_id: SID_ICMP_TUNNEL,
+            signature: match &tool {
+                Some(t) => format!("SPANWATCH tunnel: ICMP tunnel ({t})"),
+                None => "SPANWATCH tunnel: ICMP echo carrying data".into(),
+            },
+            category: "tunnel",
+            severity: 2,
+            app: tool,
+            metadata: md,
+        });
+    }
+
+    fn dns_message(&mut self, key: &FlowKey, flow: &mut Flow, to_server: bool, msg: &crate::proto::dns::Message<'_>, size: usize, ts: u64) {
+        set_proto(flow, AppProto::Dns);
+        identify::dns(self, flow, msg, ts);
+        let Some(q) = msg.questions.first() else { return };
+        let (c, cp, s, sp) = if flow.client_is_lo {
+            (key.lo, key.lo_port, key.hi, key.hi_port)
+        } else {
+            (key.hi, key.hi_port, key.lo, key.lo_port)
         };
         let _ = to_server;
-        if proto != AppProto::Unknown {
-            flow.app_proto = proto;
-            d.done = true;
-        } else if d.inspected >= self.cfg.max_inspect_packets {
-            d.done = true;
+        if self.dns_obs.len() < 4096 {
+            self.dns_obs.push(crate::host::dns_tunnel::DnsObs {
+                ts_ns: ts,
+                flow_id: flow.id,
+                v6: key.v6,
+                client: c,
+                client_port: cp,
+                server: s,
+                server_port: sp,
+                qname: q.name.clone(),
+                qtype: q.qtype,
+                is_response: msg.is_response,
+                size: size as u32,
+            });
         }
+        // A DNS flow stays under inspection: every message feeds the tunnel statistics.
+        if flow.detect.inspected >= u16::MAX - 1 {
+            flow.detect.done = true;
+        }
+    }
+}
+
+/// Append in-order TCP payload to a direction's buffer; a gap stops that direction.
+fn append_stream(insp: &mut Inspect, dir: usize, seq: u32, payload: &[u8], cap: usize) {
+    if insp.gap[dir] {
+        return;
+    }
+    let buf = &mut insp.buf[dir];
+    match insp.next_seq[dir] {
+        None => {
+            buf.extend_from_slice(&payload[..payload.len().min(cap)]);
+            insp.next_seq[dir] = Some(seq.wrapping_add(payload.len() as u32));
+        }
+        Some(next) => {
+            let off = next.wrapping_sub(seq);
+            if off == 0 {
+                let room = cap.saturating_sub(buf.len());
+                buf.extend_from_slice(&payload[..payload.len().min(room)]);
+                insp.next_seq[dir] = Some(seq.wrapping_add(payload.len() as u32));
+            } else if (off as usize) < payload.len() && off < 1 << 30 {
+                // retransmission overlapping new data: take the new part
+                let new = &payload[off as usize..];
+                let room = cap.saturating_sub(buf.len());
+                buf.extend_from_slice(&new[..new.len().min(room)]);
+                insp.next_seq[dir] = Some(seq.wrapping_add(payload.len() as u32));
+            } else if off >= 1 << 31 {
+                // a segment from the future: data is missing
+                insp.gap[dir] = true;
+            }
+            // else: a pure retransmission of bytes already held
+        }
+    }
+}
+
+pub(crate) fn set_proto(flow: &mut Flow, p: AppProto) {
+    if flow.app_proto == AppProto::Unknown {
+        flow.app_proto = p;
     }
 }

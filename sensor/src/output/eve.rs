@@ -83,6 +83,21 @@ pub struct Tuple {
 }
 
 impl Tuple {
+    /// A tuple from raw endpoints (host-stage alerts that span flows).
+    pub fn from_parts(v6: bool, src: &[u8; 16], sport: u16, dst: &[u8; 16], dport: u16, proto: u8) -> Tuple {
+        Tuple {
+            src_ip: to_ip(v6, src),
+            src_port: sport,
+            dest_ip: to_ip(v6, dst),
+            dest_port: dport,
+            proto: proto_name(proto),
+            icmp_type: None,
+            icmp_code: None,
+            vlan: None,
+            community_id: community_id(0, v6, src, dst, proto, sport, dport),
+        }
+    }
+
     /// Oriented client → server.
     pub fn of(key: &FlowKey, flow: &Flow) -> Tuple {
         let (s, sp, d, dp) = if flow.client_is_lo {
@@ -227,6 +242,33 @@ pub fn alert_from(key: &FlowKey, flow: &Flow, ts_ns: u64, direction: &'static st
         },
         ts_ns,
         dedup_key,
+    }
+}
+
+/// An alert about something seen across flows (the host stage), keyed by `dedup` rather
+/// than by one flow's endpoints.
+#[allow(clippy::too_many_arguments)]
+pub fn alert_from_tuple(tuple: Tuple, flow_id: u64, ts_ns: u64, app_proto: &'static str, direction: &'static str, dedup: String, f: Finding) -> AlertRecord {
+    AlertRecord {
+        timestamp: timestamp(ts_ns),
+        flow_id,
+        event_type: "alert",
+        tuple,
+        app_proto,
+        app: f.app,
+        direction,
+        alert: AlertBody {
+            action: "allowed",
+            gid: 1,
+            signature_id: f.signature_id,
+            rev: 1,
+            signature: f.signature,
+            category: f.category,
+            severity: f.severity,
+            metadata: f.metadata,
+        },
+        ts_ns,
+        dedup_key: format!("{}|{dedup}", f.signature_id),
     }
 }
 

@@ -17,6 +17,8 @@ pub enum Event {
     Alert(Box<AlertRecord>),
     /// Packet time advanced (for periodic `stats` records and host-stage windows).
     Tick(u64),
+    /// One DNS message, for the per-domain tunnel statistics of the host stage.
+    Dns(Box<crate::host::dns_tunnel::DnsObs>),
 }
 
 /// What the terminal summary reports.
@@ -126,6 +128,14 @@ impl Output {
             Event::Alert(a) => {
                 self.time(a.ts_ns);
                 self.alert(*a);
+            }
+            Event::Dns(o) => {
+                self.time(o.ts_ns);
+                let mut alerts = Vec::new();
+                self.host.on_dns(&o, &mut alerts);
+                for a in alerts {
+                    self.alert(a);
+                }
             }
             Event::Tick(ts) => {
                 self.time(ts);

@@ -1,0 +1,103 @@
+//! Remote-access findings: a session of a remote-desktop protocol (RDP, VNC, inbound SSH)
+//! or of a remote-management / VDI / IP-KVM product from the catalogue raises one alert
+//! with the tool, the direction relative to the home networks, and the evidence.
+
+use super::{Detector, Inspect};
+use crate::flow::{AppProto, Flow, FlowKey};
+use crate::output::eve::Finding;
+use crate::rules::Category;
+use std::collections::BTreeMap;
+
+/// Signature ids for protocol-level detections (catalogue tools carry their own).
+pub const SID_RDP: u32 = 9_200_001;
+pub const SID_VNC: u32 = 9_200_002;
+pub const SID_SSH: u32 = 9_200_003;
+
+pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect, out: &mut Vec<Finding>) {
+    if flow.detect.alerted || flow.detect.remote_access {
+        return;
+    }
+    let (c, s) = if flow.client_is_lo { (&key.lo, &key.hi) } else { (&key.hi, &key.lo) };
+    let direction = d.home.direction(key.v6, c, s);
+    // A session needs both sides talking (a scan's SYN or a lone probe is not one), or
+    // an identifying handshake from the client that continued.
+    let both = !insp.buf[0].is_empty() && !insp.buf[1].is_empty() || flow.pkts[0] > 0 && flow.pkts[1] > 0 && flow.detect.inspected >= 2;
+    if !both {
+        return;
+    }
+    let (sid, name, tool, severity) = if let Some(id) = flow.detect.app {
+        let t = d.shared.rules.tool(id);
+        if !matches!(t.category, Category::RemoteAccess | Category::Rmm | Category::Vdi | Category::Ikvm) {
+            return;
+        }
+        // Names alone (DNS) attribute a flow, but only a flow that carried payload.
+        (t.sid, t.name.clone(), t.id.clone(), t.severity)
+    } else {
+        match flow.detect.app_proto_tool {
+            Some("rdp") => (SID_RDP, "RDP".to_string(), "rdp".to_string(), sev_for(direction)),
+            Some("vnc") => (SID_VNC, "VNC".to_string(), "vnc".to_string(), sev_for(direction)),
+            Some("ssh") => {
+                let want = match d.cfg.ssh_alert.as_str() {
+                    "all" => true,
+                    "none" => false,
+                    _ => direction == "inbound",
+                };
+                if !want || flow.app_proto != AppProto::Ssh {
+                    return;
+                }
+                (SID_SSH, "SSH".to_string(), "ssh".to_string(), sev_for(direction))
+            }
+            _ => return,
+        }
+    };
+    // Wait until the handshake had its say, so the alert carries the evidence.
+    if flow.app_proto == AppProto::Rdp && flow.detect.meta.as_ref().is_none_or(|m| !m.contains_key("rdp")) && insp.evidence.is_empty() {
+        return;
+    }
+    let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    md.insert("tool".into(), vec![tool.clone()]);
+    md.insert("direction".into(), vec![direction.into()]);
+    md.insert("app_proto".into(), vec![flow.app_proto.as_str().into()]);
+    let mut ev: Vec<String> = insp.evidence.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    ev.dedup();
+    if !ev.is_empty() {
+        md.insert("evidence".into(), ev);
+    }
+    if let Some(m) = &flow.detect.meta {
+        if let Some(c) = m.get("rdp").and_then(|r| r.get("cookie")).and_then(|c| c.as_str()) {
+            md.insert("rdp_cookie".into(), vec![c.into()]);
+        }
+        if let Some(r) = m.get("rfb") {
+            if let Some(v) = r.get("server_protocol_version") {
+                md.insert("rfb_version".into(), vec![format!("{}.{}", v["major"], v["minor"])]);
+            }
+            if let Some(t) = r.get("security_type_selected").and_then(|t| t.as_str()) {
+                md.insert("rfb_security_type".into(), vec![t.into()]);
+            }
+        }
+        if let Some(p) = m.get("proxy").and_then(|p| p.get("target")).and_then(|t| t.as_str()) {
+            md.insert("via_proxy".into(), vec![p.into()]);
+        }
+        if let Some(sw) = m.get("ssh").and_then(|s| s.get("client")).and_then(|c| c.get("software_version")).and_then(|v| v.as_str()) {
+            md.insert("ssh_client".into(), vec![sw.into()]);
+        }
+    }
+    flow.detect.remote_access = true;
+    out.push(Finding {
+        signature_id: sid,
+        signature: format!("SPANWATCH remote access: {name} session ({direction})"),
+        category: "remote-access",
+        severity,
+        app: Some(tool),
+        metadata: md,
+    });
+}
+
+/// Inbound from outside is the most serious; inside-to-inside the least.
+fn sev_for(direction: &str) -> u8 {
+    match direction {
+        "inbound" => 1,
+        "outbound" => 2,
+        _ => 3,
+    }
+}
