@@ -45,7 +45,8 @@ pub struct RdpeUdp {
 
 /// TPKT v3 carrying an X.224 Connection Request or Confirm? Pure, allocation-free.
 pub fn probe(buf: &[u8]) -> Probe {
-    let checks: [(usize, fn(u8) -> bool); 3] = [
+    type Check = (usize, fn(u8) -> bool);
+    let checks: [Check; 3] = [
         (0, |b| b == 3),
         (1, |b| b == 0),
         (5, |b| b == TPDU_CR || b == TPDU_CC),
