@@ -57,6 +57,11 @@ ALIASES = {
     "teleport_connect": "teleport",
 }
 
+# Web-conferencing products LOLRMM lists because a meeting can hand over control: their
+# traffic is mostly meetings (nDPI classes Adobe Connect as video), so they are calls here,
+# not remote-access sessions.
+CONFERENCING = {"adobe-connect"}
+
 # Names under these suffixes belong to one customer of a public cloud or CDN:
 # an exact host name (a bucket, an API id, an app) is attributable, a wildcard
 # or the bare suffix is not.
@@ -397,6 +402,8 @@ def main() -> int:
             sid = SID_BASE + (sid - SID_BASE + 1) % SID_SPAN
         used_sids.add(sid)
         cat = "rmm" if (t["rat"] or not t["rd"]) else "remote-access"
+        if tid in CONFERENCING:
+            cat = "calls"
         lines += [
             "[[tool]]",
             f"id = {toml_str(tid)}",

@@ -117,7 +117,7 @@ pub(super) fn tcp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspe
         }
         AppProto::CitrixIca | AppProto::CitrixCgp => {
             insp.evidence.push(("payload", flow.app_proto.as_str().into()));
-            if let Some(t) = d.shared.rules.find("citrix") {
+            if let Some(t) = d.shared.rules.find("citrix-ica") {
                 flow.detect.app = Some(t);
             } else {
                 flow.detect.app_proto_tool = Some("citrix");
@@ -583,6 +583,10 @@ pub(super) fn udp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspe
         Some(A::Rtcp)
     } else if proto::calls::probe_rtp(payload).is_some() && !on(53) {
         Some(A::Rtp)
+    } else if on(177) && xdmcp(payload) {
+        flow.detect.app_proto_tool = Some("xdmcp");
+        insp.evidence.push(("xdmcp", "header".into()));
+        Some(A::Xdmcp)
     } else if quic_long_header(payload) {
         Some(A::Quic)
     } else {
@@ -592,6 +596,13 @@ pub(super) fn udp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspe
         set_proto(flow, p);
         flow.detect.done = true;
     }
+}
+
+/// XDMCP (X Display Manager Control Protocol, X Consortium spec §10): version 1, an opcode
+/// 1–14 (BroadcastQuery … Alive), and a length equal to the rest of the datagram.
+fn xdmcp(b: &[u8]) -> bool {
+    use crate::decode::wire::be16;
+    matches!((be16(b, 0), be16(b, 2), be16(b, 4)), (Some(1), Some(1..=14), Some(l)) if l as usize + 6 == b.len())
 }
 
 /// QUIC v1/v2 long header (RFC 9000 §17.2): header form and fixed bits set, a known version.

@@ -10,6 +10,7 @@ pub mod dnscache;
 pub mod icmp;
 mod identify;
 mod remote_access;
+mod tunnels;
 
 use crate::config::HomeNet;
 use crate::decode::PacketInfo;
@@ -27,6 +28,8 @@ pub struct FlowDetect {
     pub done: bool,
     /// Packets with payload inspected so far.
     pub inspected: u16,
+    /// Directions that carried payload (bit 0 to server, bit 1 to client).
+    pub payload_dirs: u8,
     /// The product or service (a rules catalogue entry), when known.
     pub app: Option<ToolId>,
     /// A protocol-level product name when no catalogue entry applies (`rdp`, `vnc`, `ssh`).
@@ -159,6 +162,7 @@ impl Detector {
         findings: &mut Vec<Finding>,
     ) {
         flow.detect.inspected = flow.detect.inspected.saturating_add(1);
+        flow.detect.payload_dirs |= if to_server { 1 } else { 2 };
         if key.proto == crate::decode::PROTO_ICMP || key.proto == crate::decode::PROTO_ICMPV6 {
             self.icmp(key, flow, info, payload, findings);
             return;
@@ -186,6 +190,12 @@ impl Detector {
         insp.evidence.sort();
         insp.evidence.dedup();
         remote_access::check(self, key, flow, &insp, findings);
+        tunnels::check(self, key, flow, &insp, findings);
+        // An identification that may still become an alert once both sides have spoken
+        // keeps the flow under inspection (bounded by max_inspect_packets).
+        if flow.detect.done && !flow.detect.alerted && findings.is_empty() && flow.detect.payload_dirs != 3 && (flow.detect.app.is_some() || flow.detect.app_proto_tool.is_some()) {
+            flow.detect.done = false;
+        }
         if flow.detect.inspected >= self.cfg.max_inspect_packets {
             flow.detect.done = true;
         }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 pub const SID_RDP: u32 = 9_200_001;
 pub const SID_VNC: u32 = 9_200_002;
 pub const SID_SSH: u32 = 9_200_003;
+pub const SID_XDMCP: u32 = 9_200_004;
 
 pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect, out: &mut Vec<Finding>) {
     if flow.detect.alerted || flow.detect.remote_access {
@@ -21,7 +22,8 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
     let direction = d.home.direction(key.v6, c, s);
     // A session needs both sides talking (a scan's SYN or a lone probe is not one), or
     // an identifying handshake from the client that continued.
-    let both = !insp.buf[0].is_empty() && !insp.buf[1].is_empty() || flow.pkts[0] > 0 && flow.pkts[1] > 0 && flow.detect.inspected >= 2;
+    // (or, when the capture shows one direction only, a client that kept going)
+    let both = flow.detect.payload_dirs == 3 || (flow.pkts[1] == 0 && flow.detect.inspected >= 4 && !insp.evidence.is_empty());
     if !both {
         return;
     }
@@ -36,6 +38,7 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
         match flow.detect.app_proto_tool {
             Some("rdp") => (SID_RDP, "RDP".to_string(), "rdp".to_string(), sev_for(direction)),
             Some("vnc") => (SID_VNC, "VNC".to_string(), "vnc".to_string(), sev_for(direction)),
+            Some("xdmcp") => (SID_XDMCP, "XDMCP (remote X display)".to_string(), "xdmcp".to_string(), sev_for(direction)),
             Some("ssh") => {
                 let want = match d.cfg.ssh_alert.as_str() {
                     "all" => true,

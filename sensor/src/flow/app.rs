@@ -57,6 +57,7 @@ app_protos! {
     Quic => "quic",
     Smb => "smb",
     Nfs => "nfs",
+    Xdmcp => "xdmcp",
 }
 
 impl AppProto {

@@ -65,6 +65,17 @@ pub fn probe(buf: &[u8]) -> Probe {
     if usize::from(len) < FIXED || usize::from(li) + 5 != usize::from(len) {
         return Probe::NoMatch;
     }
+    // The variable part of an RDP connection request or confirm (MS-RDPBCGR 2.2.1.1 and
+    // 2.2.1.2) is a routing token or cookie ("Cookie: …") and/or RDP_NEG_REQ (type 1),
+    // RDP_NEG_RSP (2) or RDP_NEG_FAILURE (3). ISO 8073 COTP on port 102 (S7comm, MMS)
+    // shares the TPKT/X.224 framing but carries parameters coded 0xC0–0xC2 here.
+    if usize::from(len) > FIXED {
+        match buf.get(FIXED) {
+            Some(b'C' | 1 | 2 | 3) => {}
+            Some(_) => return Probe::NoMatch,
+            None => return Probe::NeedMore,
+        }
+    }
     Probe::Match
 }
 
@@ -261,6 +272,20 @@ pub fn probe_rdpeudp(buf: &[u8]) -> Option<RdpeUdp> {
 /// RD Gateway's HTTP transport opens its two channels with these methods (MS-TSGU §2.2.3.1).
 pub fn is_rdg_http_method(method: &str) -> bool {
     method == "RDG_OUT_DATA" || method == "RDG_IN_DATA"
+}
+
+#[cfg(test)]
+mod cotp_tests {
+    use super::*;
+
+    #[test]
+    fn cotp_connection_request_with_tsaps_is_not_rdp() {
+        // TPKT + COTP CR as S7comm sends it: TPDU size, src TSAP, dst TSAP parameters.
+        let cr = [
+            3, 0, 0, 22, 17, 0xe0, 0, 0, 0, 1, 0, 0xc0, 1, 0x0a, 0xc1, 2, 1, 0, 0xc2, 2, 1, 2,
+        ];
+        assert_eq!(probe(&cr), Probe::NoMatch);
+    }
 }
 
 #[cfg(test)]
