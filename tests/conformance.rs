@@ -12,6 +12,7 @@
 
 mod common;
 use common::*;
+use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -321,4 +322,123 @@ fn corpus_flow_counts_match_tshark() {
     assert!(bad_errors.is_empty(), "replay failed on readable captures:\n{}", bad_errors.join("\n"));
     assert!(unexplained.is_empty(), "differences without a cause:\n{}", unexplained.join("\n"));
     assert!(agree * 100 >= total * 90, "only {agree} of {total} captures agree with tshark");
+}
+
+/// nDPI protocol names and how spanwatch names the same thing (app or app_proto).
+const RA_NAMES: &[(&str, &str)] = &[
+    ("RDP", "rdp"),
+    ("VNC", "vnc"),
+    ("AnyDesk", "anydesk"),
+    ("TeamViewer", "teamviewer"),
+    ("Radmin", "radmin"),
+    ("NoMachine", "nomachine"),
+    ("Citrix", "citrix-ica"),
+    ("XDMCP", "xdmcp"),
+    ("SSH", "ssh"),
+];
+
+/// Flows nDPI names with a remote-access protocol, counted per spanwatch name.
+fn ndpi_counts(dir: &Path, file: &str) -> BTreeMap<&'static str, usize> {
+    // nDPI's results exist only for its own traces (tcpdump's ssh.pcap is another file).
+    if !file.starts_with("ndpi/") {
+        return BTreeMap::new();
+    }
+    let base = Path::new(file).file_name().unwrap().to_string_lossy().to_string();
+    let text = std::fs::read_to_string(dir.join("ndpi/result").join(format!("{base}.out"))).unwrap_or_default();
+    let mut m = BTreeMap::new();
+    for l in text.lines().filter(|l| l.starts_with('\t') && l.contains("[proto: ")) {
+        let p = l.split("[proto: ").nth(1).and_then(|r| r.split(']').next()).unwrap_or("");
+        let names = p.split_once('/').map(|(_, n)| n).unwrap_or("");
+        for (nd, ours) in RA_NAMES {
+            if names.split('.').any(|n| n == *nd) {
+                *m.entry(*ours).or_default() += 1;
+            }
+        }
+    }
+    m
+}
+
+/// Differences from nDPI that were checked in the capture.
+const RA_KNOWN_MISSES: &[(&str, &str)] = &[(
+    "ndpi/pcap/rdp2.pcap",
+    "one RDP-over-UDP flow starts mid-session (no SYN datagram; the rest is encrypted RDPEUDP with no fixed bytes); nDPI names it from port 3389 and packet sizes",
+)];
+
+/// Remote-access alerts in captures labelled other/bulk-mixed/stun-rtp-calls that were
+/// checked and truly hold remote access.
+const RA_TRUE_ELSEWHERE: &[(&str, &str)] = &[(
+    "ndpi/pcap/ossfuzz_seed_fake_traces_2.pcapng",
+    "nDPI's fuzzing seed holds a TeamViewer flow (nDPI's own result names it TeamViewer too)",
+)];
+
+#[test]
+fn corpus_remote_access_detection_matches_or_beats_ndpi() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("SKIPPED: ../shared/corpus is not present; the detection conformance test needs it");
+        return;
+    };
+    let mut report = String::from("# Remote-access detection against nDPI's results\n\n| capture | category | nDPI flows | spanwatch flows | RA alerts | verdict |\n|---|---|---|---|---|---|\n");
+    let mut failures = Vec::new();
+    for l in labels(&dir) {
+        let ra_cat = ["rdp", "vnc", "anydesk", "teamviewer", "other-rmm", "ssh"].contains(&l.category.as_str());
+        let quiet_cat = ["other", "bulk-mixed", "stun-rtp-calls"].contains(&l.category.as_str());
+        let scan = l.file.contains("tcp_scan") || l.file.contains("synscan");
+        if !ra_cat && !quiet_cat && !scan {
+            continue;
+        }
+        let (recs, out) = replay(&dir.join(&l.file), &[]);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", l.file);
+        let flows = flows(&recs);
+        let ra_alerts: Vec<&Value> = alerts(&recs).into_iter().filter(|a| a["alert"]["category"] == "remote-access").collect();
+        if ra_cat {
+            let nd = ndpi_counts(&dir, &l.file);
+            let mut ours: BTreeMap<&str, usize> = BTreeMap::new();
+            for (_, name) in RA_NAMES {
+                let n = flows.iter().filter(|f| f["app"] == *name || f["app_proto"] == *name).count();
+                if n > 0 {
+                    ours.insert(name, n);
+                }
+            }
+            let mut verdict = "match".to_string();
+            for (name, n) in &nd {
+                let o = ours.get(name).copied().unwrap_or(0);
+                if o < *n {
+                    match RA_KNOWN_MISSES.iter().find(|(f, _)| *f == l.file) {
+                        Some((_, why)) => verdict = format!("miss ({o} of {n} {name}): {why}"),
+                        None => {
+                            verdict = format!("UNEXPLAINED miss: {o} of {n} {name} flows");
+                            failures.push(format!("{}: {verdict}", l.file));
+                        }
+                    }
+                } else if o > *n {
+                    verdict = format!("beats nDPI ({o} vs {n} {name})");
+                }
+            }
+            if ours.is_empty() {
+                failures.push(format!("{}: nothing identified in a {} capture", l.file, l.category));
+                verdict = "NOT IDENTIFIED".into();
+            }
+            report.push_str(&format!(
+                "| {} | {} | {:?} | {:?} | {} | {} |\n",
+                l.file,
+                l.category,
+                nd,
+                ours,
+                ra_alerts.len(),
+                verdict
+            ));
+        } else if !ra_alerts.is_empty() {
+            match RA_TRUE_ELSEWHERE.iter().find(|(f, _)| *f == l.file) {
+                Some((_, why)) => report.push_str(&format!("| {} | {} | | | {} | remote access present: {why} |\n", l.file, l.category, ra_alerts.len())),
+                None => {
+                    let sigs: Vec<String> = ra_alerts.iter().map(|a| a["alert"]["signature"].to_string()).collect();
+                    failures.push(format!("{}: unexpected remote-access alert(s) {sigs:?}", l.file));
+                }
+            }
+        }
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/detection-report.md");
+    let _ = std::fs::write(&out, &report);
+    println!("{report}\nreport written to {}", out.display());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -628,6 +628,15 @@ pub(super) fn dns(d: &Detector, flow: &mut Flow, msg: &proto::dns::Message<'_>, 
             }
         }
     }
+    // A lookup of a catalogue name names the product on the DNS flow (no alert: a lookup
+    // is not a session).
+    if flow.detect.app.is_none() {
+        if let Some(q) = q {
+            if let Some(id) = d.shared.rules.match_domain(&q.name) {
+                flow.detect.app = Some(id);
+            }
+        }
+    }
     let m = flow.detect.meta_mut();
     let e = m.entry("dns").or_insert_with(|| json!({}));
     if let Some(q) = q {

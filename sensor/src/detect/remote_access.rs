@@ -15,7 +15,7 @@ pub const SID_SSH: u32 = 9_200_003;
 pub const SID_XDMCP: u32 = 9_200_004;
 
 pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect, out: &mut Vec<Finding>) {
-    if flow.detect.alerted || flow.detect.remote_access {
+    if flow.detect.alerted || flow.detect.remote_access || flow.app_proto == AppProto::Dns {
         return;
     }
     let (c, s) = if flow.client_is_lo { (&key.lo, &key.hi) } else { (&key.hi, &key.lo) };

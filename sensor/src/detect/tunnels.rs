@@ -13,7 +13,7 @@ pub const SID_TOR: u32 = 9_400_002;
 pub const SID_PROXY: u32 = 9_400_003;
 
 pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect, out: &mut Vec<Finding>) {
-    if flow.detect.alerted || flow.detect.remote_access || !out.is_empty() {
+    if flow.detect.alerted || flow.detect.remote_access || !out.is_empty() || flow.app_proto == AppProto::Dns {
         return;
     }
     let (c, s) = if flow.client_is_lo { (&key.lo, &key.hi) } else { (&key.hi, &key.lo) };
