@@ -35,6 +35,7 @@ SKIPPED_STEPS=0
 NS_A="" NS_B=""
 SW_PID="" REC_PID="" WATCHDOG_PID=""
 BG_PIDS=()
+EXIT_CMDS=()   # on_exit: commands run at cleanup (after every process is gone)
 WORK=""
 LIVE_SUFFIX="$$$RANDOM"
 LIVE_SUFFIX=${LIVE_SUFFIX:0:8}
@@ -152,7 +153,7 @@ record_start() {
   command -v tcpdump >/dev/null || { skip_step "recording: tcpdump not installed"; return 0; }
   REC_FILE=$WORK/live-$LIVE_NAME.pcap
   # -Z root: tcpdump otherwise drops to user tcpdump, which may not write the work folder.
-  setsid ip netns exec "$NS_A" timeout 300 tcpdump -Z root -n -U -i veth-a -s "$snap" -c "$count" -w "$REC_FILE" "$@" \
+  setsid ip netns exec "$NS_A" timeout 300 tcpdump -Z root -n -U --immediate-mode -i veth-a -s "$snap" -c "$count" -w "$REC_FILE" "$@" \
     >"$WORK/tcpdump.log" 2>&1 </dev/null &
   REC_PID=$!
   wait_for 5 grep -q "listening on" "$WORK/tcpdump.log" || log "tcpdump did not report listening"
@@ -160,6 +161,7 @@ record_start() {
 
 record_stop() {
   [ -n "$REC_PID" ] || return 0
+  sleep 0.3
   kill -INT "$REC_PID" 2>/dev/null
   local i
   for i in $(seq 1 50); do kill -0 "$REC_PID" 2>/dev/null || break; sleep 0.1; done
@@ -257,6 +259,9 @@ assert_metric_ge() {
 # eve_summary: what spanwatch did see, printed after the assertions to explain a failure.
 eve_summary() { [ -s "$EVE" ] && python3 "$LIVE_DIR/eve.py" summary "$EVE" | sed 's/^/    seen: /'; }
 
+# on_exit CMD...: run CMD (one string, through bash) at cleanup, e.g. to remove a user created here.
+on_exit() { EXIT_CMDS+=("$*"); }
+
 live_cleanup() {
   local p ns
   [ -n "$REC_PID" ] && kill -INT "$REC_PID" 2>/dev/null
@@ -273,6 +278,9 @@ live_cleanup() {
   for p in "${BG_PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
   [ -n "$SW_PID" ] && { kill -KILL "$SW_PID" 2>/dev/null; wait "$SW_PID" 2>/dev/null; }
   for ns in "$NS_A" "$NS_B"; do [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null; done
+  local c
+  for c in "${EXIT_CMDS[@]}"; do bash -c "$c" || log "cleanup step failed: $c"; done
+  EXIT_CMDS=()
   [ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
   WATCHDOG_PID=""
   return 0

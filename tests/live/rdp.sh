@@ -15,7 +15,7 @@ sed -e "s|^certificate=.*|certificate=$WORK/xrdp/cert.pem|" -e "s|^key_file=.*|k
 RDP_USER=alice RDP_PASS='Sw4tch-live-RDP'
 CREATED_USER=0
 if ! id "$RDP_USER" >/dev/null 2>&1; then
-  useradd -M -s /usr/sbin/nologin "$RDP_USER" && CREATED_USER=1
+  useradd -M -s /usr/sbin/nologin "$RDP_USER" && CREATED_USER=1 && on_exit "userdel $RDP_USER"
 fi
 echo "$RDP_USER:$RDP_PASS" | chpasswd
 bg_b sesman xrdp-sesman -n
@@ -41,7 +41,6 @@ sleep 0.5
 
 record_stop
 stop_spanwatch
-[ "$CREATED_USER" = 1 ] && userdel "$RDP_USER" 2>/dev/null
 
 assert_flow rdp
 assert_alert remote-access rdp "has(r,'alert.metadata','alice')"
