@@ -43,12 +43,16 @@ A4=10.77.0.1 B4=10.77.0.2 A6=fd77::1 B6=fd77::2
 SW_LISTEN=127.0.0.1:9617
 EVE="" METRICS=""
 
-log() { printf '[%s %s] %s\n' "$LIVE_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
+# The scenario's own stdout and stderr, kept as fds 3 and 4: a trap can fire while a function
+# runs with its output redirected to a log (in_a ... >file), and what the traps print must still
+# reach the terminal.
+exec 3>&1 4>&2
+log() { printf '[%s %s] %s\n' "$LIVE_NAME" "$(date +%H:%M:%S)" "$*" >&4; }
 
 # skip REASON: the whole scenario cannot run here. Exit 0 so CI without root stays green.
 skip() {
-  echo "SKIPPED: live $LIVE_NAME: $*"
-  echo "live $LIVE_NAME: 0 passed, 0 failed"
+  echo "SKIPPED: live $LIVE_NAME: $*" >&3
+  echo "live $LIVE_NAME: 0 passed, 0 failed" >&3
   RESULT_PRINTED=1
   trap - EXIT
   live_cleanup
@@ -89,7 +93,7 @@ live_init() {
   trap live_exit EXIT
   trap 'log "interrupted"; exit 130' INT TERM
   local limit=${SPANWATCH_LIVE_TIMEOUT:-150}
-  ( sleep "$limit"; echo "FAIL - watchdog: scenario $LIVE_NAME still running after ${limit}s" >&2; kill -TERM $$ ) 2>/dev/null &
+  ( sleep "$limit" </dev/null >/dev/null 2>&1 3>&- 4>&-; echo "FAIL - watchdog: scenario $LIVE_NAME still running after ${limit}s" >&3; kill -TERM $$ ) 2>/dev/null &
   WATCHDOG_PID=$!
   log "work folder $WORK"
 }
@@ -291,8 +295,8 @@ live_exit() {
   local rc=$?
   live_cleanup
   if [ "$RESULT_PRINTED" = 0 ]; then
-    [ "$rc" = 0 ] || FAILED=$((FAILED + 1))
-    echo "live $LIVE_NAME: $PASSED passed, $FAILED failed"
+    [ "$rc" = 0 ] || { FAILED=$((FAILED + 1)); echo "FAIL - scenario ended early (exit $rc)" >&3; }
+    echo "live $LIVE_NAME: $PASSED passed, $FAILED failed" >&3
   fi
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then
     if [ "$FAILED" = 0 ] && [ "$rc" = 0 ] && [ "${SPANWATCH_LIVE_KEEP:-0}" != 1 ]; then rm -rf "$WORK"

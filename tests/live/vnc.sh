@@ -21,7 +21,7 @@ start_spanwatch
 
 # The viewer stays connected until killed: 6 s is enough for handshake, auth and a few updates.
 in_a env HOME="$WORK" timeout 30 xvfb-run -a -s "-screen 0 1024x768x24" \
-  timeout -s INT 6 vncviewer -passwd "$WORK/vnc/passwd" -Log '*:stderr:100' -FullScreen=0 $B4::5901 \
+  timeout 6 vncviewer -passwd "$WORK/vnc/passwd" -Log '*:stderr:100' -FullScreen=0 $B4::5901 \
   >"$WORK/vncviewer.log" 2>&1
 if grep -q "Authentication success" "$WORK/vncviewer.log"; then
   pass "vncviewer completed the RFB handshake and VncAuth"
