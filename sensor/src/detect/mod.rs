@@ -168,9 +168,15 @@ impl Detector {
             return;
         }
         if key.proto == crate::decode::PROTO_UDP && [53, 5353, 5355].iter().any(|p| key.lo_port == *p || key.hi_port == *p) {
-            if let Ok(msg) = crate::proto::dns::parse(payload) {
-                self.dns_message(key, flow, to_server, &msg, payload.len(), ts);
-                return;
+            match crate::proto::dns::parse(payload) {
+                Ok(msg) => {
+                    self.dns_message(key, flow, to_server, &msg, payload.len(), ts);
+                    return;
+                }
+                // A DNS flow's damaged or cut-short message (snap length) does not end
+                // the inspection that feeds the tunnel statistics.
+                Err(_) if flow.app_proto == AppProto::Dns => return,
+                Err(_) => {}
             }
         }
         let mut insp = flow.detect.insp.take().unwrap_or_else(|| {
