@@ -43,7 +43,7 @@ fn tigervnc_session() {
     let a = alert_with(&r, "remote-access");
     assert_eq!(a.len(), 1);
     assert_eq!(a[0]["app"], "vnc");
-    assert_eq!(a[0]["alert"]["metadata"]["rfb_version"][0], "3.8");
+    assert_eq!(a[0]["alert"]["metadata"]["rfb_version"][0], "003.008");
     let f = flows(&r).into_iter().find(|f| f["app_proto"] == "vnc").unwrap();
     assert_eq!(f["rfb"]["security_type_selected"], "VNC");
 }

@@ -201,7 +201,7 @@ fn main() -> ExitCode {
                 eprintln!("spanwatch: run needs --interface (or capture.interface in the config)");
                 return ExitCode::from(2);
             };
-            run_live(cfg, shared, iface, cli.common.quiet)
+            run_live(cfg, shared, iface, cli.common.quiet, cli.common.config.clone())
         }
     }
 }
@@ -295,7 +295,28 @@ fn summary_text(sensor: &Sensor, s: &Summary, packets: u64, elapsed: std::time::
     t
 }
 
-fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, quiet: bool) -> ExitCode {
+/// Switch to an unprivileged user once the capture is open (it keeps its descriptor).
+fn drop_privileges(user: &str) -> Result<(), String> {
+    let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name {user:?}"))?;
+    // SAFETY: getpwnam returns a pointer into static storage or null; we copy what we need
+    // at once, before any other call could reuse it.
+    let (uid, gid) = unsafe {
+        let pw = libc::getpwnam(name.as_ptr());
+        if pw.is_null() {
+            return Err(format!("sensor.user: no such user {user:?}"));
+        }
+        ((*pw).pw_uid, (*pw).pw_gid)
+    };
+    // SAFETY: plain system calls on values from the password database.
+    unsafe {
+        if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            return Err(format!("cannot switch to user {user:?}: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, quiet: bool, config_path: Option<PathBuf>) -> ExitCode {
     let opts = LiveOptions {
         interface: iface,
         bpf: cfg.capture.bpf.clone(),
@@ -306,9 +327,12 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
         promisc: cfg.capture.promisc,
     };
     let listen = cfg.http.listen.clone();
+    let user = cfg.sensor.user.clone();
+    let cli_rules = cfg.rules.dir.clone();
     let sensor = Arc::new(Sensor::new(cfg, "live", shared));
     let stop = Arc::new(AtomicBool::new(false));
     let health = Arc::new(Health { capturing: AtomicBool::new(false) });
+    let waker: Arc<std::sync::Mutex<Option<pcap::BreakLoop>>> = Arc::default();
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -326,12 +350,25 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
     tracing::info!(listen = %listen, "serving /metrics and /healthz");
     // The capture runs on its own thread; the control plane on this one.
     let cap = {
-        let (sensor, stop, health) = (sensor.clone(), stop.clone(), health.clone());
+        let (sensor, stop, health, waker) = (sensor.clone(), stop.clone(), health.clone(), waker.clone());
         std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
                 let h2 = health.clone();
-                let r = pipeline::live(&sensor, &opts, stop, move || h2.capturing.store(true, Ordering::Relaxed));
+                let stop2 = stop.clone();
+                let r = pipeline::live(&sensor, &opts, stop, waker, move || {
+                    if let Some(u) = &user {
+                        match drop_privileges(u) {
+                            Ok(()) => tracing::info!(user = %u, "capture open; running as an unprivileged user"),
+                            Err(e) => {
+                                tracing::error!("{e}");
+                                stop2.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                        }
+                    }
+                    h2.capturing.store(true, Ordering::Relaxed)
+                });
                 health.capturing.store(false, Ordering::Relaxed);
                 r
             })
@@ -340,15 +377,35 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
     let result = rt.block_on(async {
         let server = tokio::spawn(control::serve(listener, sensor.tel.clone(), health.clone()));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(200));
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => { tracing::info!("SIGTERM: stopping"); break; }
+                _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => {
+                    // Reload: the config file (for the rules folder) and the rules; a failure keeps the old ones.
+                    let dir = match &config_path {
+                        Some(p) => match Config::load(p) {
+                            Ok(c) => c.rules.dir.or_else(|| cli_rules.clone()),
+                            Err(e) => { tracing::error!("SIGHUP: {e}; keeping the running configuration"); sensor.tel.reloads_failed.add(1); sensor.tel.last_reload_ok.set(0); continue; }
+                        },
+                        None => cli_rules.clone(),
+                    };
+                    match sensor.reload_rules(dir.as_deref()) {
+                        Ok(n) => tracing::info!(tools = n, "SIGHUP: rules reloaded"),
+                        Err(e) => tracing::error!("SIGHUP: rules failed to load, keeping the old ones: {e}"),
+                    }
+                }
                 _ = ticker.tick() => { if cap.is_finished() { break; } }
             }
         }
         stop.store(true, Ordering::Relaxed);
+        if let Ok(w) = waker.lock() {
+            if let Some(w) = w.as_ref() {
+                w.breakloop();
+            }
+        }
         server.abort();
     });
     let _ = result;

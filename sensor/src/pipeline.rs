@@ -36,6 +36,8 @@ pub struct Sensor {
     pub tel: Arc<Telemetry>,
     pub home: Arc<HomeNet>,
     pub detect: Arc<crate::detect::Shared>,
+    /// The reloadable detection context workers follow.
+    pub live: Arc<crate::detect::Live>,
 }
 
 impl Sensor {
@@ -44,7 +46,33 @@ impl Sensor {
         tel.rules_loaded.set(detect.rules_loaded() as u64);
         tel.last_reload_ok.set(1);
         let home = Arc::new(cfg.home_net());
-        Sensor { cfg, tel, home, detect }
+        let live = crate::detect::Live::new(detect.clone());
+        Sensor { cfg, tel, home, detect, live }
+    }
+
+    /// Reload the rules (SIGHUP): new rules that fail to load keep the old ones, and the
+    /// reload metrics say what happened. Flow state and packets are untouched.
+    pub fn reload_rules(&self, dir: Option<&std::path::Path>) -> Result<usize, String> {
+        let r = match dir {
+            Some(d) => crate::rules::Catalogue::load_dir(d).map_err(|errs| {
+                errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+            }),
+            None => Ok(crate::rules::Catalogue::builtin()),
+        };
+        match r {
+            Ok(c) => {
+                let n = self.live.replace_rules(c);
+                self.tel.rules_loaded.set(n as u64);
+                self.tel.reloads_ok.add(1);
+                self.tel.last_reload_ok.set(1);
+                Ok(n)
+            }
+            Err(e) => {
+                self.tel.reloads_failed.add(1);
+                self.tel.last_reload_ok.set(0);
+                Err(e)
+            }
+        }
     }
 
     fn detect_config(&self) -> DetectConfig {
@@ -57,7 +85,7 @@ impl Sensor {
 
     fn make_worker(&self, idx: usize, sink: EventSink) -> Worker {
         let table = FlowTable::new(self.cfg.flow.flow_config(self.cfg.sensor.workers));
-        let det = Detector::new(self.detect_config(), self.detect.clone(), self.home.clone());
+        let det = Detector::new(self.detect_config(), self.detect.clone(), self.home.clone()).with_live(self.live.clone());
         Worker::new(idx, table, self.tel.workers[idx].clone(), sink, det, self.home.clone())
     }
 
@@ -360,8 +388,17 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
 }
 
 /// Live capture until `stop` is set. The caller serves /metrics from `sensor.tel`.
-pub fn live(sensor: &Sensor, opts: &LiveOptions, stop: Arc<AtomicBool>, ready: impl FnOnce()) -> Result<Summary, String> {
+pub fn live(
+    sensor: &Sensor,
+    opts: &LiveOptions,
+    stop: Arc<AtomicBool>,
+    waker: Arc<std::sync::Mutex<Option<pcap::BreakLoop>>>,
+    ready: impl FnOnce(),
+) -> Result<Summary, String> {
     let mut cap = LiveCapture::open(opts).map_err(|e| e.to_string())?;
+    if let Ok(mut w) = waker.lock() {
+        *w = Some(cap.breakloop_handle());
+    }
     ready();
     let (etx, out) = sensor.start_output(false)?;
     let stats = &*sensor.tel.capture;
@@ -396,7 +433,10 @@ pub fn live(sensor: &Sensor, opts: &LiveOptions, stop: Arc<AtomicBool>, ready: i
                 }
             }
             Err(e) => {
-                err = Some(e.to_string());
+                // Woken by the shutdown (breakloop) is a normal end, not a failure.
+                if !stop.load(Ordering::Relaxed) {
+                    err = Some(e.to_string());
+                }
                 break;
             }
         }

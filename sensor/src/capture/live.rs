@@ -75,6 +75,11 @@ impl LiveCapture {
         &self.name
     }
 
+    /// A handle another thread uses to wake a blocked read at shutdown.
+    pub fn breakloop_handle(&mut self) -> pcap::BreakLoop {
+        self.cap.breakloop_handle()
+    }
+
     pub fn next(&mut self) -> Result<LiveNext<'_>, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {

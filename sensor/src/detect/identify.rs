@@ -370,6 +370,7 @@ fn rfb(flow: &mut Flow, insp: &mut Inspect) {
         if let Parsed::Done { value, .. } = proto::rfb::parse_security_choice(&cs[12..]) {
             insp.got |= C2;
             r["security_type_selected"] = json!(proto::rfb::security_type_name(value));
+            r["security_type_selected_id"] = json!(value);
         }
     }
     if sv.is_some() || cv.is_some() {

@@ -89,7 +89,31 @@ impl Default for DetectConfig {
 /// Detection context shared by every worker: the rules catalogue and the DNS answers.
 pub struct Shared {
     pub rules: Catalogue,
-    pub dns: DnsCache,
+    pub dns: Arc<DnsCache>,
+}
+
+/// The current detection context, swappable at run time (SIGHUP reload) without stopping
+/// the workers: each worker notices a new generation at its next inspected packet.
+pub struct Live {
+    gen: std::sync::atomic::AtomicU64,
+    cur: std::sync::Mutex<Arc<Shared>>,
+}
+
+impl Live {
+    pub fn new(s: Arc<Shared>) -> Arc<Live> {
+        Arc::new(Live { gen: std::sync::atomic::AtomicU64::new(0), cur: std::sync::Mutex::new(s) })
+    }
+    pub fn current(&self) -> Arc<Shared> {
+        self.cur.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Put new rules in place; the DNS answers learned so far are kept.
+    pub fn replace_rules(&self, rules: Catalogue) -> usize {
+        let mut cur = self.cur.lock().unwrap_or_else(|e| e.into_inner());
+        let n = rules.len();
+        *cur = Arc::new(Shared { rules, dns: cur.dns.clone() });
+        self.gen.fetch_add(1, std::sync::atomic::Ordering::Release);
+        n
+    }
 }
 
 impl Shared {
@@ -110,7 +134,7 @@ impl Shared {
     }
 
     pub fn with_rules(rules: Catalogue) -> Shared {
-        Shared { rules, dns: DnsCache::new(65_536) }
+        Shared { rules, dns: Arc::new(DnsCache::new(65_536)) }
     }
 
     pub fn rules_loaded(&self) -> usize {
@@ -122,6 +146,8 @@ impl Shared {
 pub struct Detector {
     cfg: DetectConfig,
     shared: Arc<Shared>,
+    live: Option<Arc<Live>>,
+    gen: u64,
     home: Arc<HomeNet>,
     /// DNS messages seen, for the host stage (drained by the worker).
     pub dns_obs: Vec<crate::host::dns_tunnel::DnsObs>,
@@ -134,7 +160,15 @@ const ICMP_INSPECT: u32 = 2000;
 
 impl Detector {
     pub fn new(cfg: DetectConfig, shared: Arc<Shared>, home: Arc<HomeNet>) -> Detector {
-        Detector { cfg, shared, home, dns_obs: Vec::new() }
+        Detector { cfg, shared, live: None, gen: 0, home, dns_obs: Vec::new() }
+    }
+
+    /// Follow a reloadable context (live capture).
+    pub fn with_live(mut self, live: Arc<Live>) -> Detector {
+        self.shared = live.current();
+        self.gen = live.gen.load(std::sync::atomic::Ordering::Acquire);
+        self.live = Some(live);
+        self
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -144,7 +178,8 @@ impl Detector {
     /// The product name for the flow record (`app`).
     pub fn app_name(&self, f: &Flow) -> Option<String> {
         match f.detect.app {
-            Some(id) => Some(self.shared.rules.tool(id).id.clone()),
+            // (a flow named before a rules reload may hold an id the new catalogue lacks)
+            Some(id) => self.shared.rules.tools().get(id as usize).map(|t| t.id.clone()),
             None => f.detect.app_proto_tool.map(String::from),
         }
     }
@@ -161,6 +196,13 @@ impl Detector {
         ts: u64,
         findings: &mut Vec<Finding>,
     ) {
+        if let Some(l) = &self.live {
+            let g = l.gen.load(std::sync::atomic::Ordering::Relaxed);
+            if g != self.gen {
+                self.gen = g;
+                self.shared = l.current();
+            }
+        }
         flow.detect.inspected = flow.detect.inspected.saturating_add(1);
         flow.detect.payload_dirs |= if to_server { 1 } else { 2 };
         if key.proto == crate::decode::PROTO_ICMP || key.proto == crate::decode::PROTO_ICMPV6 {

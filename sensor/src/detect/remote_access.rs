@@ -28,7 +28,7 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
         return;
     }
     let (sid, name, tool, severity) = if let Some(id) = flow.detect.app {
-        let t = d.shared.rules.tool(id);
+        let Some(t) = d.shared.rules.tools().get(id as usize) else { return };
         if !matches!(t.category, Category::RemoteAccess | Category::Rmm | Category::Vdi | Category::Ikvm) {
             return;
         }
@@ -54,6 +54,12 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
         }
     };
     // Wait until the handshake had its say, so the alert carries the evidence.
+    if flow.app_proto == AppProto::Vnc
+        && flow.detect.inspected < 10
+        && flow.detect.meta.as_ref().is_none_or(|m| m.get("rfb").and_then(|r| r.get("security_type_selected")).is_none())
+    {
+        return;
+    }
     if flow.app_proto == AppProto::Rdp && flow.detect.meta.as_ref().is_none_or(|m| !m.contains_key("rdp")) && insp.evidence.is_empty() {
         return;
     }
@@ -72,10 +78,12 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
         }
         if let Some(r) = m.get("rfb") {
             if let Some(v) = r.get("server_protocol_version") {
-                md.insert("rfb_version".into(), vec![format!("{}.{}", v["major"], v["minor"])]);
+                let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
+                md.insert("rfb_version".into(), vec![format!("{:03}.{:03}", n(&v["major"]), n(&v["minor"]))]);
             }
             if let Some(t) = r.get("security_type_selected").and_then(|t| t.as_str()) {
-                md.insert("rfb_security_type".into(), vec![t.into()]);
+                let id = r.get("security_type_selected_id").and_then(|i| i.as_u64()).map(|i| format!(" ({i})")).unwrap_or_default();
+                md.insert("rfb_security_type".into(), vec![format!("{t}{id}")]);
             }
         }
         if let Some(p) = m.get("proxy").and_then(|p| p.get("target")).and_then(|t| t.as_str()) {

@@ -50,7 +50,7 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
         }
         _ => {
             let Some(id) = flow.detect.app else { return };
-            let t = d.shared.rules.tool(id);
+            let Some(t) = d.shared.rules.tools().get(id as usize) else { return };
             let cat = match t.category {
                 Category::TunnelService => "tunnel",
                 Category::VpnService => "vpn",

@@ -221,7 +221,10 @@ pub struct Finding {
 
 pub fn alert_from(key: &FlowKey, flow: &Flow, ts_ns: u64, direction: &'static str, f: Finding) -> AlertRecord {
     let tuple = Tuple::of(key, flow);
-    let dedup_key = format!("{}|{}|{}", f.signature_id, tuple.src_ip, tuple.dest_ip);
+    // Zeek's notice identifier: the signature, client and server (and service port and any
+    // proxy target), so one session is one alert within the suppression window.
+    let target = f.metadata.get("target").and_then(|t| t.first()).map(String::as_str).unwrap_or("");
+    let dedup_key = format!("{}|{}|{}|{}|{target}", f.signature_id, tuple.src_ip, tuple.dest_ip, tuple.dest_port);
     AlertRecord {
         timestamp: timestamp(ts_ns),
         flow_id: flow.id,
