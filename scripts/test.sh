@@ -44,11 +44,6 @@ cargo clippy --release --all-targets --quiet -- -D warnings
 echo "== cargo test (unit, golden, metrics, conformance, live)"
 cargo test --release
 
-if [ -x fuzz/run-all.sh ] && [ "${SPANWATCH_FUZZ_SECONDS:-10}" != 0 ]; then
-  echo "== fuzz smoke run"
-  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
-  fuzz/run-all.sh "${SPANWATCH_FUZZ_SECONDS:-10}"
-fi
 
 # Live tests: real servers and clients in network namespaces (root only; they say
 # SKIPPED otherwise). upload.sh waits for the egress detector (issue 5) and is left out.
@@ -58,5 +53,10 @@ SPANWATCH_BIN=target/release/spanwatch tests/live/run-all.sh rdp vnc ssh proxy o
 if [ -x tests/deploy/run.sh ]; then
   echo "== deploy checks"
   SPANWATCH_BIN=target/release/spanwatch tests/deploy/run.sh
+fi
+if [ -x fuzz/run-all.sh ] && [ "${SPANWATCH_FUZZ_SECONDS:-10}" != 0 ]; then
+  echo "== fuzz smoke run (slowest stage, last)"
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+  fuzz/run-all.sh "${SPANWATCH_FUZZ_SECONDS:-10}"
 fi
 echo "== all test stages passed"

@@ -34,7 +34,11 @@ pub fn labels(dir: &Path) -> Vec<Label> {
         .skip(1)
         .filter_map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
-            (c.len() >= 5).then(|| Label { file: c[0].to_string(), category: c[3].to_string(), linktype: c[4].to_string() })
+            (c.len() >= 5).then(|| Label {
+                file: c[0].to_string(),
+                category: c[3].to_string(),
+                linktype: c[4].to_string(),
+            })
         })
         .collect()
 }
@@ -109,7 +113,16 @@ fn conv(proto: &str, a: String, b: String) -> Conv {
 /// tshark's TCP and UDP conversation rows.
 fn tshark(path: &Path) -> Option<Vec<Conv>> {
     let out = std::process::Command::new("tshark")
-        .args(["-n", "-r", path.to_str()?, "-q", "-z", "conv,tcp", "-z", "conv,udp"])
+        .args([
+            "-n",
+            "-r",
+            path.to_str()?,
+            "-q",
+            "-z",
+            "conv,tcp",
+            "-z",
+            "conv,udp",
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -121,7 +134,9 @@ fn tshark(path: &Path) -> Option<Vec<Conv>> {
             section = "UDP";
         } else if l.contains("<->") && !section.is_empty() {
             let mut it = l.split_whitespace();
-            let (Some(a), Some(_), Some(b)) = (it.next(), it.next(), it.next()) else { continue };
+            let (Some(a), Some(_), Some(b)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
             rows.push(conv(section, norm_endpoint(a), norm_endpoint(b)));
         }
     }
@@ -165,7 +180,14 @@ fn explain(file: &str, o: &Ours, t: &[Conv]) -> Result<String, String> {
     let only_t: Vec<&&Conv> = theirs.difference(&ours).collect();
     let only_o: Vec<&&Conv> = ours.difference(&theirs).collect();
     let (mut unexplained_t, mut unexplained_o) = (Vec::new(), Vec::new());
-    let tunnel: Vec<_> = only_t.iter().filter(|c| TUNNEL_PORTS.iter().any(|p| c.1.ends_with(p) || c.2.ends_with(p))).collect();
+    let tunnel: Vec<_> = only_t
+        .iter()
+        .filter(|c| {
+            TUNNEL_PORTS
+                .iter()
+                .any(|p| c.1.ends_with(p) || c.2.ends_with(p))
+        })
+        .collect();
     if !tunnel.is_empty() {
         why.push(format!(
             "{} outer tunnel conversation(s) (GTP-U/VXLAN/Geneve/Teredo ports) that tshark lists; spanwatch keys flows on the inner tuple",
@@ -190,7 +212,9 @@ fn explain(file: &str, o: &Ours, t: &[Conv]) -> Result<String, String> {
     if dup_o > 0 {
         why.push(format!("spanwatch starts {dup_o} new flow(s) on a tuple reused by a fresh SYN after close; tshark keeps one conversation"));
     }
-    let known = KNOWN.iter().find(|(f, _)| *f == file || (f.ends_with('*') && file.starts_with(f.trim_end_matches('*'))));
+    let known = KNOWN.iter().find(|(f, _)| {
+        *f == file || (f.ends_with('*') && file.starts_with(f.trim_end_matches('*')))
+    });
     if let Some((_, k)) = known {
         why.push((*k).to_string());
         unexplained_t.clear();
@@ -200,19 +224,27 @@ fn explain(file: &str, o: &Ours, t: &[Conv]) -> Result<String, String> {
         // Inner flows of tunnels tshark does not dissect on this port.
         let enc = metric(&o.metrics, "spanwatch_encapsulated_packets_total");
         if enc > 0 && unexplained_t.is_empty() {
-            why.push(format!("{} inner flow(s) inside tunnels that tshark does not dissect here", unexplained_o.len()));
+            why.push(format!(
+                "{} inner flow(s) inside tunnels that tshark does not dissect here",
+                unexplained_o.len()
+            ));
             unexplained_o.clear();
         }
     }
     if unexplained_t.is_empty() && unexplained_o.is_empty() && !why.is_empty() {
         Ok(why.join("; "))
     } else {
-        Err(format!("only tshark: {unexplained_t:?}; only spanwatch: {unexplained_o:?}"))
+        Err(format!(
+            "only tshark: {unexplained_t:?}; only spanwatch: {unexplained_o:?}"
+        ))
     }
 }
 
 fn metric(m: &str, prefix: &str) -> u64 {
-    m.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum::<f64>() as u64
+    m.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 fn within(a: usize, b: usize) -> bool {
@@ -226,7 +258,9 @@ fn corpus_flow_counts_match_tshark() {
         return;
     };
     if which("tshark").is_none() {
-        eprintln!("SKIPPED: tshark is not installed (Debian package `tshark`; .ci/run installs it)");
+        eprintln!(
+            "SKIPPED: tshark is not installed (Debian package `tshark`; .ci/run installs it)"
+        );
         return;
     }
     let tmp = tmpdir();
@@ -259,7 +293,9 @@ fn corpus_flow_counts_match_tshark() {
     results.sort_by_key(|r| r.0);
 
     let mut report = String::from("# Conformance: flow counts against tshark\n\n");
-    report.push_str("Replayed with idle and active timeouts longer than any capture (tshark has none).\n\n");
+    report.push_str(
+        "Replayed with idle and active timeouts longer than any capture (tshark has none).\n\n",
+    );
     let mut unreadable = Vec::new();
     let mut bad_errors = Vec::new();
     let mut diffs = Vec::new();
@@ -274,7 +310,9 @@ fn corpus_flow_counts_match_tshark() {
         }
         if !o.ok {
             // Only genuinely unreadable captures may fail: the reader names them and why.
-            let truly = o.stderr.contains("not a pcap or pcapng") || o.stderr.contains("cut short") || o.stderr.contains("corrupt");
+            let truly = o.stderr.contains("not a pcap or pcapng")
+                || o.stderr.contains("cut short")
+                || o.stderr.contains("corrupt");
             if truly {
                 unreadable.push(format!("{}: {}", l.file, o.stderr));
             } else {
@@ -295,13 +333,18 @@ fn corpus_flow_counts_match_tshark() {
             Ok(c) => (c, false),
             Err(e) => (format!("UNEXPLAINED: {e}"), true),
         };
-        let line = format!("| {} | {} | {} / {} | {} / {} | {} |", l.file, l.linktype, o.tcp, tt, o.udp, tu, cause);
+        let line = format!(
+            "| {} | {} | {} / {} | {} / {} | {} |",
+            l.file, l.linktype, o.tcp, tt, o.udp, tu, cause
+        );
         if bad {
             unexplained.push(line.clone());
         }
         diffs.push(line);
     }
-    report.push_str(&format!("{agree} of {total} captures agree within 2% on both TCP and UDP conversation counts.\n\n"));
+    report.push_str(&format!(
+        "{agree} of {total} captures agree within 2% on both TCP and UDP conversation counts.\n\n"
+    ));
     report.push_str("| category | agree | captures |\n|---|---|---|\n");
     for (c, (a, n)) in &by_cat {
         report.push_str(&format!("| {c} | {a} | {n} |\n"));
@@ -319,9 +362,20 @@ fn corpus_flow_counts_match_tshark() {
     let _ = std::fs::write(&out, &report);
     println!("{report}");
     println!("report written to {}", out.display());
-    assert!(bad_errors.is_empty(), "replay failed on readable captures:\n{}", bad_errors.join("\n"));
-    assert!(unexplained.is_empty(), "differences without a cause:\n{}", unexplained.join("\n"));
-    assert!(agree * 100 >= total * 90, "only {agree} of {total} captures agree with tshark");
+    assert!(
+        bad_errors.is_empty(),
+        "replay failed on readable captures:\n{}",
+        bad_errors.join("\n")
+    );
+    assert!(
+        unexplained.is_empty(),
+        "differences without a cause:\n{}",
+        unexplained.join("\n")
+    );
+    assert!(
+        agree * 100 >= total * 90,
+        "only {agree} of {total} captures agree with tshark"
+    );
 }
 
 /// nDPI protocol names and how spanwatch names the same thing (app or app_proto).
@@ -343,11 +397,23 @@ fn ndpi_counts(dir: &Path, file: &str) -> BTreeMap<&'static str, usize> {
     if !file.starts_with("ndpi/") {
         return BTreeMap::new();
     }
-    let base = Path::new(file).file_name().unwrap().to_string_lossy().to_string();
-    let text = std::fs::read_to_string(dir.join("ndpi/result").join(format!("{base}.out"))).unwrap_or_default();
+    let base = Path::new(file)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let text = std::fs::read_to_string(dir.join("ndpi/result").join(format!("{base}.out")))
+        .unwrap_or_default();
     let mut m = BTreeMap::new();
-    for l in text.lines().filter(|l| l.starts_with('\t') && l.contains("[proto: ")) {
-        let p = l.split("[proto: ").nth(1).and_then(|r| r.split(']').next()).unwrap_or("");
+    for l in text
+        .lines()
+        .filter(|l| l.starts_with('\t') && l.contains("[proto: "))
+    {
+        let p = l
+            .split("[proto: ")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .unwrap_or("");
         let names = p.split_once('/').map(|(_, n)| n).unwrap_or("");
         for (nd, ours) in RA_NAMES {
             if names.split('.').any(|n| n == *nd) {
@@ -374,27 +440,40 @@ const RA_TRUE_ELSEWHERE: &[(&str, &str)] = &[(
 #[test]
 fn corpus_remote_access_detection_matches_or_beats_ndpi() {
     let Some(dir) = corpus_dir() else {
-        eprintln!("SKIPPED: ../shared/corpus is not present; the detection conformance test needs it");
+        eprintln!(
+            "SKIPPED: ../shared/corpus is not present; the detection conformance test needs it"
+        );
         return;
     };
     let mut report = String::from("# Remote-access detection against nDPI's results\n\n| capture | category | nDPI flows | spanwatch flows | RA alerts | verdict |\n|---|---|---|---|---|---|\n");
     let mut failures = Vec::new();
     for l in labels(&dir) {
-        let ra_cat = ["rdp", "vnc", "anydesk", "teamviewer", "other-rmm", "ssh"].contains(&l.category.as_str());
+        let ra_cat = ["rdp", "vnc", "anydesk", "teamviewer", "other-rmm", "ssh"]
+            .contains(&l.category.as_str());
         let quiet_cat = ["other", "bulk-mixed", "stun-rtp-calls"].contains(&l.category.as_str());
         let scan = l.file.contains("tcp_scan") || l.file.contains("synscan");
         if !ra_cat && !quiet_cat && !scan {
             continue;
         }
         let (recs, out) = replay(&dir.join(&l.file), &[]);
-        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", l.file);
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{}",
+            l.file
+        );
         let flows = flows(&recs);
-        let ra_alerts: Vec<&Value> = alerts(&recs).into_iter().filter(|a| a["alert"]["category"] == "remote-access").collect();
+        let ra_alerts: Vec<&Value> = alerts(&recs)
+            .into_iter()
+            .filter(|a| a["alert"]["category"] == "remote-access")
+            .collect();
         if ra_cat {
             let nd = ndpi_counts(&dir, &l.file);
             let mut ours: BTreeMap<&str, usize> = BTreeMap::new();
             for (_, name) in RA_NAMES {
-                let n = flows.iter().filter(|f| f["app"] == *name || f["app_proto"] == *name).count();
+                let n = flows
+                    .iter()
+                    .filter(|f| f["app"] == *name || f["app_proto"] == *name)
+                    .count();
                 if n > 0 {
                     ours.insert(name, n);
                 }
@@ -415,7 +494,10 @@ fn corpus_remote_access_detection_matches_or_beats_ndpi() {
                 }
             }
             if ours.is_empty() {
-                failures.push(format!("{}: nothing identified in a {} capture", l.file, l.category));
+                failures.push(format!(
+                    "{}: nothing identified in a {} capture",
+                    l.file, l.category
+                ));
                 verdict = "NOT IDENTIFIED".into();
             }
             report.push_str(&format!(
@@ -429,10 +511,21 @@ fn corpus_remote_access_detection_matches_or_beats_ndpi() {
             ));
         } else if !ra_alerts.is_empty() {
             match RA_TRUE_ELSEWHERE.iter().find(|(f, _)| *f == l.file) {
-                Some((_, why)) => report.push_str(&format!("| {} | {} | | | {} | remote access present: {why} |\n", l.file, l.category, ra_alerts.len())),
+                Some((_, why)) => report.push_str(&format!(
+                    "| {} | {} | | | {} | remote access present: {why} |\n",
+                    l.file,
+                    l.category,
+                    ra_alerts.len()
+                )),
                 None => {
-                    let sigs: Vec<String> = ra_alerts.iter().map(|a| a["alert"]["signature"].to_string()).collect();
-                    failures.push(format!("{}: unexpected remote-access alert(s) {sigs:?}", l.file));
+                    let sigs: Vec<String> = ra_alerts
+                        .iter()
+                        .map(|a| a["alert"]["signature"].to_string())
+                        .collect();
+                    failures.push(format!(
+                        "{}: unexpected remote-access alert(s) {sigs:?}",
+                        l.file
+                    ));
                 }
             }
         }

@@ -8,15 +8,24 @@ use serde_json::Value;
 use std::path::Path;
 
 fn fixture(name: &str) -> Vec<Value> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let (recs, out) = replay(&p, &[]);
-    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_schema(&recs);
     recs
 }
 
 fn alert_with<'a>(recs: &'a [Value], category: &str) -> Vec<&'a Value> {
-    alerts(recs).into_iter().filter(|a| a["alert"]["category"] == category).collect()
+    alerts(recs)
+        .into_iter()
+        .filter(|a| a["alert"]["category"] == category)
+        .collect()
 }
 
 fn has_flow(recs: &[Value], app_proto: &str) -> bool {
@@ -32,7 +41,10 @@ fn xrdp_session_from_freerdp() {
     assert_eq!(a[0]["app"], "rdp");
     assert_eq!(a[0]["direction"], "internal");
     assert_eq!(a[0]["alert"]["metadata"]["rdp_cookie"][0], "alice");
-    let f = flows(&r).into_iter().find(|f| f["app_proto"] == "rdp").unwrap();
+    let f = flows(&r)
+        .into_iter()
+        .find(|f| f["app_proto"] == "rdp")
+        .unwrap();
     assert_eq!(f["rdp"]["cookie"], "alice");
     assert_eq!(f["rdp"]["selected_protocol"], "ssl");
 }
@@ -44,18 +56,30 @@ fn tigervnc_session() {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0]["app"], "vnc");
     assert_eq!(a[0]["alert"]["metadata"]["rfb_version"][0], "003.008");
-    let f = flows(&r).into_iter().find(|f| f["app_proto"] == "vnc").unwrap();
+    let f = flows(&r)
+        .into_iter()
+        .find(|f| f["app_proto"] == "vnc")
+        .unwrap();
     assert_eq!(f["rfb"]["security_type_selected"], "VNC");
 }
 
 #[test]
 fn openssh_sessions_name_both_ends() {
     let r = fixture("live-ssh.pcap");
-    let ssh: Vec<&Value> = flows(&r).into_iter().filter(|f| f["app_proto"] == "ssh").collect();
+    let ssh: Vec<&Value> = flows(&r)
+        .into_iter()
+        .filter(|f| f["app_proto"] == "ssh")
+        .collect();
     assert!(!ssh.is_empty());
     for f in ssh {
-        assert!(f["ssh"]["client"]["software_version"].as_str().unwrap().starts_with("OpenSSH_"));
-        assert!(f["ssh"]["server"]["software_version"].as_str().unwrap().starts_with("OpenSSH_"));
+        assert!(f["ssh"]["client"]["software_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("OpenSSH_"));
+        assert!(f["ssh"]["server"]["software_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("OpenSSH_"));
     }
     // internal SSH is not a remote-access alert by default (detect.ssh_alert = "inbound")
     assert!(alert_with(&r, "remote-access").is_empty());
@@ -68,7 +92,9 @@ fn socks_and_http_connect_proxies_with_targets() {
     assert!(has_flow(&r, "http-connect"));
     let a = alert_with(&r, "proxy");
     assert!(!a.is_empty());
-    assert!(a.iter().all(|x| x["alert"]["metadata"]["target"][0].as_str().is_some_and(|t| t.contains(':'))));
+    assert!(a.iter().all(|x| x["alert"]["metadata"]["target"][0]
+        .as_str()
+        .is_some_and(|t| t.contains(':'))));
 }
 
 #[test]

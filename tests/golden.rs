@@ -10,8 +10,14 @@ fn one_tcp_session() -> Vec<u8> {
     let mut sc = Scene::new(1_700_000_000);
     let mut s = sc.tcp_session((v4("10.0.0.5"), 40000), (v4("93.184.216.34"), 80));
     s.handshake(&mut sc);
-    s.client_sends(&mut sc, b"GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5\r\n\r\n");
-    s.server_sends(&mut sc, b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\nhello");
+    s.client_sends(
+        &mut sc,
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5\r\n\r\n",
+    );
+    s.server_sends(
+        &mut sc,
+        b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\nhello",
+    );
     s.close(&mut sc);
     sc.pcap.into_bytes()
 }
@@ -19,7 +25,11 @@ fn one_tcp_session() -> Vec<u8> {
 #[test]
 fn tcp_session_flow_record_field_by_field() {
     let (recs, out) = replay_bytes(&one_tcp_session(), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_schema(&recs);
     let f = flows(&recs);
     assert_eq!(f.len(), 1);
@@ -74,11 +84,18 @@ fn udp_dns_icmp_and_ipv6_vlan() {
     let mut sc = Scene::new(1_700_000_000);
     let (c, d) = (v4("192.168.1.10"), v4("192.168.1.1"));
     sc.udp((c, 5353), (d, 53), &dns_query(7, "example.org", 1));
-    sc.udp((d, 53), (c, 5353), &dns_response_a(7, "example.org", &[[93, 184, 216, 34]]));
+    sc.udp(
+        (d, 53),
+        (c, 5353),
+        &dns_response_a(7, "example.org", &[[93, 184, 216, 34]]),
+    );
     sc.ip_packet(c, d, 1, &icmp_echo(true, 1, 1, b"abcdefgh"));
     sc.ip_packet(d, c, 1, &icmp_echo(false, 1, 1, b"abcdefgh"));
     sc.vlan = Some(42);
-    let (a6, b6) = ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+    let (a6, b6) = (
+        "2001:db8::1".parse().unwrap(),
+        "2001:db8::2".parse().unwrap(),
+    );
     let mut s = sc.tcp_session((a6, 50000), (b6, 443));
     s.handshake(&mut sc);
     let (recs, _) = replay_bytes(sc.bytes(), &[]);
@@ -86,7 +103,10 @@ fn udp_dns_icmp_and_ipv6_vlan() {
     let f = flows(&recs);
     assert_eq!(f.len(), 3, "{f:#?}");
     let dns = f.iter().find(|r| r["proto"] == "UDP").unwrap();
-    assert_eq!((dns["src_port"].as_u64(), dns["dest_port"].as_u64()), (Some(5353), Some(53)));
+    assert_eq!(
+        (dns["src_port"].as_u64(), dns["dest_port"].as_u64()),
+        (Some(5353), Some(53))
+    );
     assert_eq!(dns["app_proto"], "dns");
     assert_eq!(dns["flow"]["pkts_toserver"], 1);
     assert_eq!(dns["flow"]["pkts_toclient"], 1);
@@ -127,10 +147,16 @@ fn idle_timeout_and_port_reuse_split_flows() {
 #[test]
 fn malformed_packets_are_counted_not_fatal() {
     let mut w = PcapWriter::new(1);
-    let good = ether(0x0800, &ip(v4("10.0.0.1"), v4("10.0.0.2"), 17, &udp(1, 2, b"x")));
+    let good = ether(
+        0x0800,
+        &ip(v4("10.0.0.1"), v4("10.0.0.2"), 17, &udp(1, 2, b"x")),
+    );
     w.packet(1_000_000_000, &good);
     w.packet(1_000_000_001, &good[..20]); // IPv4 header cut
-    let mut bad_tcp = ether(0x0800, &ip(v4("10.0.0.1"), v4("10.0.0.2"), 6, &tcp(1, 2, 0, 0, 2, b"")));
+    let mut bad_tcp = ether(
+        0x0800,
+        &ip(v4("10.0.0.1"), v4("10.0.0.2"), 6, &tcp(1, 2, 0, 0, 2, b"")),
+    );
     bad_tcp[14 + 20 + 12] = 0x10; // TCP data offset 4 bytes: impossible
     w.packet(1_000_000_002, &bad_tcp);
     w.packet(1_000_000_003, &[0xff; 3]);
@@ -142,9 +168,18 @@ fn malformed_packets_are_counted_not_fatal() {
     assert!(out.status.success());
     assert_eq!(flows(&recs).len(), 1);
     let metrics = std::fs::read_to_string(&m).unwrap();
-    assert!(metrics.contains("spanwatch_decode_errors_total{layer=\"ipv4\"} 1"), "{metrics}");
-    assert!(metrics.contains("spanwatch_decode_errors_total{layer=\"tcp\"} 1"), "{metrics}");
-    assert!(metrics.contains("spanwatch_decode_errors_total{layer=\"link\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("spanwatch_decode_errors_total{layer=\"ipv4\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("spanwatch_decode_errors_total{layer=\"tcp\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("spanwatch_decode_errors_total{layer=\"link\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("spanwatch_packets_total 4"), "{metrics}");
 }
 
@@ -161,17 +196,46 @@ fn unreadable_files_are_named_and_the_rest_processed() {
     std::fs::write(&short, &cut).unwrap();
     let missing = dir.path().join("missing.pcap");
     let eve = dir.path().join("eve.json");
-    let out = run(&["replay", "-q", "--eve", eve.to_str().unwrap(), junk.to_str().unwrap(), good.to_str().unwrap(), missing.to_str().unwrap(), short.to_str().unwrap()]);
+    let out = run(&[
+        "replay",
+        "-q",
+        "--eve",
+        eve.to_str().unwrap(),
+        junk.to_str().unwrap(),
+        good.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        short.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 3, "{err}");
-    assert!(lines.iter().any(|l| l.contains("junk.pcap") && l.contains("not a pcap")), "{err}");
-    assert!(lines.iter().any(|l| l.contains("missing.pcap") && l.contains("cannot open")), "{err}");
-    assert!(lines.iter().any(|l| l.contains("short.pcap") && l.contains("cut short")), "{err}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("junk.pcap") && l.contains("not a pcap")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("missing.pcap") && l.contains("cannot open")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("short.pcap") && l.contains("cut short")),
+        "{err}"
+    );
     let text = std::fs::read_to_string(&eve).unwrap();
     // good.pcap's flow and short.pcap's (one flow: same tuple and times, so one record each)
-    assert_eq!(text.lines().filter(|l| l.contains("\"event_type\":\"flow\"")).count(), 2);
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"event_type\":\"flow\""))
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -182,10 +246,18 @@ fn bad_usage_and_config_exit_2() {
     let out = run(&["replay", "--config", cfg.to_str().unwrap(), "x.pcap"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml:3") && err.contains("max_flowz"), "{err}");
+    assert!(
+        err.contains("bad.toml:3") && err.contains("max_flowz"),
+        "{err}"
+    );
     assert_eq!(run(&["replay"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(run(&["replay", "--home-net", "10.0.0.0/99", "x.pcap"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["replay", "--home-net", "10.0.0.0/99", "x.pcap"])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -205,12 +277,19 @@ fn replay_is_deterministic_and_workers_agree() {
     let a = read(&[], "a.json");
     let b = read(&[], "b.json");
     assert_eq!(a, b, "two replays of one file differ");
-    let recs: Vec<Value> = a.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let recs: Vec<Value> = a
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_schema(&recs);
     // With two workers the same flow records come out (in another order).
     let c = read(&["--workers", "2"], "c.json");
     let sorted_flows = |t: &str| {
-        let mut v: Vec<String> = t.lines().filter(|l| l.contains("\"event_type\":\"flow\"")).map(String::from).collect();
+        let mut v: Vec<String> = t
+            .lines()
+            .filter(|l| l.contains("\"event_type\":\"flow\""))
+            .map(String::from)
+            .collect();
         v.sort();
         v
     };
@@ -219,9 +298,16 @@ fn replay_is_deterministic_and_workers_agree() {
 
 #[test]
 fn link_types_sll2_null_raw_and_pcapng() {
-    let pkt = ip(v4("10.9.9.1"), v4("10.9.9.2"), 17, &udp(1111, 2222, b"hello"));
+    let pkt = ip(
+        v4("10.9.9.1"),
+        v4("10.9.9.2"),
+        17,
+        &udp(1111, 2222, b"hello"),
+    );
     // Linux SLL2: protocol type first, 20-byte header
-    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
     sll2.extend_from_slice(&pkt);
     // BSD null: host-order family 2
     let mut null = vec![2, 0, 0, 0];

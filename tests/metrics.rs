@@ -16,7 +16,9 @@ fn demo_metrics() -> String {
 #[test]
 fn promtool_check_metrics_is_clean() {
     let Some(promtool) = which("promtool") else {
-        eprintln!("SKIPPED: promtool not installed (Debian package `prometheus`; .ci/run installs it)");
+        eprintln!(
+            "SKIPPED: promtool not installed (Debian package `prometheus`; .ci/run installs it)"
+        );
         return;
     };
     let text = demo_metrics();
@@ -27,10 +29,22 @@ fn promtool_check_metrics_is_clean() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let msg = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && msg.trim().is_empty(), "promtool check metrics: {msg}");
+    let msg = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && msg.trim().is_empty(),
+        "promtool check metrics: {msg}"
+    );
 }
 
 #[test]
@@ -40,16 +54,37 @@ fn labels_are_bounded_and_never_addresses() {
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         series += 1;
         assert!(line.starts_with("spanwatch_"), "{line}");
-        if let Some(labels) = line.split_once('{').map(|(_, r)| r.split_once('}').unwrap().0) {
+        if let Some(labels) = line
+            .split_once('{')
+            .map(|(_, r)| r.split_once('}').unwrap().0)
+        {
             for kv in labels.split(',') {
                 let (k, v) = kv.split_once('=').unwrap();
                 let v = v.trim_matches('"');
                 assert!(
-                    ["layer", "encap", "worker", "reason", "app_proto", "category", "severity", "event_type", "result", "version", "mode", "tool", "direction", "kind"]
-                        .contains(&k),
+                    [
+                        "layer",
+                        "encap",
+                        "worker",
+                        "reason",
+                        "app_proto",
+                        "category",
+                        "severity",
+                        "event_type",
+                        "result",
+                        "version",
+                        "mode",
+                        "tool",
+                        "direction",
+                        "kind"
+                    ]
+                    .contains(&k),
                     "unexpected label {k} in {line}"
                 );
-                assert!(v.parse::<std::net::IpAddr>().is_err(), "address as label value: {line}");
+                assert!(
+                    v.parse::<std::net::IpAddr>().is_err(),
+                    "address as label value: {line}"
+                );
             }
         }
     }
@@ -58,10 +93,17 @@ fn labels_are_bounded_and_never_addresses() {
 
 #[test]
 fn http_endpoint_content_type_and_health() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let tel = spanwatch::telemetry::Telemetry::new(1, "live");
-    let health = std::sync::Arc::new(spanwatch::control::Health { capturing: std::sync::atomic::AtomicBool::new(true) });
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let health = std::sync::Arc::new(spanwatch::control::Health {
+        capturing: std::sync::atomic::AtomicBool::new(true),
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     rt.spawn(spanwatch::control::serve(listener, tel, health));
     let get = |path: &str| -> String {
@@ -69,7 +111,11 @@ fn http_endpoint_content_type_and_health() {
             let path = path.to_string();
             tokio::task::spawn_blocking(move || {
                 let mut s = std::net::TcpStream::connect(addr).unwrap();
-                write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+                write!(
+                    s,
+                    "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
                 let mut r = String::new();
                 s.read_to_string(&mut r).unwrap();
                 r
@@ -80,7 +126,11 @@ fn http_endpoint_content_type_and_health() {
     };
     let m = get("/metrics");
     assert!(m.starts_with("HTTP/1.1 200"), "{m}");
-    assert!(m.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4\r\n"), "{m}");
+    assert!(
+        m.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4\r\n"),
+        "{m}"
+    );
     assert!(m.contains("spanwatch_packets_total 0"), "{m}");
     let h = get("/healthz");
     assert!(h.starts_with("HTTP/1.1 200") && h.ends_with("ok\n"), "{h}");

@@ -16,7 +16,7 @@ impl std::fmt::Display for ConfigError {
 }
 impl std::error::Error for ConfigError {}
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub sensor: SensorSection,
@@ -26,20 +26,6 @@ pub struct Config {
     pub http: HttpSection,
     pub rules: RulesSection,
     pub detect: DetectSection,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            sensor: SensorSection::default(),
-            capture: CaptureSection::default(),
-            flow: FlowSection::default(),
-            output: OutputSection::default(),
-            http: HttpSection::default(),
-            rules: RulesSection::default(),
-            detect: DetectSection::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,7 +54,8 @@ impl Default for SensorSection {
     }
 }
 
-pub const DEFAULT_HOME_NET: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+pub const DEFAULT_HOME_NET: [&str; 4] =
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -84,7 +71,15 @@ pub struct CaptureSection {
 
 impl Default for CaptureSection {
     fn default() -> Self {
-        CaptureSection { interface: None, bpf: None, snaplen: 65_535, buffer_mib: 64, immediate: true, timeout_ms: 100, promisc: true }
+        CaptureSection {
+            interface: None,
+            bpf: None,
+            snaplen: 65_535,
+            buffer_mib: 64,
+            immediate: true,
+            timeout_ms: 100,
+            promisc: true,
+        }
     }
 }
 
@@ -150,7 +145,13 @@ pub struct OutputSection {
 
 impl Default for OutputSection {
     fn default() -> Self {
-        OutputSection { eve: None, metrics_file: None, stats_interval_s: 60, alert_suppress_s: 3600, log_format: "text".into() }
+        OutputSection {
+            eve: None,
+            metrics_file: None,
+            stats_interval_s: 60,
+            alert_suppress_s: 3600,
+            log_format: "text".into(),
+        }
     }
 }
 
@@ -163,7 +164,9 @@ pub struct HttpSection {
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { listen: "127.0.0.1:9617".into() }
+        HttpSection {
+            listen: "127.0.0.1:9617".into(),
+        }
     }
 }
 
@@ -200,36 +203,49 @@ impl Default for DetectSection {
 impl Config {
     /// Read a config file. Errors name the file and, for TOML errors, the line and key.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
         Self::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let msg = e.message().to_string();
             match line {
                 Some(l) => ConfigError(format!("{name}:{l}: {msg}")),
                 None => ConfigError(format!("{name}: {msg}")),
             }
         })?;
-        cfg.validate().map_err(|m| ConfigError(format!("{name}: {m}")))?;
+        cfg.validate()
+            .map_err(|m| ConfigError(format!("{name}: {m}")))?;
         Ok(cfg)
     }
 
     pub fn validate(&self) -> Result<(), String> {
         if self.sensor.workers == 0 || self.sensor.workers > 64 {
-            return Err(format!("sensor.workers must be 1..=64, not {}", self.sensor.workers));
+            return Err(format!(
+                "sensor.workers must be 1..=64, not {}",
+                self.sensor.workers
+            ));
         }
         HomeNet::parse(&self.sensor.home_net).map_err(|e| format!("sensor.home_net: {e}"))?;
         if self.flow.max_flows < 16 {
             return Err("flow.max_flows must be at least 16".into());
         }
         if !matches!(self.output.log_format.as_str(), "text" | "json") {
-            return Err(format!("output.log_format must be \"text\" or \"json\", not {:?}", self.output.log_format));
+            return Err(format!(
+                "output.log_format must be \"text\" or \"json\", not {:?}",
+                self.output.log_format
+            ));
         }
         if !matches!(self.detect.ssh_alert.as_str(), "inbound" | "all" | "none") {
-            return Err(format!("detect.ssh_alert must be \"inbound\", \"all\" or \"none\", not {:?}", self.detect.ssh_alert));
+            return Err(format!(
+                "detect.ssh_alert must be \"inbound\", \"all\" or \"none\", not {:?}",
+                self.detect.ssh_alert
+            ));
         }
         if self.output.stats_interval_s == 0 {
             return Err("output.stats_interval_s must be at least 1".into());
@@ -258,10 +274,16 @@ impl HomeNet {
                 continue;
             }
             let (a, l) = c.split_once('/').unwrap_or((c, ""));
-            let addr: IpAddr = a.parse().map_err(|_| format!("{c:?} is not an address or CIDR"))?;
+            let addr: IpAddr = a
+                .parse()
+                .map_err(|_| format!("{c:?} is not an address or CIDR"))?;
             match addr {
                 IpAddr::V4(v4) => {
-                    let len: u32 = if l.is_empty() { 32 } else { l.parse().map_err(|_| format!("{c:?}: bad prefix length"))? };
+                    let len: u32 = if l.is_empty() {
+                        32
+                    } else {
+                        l.parse().map_err(|_| format!("{c:?}: bad prefix length"))?
+                    };
                     if len > 32 {
                         return Err(format!("{c:?}: prefix length over 32"));
                     }
@@ -269,11 +291,19 @@ impl HomeNet {
                     h.v4.push((u32::from(v4) & mask, mask));
                 }
                 IpAddr::V6(v6) => {
-                    let len: u32 = if l.is_empty() { 128 } else { l.parse().map_err(|_| format!("{c:?}: bad prefix length"))? };
+                    let len: u32 = if l.is_empty() {
+                        128
+                    } else {
+                        l.parse().map_err(|_| format!("{c:?}: bad prefix length"))?
+                    };
                     if len > 128 {
                         return Err(format!("{c:?}: prefix length over 128"));
                     }
-                    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                    let mask = if len == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - len)
+                    };
                     h.v6.push((u128::from(v6) & mask, mask));
                 }
             }
@@ -316,7 +346,10 @@ mod tests {
     #[test]
     fn bad_value_is_named() {
         let e = Config::parse("[sensor]\nhome_net = [\"10.0.0.0/33\"]\n", "y.toml").unwrap_err();
-        assert!(e.0.contains("y.toml") && e.0.contains("prefix length"), "{e}");
+        assert!(
+            e.0.contains("y.toml") && e.0.contains("prefix length"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -327,8 +360,14 @@ mod tests {
             v[..4].copy_from_slice(&x);
             v
         };
-        assert_eq!(h.direction(false, &a([8, 8, 8, 8]), &a([10, 1, 1, 1])), "inbound");
-        assert_eq!(h.direction(false, &a([192, 168, 1, 1]), &a([1, 1, 1, 1])), "outbound");
+        assert_eq!(
+            h.direction(false, &a([8, 8, 8, 8]), &a([10, 1, 1, 1])),
+            "inbound"
+        );
+        assert_eq!(
+            h.direction(false, &a([192, 168, 1, 1]), &a([1, 1, 1, 1])),
+            "outbound"
+        );
         let mut ula = [0u8; 16];
         ula[0] = 0xfd;
         assert!(h.contains(true, &ula));

@@ -15,7 +15,11 @@ pub struct Health {
 
 fn respond(tel: &Telemetry, health: &Health, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let mk = |code: StatusCode, ctype: &str, body: String| {
-        Response::builder().status(code).header("content-type", ctype).body(Full::new(Bytes::from(body))).unwrap_or_default()
+        Response::builder()
+            .status(code)
+            .header("content-type", ctype)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_default()
     };
     match (req.method().as_str(), req.uri().path()) {
         ("GET" | "HEAD", "/metrics") => mk(StatusCode::OK, CONTENT_TYPE, tel.render()),
@@ -38,7 +42,9 @@ fn respond(tel: &Telemetry, health: &Health, req: &Request<Incoming>) -> Respons
 /// Serve until the listener fails or the task is dropped.
 pub async fn serve(listener: TcpListener, tel: Arc<Telemetry>, health: Arc<Health>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let (tel, health) = (tel.clone(), health.clone());
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
@@ -46,7 +52,9 @@ pub async fn serve(listener: TcpListener, tel: Arc<Telemetry>, health: Arc<Healt
                 let r = respond(&tel, &health, &req);
                 async move { Ok::<_, std::convert::Infallible>(r) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .await;
         });
     }
 }

@@ -33,12 +33,22 @@ pub fn demo_capture() -> Vec<u8> {
     // 2. The laptop resolves an AnyDesk relay, then connects to it.
     let relay = "relay-4e5f6a7b.net.anydesk.com";
     sc.udp((ws, 53001), (dns, 53), &dns_query(0x1111, relay, 1));
-    sc.udp((dns, 53), (ws, 53001), &dns_response_a(0x1111, relay, &[[203, 0, 113, 50]]));
+    sc.udp(
+        (dns, 53),
+        (ws, 53001),
+        &dns_response_a(0x1111, relay, &[[203, 0, 113, 50]]),
+    );
     let mut s = sc.tcp_session((ws, 50512), (anydesk_relay, 443));
     s.handshake(&mut sc);
     s.client_sends(&mut sc, &tls_client_hello(None, &["anydesk/8.0.8"]));
-    let cert = x509_cert(&[("CN", "AnyDesk Client")], &[("CN", "AnyDesk Client"), ("O", "philandro Software GmbH")]);
-    s.server_sends(&mut sc, &tls_server_hello_cert(Some("anydesk/8.0.8"), Some(&cert)));
+    let cert = x509_cert(
+        &[("CN", "AnyDesk Client")],
+        &[("CN", "AnyDesk Client"), ("O", "philandro Software GmbH")],
+    );
+    s.server_sends(
+        &mut sc,
+        &tls_server_hello_cert(Some("anydesk/8.0.8"), Some(&cert)),
+    );
     for i in 0..30 {
         s.server_sends(&mut sc, &tls_app_data(1200, i));
         sc.advance_ms(100);
@@ -64,8 +74,24 @@ pub fn demo_capture() -> Vec<u8> {
     s.handshake(&mut sc);
     s.server_sends(&mut sc, b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n");
     s.client_sends(&mut sc, b"SSH-2.0-OpenSSH_9.6\r\n");
-    s.client_sends(&mut sc, &ssh_kexinit("curve25519-sha256,ext-info-c", "ssh-ed25519", "chacha20-poly1305@openssh.com,aes128-ctr", "umac-64-etm@openssh.com,hmac-sha2-256"));
-    s.server_sends(&mut sc, &ssh_kexinit("curve25519-sha256,kex-strict-s-v00@openssh.com", "ssh-ed25519", "chacha20-poly1305@openssh.com,aes128-ctr", "umac-64-etm@openssh.com,hmac-sha2-256"));
+    s.client_sends(
+        &mut sc,
+        &ssh_kexinit(
+            "curve25519-sha256,ext-info-c",
+            "ssh-ed25519",
+            "chacha20-poly1305@openssh.com,aes128-ctr",
+            "umac-64-etm@openssh.com,hmac-sha2-256",
+        ),
+    );
+    s.server_sends(
+        &mut sc,
+        &ssh_kexinit(
+            "curve25519-sha256,kex-strict-s-v00@openssh.com",
+            "ssh-ed25519",
+            "chacha20-poly1305@openssh.com,aes128-ctr",
+            "umac-64-etm@openssh.com,hmac-sha2-256",
+        ),
+    );
     for i in 0..10 {
         s.client_sends(&mut sc, &noise(36, 200 + i));
         s.server_sends(&mut sc, &noise(36, 300 + i));
@@ -76,22 +102,54 @@ pub fn demo_capture() -> Vec<u8> {
     // 5. TeamViewer's own framing on 5938.
     let mut s = sc.tcp_session((ws, 50600), (tv, 5938));
     s.handshake(&mut sc);
-    s.client_sends(&mut sc, &[0x17, 0x24, 0x0a, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
-    s.server_sends(&mut sc, &[0x17, 0x24, 0x0b, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    s.client_sends(
+        &mut sc,
+        &[
+            0x17, 0x24, 0x0a, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ],
+    );
+    s.server_sends(
+        &mut sc,
+        &[
+            0x17, 0x24, 0x0b, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ],
+    );
     s.close(&mut sc);
 
     // 6. A DNS tunnel: long random labels under one domain, TXT answers.
     for i in 0..40u64 {
-        let name = format!("{}.{}.t.tunnel-example.net", tunnel_label(52, i), tunnel_label(40, i + 1000));
-        sc.udp((ws, 40000 + i as u16), (dns, 53), &dns_query(0x2000 + i as u16, &name, 16));
-        sc.udp((dns, 53), (ws, 40000 + i as u16), &dns_response_txt(0x2000 + i as u16, &name, &noise(180, i).iter().map(|b| b'a' + b % 26).collect::<Vec<_>>()));
+        let name = format!(
+            "{}.{}.t.tunnel-example.net",
+            tunnel_label(52, i),
+            tunnel_label(40, i + 1000)
+        );
+        sc.udp(
+            (ws, 40000 + i as u16),
+            (dns, 53),
+            &dns_query(0x2000 + i as u16, &name, 16),
+        );
+        sc.udp(
+            (dns, 53),
+            (ws, 40000 + i as u16),
+            &dns_response_txt(
+                0x2000 + i as u16,
+                &name,
+                &noise(180, i)
+                    .iter()
+                    .map(|b| b'a' + b % 26)
+                    .collect::<Vec<_>>(),
+            ),
+        );
         sc.advance_ms(250);
     }
 
     // 7. An upload to GitHub over HTTPS.
     let mut s = sc.tcp_session((ws, 50999), (github, 443));
     s.handshake(&mut sc);
-    s.client_sends(&mut sc, &tls_client_hello(Some("github.com"), &["h2", "http/1.1"]));
+    s.client_sends(
+        &mut sc,
+        &tls_client_hello(Some("github.com"), &["h2", "http/1.1"]),
+    );
     s.server_sends(&mut sc, &tls_server_hello_cert(Some("h2"), None));
     for i in 0..60 {
         s.client_sends(&mut sc, &tls_app_data(1380, i));
@@ -108,7 +166,12 @@ pub fn demo_capture() -> Vec<u8> {
     for i in 0..20u16 {
         let payload = noise(1000, 5000 + i as u64);
         sc.ip_packet(ws, ssh_host, 1, &icmp_echo(true, 0x99, i, &payload));
-        sc.ip_packet(ssh_host, ws, 1, &icmp_echo(false, 0x99, i, &noise(1000, 6000 + i as u64)));
+        sc.ip_packet(
+            ssh_host,
+            ws,
+            1,
+            &icmp_echo(false, 0x99, i, &noise(1000, 6000 + i as u64)),
+        );
         sc.advance_ms(50);
     }
     sc.pcap.into_bytes()

@@ -27,4 +27,3 @@ pub mod telemetry;
 #[doc(hidden)]
 pub mod testkit;
 pub mod worker;
-

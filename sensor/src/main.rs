@@ -13,7 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "spanwatch", version, about = "Passive network sensor: remote control, tunnels and data leaving, as EVE JSON and Prometheus metrics")]
+#[command(
+    name = "spanwatch",
+    version,
+    about = "Passive network sensor: remote control, tunnels and data leaving, as EVE JSON and Prometheus metrics"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -96,7 +100,11 @@ fn load_config(c: &Common) -> Result<Config, String> {
         cfg.output.metrics_file = Some(m.clone());
     }
     if let Some(h) = &c.home_net {
-        let nets: Vec<String> = h.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let nets: Vec<String> = h
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
         HomeNet::parse(&nets).map_err(|e| format!("--home-net: {e}"))?;
         cfg.sensor.home_net = nets;
     }
@@ -111,8 +119,11 @@ fn load_config(c: &Common) -> Result<Config, String> {
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SPANWATCH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPANWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         let _ = b.json().try_init();
     } else {
@@ -148,7 +159,10 @@ fn main() -> ExitCode {
                     }
                 },
                 None => {
-                    print!("{}", spanwatch::rules::list_report(&spanwatch::rules::Catalogue::builtin()));
+                    print!(
+                        "{}",
+                        spanwatch::rules::list_report(&spanwatch::rules::Catalogue::builtin())
+                    );
                     ExitCode::SUCCESS
                 }
             },
@@ -186,7 +200,11 @@ fn main() -> ExitCode {
             run_replay(&sensor, &[Source::Builtin("demo.pcap", DEMO_PCAP)], false)
         }
         Cmd::Rules { .. } => unreachable!("handled above"),
-        Cmd::Run { interface, bpf, listen } => {
+        Cmd::Run {
+            interface,
+            bpf,
+            listen,
+        } => {
             let mut cfg = cfg;
             if let Some(i) = interface {
                 cfg.capture.interface = Some(i);
@@ -201,7 +219,13 @@ fn main() -> ExitCode {
                 eprintln!("spanwatch: run needs --interface (or capture.interface in the config)");
                 return ExitCode::from(2);
             };
-            run_live(cfg, shared, iface, cli.common.quiet, cli.common.config.clone())
+            run_live(
+                cfg,
+                shared,
+                iface,
+                cli.common.quiet,
+                cli.common.config.clone(),
+            )
         }
     }
 }
@@ -247,15 +271,27 @@ fn run_replay(sensor: &Sensor, sources: &[Source], quiet: bool) -> ExitCode {
     status
 }
 
-fn summary_text(sensor: &Sensor, s: &Summary, packets: u64, elapsed: std::time::Duration) -> String {
+fn summary_text(
+    sensor: &Sensor,
+    s: &Summary,
+    packets: u64,
+    elapsed: std::time::Duration,
+) -> String {
     use std::fmt::Write as _;
     let c = &sensor.tel.capture;
     let mut t = String::new();
     let span = match s.first_ns {
-        Some(f) => format!("{} → {}", spanwatch::output::eve::timestamp(f), spanwatch::output::eve::timestamp(s.last_ns)),
+        Some(f) => format!(
+            "{} → {}",
+            spanwatch::output::eve::timestamp(f),
+            spanwatch::output::eve::timestamp(s.last_ns)
+        ),
         None => "no packets".into(),
     };
-    let _ = writeln!(t, "── spanwatch summary ─────────────────────────────────────────");
+    let _ = writeln!(
+        t,
+        "── spanwatch summary ─────────────────────────────────────────"
+    );
     let _ = writeln!(t, "capture time   {span}");
     let _ = writeln!(
         t,
@@ -265,7 +301,12 @@ fn summary_text(sensor: &Sensor, s: &Summary, packets: u64, elapsed: std::time::
         packets as f64 / elapsed.as_secs_f64().max(1e-9)
     );
     let errs: u64 = c.decode_errors.iter().map(|x| x.get()).sum();
-    let _ = writeln!(t, "not decoded    {errs} errors, {} non-IP frames, {} IP fragments", c.non_ip.get(), c.fragments.get());
+    let _ = writeln!(
+        t,
+        "not decoded    {errs} errors, {} non-IP frames, {} IP fragments",
+        c.non_ip.get(),
+        c.fragments.get()
+    );
     let _ = writeln!(t, "flows          {}", s.flows);
     let mut protos: Vec<_> = s.by_app_proto.iter().collect();
     protos.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -290,7 +331,11 @@ fn summary_text(sensor: &Sensor, s: &Summary, packets: u64, elapsed: std::time::
         );
     }
     if s.alerts_total as usize > s.alerts.len() {
-        let _ = writeln!(t, "  … and {} more (see the EVE output)", s.alerts_total as usize - s.alerts.len());
+        let _ = writeln!(
+            t,
+            "  … and {} more (see the EVE output)",
+            s.alerts_total as usize - s.alerts.len()
+        );
     }
     t
 }
@@ -310,13 +355,22 @@ fn drop_privileges(user: &str) -> Result<(), String> {
     // SAFETY: plain system calls on values from the password database.
     unsafe {
         if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
-            return Err(format!("cannot switch to user {user:?}: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "cannot switch to user {user:?}: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
     Ok(())
 }
 
-fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, quiet: bool, config_path: Option<PathBuf>) -> ExitCode {
+fn run_live(
+    cfg: Config,
+    shared: Arc<spanwatch::detect::Shared>,
+    iface: String,
+    quiet: bool,
+    config_path: Option<PathBuf>,
+) -> ExitCode {
     let opts = LiveOptions {
         interface: iface,
         bpf: cfg.capture.bpf.clone(),
@@ -331,9 +385,14 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
     let cli_rules = cfg.rules.dir.clone();
     let sensor = Arc::new(Sensor::new(cfg, "live", shared));
     let stop = Arc::new(AtomicBool::new(false));
-    let health = Arc::new(Health { capturing: AtomicBool::new(false) });
+    let health = Arc::new(Health {
+        capturing: AtomicBool::new(false),
+    });
     let waker: Arc<std::sync::Mutex<Option<pcap::BreakLoop>>> = Arc::default();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("spanwatch: cannot start runtime: {e}");
@@ -350,7 +409,8 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
     tracing::info!(listen = %listen, "serving /metrics and /healthz");
     // The capture runs on its own thread; the control plane on this one.
     let cap = {
-        let (sensor, stop, health, waker) = (sensor.clone(), stop.clone(), health.clone(), waker.clone());
+        let (sensor, stop, health, waker) =
+            (sensor.clone(), stop.clone(), health.clone(), waker.clone());
         std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
@@ -374,7 +434,7 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
             })
             .expect("spawn capture thread")
     };
-    let result = rt.block_on(async {
+    rt.block_on(async {
         let server = tokio::spawn(control::serve(listener, sensor.tel.clone(), health.clone()));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -408,7 +468,6 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
         }
         server.abort();
     });
-    let _ = result;
     let summary = match cap.join() {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -423,7 +482,10 @@ fn run_live(cfg: Config, shared: Arc<spanwatch::detect::Shared>, iface: String, 
     let _ = write_metrics_file(&sensor);
     if !quiet {
         let p = sensor.tel.capture.packets.get();
-        eprint!("{}", summary_text(&sensor, &summary, p, std::time::Duration::from_secs(1)));
+        eprint!(
+            "{}",
+            summary_text(&sensor, &summary, p, std::time::Duration::from_secs(1))
+        );
     }
     ExitCode::SUCCESS
 }

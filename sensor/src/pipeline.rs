@@ -47,7 +47,13 @@ impl Sensor {
         tel.last_reload_ok.set(1);
         let home = Arc::new(cfg.home_net());
         let live = crate::detect::Live::new(detect.clone());
-        Sensor { cfg, tel, home, detect, live }
+        Sensor {
+            cfg,
+            tel,
+            home,
+            detect,
+            live,
+        }
     }
 
     /// Reload the rules (SIGHUP): new rules that fail to load keep the old ones, and the
@@ -55,7 +61,10 @@ impl Sensor {
     pub fn reload_rules(&self, dir: Option<&std::path::Path>) -> Result<usize, String> {
         let r = match dir {
             Some(d) => crate::rules::Catalogue::load_dir(d).map_err(|errs| {
-                errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             }),
             None => Ok(crate::rules::Catalogue::builtin()),
         };
@@ -85,21 +94,35 @@ impl Sensor {
 
     fn make_worker(&self, idx: usize, sink: EventSink) -> Worker {
         let table = FlowTable::new(self.cfg.flow.flow_config(self.cfg.sensor.workers));
-        let det = Detector::new(self.detect_config(), self.detect.clone(), self.home.clone()).with_live(self.live.clone());
-        Worker::new(idx, table, self.tel.workers[idx].clone(), sink, det, self.home.clone())
+        let det = Detector::new(self.detect_config(), self.detect.clone(), self.home.clone())
+            .with_live(self.live.clone());
+        Worker::new(
+            idx,
+            table,
+            self.tel.workers[idx].clone(),
+            sink,
+            det,
+            self.home.clone(),
+        )
     }
 
     fn open_eve(&self) -> Result<Option<Box<dyn Write + Send>>, String> {
         match self.cfg.output.eve.as_deref() {
             None => Ok(None),
-            Some("-") => Ok(Some(Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())))),
+            Some("-") => Ok(Some(Box::new(std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout(),
+            )))),
             Some(p) => {
                 let f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(p)
                     .map_err(|e| format!("{p}: cannot open EVE output: {e}"))?;
-                Ok(Some(Box::new(std::io::BufWriter::with_capacity(1 << 16, f))))
+                Ok(Some(Box::new(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    f,
+                ))))
             }
         }
     }
@@ -153,7 +176,12 @@ enum Msg {
 
 impl Batch {
     fn new(map: Option<Arc<FileBytes>>) -> Batch {
-        Batch { map, owned: Vec::new(), items: Vec::with_capacity(BATCH), now: 0 }
+        Batch {
+            map,
+            owned: Vec::new(),
+            items: Vec::with_capacity(BATCH),
+            now: 0,
+        }
     }
     fn bytes(&self) -> &[u8] {
         match &self.map {
@@ -169,7 +197,9 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>) {
             Msg::Batch(b) => {
                 let bytes = b.bytes();
                 for it in &b.items {
-                    let data = bytes.get(it.off as usize..(it.off + it.len) as usize).unwrap_or(&[]);
+                    let data = bytes
+                        .get(it.off as usize..(it.off + it.len) as usize)
+                        .unwrap_or(&[]);
                     w.packet(it.ts, it.wire_len, data, &it.info);
                 }
                 w.advance(b.now);
@@ -219,7 +249,13 @@ fn decode_counted(stats: &CaptureStats, p: &RawPacket<'_>) -> Option<PacketInfo>
 /// Where decoded packets go: the worker on this thread, or N worker threads.
 enum Dispatch {
     Inline(Box<Worker>),
-    Threads { txs: Vec<Sender<Msg>>, batches: Vec<Batch>, handles: Vec<JoinHandle<()>>, lossless: bool, last_tick: u64 },
+    Threads {
+        txs: Vec<Sender<Msg>>,
+        batches: Vec<Batch>,
+        handles: Vec<JoinHandle<()>>,
+        lossless: bool,
+        last_tick: u64,
+    },
 }
 
 impl Dispatch {
@@ -234,10 +270,21 @@ impl Dispatch {
         for i in 0..n {
             let (tx, rx) = bounded::<Msg>(qcap);
             let w = sensor.make_worker(i, sink.clone());
-            handles.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || worker_loop(w, rx)).expect("spawn worker"));
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || worker_loop(w, rx))
+                    .expect("spawn worker"),
+            );
             txs.push(tx);
         }
-        Dispatch::Threads { txs, batches: (0..n).map(|_| Batch::new(None)).collect(), handles, lossless, last_tick: 0 }
+        Dispatch::Threads {
+            txs,
+            batches: (0..n).map(|_| Batch::new(None)).collect(),
+            handles,
+            lossless,
+            last_tick: 0,
+        }
     }
 
     /// Start a new source (file): batches point into its map.
@@ -252,11 +299,23 @@ impl Dispatch {
     }
 
     #[inline]
-    fn packet(&mut self, stats: &CaptureStats, p: &RawPacket<'_>, info: &PacketInfo, off: Option<usize>) {
+    fn packet(
+        &mut self,
+        stats: &CaptureStats,
+        p: &RawPacket<'_>,
+        info: &PacketInfo,
+        off: Option<usize>,
+    ) {
         let mut tick = false;
         match self {
             Dispatch::Inline(w) => w.packet(p.ts_ns, p.wire_len, p.data, info),
-            Dispatch::Threads { txs, batches, lossless, last_tick, .. } => {
+            Dispatch::Threads {
+                txs,
+                batches,
+                lossless,
+                last_tick,
+                ..
+            } => {
                 let (key, _) = FlowKey::of(info);
                 let i = (key.shard_hash() % txs.len() as u64) as usize;
                 let b = &mut batches[i];
@@ -268,7 +327,13 @@ impl Dispatch {
                         (o, p.data.len() as u32)
                     }
                 };
-                b.items.push(Item { ts: p.ts_ns, wire_len: p.wire_len, off, len, info: *info });
+                b.items.push(Item {
+                    ts: p.ts_ns,
+                    wire_len: p.wire_len,
+                    off,
+                    len,
+                    info: *info,
+                });
                 if b.items.len() >= BATCH {
                     let map = b.map.clone();
                     let mut full = std::mem::replace(b, Batch::new(map));
@@ -290,7 +355,12 @@ impl Dispatch {
     fn flush_all(&mut self, stats: &CaptureStats, now: u64) {
         match self {
             Dispatch::Inline(w) => w.advance(now),
-            Dispatch::Threads { txs, batches, lossless, .. } => {
+            Dispatch::Threads {
+                txs,
+                batches,
+                lossless,
+                ..
+            } => {
                 for (i, b) in batches.iter_mut().enumerate() {
                     let map = b.map.clone();
                     let mut full = std::mem::replace(b, Batch::new(map));
@@ -304,7 +374,13 @@ impl Dispatch {
     fn finish(self, stats: &CaptureStats) {
         match self {
             Dispatch::Inline(mut w) => w.finish(),
-            Dispatch::Threads { txs, mut batches, handles, lossless, .. } => {
+            Dispatch::Threads {
+                txs,
+                mut batches,
+                handles,
+                lossless,
+                ..
+            } => {
                 for (i, b) in batches.drain(..).enumerate() {
                     send(&txs[i], b, lossless, stats);
                     let _ = txs[i].send(Msg::Finish);
@@ -344,7 +420,14 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
     let t0 = std::time::Instant::now();
     let (etx, out) = sensor.start_output(true)?;
     let stats = &*sensor.tel.capture;
-    let mut dispatch = Dispatch::new(sensor, EventSink { tx: etx.clone(), lossless: true }, true);
+    let mut dispatch = Dispatch::new(
+        sensor,
+        EventSink {
+            tx: etx.clone(),
+            lossless: true,
+        },
+        true,
+    );
     let mut file_errors = Vec::new();
     let mut last_tick = 0u64;
     let stats_ns = sensor.cfg.output.stats_interval_s.max(1) * 1_000_000_000;
@@ -384,7 +467,12 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
     dispatch.finish(stats);
     drop(etx);
     let summary = out.join().map_err(|_| "output thread failed".to_string())?;
-    Ok(ReplayOutcome { summary, file_errors, packets: stats.packets.get(), elapsed: t0.elapsed() })
+    Ok(ReplayOutcome {
+        summary,
+        file_errors,
+        packets: stats.packets.get(),
+        elapsed: t0.elapsed(),
+    })
 }
 
 /// Live capture until `stop` is set. The caller serves /metrics from `sensor.tel`.
@@ -402,7 +490,14 @@ pub fn live(
     ready();
     let (etx, out) = sensor.start_output(false)?;
     let stats = &*sensor.tel.capture;
-    let mut dispatch = Dispatch::new(sensor, EventSink { tx: etx.clone(), lossless: false }, false);
+    let mut dispatch = Dispatch::new(
+        sensor,
+        EventSink {
+            tx: etx.clone(),
+            lossless: false,
+        },
+        false,
+    );
     let mut last_stats = std::time::Instant::now();
     let mut last_ts = 0u64;
     let mut last_tick = 0u64;

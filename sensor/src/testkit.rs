@@ -74,7 +74,20 @@ pub fn ip(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Vec<u8> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let total = 20 + payload.len();
-            let mut h = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, proto, 0, 0];
+            let mut h = vec![
+                0x45,
+                0,
+                (total >> 8) as u8,
+                total as u8,
+                0,
+                1,
+                0x40,
+                0,
+                64,
+                proto,
+                0,
+                0,
+            ];
             h.extend_from_slice(&s.octets());
             h.extend_from_slice(&d.octets());
             let c = checksum(&h, 0);
@@ -142,7 +155,11 @@ pub struct Scene {
 
 impl Scene {
     pub fn new(start_s: u64) -> Scene {
-        Scene { pcap: PcapWriter::new(1), now_ns: start_s * 1_000_000_000, vlan: None }
+        Scene {
+            pcap: PcapWriter::new(1),
+            now_ns: start_s * 1_000_000_000,
+            vlan: None,
+        }
     }
 
     pub fn advance_ms(&mut self, ms: u64) {
@@ -166,7 +183,13 @@ impl Scene {
     }
 
     pub fn tcp_session(&mut self, client: (IpAddr, u16), server: (IpAddr, u16)) -> TcpSession {
-        TcpSession { client, server, cseq: 1000, sseq: 5000, open: false }
+        TcpSession {
+            client,
+            server,
+            cseq: 1000,
+            sseq: 5000,
+            open: false,
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -188,12 +211,23 @@ impl TcpSession {
         let ack = if flags & ACK != 0 { self.sseq } else { 0 };
         let l4 = tcp(self.client.1, self.server.1, self.cseq, ack, flags, data);
         sc.ip_packet(self.client.0, self.server.0, 6, &l4);
-        self.cseq = self.cseq.wrapping_add(data.len() as u32 + if flags & (SYN | FIN) != 0 { 1 } else { 0 });
+        self.cseq = self
+            .cseq
+            .wrapping_add(data.len() as u32 + if flags & (SYN | FIN) != 0 { 1 } else { 0 });
     }
     fn s2c(&mut self, sc: &mut Scene, flags: u8, data: &[u8]) {
-        let l4 = tcp(self.server.1, self.client.1, self.sseq, self.cseq, flags, data);
+        let l4 = tcp(
+            self.server.1,
+            self.client.1,
+            self.sseq,
+            self.cseq,
+            flags,
+            data,
+        );
         sc.ip_packet(self.server.0, self.client.0, 6, &l4);
-        self.sseq = self.sseq.wrapping_add(data.len() as u32 + if flags & (SYN | FIN) != 0 { 1 } else { 0 });
+        self.sseq = self
+            .sseq
+            .wrapping_add(data.len() as u32 + if flags & (SYN | FIN) != 0 { 1 } else { 0 });
     }
 
     pub fn handshake(&mut self, sc: &mut Scene) {
@@ -333,12 +367,41 @@ fn der_name(parts: &[(&str, &str)]) -> Vec<u8> {
 
 /// A minimal, well-formed X.509 certificate (unsigned) with the given subject and issuer.
 pub fn x509_cert(subject: &[(&str, &str)], issuer: &[(&str, &str)]) -> Vec<u8> {
-    let alg = der(0x30, &[der(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]), vec![0x05, 0x00]].concat());
-    let validity = der(0x30, &[der(0x17, b"250101000000Z"), der(0x17, b"300101000000Z")].concat());
-    let spki = der(0x30, &[der(0x30, &der(0x06, &[0x2b, 0x65, 0x70])), der(0x03, &[0; 33])].concat());
+    let alg = der(
+        0x30,
+        &[
+            der(
+                0x06,
+                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b],
+            ),
+            vec![0x05, 0x00],
+        ]
+        .concat(),
+    );
+    let validity = der(
+        0x30,
+        &[der(0x17, b"250101000000Z"), der(0x17, b"300101000000Z")].concat(),
+    );
+    let spki = der(
+        0x30,
+        &[
+            der(0x30, &der(0x06, &[0x2b, 0x65, 0x70])),
+            der(0x03, &[0; 33]),
+        ]
+        .concat(),
+    );
     let tbs = der(
         0x30,
-        &[der(0xa0, &der(0x02, &[2])), der(0x02, &[1, 2, 3, 4]), alg.clone(), der_name(issuer), validity, der_name(subject), spki].concat(),
+        &[
+            der(0xa0, &der(0x02, &[2])),
+            der(0x02, &[1, 2, 3, 4]),
+            alg.clone(),
+            der_name(issuer),
+            validity,
+            der_name(subject),
+            spki,
+        ]
+        .concat(),
     );
     der(0x30, &[tbs, alg, der(0x03, &[0; 65])].concat())
 }
@@ -484,5 +547,8 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
 /// A base32-ish label of `n` characters, like DNS tunnel tools produce.
 pub fn tunnel_label(n: usize, seed: u64) -> String {
     const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-    noise(n, seed).iter().map(|b| A[(*b as usize) % 32] as char).collect()
+    noise(n, seed)
+        .iter()
+        .map(|b| A[(*b as usize) % 32] as char)
+        .collect()
 }

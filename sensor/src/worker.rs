@@ -4,7 +4,9 @@
 use crate::config::HomeNet;
 use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP};
 use crate::detect::{Detector, FlowDetect};
-use crate::flow::{first_sender_is_client, AppProto, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT, TO_SERVER};
+use crate::flow::{
+    first_sender_is_client, AppProto, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT, TO_SERVER,
+};
 use crate::output::eve::{alert_from, Finding, FlowRecord};
 use crate::output::Event;
 use crate::telemetry::{EndReason, WorkerStats};
@@ -32,7 +34,14 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(idx: usize, table: FlowTable, stats: Arc<WorkerStats>, sink: EventSink, detector: Detector, home: Arc<HomeNet>) -> Worker {
+    pub fn new(
+        idx: usize,
+        table: FlowTable,
+        stats: Arc<WorkerStats>,
+        sink: EventSink,
+        detector: Detector,
+        home: Arc<HomeNet>,
+    ) -> Worker {
         Worker {
             idx,
             table,
@@ -58,18 +67,31 @@ impl Worker {
         }
     }
 
-    fn end_flow(sink: &EventSink, stats: &WorkerStats, detector: &Detector, key: &FlowKey, f: &mut Flow, reason: EndReason) {
+    fn end_flow(
+        sink: &EventSink,
+        stats: &WorkerStats,
+        detector: &Detector,
+        key: &FlowKey,
+        f: &mut Flow,
+        reason: EndReason,
+    ) {
         stats.flows_ended[reason as usize].inc();
         if reason != EndReason::ActiveTimeout {
             if f.app_proto == AppProto::Unknown {
                 stats.flows_by_app_proto[AppProto::Unknown.index()].inc();
             }
             if f.detect.remote_access {
-                stats.remote_access_active.set(stats.remote_access_active.get().saturating_sub(1));
+                stats
+                    .remote_access_active
+                    .set(stats.remote_access_active.get().saturating_sub(1));
             }
         }
         let app = detector.app_name(f);
-        Self::send(sink, stats, Event::Flow(Box::new(FlowRecord::new(key, f, reason, app))));
+        Self::send(
+            sink,
+            stats,
+            Event::Flow(Box::new(FlowRecord::new(key, f, reason, app))),
+        );
     }
 
     /// Advance packet time without a packet (idle live capture, or a tick from the
@@ -80,7 +102,9 @@ impl Worker {
         }
         if self.table.sweep_due(self.now) {
             let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
-            self.table.expire(self.now, |k, f, r| Self::end_flow(sink, stats, det, k, f, r));
+            self.table.expire(self.now, |k, f, r| {
+                Self::end_flow(sink, stats, det, k, f, r)
+            });
             stats.flows_active.set(self.table.len() as u64);
         }
     }
@@ -97,16 +121,26 @@ impl Worker {
         // A fresh SYN on the tuple of a closed connection starts a new flow.
         if syn_only {
             if let Some(f) = self.table.get_mut(&key) {
-                if f.tcp == TcpState::Closed || (f.tcp == TcpState::Closing && f.pkts[0] + f.pkts[1] > 2) {
+                if f.tcp == TcpState::Closed
+                    || (f.tcp == TcpState::Closing && f.pkts[0] + f.pkts[1] > 2)
+                {
                     if let Some(mut old) = self.table.remove(&key) {
-                        Self::end_flow(&self.sink, &self.stats, &self.detector, &key, &mut old, EndReason::Reuse);
+                        Self::end_flow(
+                            &self.sink,
+                            &self.stats,
+                            &self.detector,
+                            &key,
+                            &mut old,
+                            EndReason::Reuse,
+                        );
                     }
                 }
             }
         }
 
         if self.table.get_mut(&key).is_none() {
-            let sender_is_client = first_sender_is_client(info.proto, info.tcp_flags, info.sport, info.dport);
+            let sender_is_client =
+                first_sender_is_client(info.proto, info.tcp_flags, info.sport, info.dport);
             let mut h = self.id_state.build_hasher();
             key.hash(&mut h);
             ts.hash(&mut h);
@@ -127,11 +161,19 @@ impl Worker {
             };
             self.stats.flows_created.inc();
             let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
-            self.table.insert(key, flow, ts, |k, f, r| Self::end_flow(sink, stats, det, k, f, r));
+            self.table.insert(key, flow, ts, |k, f, r| {
+                Self::end_flow(sink, stats, det, k, f, r)
+            });
             self.stats.flows_active.set(self.table.len() as u64);
         }
-        let Some(flow) = self.table.get_mut(&key) else { return };
-        let dir = if fwd == flow.client_is_lo { TO_SERVER } else { TO_CLIENT };
+        let Some(flow) = self.table.get_mut(&key) else {
+            return;
+        };
+        let dir = if fwd == flow.client_is_lo {
+            TO_SERVER
+        } else {
+            TO_CLIENT
+        };
         flow.pkts[dir] += 1;
         flow.bytes[dir] += wire_len as u64;
         if ts > flow.last_ns {
@@ -142,7 +184,15 @@ impl Worker {
         }
         if info.payload_len > 0 && !flow.detect.done {
             let payload = info.payload(data);
-            self.detector.on_payload(&key, flow, dir == TO_SERVER, info, payload, ts, &mut self.findings);
+            self.detector.on_payload(
+                &key,
+                flow,
+                dir == TO_SERVER,
+                info,
+                payload,
+                ts,
+                &mut self.findings,
+            );
             if flow.detect.done && flow.app_proto != AppProto::Unknown && !flow.detect.counted {
                 flow.detect.counted = true;
                 self.stats.flows_by_app_proto[flow.app_proto.index()].inc();
@@ -157,7 +207,11 @@ impl Worker {
             if !self.findings.is_empty() {
                 flow.detect.alerted = true;
                 for f in self.findings.drain(..) {
-                    let (c, s) = if flow.client_is_lo { (&key.lo, &key.hi) } else { (&key.hi, &key.lo) };
+                    let (c, s) = if flow.client_is_lo {
+                        (&key.lo, &key.hi)
+                    } else {
+                        (&key.hi, &key.lo)
+                    };
                     let direction = self.home.direction(key.v6, c, s);
                     let rec = alert_from(&key, flow, ts, direction, f);
                     Self::send(&self.sink, &self.stats, Event::Alert(Box::new(rec)));
@@ -169,7 +223,8 @@ impl Worker {
     /// Write out every open flow (end of capture or shutdown).
     pub fn finish(&mut self) {
         let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
-        self.table.drain(|k, f, r| Self::end_flow(sink, stats, det, k, f, r));
+        self.table
+            .drain(|k, f, r| Self::end_flow(sink, stats, det, k, f, r));
         self.stats.flows_active.set(0);
     }
 }
@@ -181,7 +236,11 @@ fn update_tcp(f: &mut Flow, dir: usize, flags: u8, payload_len: u32) {
         return;
     }
     if flags & FIN != 0 {
-        f.tcp = if f.tcp_flags[0] & FIN != 0 && f.tcp_flags[1] & FIN != 0 { TcpState::Closed } else { TcpState::Closing };
+        f.tcp = if f.tcp_flags[0] & FIN != 0 && f.tcp_flags[1] & FIN != 0 {
+            TcpState::Closed
+        } else {
+            TcpState::Closing
+        };
         return;
     }
     f.tcp = match (f.tcp, flags & (SYN | ACK)) {
@@ -189,7 +248,9 @@ fn update_tcp(f: &mut Flow, dir: usize, flags: u8, payload_len: u32) {
         (TcpState::None | TcpState::SynSent, x) if x == SYN | ACK => TcpState::SynAckSeen,
         (TcpState::SynAckSeen, ACK) => TcpState::Established,
         // Capture started mid-connection: data in flight means it is established.
-        (TcpState::None | TcpState::SynSent, ACK) if payload_len > 0 || dir == TO_CLIENT => TcpState::Established,
+        (TcpState::None | TcpState::SynSent, ACK) if payload_len > 0 || dir == TO_CLIENT => {
+            TcpState::Established
+        }
         (s, _) => s,
     };
 }

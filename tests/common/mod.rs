@@ -15,7 +15,10 @@ pub fn tmpdir() -> tempfile::TempDir {
 
 /// Run `spanwatch ARGS…` and return its output.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("run spanwatch")
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run spanwatch")
 }
 
 /// Replay `pcap` with extra args; return (EVE records, output).
@@ -27,7 +30,10 @@ pub fn replay(pcap: &Path, extra: &[&str]) -> (Vec<Value>, Output) {
     args.push(pcap.to_str().unwrap());
     let out = run(&args);
     let text = std::fs::read_to_string(&eve).unwrap_or_default();
-    let recs = text.lines().map(|l| serde_json::from_str(l).expect("EVE line is JSON")).collect();
+    let recs = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("EVE line is JSON"))
+        .collect();
     (recs, out)
 }
 
@@ -48,20 +54,36 @@ pub fn alerts(recs: &[Value]) -> Vec<&Value> {
 }
 
 pub fn schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sensor/schema/eve.schema.json")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sensor/schema/eve.schema.json"),
+    )
+    .unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::options().should_validate_formats(true).build(&v).expect("schema compiles")
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&v)
+        .expect("schema compiles")
 }
 
 /// Assert every record validates against the committed EVE schema.
 pub fn assert_schema(recs: &[Value]) {
     let s = schema();
     for r in recs {
-        let errs: Vec<String> = s.iter_errors(r).map(|e| format!("{e} at {}", e.instance_path)).collect();
-        assert!(errs.is_empty(), "record does not match sensor/schema/eve.schema.json: {errs:?}\n{r}");
+        let errs: Vec<String> = s
+            .iter_errors(r)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(
+            errs.is_empty(),
+            "record does not match sensor/schema/eve.schema.json: {errs:?}\n{r}"
+        );
     }
 }
 
 pub fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|c| c.is_file()))
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(tool))
+            .find(|c| c.is_file())
+    })
 }

@@ -50,7 +50,12 @@ struct Iface {
 
 impl Iface {
     fn new(linktype: LinkType) -> Self {
-        Iface { linktype, num: 1000, den: 1, offset_s: 0 }
+        Iface {
+            linktype,
+            num: 1000,
+            den: 1,
+            offset_s: 0,
+        }
     }
     fn ts_ns(&self, raw: u64) -> u64 {
         let ns = (raw as u128 * self.num as u128 / self.den as u128) as u64;
@@ -74,9 +79,14 @@ pub struct CaptureFile {
 impl CaptureFile {
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
         let name = path.display().to_string();
-        let err = |m: String| CaptureError { source_name: name.clone(), message: m };
+        let err = |m: String| CaptureError {
+            source_name: name.clone(),
+            message: m,
+        };
         let file = File::open(path).map_err(|e| err(format!("cannot open: {e}")))?;
-        let meta = file.metadata().map_err(|e| err(format!("cannot stat: {e}")))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| err(format!("cannot stat: {e}")))?;
         if meta.is_dir() {
             return Err(err("is a directory, not a capture file".into()));
         }
@@ -95,10 +105,16 @@ impl CaptureFile {
     }
 
     fn from_map(name: String, map: Arc<FileBytes>) -> Result<CaptureFile, CaptureError> {
-        let err = |m: String| CaptureError { source_name: name.clone(), message: m };
+        let err = |m: String| CaptureError {
+            source_name: name.clone(),
+            message: m,
+        };
         let b = &map[..];
         if b.len() < 4 {
-            return Err(err(format!("{} bytes: too short to be a capture file", b.len())));
+            return Err(err(format!(
+                "{} bytes: too short to be a capture file",
+                b.len()
+            )));
         }
         let magic_le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         let magic_be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
@@ -121,7 +137,11 @@ impl CaptureFile {
             cf.big_endian = match u32::from_le_bytes([bom[0], bom[1], bom[2], bom[3]]) {
                 PCAPNG_BOM => false,
                 x if x.swap_bytes() == PCAPNG_BOM => true,
-                _ => return Err(err("pcapng section header has a bad byte-order magic".into())),
+                _ => {
+                    return Err(err(
+                        "pcapng section header has a bad byte-order magic".into()
+                    ))
+                }
             };
             return Ok(cf);
         }
@@ -179,7 +199,12 @@ impl CaptureFile {
         }
     }
     fn u32_at(&self, off: usize) -> u32 {
-        let b = [self.map[off], self.map[off + 1], self.map[off + 2], self.map[off + 3]];
+        let b = [
+            self.map[off],
+            self.map[off + 1],
+            self.map[off + 2],
+            self.map[off + 3],
+        ];
         if self.big_endian {
             u32::from_be_bytes(b)
         } else {
@@ -221,7 +246,9 @@ impl CaptureFile {
         let caplen = self.u32_at(p + 8) as usize;
         let wire = self.u32_at(p + 12);
         if caplen > 262_144 * 4 {
-            self.fail(format!("corrupt record at byte {p}: captured length {caplen}"));
+            self.fail(format!(
+                "corrupt record at byte {p}: captured length {caplen}"
+            ));
             return None;
         }
         if len - p - 16 < caplen {
@@ -275,7 +302,10 @@ impl CaptureFile {
                 return None;
             }
             if len - p < blen {
-                self.fail(format!("cut short: block at byte {p} needs {blen} bytes, {} remain", len - p));
+                self.fail(format!(
+                    "cut short: block at byte {p} needs {blen} bytes, {} remain",
+                    len - p
+                ));
                 return None;
             }
             self.pos = p + blen;
@@ -299,12 +329,18 @@ impl CaptureFile {
                         self.fail(format!("corrupt packet block at byte {p}"));
                         return None;
                     }
-                    let ifid = if btype == 6 { self.u32_at(body) as usize } else { self.u16_at(body) as usize };
+                    let ifid = if btype == 6 {
+                        self.u32_at(body) as usize
+                    } else {
+                        self.u16_at(body) as usize
+                    };
                     let ts = ((self.u32_at(body + 4) as u64) << 32) | self.u32_at(body + 8) as u64;
                     let caplen = self.u32_at(body + 12) as usize;
                     let wire = self.u32_at(body + 16);
                     if caplen > body_len - 20 {
-                        self.fail(format!("corrupt packet block at byte {p}: captured length {caplen}"));
+                        self.fail(format!(
+                            "corrupt packet block at byte {p}: captured length {caplen}"
+                        ));
                         return None;
                     }
                     let Some(ifc) = self.ifaces.get(ifid).copied() else {
@@ -326,7 +362,9 @@ impl CaptureFile {
                         return None;
                     }
                     let Some(ifc) = self.ifaces.first().copied() else {
-                        self.fail(format!("simple packet block at byte {p} before any interface"));
+                        self.fail(format!(
+                            "simple packet block at byte {p} before any interface"
+                        ));
                         return None;
                     };
                     let wire = self.u32_at(body);
@@ -369,7 +407,11 @@ impl CaptureFile {
             } else if code == 14 && olen >= 8 {
                 let hi = self.u32_at(val) as u64;
                 let lo = self.u32_at(val + 4) as u64;
-                ifc.offset_s = if self.big_endian { ((hi << 32) | lo) as i64 } else { ((lo << 32) | hi) as i64 };
+                ifc.offset_s = if self.big_endian {
+                    ((hi << 32) | lo) as i64
+                } else {
+                    ((lo << 32) | hi) as i64
+                };
             }
             o = val + ((olen + 3) & !3);
         }
@@ -433,7 +475,11 @@ mod tests {
         let mut cf = CaptureFile::open(f.path()).unwrap();
         assert!(cf.next().is_some());
         assert!(cf.next().is_none());
-        assert!(cf.error().unwrap().contains("cut short"), "{:?}", cf.error());
+        assert!(
+            cf.error().unwrap().contains("cut short"),
+            "{:?}",
+            cf.error()
+        );
     }
 
     #[test]

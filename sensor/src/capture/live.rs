@@ -49,7 +49,10 @@ pub enum LiveNext<'a> {
 
 impl LiveCapture {
     pub fn open(o: &LiveOptions) -> Result<LiveCapture, CaptureError> {
-        let err = |m: String| CaptureError { source_name: o.interface.clone(), message: m };
+        let err = |m: String| CaptureError {
+            source_name: o.interface.clone(),
+            message: m,
+        };
         let cap = pcap::Capture::from_device(o.interface.as_str())
             .map_err(|e| err(format!("cannot use interface: {e}")))?
             .promisc(o.promisc)
@@ -57,9 +60,14 @@ impl LiveCapture {
             .buffer_size(o.buffer_size)
             .immediate_mode(o.immediate)
             .timeout(o.timeout_ms);
-        let mut cap = cap.open().map_err(|e| err(format!("cannot open capture: {e} (needs CAP_NET_RAW and CAP_NET_ADMIN)")))?;
+        let mut cap = cap.open().map_err(|e| {
+            err(format!(
+                "cannot open capture: {e} (needs CAP_NET_RAW and CAP_NET_ADMIN)"
+            ))
+        })?;
         if let Some(f) = &o.bpf {
-            cap.filter(f, true).map_err(|e| err(format!("bad BPF filter {f:?}: {e}")))?;
+            cap.filter(f, true)
+                .map_err(|e| err(format!("bad BPF filter {f:?}: {e}")))?;
         }
         let linktype = LinkType::from_u32(cap.get_datalink().0 as u32);
         Ok(LiveCapture {
@@ -80,11 +88,13 @@ impl LiveCapture {
         self.cap.breakloop_handle()
     }
 
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<LiveNext<'_>, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {
                 let ts = p.header.ts;
-                let ts_ns = (ts.tv_sec as i64).max(0) as u64 * 1_000_000_000 + (ts.tv_usec as i64).max(0) as u64 * 1000;
+                let ts_ns =
+                    ts.tv_sec.max(0) as u64 * 1_000_000_000 + ts.tv_usec.max(0) as u64 * 1000;
                 Ok(LiveNext::Packet(RawPacket {
                     ts_ns,
                     wire_len: p.header.len.max(p.data.len() as u32),
@@ -93,7 +103,10 @@ impl LiveCapture {
                 }))
             }
             Err(pcap::Error::TimeoutExpired) => Ok(LiveNext::Idle),
-            Err(e) => Err(CaptureError { source_name: self.name.clone(), message: format!("capture failed: {e}") }),
+            Err(e) => Err(CaptureError {
+                source_name: self.name.clone(),
+                message: format!("capture failed: {e}"),
+            }),
         }
     }
 

@@ -102,7 +102,10 @@ impl Encap {
     }
     /// Names of the encapsulations present, in a fixed order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Encap::NAMES.into_iter().filter(move |(b, _)| self.0 & b != 0).map(|(_, n)| n)
+        Encap::NAMES
+            .into_iter()
+            .filter(move |(b, _)| self.0 & b != 0)
+            .map(|(_, n)| n)
     }
 }
 
@@ -193,7 +196,11 @@ struct Ctx<'a> {
 
 /// Decode one packet of the given link type.
 pub fn decode(linktype: LinkType, data: &[u8]) -> Decoded {
-    let mut cx = Ctx { data, info: PacketInfo::default(), depth: 0 };
+    let mut cx = Ctx {
+        data,
+        info: PacketInfo::default(),
+        depth: 0,
+    };
     cx.link(linktype, 0)
 }
 
@@ -203,7 +210,9 @@ impl<'a> Ctx<'a> {
         match lt {
             LinkType::Ethernet => self.ethernet(off),
             LinkType::Null | LinkType::Loop => {
-                let Some(fam) = d.get(off..off + 4) else { return Decoded::Error(ErrorLayer::Link) };
+                let Some(fam) = d.get(off..off + 4) else {
+                    return Decoded::Error(ErrorLayer::Link);
+                };
                 // DLT_NULL is host byte order, DLT_LOOP network order: accept both.
                 let le = u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]);
                 let be = u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]);
@@ -216,11 +225,15 @@ impl<'a> Ctx<'a> {
             }
             LinkType::RawIp => self.ip(off, None),
             LinkType::LinuxSll => {
-                let Some(p) = be16(d, off + 14) else { return Decoded::Error(ErrorLayer::Link) };
+                let Some(p) = be16(d, off + 14) else {
+                    return Decoded::Error(ErrorLayer::Link);
+                };
                 self.ethertype(p, off + 16)
             }
             LinkType::LinuxSll2 => {
-                let Some(p) = be16(d, off) else { return Decoded::Error(ErrorLayer::Link) };
+                let Some(p) = be16(d, off) else {
+                    return Decoded::Error(ErrorLayer::Link);
+                };
                 if d.len() < off + 20 {
                     return Decoded::Error(ErrorLayer::Link);
                 }
@@ -229,7 +242,9 @@ impl<'a> Ctx<'a> {
             LinkType::Ppp => {
                 // Some PPP captures hold Cisco HDLC framing (address 0x0f unicast, 0x8f broadcast).
                 if matches!(d.get(off), Some(0x0f | 0x8f)) && d.get(off + 1) == Some(&0) {
-                    let Some(p) = be16(d, off + 2) else { return Decoded::Error(ErrorLayer::Link) };
+                    let Some(p) = be16(d, off + 2) else {
+                        return Decoded::Error(ErrorLayer::Link);
+                    };
                     return self.ethertype(p, off + 4);
                 }
                 let mut o = off;
@@ -239,11 +254,14 @@ impl<'a> Ctx<'a> {
                 self.ppp(o)
             }
             LinkType::CiscoHdlc => {
-                let Some(p) = be16(d, off + 2) else { return Decoded::Error(ErrorLayer::Link) };
+                let Some(p) = be16(d, off + 2) else {
+                    return Decoded::Error(ErrorLayer::Link);
+                };
                 self.ethertype(p, off + 4)
             }
             LinkType::Ppi => {
-                let (Some(hl), Some(dlt)) = (d.get(off + 2..off + 4), d.get(off + 4..off + 8)) else {
+                let (Some(hl), Some(dlt)) = (d.get(off + 2..off + 4), d.get(off + 4..off + 8))
+                else {
                     return Decoded::Error(ErrorLayer::Link);
                 };
                 let hl = u16::from_le_bytes([hl[0], hl[1]]) as usize;
@@ -258,7 +276,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn ethernet(&mut self, off: usize) -> Decoded {
-        let Some(t) = be16(self.data, off + 12) else { return Decoded::Error(ErrorLayer::Link) };
+        let Some(t) = be16(self.data, off + 12) else {
+            return Decoded::Error(ErrorLayer::Link);
+        };
         if t < 0x0600 {
             return Decoded::NonIp; // 802.3 length field: LLC (STP, CDP…)
         }
@@ -270,7 +290,8 @@ impl<'a> Ctx<'a> {
             ETH_IPV4 => self.ip(off, Some(4)),
             ETH_IPV6 => self.ip(off, Some(6)),
             ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
-                let (Some(tci), Some(next)) = (be16(self.data, off), be16(self.data, off + 2)) else {
+                let (Some(tci), Some(next)) = (be16(self.data, off), be16(self.data, off + 2))
+                else {
                     return Decoded::Error(ErrorLayer::Vlan);
                 };
                 if self.info.encap.has(Encap::VLAN) {
@@ -296,7 +317,9 @@ impl<'a> Ctx<'a> {
 
     fn ppp(&mut self, off: usize) -> Decoded {
         let d = self.data;
-        let Some(&b0) = d.get(off) else { return Decoded::Error(ErrorLayer::Ppp) };
+        let Some(&b0) = d.get(off) else {
+            return Decoded::Error(ErrorLayer::Ppp);
+        };
         // Protocol field compression: an odd first byte is a one-byte protocol.
         let (proto, hl) = if b0 & 1 == 1 {
             (b0 as u16, 1)
@@ -316,7 +339,9 @@ impl<'a> Ctx<'a> {
     fn mpls(&mut self, mut off: usize) -> Decoded {
         self.info.encap.0 |= Encap::MPLS;
         for _ in 0..8 {
-            let Some(e) = be32(self.data, off) else { return Decoded::Error(ErrorLayer::Mpls) };
+            let Some(e) = be32(self.data, off) else {
+                return Decoded::Error(ErrorLayer::Mpls);
+            };
             off += 4;
             if e & 0x100 != 0 {
                 // bottom of stack: the payload's first nibble tells what follows
@@ -355,7 +380,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn ip(&mut self, off: usize, expect: Option<u8>) -> Decoded {
-        let Some(bytes) = self.data.get(off..) else { return Decoded::Error(ErrorLayer::Link) };
+        let Some(bytes) = self.data.get(off..) else {
+            return Decoded::Error(ErrorLayer::Link);
+        };
         let ver = bytes.first().map(|b| b >> 4);
         let layer = match (expect, ver) {
             (_, Some(6)) => ErrorLayer::Ipv6,
@@ -672,7 +699,9 @@ impl<'a> Ctx<'a> {
 /// The fragment offset of an IPv6 packet's fragment header, walking the extension chain.
 fn ipv6_frag_offset(exts: &etherparse::Ipv6ExtensionsSlice<'_>) -> u16 {
     let b = exts.slice();
-    let Some(mut next) = exts.first_header().map(|n| n.0) else { return 0 };
+    let Some(mut next) = exts.first_header().map(|n| n.0) else {
+        return 0;
+    };
     let mut o = 0usize;
     while o + 8 <= b.len() {
         let hl = match next {

@@ -9,7 +9,20 @@ fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
 
 fn ipv4_udp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
     let total = 20 + 8 + payload.len();
-    let mut v = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0];
+    let mut v = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
     v.extend_from_slice(&src);
     v.extend_from_slice(&dst);
     v.extend_from_slice(&sp.to_be_bytes());
@@ -22,8 +35,13 @@ fn ipv4_udp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: &[u8]) -> Vec
 
 #[test]
 fn ethernet_ipv4_udp() {
-    let p = eth(0x0800, &ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 1234, 53, b"abc"));
-    let Decoded::Ip(i) = decode(LinkType::Ethernet, &p) else { panic!() };
+    let p = eth(
+        0x0800,
+        &ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 1234, 53, b"abc"),
+    );
+    let Decoded::Ip(i) = decode(LinkType::Ethernet, &p) else {
+        panic!()
+    };
     assert_eq!((i.proto, i.sport, i.dport), (17, 1234, 53));
     assert_eq!(&i.src[..4], &[10, 0, 0, 1]);
     assert_eq!(i.payload(&p), b"abc");
@@ -35,18 +53,28 @@ fn qinq_is_recorded() {
     let mut pl = vec![0x00, 0x64, 0x81, 0x00, 0x00, 0xc8, 0x08, 0x00];
     pl.extend_from_slice(&inner);
     let p = eth(0x88a8, &pl);
-    let Decoded::Ip(i) = decode(LinkType::Ethernet, &p) else { panic!() };
+    let Decoded::Ip(i) = decode(LinkType::Ethernet, &p) else {
+        panic!()
+    };
     assert_eq!(i.vlan, 100);
     assert!(i.encap.has(Encap::VLAN) && i.encap.has(Encap::QINQ));
 }
 
 #[test]
 fn vxlan_decodes_inner() {
-    let inner = eth(0x0800, &ipv4_udp([192, 168, 0, 1], [192, 168, 0, 2], 5000, 6000, b"x"));
+    let inner = eth(
+        0x0800,
+        &ipv4_udp([192, 168, 0, 1], [192, 168, 0, 2], 5000, 6000, b"x"),
+    );
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
     vx.extend_from_slice(&inner);
-    let p = eth(0x0800, &ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 4789, &vx));
-    let Decoded::Ip(i) = decode(LinkType::Ethernet, &p) else { panic!() };
+    let p = eth(
+        0x0800,
+        &ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 4789, &vx),
+    );
+    let Decoded::Ip(i) = decode(LinkType::Ethernet, &p) else {
+        panic!()
+    };
     assert_eq!((i.sport, i.dport), (5000, 6000));
     assert!(i.encap.has(Encap::VXLAN));
     assert_eq!(i.payload(&p), b"x");
@@ -54,11 +82,30 @@ fn vxlan_decodes_inner() {
 
 #[test]
 fn truncation_at_every_length_never_panics() {
-    let inner = eth(0x0800, &ipv4_udp([192, 168, 0, 1], [192, 168, 0, 2], 5000, 6000, b"xyz"));
+    let inner = eth(
+        0x0800,
+        &ipv4_udp([192, 168, 0, 1], [192, 168, 0, 2], 5000, 6000, b"xyz"),
+    );
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
     vx.extend_from_slice(&inner);
-    let p = eth(0x8100, &[&[0u8, 5, 8, 0][..], &ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 1, 4789, &vx)].concat());
-    for lt in [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::RawIp, LinkType::Ppi, LinkType::Ppp, LinkType::CiscoHdlc] {
+    let p = eth(
+        0x8100,
+        &[
+            &[0u8, 5, 8, 0][..],
+            &ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 1, 4789, &vx),
+        ]
+        .concat(),
+    );
+    for lt in [
+        LinkType::Ethernet,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Null,
+        LinkType::RawIp,
+        LinkType::Ppi,
+        LinkType::Ppp,
+        LinkType::CiscoHdlc,
+    ] {
         for n in 0..p.len() {
             let _ = decode(lt, &p[..n]);
         }
@@ -70,16 +117,48 @@ fn gre_with_non_ip_payload_keeps_outer_flow() {
     let mut gre = vec![0x00, 0x00, 0x88, 0x0c]; // unknown protocol type
     gre.extend_from_slice(&[1, 2, 3, 4]);
     let total = 20 + gre.len();
-    let mut ip = vec![0x45, 0, 0, total as u8, 0, 0, 0, 0, 64, 47, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2];
+    let mut ip = vec![
+        0x45,
+        0,
+        0,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        47,
+        0,
+        0,
+        1,
+        1,
+        1,
+        1,
+        2,
+        2,
+        2,
+        2,
+    ];
     ip.extend_from_slice(&gre);
-    let Decoded::Ip(i) = decode(LinkType::RawIp, &ip) else { panic!() };
+    let Decoded::Ip(i) = decode(LinkType::RawIp, &ip) else {
+        panic!()
+    };
     assert_eq!(i.proto, 47);
     assert!(i.encap.is_empty());
 }
 
 #[test]
 fn non_ip_frames() {
-    assert!(matches!(decode(LinkType::Ethernet, &eth(0x0806, &[0; 28])), Decoded::NonIp));
-    assert!(matches!(decode(LinkType::Ethernet, &eth(0x0026, &[0; 28])), Decoded::NonIp));
-    assert!(matches!(decode(LinkType::Other(147), &[0; 28]), Decoded::Error(ErrorLayer::LinkTypeUnsupported)));
+    assert!(matches!(
+        decode(LinkType::Ethernet, &eth(0x0806, &[0; 28])),
+        Decoded::NonIp
+    ));
+    assert!(matches!(
+        decode(LinkType::Ethernet, &eth(0x0026, &[0; 28])),
+        Decoded::NonIp
+    ));
+    assert!(matches!(
+        decode(LinkType::Other(147), &[0; 28]),
+        Decoded::Error(ErrorLayer::LinkTypeUnsupported)
+    ));
 }

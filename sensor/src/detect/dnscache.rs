@@ -33,7 +33,10 @@ struct Shard {
 
 impl DnsCache {
     pub fn new(capacity: usize) -> DnsCache {
-        DnsCache { shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(), per_shard: (capacity / SHARDS).max(8) }
+        DnsCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard: (capacity / SHARDS).max(8),
+        }
     }
 
     fn shard(&self, a: &IpAddr) -> &Mutex<Shard> {
@@ -59,16 +62,29 @@ impl DnsCache {
                 s.map.retain(|_, e| e.seq > cut);
             }
         }
-        s.map.insert(addr, Entry { name: Arc::from(name), expires_ns: now_ns + ttl * 1_000_000_000, seq });
+        s.map.insert(
+            addr,
+            Entry {
+                name: Arc::from(name),
+                expires_ns: now_ns + ttl * 1_000_000_000,
+                seq,
+            },
+        );
     }
 
     pub fn lookup(&self, addr: &IpAddr, now_ns: u64) -> Option<Arc<str>> {
         let s = self.shard(addr).lock().unwrap_or_else(|e| e.into_inner());
-        s.map.get(addr).filter(|e| e.expires_ns >= now_ns).map(|e| e.name.clone())
+        s.map
+            .get(addr)
+            .filter(|e| e.expires_ns >= now_ns)
+            .map(|e| e.name.clone())
     }
 
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().map(|s| s.map.len()).unwrap_or(0)).sum()
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.map.len()).unwrap_or(0))
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,7 +104,10 @@ mod tests {
         let c = DnsCache::new(16 * 8);
         let a: IpAddr = "203.0.113.5".parse().unwrap();
         c.insert(a, "relay-1.net.anydesk.com", 60, 0);
-        assert_eq!(c.lookup(&a, 1_000_000_000).as_deref(), Some("relay-1.net.anydesk.com"));
+        assert_eq!(
+            c.lookup(&a, 1_000_000_000).as_deref(),
+            Some("relay-1.net.anydesk.com")
+        );
         assert!(c.lookup(&a, (MIN_TTL_S + 1) * 1_000_000_000).is_none());
         for i in 0..10_000u32 {
             c.insert(IpAddr::from(i.to_be_bytes()), "x.example", 60, 0);

@@ -32,10 +32,13 @@ pub fn entropy(b: &[u8]) -> f32 {
         c[*x as usize] += 1;
     }
     let n = b.len() as f32;
-    c.iter().filter(|&&k| k > 0).map(|&k| {
-        let p = k as f32 / n;
-        -p * p.log2()
-    }).sum()
+    c.iter()
+        .filter(|&&k| k > 0)
+        .map(|&k| {
+            let p = k as f32 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// Whether a payload is what ping programs send.
@@ -73,7 +76,9 @@ impl IcmpStats {
             self.high_entropy += 1;
         }
         if self.distinct.len() < 4096 {
-            let h = sample.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
+            let h = sample.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+            });
             self.distinct.insert(h);
         }
     }
@@ -93,7 +98,10 @@ impl IcmpStats {
             why.push(("unusual_payloads".into(), odd.to_string()));
             why.push(("distinct_payloads".into(), self.distinct().to_string()));
             why.push(("payload_bytes".into(), self.payload_bytes.to_string()));
-            why.push(("high_entropy_payloads".into(), self.high_entropy.to_string()));
+            why.push((
+                "high_entropy_payloads".into(),
+                self.high_entropy.to_string(),
+            ));
         }
         (!why.is_empty()).then_some(why)
     }

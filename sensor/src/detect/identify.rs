@@ -22,10 +22,14 @@ fn done_if(flow: &mut Flow, insp: &Inspect, want: u32) {
 /// What the first bytes of a TCP stream are, if anything we know.
 fn classify_tcp(cs: &[u8], sc: &[u8], key: &FlowKey) -> Option<AppProto> {
     use AppProto as A;
-    if proto::tls::probe(cs) == Probe::Match || (cs.is_empty() && proto::tls::probe(sc) == Probe::Match) {
+    if proto::tls::probe(cs) == Probe::Match
+        || (cs.is_empty() && proto::tls::probe(sc) == Probe::Match)
+    {
         return Some(A::Tls);
     }
-    if proto::rdp::probe(cs) == Probe::Match || (cs.is_empty() && proto::rdp::probe(sc) == Probe::Match) {
+    if proto::rdp::probe(cs) == Probe::Match
+        || (cs.is_empty() && proto::rdp::probe(sc) == Probe::Match)
+    {
         return Some(A::Rdp);
     }
     if proto::ssh::probe(cs) == Probe::Match || proto::ssh::probe(sc) == Probe::Match {
@@ -38,16 +42,22 @@ fn classify_tcp(cs: &[u8], sc: &[u8], key: &FlowKey) -> Option<AppProto> {
         let _ = value;
         return Some(A::HttpConnect);
     }
-    if proto::http::probe(cs) == Probe::Match || (cs.is_empty() && proto::http::probe(sc) == Probe::Match) {
+    if proto::http::probe(cs) == Probe::Match
+        || (cs.is_empty() && proto::http::probe(sc) == Probe::Match)
+    {
         return Some(A::Http);
     }
-    if matches!(proto::proxy::parse_socks5_greeting(cs), Parsed::Done { .. }) && sc.first() == Some(&5) {
+    if matches!(proto::proxy::parse_socks5_greeting(cs), Parsed::Done { .. })
+        && sc.first() == Some(&5)
+    {
         return Some(A::Socks);
     }
     if let Parsed::Done { .. } = proto::proxy::parse_socks4(cs) {
         return Some(A::Socks);
     }
-    if let Some(r) = proto::rmm::probe_tcp(Direction::ToServer, cs).or_else(|| proto::rmm::probe_tcp(Direction::ToClient, sc)) {
+    if let Some(r) = proto::rmm::probe_tcp(Direction::ToServer, cs)
+        .or_else(|| proto::rmm::probe_tcp(Direction::ToClient, sc))
+    {
         return Some(rmm_proto(r));
     }
     if let Some(v) = proto::vdi::probe_tcp(cs).or_else(|| proto::vdi::probe_tcp(sc)) {
@@ -62,7 +72,9 @@ fn classify_tcp(cs: &[u8], sc: &[u8], key: &FlowKey) -> Option<AppProto> {
     if proto::vpn::probe_pptp(cs).is_some() {
         return Some(A::Pptp);
     }
-    if (key.lo_port == 53 || key.hi_port == 53) && matches!(proto::dns::parse_tcp(cs), Parsed::Done { .. }) {
+    if (key.lo_port == 53 || key.hi_port == 53)
+        && matches!(proto::dns::parse_tcp(cs), Parsed::Done { .. })
+    {
         return Some(A::Dns);
     }
     None
@@ -79,7 +91,14 @@ fn rmm_proto(r: proto::rmm::Rmm) -> AppProto {
 }
 
 /// Identify and read a TCP flow's opening.
-pub(super) fn tcp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect, _dir: usize, _ts: u64) {
+pub(super) fn tcp(
+    d: &Detector,
+    key: &FlowKey,
+    flow: &mut Flow,
+    insp: &mut Inspect,
+    _dir: usize,
+    _ts: u64,
+) {
     if flow.app_proto == AppProto::Unknown {
         let (cs, sc) = (&insp.buf[0][..], &insp.buf[1][..]);
         match classify_tcp(cs, sc, key) {
@@ -116,7 +135,8 @@ pub(super) fn tcp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspe
             flow.detect.done = true;
         }
         AppProto::CitrixIca | AppProto::CitrixCgp => {
-            insp.evidence.push(("payload", flow.app_proto.as_str().into()));
+            insp.evidence
+                .push(("payload", flow.app_proto.as_str().into()));
             if let Some(t) = d.shared.rules.find("citrix-ica") {
                 flow.detect.app = Some(t);
             } else {
@@ -169,7 +189,11 @@ fn tls(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
         match proto::tls::parse_server_flight(sc) {
             Parsed::Done { value: sh, .. } => {
                 insp.got |= S1;
-                let t = flow.detect.meta_mut().entry("tls").or_insert_with(|| json!({}));
+                let t = flow
+                    .detect
+                    .meta_mut()
+                    .entry("tls")
+                    .or_insert_with(|| json!({}));
                 if let Value::Object(t) = t {
                     t.insert("version".into(), json!(tls_version(sh.version)));
                     if let Some(a) = &sh.alpn {
@@ -198,7 +222,8 @@ fn tls(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
                 if let (Some(s), Some(i)) = (&sh.cert_subject, &sh.cert_issuer) {
                     if proto::vpn::probe_tor_cert(s, i) {
                         flow.app_proto = AppProto::Tor;
-                        insp.evidence.push(("tls.cert", "tor relay link certificate".into()));
+                        insp.evidence
+                            .push(("tls.cert", "tor relay link certificate".into()));
                     }
                 }
             }
@@ -237,10 +262,14 @@ fn rdp(flow: &mut Flow, insp: &mut Inspect) {
                     r.insert("cookie".into(), json!(c));
                     insp.evidence.push(("rdp.cookie", c.clone()));
                 } else {
-                    insp.evidence.push(("rdp.x224", "connection request".into()));
+                    insp.evidence
+                        .push(("rdp.x224", "connection request".into()));
                 }
                 if let Some(p) = value.requested_protocols {
-                    r.insert("requested_protocols".into(), json!(proto::rdp::protocol_names(p)));
+                    r.insert(
+                        "requested_protocols".into(),
+                        json!(proto::rdp::protocol_names(p)),
+                    );
                 }
                 m.insert("rdp".into(), Value::Object(r));
             }
@@ -254,7 +283,13 @@ fn rdp(flow: &mut Flow, insp: &mut Inspect) {
                 insp.got |= S1;
                 if let Some(Value::Object(r)) = flow.detect.meta_mut().get_mut("rdp") {
                     if let Some(p) = value.selected_protocol {
-                        r.insert("selected_protocol".into(), json!(proto::rdp::protocol_names(p).first().copied().unwrap_or("rdp")));
+                        r.insert(
+                            "selected_protocol".into(),
+                            json!(proto::rdp::protocol_names(p)
+                                .first()
+                                .copied()
+                                .unwrap_or("rdp")),
+                        );
                     }
                     if let Some(f) = value.failure_code {
                         r.insert("failure_code".into(), json!(f));
@@ -271,29 +306,44 @@ fn rdp(flow: &mut Flow, insp: &mut Inspect) {
 fn ssh(key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
     flow.detect.app_proto_tool = Some("ssh");
     let mut sides = [None, None];
-    for dir in 0..2 {
-        if let Parsed::Done { value, consumed } = proto::ssh::parse_banner(&insp.buf[dir]) {
-            sides[dir] = Some((value, consumed));
+    for (side, buf) in sides.iter_mut().zip(insp.buf.iter()) {
+        if let Parsed::Done { value, consumed } = proto::ssh::parse_banner(buf) {
+            *side = Some((value, consumed));
         }
     }
     for (dir, bit, kbit) in [(0usize, C1, C2), (1, S1, S2)] {
-        let Some((banner, consumed)) = &sides[dir] else { continue };
+        let Some((banner, consumed)) = &sides[dir] else {
+            continue;
+        };
         if insp.got & bit == 0 {
             insp.got |= bit;
             let side = if dir == 0 { "client" } else { "server" };
             let m = flow.detect.meta_mut();
             let s = m.entry("ssh").or_insert_with(|| json!({}));
-            s[side] = json!({"proto_version": banner.proto_version, "software_version": banner.software});
+            s[side] =
+                json!({"proto_version": banner.proto_version, "software_version": banner.software});
         }
         if insp.got & kbit == 0 {
-            if let Parsed::Done { value: kex, .. } = proto::ssh::parse_kexinit(insp.buf[dir].get(*consumed..).unwrap_or(&[])) {
+            if let Parsed::Done { value: kex, .. } =
+                proto::ssh::parse_kexinit(insp.buf[dir].get(*consumed..).unwrap_or(&[]))
+            {
                 insp.got |= kbit;
                 // A KEXINIT that announces server-only extensions came from the server:
                 // the roles were guessed wrong (capture started late, or one direction only).
-                let server_like = kex.kex_algorithms.contains("ext-info-s") || kex.kex_algorithms.contains("kex-strict-s");
-                let client_like = kex.kex_algorithms.contains("ext-info-c") || kex.kex_algorithms.contains("kex-strict-c");
-                let (h, hm) = if server_like || (dir == 1 && !client_like) { kex.hassh_server() } else { kex.hassh() };
-                let field = if server_like || (dir == 1 && !client_like) { "hassh_server" } else { "hassh" };
+                let server_like = kex.kex_algorithms.contains("ext-info-s")
+                    || kex.kex_algorithms.contains("kex-strict-s");
+                let client_like = kex.kex_algorithms.contains("ext-info-c")
+                    || kex.kex_algorithms.contains("kex-strict-c");
+                let (h, hm) = if server_like || (dir == 1 && !client_like) {
+                    kex.hassh_server()
+                } else {
+                    kex.hassh()
+                };
+                let field = if server_like || (dir == 1 && !client_like) {
+                    "hassh_server"
+                } else {
+                    "hassh"
+                };
                 let side = if dir == 0 { "client" } else { "server" };
                 if let Some(Value::Object(s)) = flow.detect.meta_mut().get_mut("ssh") {
                     if let Some(Value::Object(x)) = s.get_mut(side) {
@@ -357,7 +407,10 @@ fn rfb(flow: &mut Flow, insp: &mut Inspect) {
         let ver = cv.or(sv).unwrap_or((3, 8));
         if let Parsed::Done { value, .. } = proto::rfb::parse_security_types(&sc[12..], ver) {
             insp.got |= S2;
-            r["security_types"] = json!(value.iter().map(|t| proto::rfb::security_type_name(*t)).collect::<Vec<_>>());
+            r["security_types"] = json!(value
+                .iter()
+                .map(|t| proto::rfb::security_type_name(*t))
+                .collect::<Vec<_>>());
             if ver < (3, 7) {
                 if let Some(t) = value.first() {
                     r["security_type_selected"] = json!(proto::rfb::security_type_name(*t));
@@ -374,7 +427,8 @@ fn rfb(flow: &mut Flow, insp: &mut Inspect) {
         }
     }
     if sv.is_some() || cv.is_some() {
-        insp.evidence.push(("rfb.version", format!("{:?}", sv.or(cv).unwrap_or((0, 0)))));
+        insp.evidence
+            .push(("rfb.version", format!("{:?}", sv.or(cv).unwrap_or((0, 0)))));
         insp.evidence.dedup();
     }
     done_if(flow, insp, C1 | S1 | S2 | C2);
@@ -389,7 +443,16 @@ fn http(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
                 let mut h = serde_json::Map::new();
                 if let Some(host) = &req.host {
                     h.insert("hostname".into(), json!(host));
-                    let bare = host.rsplit_once(':').map(|(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host.as_str() }).unwrap_or(host);
+                    let bare = host
+                        .rsplit_once(':')
+                        .map(|(h, p)| {
+                            if p.chars().all(|c| c.is_ascii_digit()) {
+                                h
+                            } else {
+                                host.as_str()
+                            }
+                        })
+                        .unwrap_or(host);
                     if let Some(id) = d.shared.rules.match_domain(bare) {
                         insp.evidence.push(("http.host", host.clone()));
                         flow.detect.app.get_or_insert(id);
@@ -415,7 +478,9 @@ fn http(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
                         flow.detect.app = Some(id);
                     }
                 }
-                flow.detect.meta_mut().insert("http".into(), Value::Object(h));
+                flow.detect
+                    .meta_mut()
+                    .insert("http".into(), Value::Object(h));
             }
             Parsed::Malformed(_) => insp.got |= C1,
             Parsed::NeedMore { .. } => {}
@@ -454,7 +519,11 @@ fn proxy(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
                         Parsed::Done { consumed, .. } => Some(consumed),
                         _ => None,
                     };
-                    (Some(format!("{}:{}", value.host, value.port)), consumed, s_used)
+                    (
+                        Some(format!("{}:{}", value.host, value.port)),
+                        consumed,
+                        s_used,
+                    )
                 }
                 _ => (None, 0, None),
             }
@@ -464,13 +533,17 @@ fn proxy(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
         let Some(target) = target else { return };
         let Some(s_used) = s_used else {
             // Target known, answer not yet: record and wait for the reply.
-            flow.detect.meta_mut().insert("proxy".into(), json!({"target": target}));
+            flow.detect
+                .meta_mut()
+                .insert("proxy".into(), json!({"target": target}));
             return;
         };
         insp.got |= C1;
         insp.tunnel_off = [c_used, s_used];
         insp.evidence.push(("proxy.target", target.clone()));
-        flow.detect.meta_mut().insert("proxy".into(), json!({"target": target}));
+        flow.detect
+            .meta_mut()
+            .insert("proxy".into(), json!({"target": target}));
         let host = target.rsplit_once(':').map(|(h, _)| h).unwrap_or(&target);
         if let Some(id) = d.shared.rules.match_domain(host) {
             flow.detect.app.get_or_insert(id);
@@ -507,20 +580,32 @@ fn socks_handshake(cs: &[u8], sc: &[u8]) -> (Option<String>, usize, Option<usize
     if cs.first() == Some(&4) {
         if let Parsed::Done { value, consumed } = parse_socks4(cs) {
             // SOCKS4 reply: 8 bytes, VN 0, CD 90 granted
-            let s = if sc.len() >= 8 && sc[0] == 0 { Some(8) } else { None };
+            let s = if sc.len() >= 8 && sc[0] == 0 {
+                Some(8)
+            } else {
+                None
+            };
             return (Some(format!("{}:{}", value.host, value.port)), consumed, s);
         }
         return (None, 0, None);
     }
-    let Parsed::Done { consumed: g, .. } = parse_socks5_greeting(cs) else { return (None, 0, None) };
+    let Parsed::Done { consumed: g, .. } = parse_socks5_greeting(cs) else {
+        return (None, 0, None);
+    };
     // server: method selection (2 bytes), [auth exchange], then the reply
-    let Some(&method) = sc.get(1) else { return (None, 0, None) };
+    let Some(&method) = sc.get(1) else {
+        return (None, 0, None);
+    };
     let mut c = g;
     let mut s = 2;
     if method == 2 {
         // username/password (RFC 1929): VER ULEN UNAME PLEN PASSWD, reply 2 bytes
-        let Some(&ul) = cs.get(c + 1) else { return (None, 0, None) };
-        let Some(&pl) = cs.get(c + 2 + ul as usize) else { return (None, 0, None) };
+        let Some(&ul) = cs.get(c + 1) else {
+            return (None, 0, None);
+        };
+        let Some(&pl) = cs.get(c + 2 + ul as usize) else {
+            return (None, 0, None);
+        };
         c += 3 + ul as usize + pl as usize;
         s += 2;
     }
@@ -537,7 +622,15 @@ fn socks_handshake(cs: &[u8], sc: &[u8]) -> (Option<String>, usize, Option<usize
 }
 
 /// Identify a UDP flow from one datagram.
-pub(super) fn udp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect, dir: usize, payload: &[u8], ts: u64) {
+pub(super) fn udp(
+    d: &Detector,
+    key: &FlowKey,
+    flow: &mut Flow,
+    insp: &mut Inspect,
+    dir: usize,
+    payload: &[u8],
+    ts: u64,
+) {
     use AppProto as A;
     let ports = [key.lo_port, key.hi_port];
     let on = |p: u16| ports.contains(&p);
@@ -554,13 +647,20 @@ pub(super) fn udp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspe
     }
     let p = if let Some(r) = proto::rdp::probe_rdpeudp(payload) {
         flow.detect.app_proto_tool = Some("rdp");
-        insp.evidence.push(("rdpeudp", format!("syn={} synack={} v{}", r.syn, r.synack, r.version)));
+        insp.evidence.push((
+            "rdpeudp",
+            format!("syn={} synack={} v{}", r.syn, r.synack, r.version),
+        ));
         Some(A::Rdp)
-    } else if proto::vpn::probe_wireguard(payload).is_some_and(|m| m != proto::vpn::WgMsg::Transport || on(51820)) {
+    } else if proto::vpn::probe_wireguard(payload)
+        .is_some_and(|m| m != proto::vpn::WgMsg::Transport || on(51820))
+    {
         Some(A::WireGuard)
     } else if proto::vpn::probe_openvpn_udp(payload).is_some() {
         Some(A::OpenVpn)
-    } else if (on(500) || on(4500)) && proto::vpn::probe_ike(payload, if on(4500) { 4500 } else { 500 }).is_some() {
+    } else if (on(500) || on(4500))
+        && proto::vpn::probe_ike(payload, if on(4500) { 4500 } else { 500 }).is_some()
+    {
         Some(A::Ike)
     } else if on(4500) && proto::vpn::probe_esp_in_udp(payload) {
         Some(A::Esp)
@@ -568,12 +668,21 @@ pub(super) fn udp(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspe
         Some(A::L2tp)
     } else if let Some(s) = proto::calls::probe_stun(payload) {
         if let Some(sw) = s.software {
-            flow.detect.meta_mut().insert("stun".into(), json!({"software": sw}));
+            flow.detect
+                .meta_mut()
+                .insert("stun".into(), json!({"software": sw}));
         }
         Some(A::Stun)
     } else if proto::calls::probe_dtls(payload).is_some() {
         Some(A::Dtls)
-    } else if let Some(r) = proto::rmm::probe_udp(if dir == 0 { Direction::ToServer } else { Direction::ToClient }, payload) {
+    } else if let Some(r) = proto::rmm::probe_udp(
+        if dir == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        },
+        payload,
+    ) {
         let id = r.id();
         insp.evidence.push(("payload", id.into()));
         if let Some(t) = d.shared.rules.find(id) {
@@ -610,7 +719,10 @@ fn xdmcp(b: &[u8]) -> bool {
 fn quic_long_header(b: &[u8]) -> bool {
     b.len() >= 1200
         && b[0] & 0xc0 == 0xc0
-        && matches!(crate::decode::wire::be32(b, 1), Some(0x0000_0001 | 0x6b33_43cf | 0xff00_001d | 0xff00_0020))
+        && matches!(
+            crate::decode::wire::be32(b, 1),
+            Some(0x0000_0001 | 0x6b33_43cf | 0xff00_001d | 0xff00_0020)
+        )
 }
 
 pub(super) fn dns(d: &Detector, flow: &mut Flow, msg: &proto::dns::Message<'_>, ts: u64) {
@@ -659,12 +771,19 @@ pub(super) fn attribute(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut
     // Payload patterns of the catalogue count only on the tool's own ports: a two-byte
     // magic alone is too weak.
     if flow.app_proto == AppProto::Unknown {
-        let sport = if flow.client_is_lo { key.hi_port } else { key.lo_port };
+        let sport = if flow.client_is_lo {
+            key.hi_port
+        } else {
+            key.lo_port
+        };
         let on_port = d.shared.rules.tools_on_port(key.proto, sport);
         for (to_server, b) in [(true, &insp.buf[0]), (false, &insp.buf[1])] {
             if let Some(id) = d.shared.rules.match_payload(to_server, b) {
                 if on_port.contains(&id) {
-                    insp.evidence.push(("payload", format!("{} on port {sport}", d.shared.rules.tool(id).id)));
+                    insp.evidence.push((
+                        "payload",
+                        format!("{} on port {sport}", d.shared.rules.tool(id).id),
+                    ));
                     flow.detect.app = Some(id);
                     flow.detect.done = true;
                     return;
@@ -675,7 +794,8 @@ pub(super) fn attribute(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut
     // A name the client asked for on the wire (SNI, Host) beats what the address was looked
     // up as: shared CDN addresses serve many names.
     let named = flow.detect.meta.as_ref().is_some_and(|m| {
-        m.get("tls").and_then(|t| t.get("sni")).is_some() || m.get("http").and_then(|h| h.get("hostname")).is_some()
+        m.get("tls").and_then(|t| t.get("sni")).is_some()
+            || m.get("http").and_then(|h| h.get("hostname")).is_some()
     });
     if named {
         return;
@@ -685,7 +805,6 @@ pub(super) fn attribute(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut
             // DNS alone attributes only flows that carry something (not a bare SYN).
             insp.evidence.push(("dns", name.to_string()));
             flow.detect.app = Some(id);
-            return;
         }
     }
 }

@@ -82,7 +82,11 @@ pub struct DetectConfig {
 
 impl Default for DetectConfig {
     fn default() -> Self {
-        DetectConfig { max_inspect_packets: 24, max_inspect_bytes: 16 * 1024, ssh_alert: "inbound".into() }
+        DetectConfig {
+            max_inspect_packets: 24,
+            max_inspect_bytes: 16 * 1024,
+            ssh_alert: "inbound".into(),
+        }
     }
 }
 
@@ -101,7 +105,10 @@ pub struct Live {
 
 impl Live {
     pub fn new(s: Arc<Shared>) -> Arc<Live> {
-        Arc::new(Live { gen: std::sync::atomic::AtomicU64::new(0), cur: std::sync::Mutex::new(s) })
+        Arc::new(Live {
+            gen: std::sync::atomic::AtomicU64::new(0),
+            cur: std::sync::Mutex::new(s),
+        })
     }
     pub fn current(&self) -> Arc<Shared> {
         self.cur.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -110,7 +117,10 @@ impl Live {
     pub fn replace_rules(&self, rules: Catalogue) -> usize {
         let mut cur = self.cur.lock().unwrap_or_else(|e| e.into_inner());
         let n = rules.len();
-        *cur = Arc::new(Shared { rules, dns: cur.dns.clone() });
+        *cur = Arc::new(Shared {
+            rules,
+            dns: cur.dns.clone(),
+        });
         self.gen.fetch_add(1, std::sync::atomic::Ordering::Release);
         n
     }
@@ -134,7 +144,10 @@ impl Shared {
     }
 
     pub fn with_rules(rules: Catalogue) -> Shared {
-        Shared { rules, dns: Arc::new(DnsCache::new(65_536)) }
+        Shared {
+            rules,
+            dns: Arc::new(DnsCache::new(65_536)),
+        }
     }
 
     pub fn rules_loaded(&self) -> usize {
@@ -160,7 +173,14 @@ const ICMP_INSPECT: u32 = 2000;
 
 impl Detector {
     pub fn new(cfg: DetectConfig, shared: Arc<Shared>, home: Arc<HomeNet>) -> Detector {
-        Detector { cfg, shared, live: None, gen: 0, home, dns_obs: Vec::new() }
+        Detector {
+            cfg,
+            shared,
+            live: None,
+            gen: 0,
+            home,
+            dns_obs: Vec::new(),
+        }
     }
 
     /// Follow a reloadable context (live capture).
@@ -179,7 +199,12 @@ impl Detector {
     pub fn app_name(&self, f: &Flow) -> Option<String> {
         match f.detect.app {
             // (a flow named before a rules reload may hold an id the new catalogue lacks)
-            Some(id) => self.shared.rules.tools().get(id as usize).map(|t| t.id.clone()),
+            Some(id) => self
+                .shared
+                .rules
+                .tools()
+                .get(id as usize)
+                .map(|t| t.id.clone()),
             None => f.detect.app_proto_tool.map(String::from),
         }
     }
@@ -209,7 +234,11 @@ impl Detector {
             self.icmp(key, flow, info, payload, findings);
             return;
         }
-        if key.proto == crate::decode::PROTO_UDP && [53, 5353, 5355].iter().any(|p| key.lo_port == *p || key.hi_port == *p) {
+        if key.proto == crate::decode::PROTO_UDP
+            && [53, 5353, 5355]
+                .iter()
+                .any(|p| key.lo_port == *p || key.hi_port == *p)
+        {
             match crate::proto::dns::parse(payload) {
                 Ok(msg) => {
                     self.dns_message(key, flow, to_server, &msg, payload.len(), ts);
@@ -224,12 +253,21 @@ impl Detector {
         let mut insp = flow.detect.insp.take().unwrap_or_else(|| {
             let mut i = Box::<Inspect>::default();
             let server = if flow.client_is_lo { &key.hi } else { &key.lo };
-            i.dns_name = self.shared.dns.lookup(&crate::flow::key::to_ip(key.v6, server), ts);
+            i.dns_name = self
+                .shared
+                .dns
+                .lookup(&crate::flow::key::to_ip(key.v6, server), ts);
             i
         });
         let dir = if to_server { 0 } else { 1 };
         if key.proto == crate::decode::PROTO_TCP {
-            append_stream(&mut insp, dir, info.seq, payload, self.cfg.max_inspect_bytes);
+            append_stream(
+                &mut insp,
+                dir,
+                info.seq,
+                payload,
+                self.cfg.max_inspect_bytes,
+            );
             identify::tcp(self, key, flow, &mut insp, dir, ts);
         } else if key.proto == crate::decode::PROTO_UDP {
             identify::udp(self, key, flow, &mut insp, dir, payload, ts);
@@ -241,7 +279,12 @@ impl Detector {
         tunnels::check(self, key, flow, &insp, findings);
         // An identification that may still become an alert once both sides have spoken
         // keeps the flow under inspection (bounded by max_inspect_packets).
-        if flow.detect.done && !flow.detect.alerted && findings.is_empty() && flow.detect.payload_dirs != 3 && (flow.detect.app.is_some() || flow.detect.app_proto_tool.is_some()) {
+        if flow.detect.done
+            && !flow.detect.alerted
+            && findings.is_empty()
+            && flow.detect.payload_dirs != 3
+            && (flow.detect.app.is_some() || flow.detect.app_proto_tool.is_some())
+        {
             flow.detect.done = false;
         }
         if flow.detect.inspected >= self.cfg.max_inspect_packets {
@@ -249,8 +292,14 @@ impl Detector {
         }
         if flow.detect.done {
             if !insp.evidence.is_empty() {
-                let ev: Vec<Value> = insp.evidence.iter().map(|(k, v)| Value::String(format!("{k}={v}"))).collect();
-                flow.detect.meta_mut().insert("evidence".into(), Value::Array(ev));
+                let ev: Vec<Value> = insp
+                    .evidence
+                    .iter()
+                    .map(|(k, v)| Value::String(format!("{k}={v}")))
+                    .collect();
+                flow.detect
+                    .meta_mut()
+                    .insert("evidence".into(), Value::Array(ev));
             }
         } else {
             flow.detect.insp = Some(insp);
@@ -259,7 +308,14 @@ impl Detector {
 }
 
 impl Detector {
-    fn icmp(&mut self, key: &FlowKey, flow: &mut Flow, info: &PacketInfo, payload: &[u8], findings: &mut Vec<Finding>) {
+    fn icmp(
+        &mut self,
+        key: &FlowKey,
+        flow: &mut Flow,
+        info: &PacketInfo,
+        payload: &[u8],
+        findings: &mut Vec<Finding>,
+    ) {
         let echo = matches!(info.sport, 0 | 8 | 128 | 129);
         if !echo || payload.len() < 4 {
             return;
@@ -295,10 +351,20 @@ impl Detector {
         });
     }
 
-    fn dns_message(&mut self, key: &FlowKey, flow: &mut Flow, to_server: bool, msg: &crate::proto::dns::Message<'_>, size: usize, ts: u64) {
+    fn dns_message(
+        &mut self,
+        key: &FlowKey,
+        flow: &mut Flow,
+        to_server: bool,
+        msg: &crate::proto::dns::Message<'_>,
+        size: usize,
+        ts: u64,
+    ) {
         set_proto(flow, AppProto::Dns);
         identify::dns(self, flow, msg, ts);
-        let Some(q) = msg.questions.first() else { return };
+        let Some(q) = msg.questions.first() else {
+            return;
+        };
         let (c, cp, s, sp) = if flow.client_is_lo {
             (key.lo, key.lo_port, key.hi, key.hi_port)
         } else {

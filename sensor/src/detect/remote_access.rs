@@ -14,31 +14,62 @@ pub const SID_VNC: u32 = 9_200_002;
 pub const SID_SSH: u32 = 9_200_003;
 pub const SID_XDMCP: u32 = 9_200_004;
 
-pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect, out: &mut Vec<Finding>) {
+pub(super) fn check(
+    d: &Detector,
+    key: &FlowKey,
+    flow: &mut Flow,
+    insp: &Inspect,
+    out: &mut Vec<Finding>,
+) {
     if flow.detect.alerted || flow.detect.remote_access || flow.app_proto == AppProto::Dns {
         return;
     }
-    let (c, s) = if flow.client_is_lo { (&key.lo, &key.hi) } else { (&key.hi, &key.lo) };
+    let (c, s) = if flow.client_is_lo {
+        (&key.lo, &key.hi)
+    } else {
+        (&key.hi, &key.lo)
+    };
     let direction = d.home.direction(key.v6, c, s);
     // A session needs both sides talking (a scan's SYN or a lone probe is not one), or
     // an identifying handshake from the client that continued.
     // (or, when the capture shows one direction only, a client that kept going)
-    let both = flow.detect.payload_dirs == 3 || (flow.pkts[1] == 0 && flow.detect.inspected >= 4 && !insp.evidence.is_empty());
+    let both = flow.detect.payload_dirs == 3
+        || (flow.pkts[1] == 0 && flow.detect.inspected >= 4 && !insp.evidence.is_empty());
     if !both {
         return;
     }
     let (sid, name, tool, severity) = if let Some(id) = flow.detect.app {
-        let Some(t) = d.shared.rules.tools().get(id as usize) else { return };
-        if !matches!(t.category, Category::RemoteAccess | Category::Rmm | Category::Vdi | Category::Ikvm) {
+        let Some(t) = d.shared.rules.tools().get(id as usize) else {
+            return;
+        };
+        if !matches!(
+            t.category,
+            Category::RemoteAccess | Category::Rmm | Category::Vdi | Category::Ikvm
+        ) {
             return;
         }
         // Names alone (DNS) attribute a flow, but only a flow that carried payload.
         (t.sid, t.name.clone(), t.id.clone(), t.severity)
     } else {
         match flow.detect.app_proto_tool {
-            Some("rdp") => (SID_RDP, "RDP".to_string(), "rdp".to_string(), sev_for(direction)),
-            Some("vnc") => (SID_VNC, "VNC".to_string(), "vnc".to_string(), sev_for(direction)),
-            Some("xdmcp") => (SID_XDMCP, "XDMCP (remote X display)".to_string(), "xdmcp".to_string(), sev_for(direction)),
+            Some("rdp") => (
+                SID_RDP,
+                "RDP".to_string(),
+                "rdp".to_string(),
+                sev_for(direction),
+            ),
+            Some("vnc") => (
+                SID_VNC,
+                "VNC".to_string(),
+                "vnc".to_string(),
+                sev_for(direction),
+            ),
+            Some("xdmcp") => (
+                SID_XDMCP,
+                "XDMCP (remote X display)".to_string(),
+                "xdmcp".to_string(),
+                sev_for(direction),
+            ),
             Some("ssh") => {
                 let want = match d.cfg.ssh_alert.as_str() {
                     "all" => true,
@@ -48,7 +79,12 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
                 if !want || flow.app_proto != AppProto::Ssh {
                     return;
                 }
-                (SID_SSH, "SSH".to_string(), "ssh".to_string(), sev_for(direction))
+                (
+                    SID_SSH,
+                    "SSH".to_string(),
+                    "ssh".to_string(),
+                    sev_for(direction),
+                )
             }
             _ => return,
         }
@@ -56,40 +92,75 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &Inspect
     // Wait until the handshake had its say, so the alert carries the evidence.
     if flow.app_proto == AppProto::Vnc
         && flow.detect.inspected < 10
-        && flow.detect.meta.as_ref().is_none_or(|m| m.get("rfb").and_then(|r| r.get("security_type_selected")).is_none())
+        && flow.detect.meta.as_ref().is_none_or(|m| {
+            m.get("rfb")
+                .and_then(|r| r.get("security_type_selected"))
+                .is_none()
+        })
     {
         return;
     }
-    if flow.app_proto == AppProto::Rdp && flow.detect.meta.as_ref().is_none_or(|m| !m.contains_key("rdp")) && insp.evidence.is_empty() {
+    if flow.app_proto == AppProto::Rdp
+        && flow
+            .detect
+            .meta
+            .as_ref()
+            .is_none_or(|m| !m.contains_key("rdp"))
+        && insp.evidence.is_empty()
+    {
         return;
     }
     let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
     md.insert("tool".into(), vec![tool.clone()]);
     md.insert("direction".into(), vec![direction.into()]);
     md.insert("app_proto".into(), vec![flow.app_proto.as_str().into()]);
-    let mut ev: Vec<String> = insp.evidence.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut ev: Vec<String> = insp
+        .evidence
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     ev.dedup();
     if !ev.is_empty() {
         md.insert("evidence".into(), ev);
     }
     if let Some(m) = &flow.detect.meta {
-        if let Some(c) = m.get("rdp").and_then(|r| r.get("cookie")).and_then(|c| c.as_str()) {
+        if let Some(c) = m
+            .get("rdp")
+            .and_then(|r| r.get("cookie"))
+            .and_then(|c| c.as_str())
+        {
             md.insert("rdp_cookie".into(), vec![c.into()]);
         }
         if let Some(r) = m.get("rfb") {
             if let Some(v) = r.get("server_protocol_version") {
                 let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
-                md.insert("rfb_version".into(), vec![format!("{:03}.{:03}", n(&v["major"]), n(&v["minor"]))]);
+                md.insert(
+                    "rfb_version".into(),
+                    vec![format!("{:03}.{:03}", n(&v["major"]), n(&v["minor"]))],
+                );
             }
             if let Some(t) = r.get("security_type_selected").and_then(|t| t.as_str()) {
-                let id = r.get("security_type_selected_id").and_then(|i| i.as_u64()).map(|i| format!(" ({i})")).unwrap_or_default();
+                let id = r
+                    .get("security_type_selected_id")
+                    .and_then(|i| i.as_u64())
+                    .map(|i| format!(" ({i})"))
+                    .unwrap_or_default();
                 md.insert("rfb_security_type".into(), vec![format!("{t}{id}")]);
             }
         }
-        if let Some(p) = m.get("proxy").and_then(|p| p.get("target")).and_then(|t| t.as_str()) {
+        if let Some(p) = m
+            .get("proxy")
+            .and_then(|p| p.get("target"))
+            .and_then(|t| t.as_str())
+        {
             md.insert("via_proxy".into(), vec![p.into()]);
         }
-        if let Some(sw) = m.get("ssh").and_then(|s| s.get("client")).and_then(|c| c.get("software_version")).and_then(|v| v.as_str()) {
+        if let Some(sw) = m
+            .get("ssh")
+            .and_then(|s| s.get("client"))
+            .and_then(|c| c.get("software_version"))
+            .and_then(|v| v.as_str())
+        {
             md.insert("ssh_client".into(), vec![sw.into()]);
         }
     }

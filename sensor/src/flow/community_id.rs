@@ -43,7 +43,15 @@ pub fn icmp_counterpart(v6: bool, t: u8) -> Option<u8> {
 
 /// The Community ID string `1:<base64 sha1>` of a flow seen from `src` to `dst`.
 /// For ICMP, `sport`/`dport` are the message type and code.
-pub fn community_id(seed: u16, v6: bool, src: &[u8; 16], dst: &[u8; 16], proto: u8, sport: u16, dport: u16) -> String {
+pub fn community_id(
+    seed: u16,
+    v6: bool,
+    src: &[u8; 16],
+    dst: &[u8; 16],
+    proto: u8,
+    sport: u16,
+    dport: u16,
+) -> String {
     let alen = if v6 { 16 } else { 4 };
     let (mut a, mut b) = (&src[..alen], &dst[..alen]);
     let (mut pa, mut pb) = (sport, dport);
@@ -72,7 +80,10 @@ pub fn community_id(seed: u16, v6: bool, src: &[u8; 16], dst: &[u8; 16], proto: 
         h.update(pa.to_be_bytes());
         h.update(pb.to_be_bytes());
     }
-    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+    format!(
+        "1:{}",
+        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+    )
 }
 
 #[cfg(test)]
@@ -89,12 +100,27 @@ mod tests {
     #[test]
     fn spec_vectors() {
         let (s, d) = (v4([1, 2, 3, 4]), v4([5, 6, 7, 8]));
-        assert_eq!(community_id(0, false, &s, &d, 6, 1122, 3344), "1:wCb3OG7yAFWelaUydu0D+125CLM=");
-        assert_eq!(community_id(0, false, &d, &s, 6, 3344, 1122), "1:wCb3OG7yAFWelaUydu0D+125CLM=");
-        assert_eq!(community_id(0, false, &s, &d, 17, 1122, 3344), "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg=");
-        assert_eq!(community_id(0, false, &s, &d, 1, 8, 0), "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=");
+        assert_eq!(
+            community_id(0, false, &s, &d, 6, 1122, 3344),
+            "1:wCb3OG7yAFWelaUydu0D+125CLM="
+        );
+        assert_eq!(
+            community_id(0, false, &d, &s, 6, 3344, 1122),
+            "1:wCb3OG7yAFWelaUydu0D+125CLM="
+        );
+        assert_eq!(
+            community_id(0, false, &s, &d, 17, 1122, 3344),
+            "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg="
+        );
+        assert_eq!(
+            community_id(0, false, &s, &d, 1, 8, 0),
+            "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="
+        );
         // the echo reply maps to the same flow
-        assert_eq!(community_id(0, false, &d, &s, 1, 0, 0), "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=");
+        assert_eq!(
+            community_id(0, false, &d, &s, 1, 0, 0),
+            "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="
+        );
     }
 
     fn ip(s: &str) -> (bool, [u8; 16]) {
@@ -109,24 +135,126 @@ mod tests {
     #[test]
     fn baseline_seed1_vectors() {
         let cases = [
-            (1, "192.168.0.89", "192.168.0.1", 8, 0, "1:03g6IloqVBdcZlPyX8r0hgoE7kA="),
-            (1, "192.168.0.1", "192.168.0.89", 0, 8, "1:03g6IloqVBdcZlPyX8r0hgoE7kA="),
-            (1, "10.0.0.1", "10.0.0.2", 11, 0, "1:XjUibYHaafLQ3pxQeiMI8g25q20="),
-            (6, "128.232.110.120", "66.35.250.204", 34855, 80, "1:3V71V58M3Ksw/yuFALMcW0LAHvc="),
-            (6, "66.35.250.204", "128.232.110.120", 80, 34855, "1:3V71V58M3Ksw/yuFALMcW0LAHvc="),
-            (17, "192.168.1.52", "8.8.8.8", 54585, 53, "1:Q9We8WO3piVF8yEQBNJF4uiSVrI="),
-            (132, "192.168.170.8", "192.168.170.56", 7, 7, "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg="),
-            (46, "10.1.12.1", "10.1.12.2", 0, 0, "1:rYir8gphR31noO9iDRQmF/BteEI="),
-            (46, "10.1.12.2", "10.1.12.1", 0, 0, "1:rYir8gphR31noO9iDRQmF/BteEI="),
-            (58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 135, 0, "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY="),
-            (58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", 136, 0, "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY="),
-            (58, "3ffe:501:1800:2345::2", "3ffe:507:0:1:200:86ff:fe05:80da", 3, 0, "1:lVEtCZpYu84Xqaa++3lXFyuu2n4="),
-            (58, "3ffe:507:0:1:200:86ff:fe05:80da", "3ffe:501:0:1001::2", 128, 0, "1:GfZxjAkDk2MkegpBYHV6tadtFXQ="),
-            (6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943, 25, "1:eJYTW6AOzFLlSUoESovMjnu7rMw="),
+            (
+                1,
+                "192.168.0.89",
+                "192.168.0.1",
+                8,
+                0,
+                "1:03g6IloqVBdcZlPyX8r0hgoE7kA=",
+            ),
+            (
+                1,
+                "192.168.0.1",
+                "192.168.0.89",
+                0,
+                8,
+                "1:03g6IloqVBdcZlPyX8r0hgoE7kA=",
+            ),
+            (
+                1,
+                "10.0.0.1",
+                "10.0.0.2",
+                11,
+                0,
+                "1:XjUibYHaafLQ3pxQeiMI8g25q20=",
+            ),
+            (
+                6,
+                "128.232.110.120",
+                "66.35.250.204",
+                34855,
+                80,
+                "1:3V71V58M3Ksw/yuFALMcW0LAHvc=",
+            ),
+            (
+                6,
+                "66.35.250.204",
+                "128.232.110.120",
+                80,
+                34855,
+                "1:3V71V58M3Ksw/yuFALMcW0LAHvc=",
+            ),
+            (
+                17,
+                "192.168.1.52",
+                "8.8.8.8",
+                54585,
+                53,
+                "1:Q9We8WO3piVF8yEQBNJF4uiSVrI=",
+            ),
+            (
+                132,
+                "192.168.170.8",
+                "192.168.170.56",
+                7,
+                7,
+                "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg=",
+            ),
+            (
+                46,
+                "10.1.12.1",
+                "10.1.12.2",
+                0,
+                0,
+                "1:rYir8gphR31noO9iDRQmF/BteEI=",
+            ),
+            (
+                46,
+                "10.1.12.2",
+                "10.1.12.1",
+                0,
+                0,
+                "1:rYir8gphR31noO9iDRQmF/BteEI=",
+            ),
+            (
+                58,
+                "fe80::200:86ff:fe05:80da",
+                "fe80::260:97ff:fe07:69ea",
+                135,
+                0,
+                "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY=",
+            ),
+            (
+                58,
+                "fe80::260:97ff:fe07:69ea",
+                "fe80::200:86ff:fe05:80da",
+                136,
+                0,
+                "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY=",
+            ),
+            (
+                58,
+                "3ffe:501:1800:2345::2",
+                "3ffe:507:0:1:200:86ff:fe05:80da",
+                3,
+                0,
+                "1:lVEtCZpYu84Xqaa++3lXFyuu2n4=",
+            ),
+            (
+                58,
+                "3ffe:507:0:1:200:86ff:fe05:80da",
+                "3ffe:501:0:1001::2",
+                128,
+                0,
+                "1:GfZxjAkDk2MkegpBYHV6tadtFXQ=",
+            ),
+            (
+                6,
+                "2001:470:e5bf:dead:4957:2174:e82c:4887",
+                "2607:f8b0:400c:c03::1a",
+                63943,
+                25,
+                "1:eJYTW6AOzFLlSUoESovMjnu7rMw=",
+            ),
         ];
         for (proto, s, d, sp, dp, want) in cases {
             let ((v6, sa), (_, da)) = (ip(s), ip(d));
-            assert_eq!(community_id(1, v6, &sa, &da, proto, sp, dp), want, "{proto} {s} {d}");
+            assert_eq!(
+                community_id(1, v6, &sa, &da, proto, sp, dp),
+                want,
+                "{proto} {s} {d}"
+            );
         }
     }
 }

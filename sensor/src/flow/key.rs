@@ -3,7 +3,7 @@
 
 use crate::decode::{Addr, PacketInfo, PROTO_ICMP, PROTO_ICMPV6};
 use crate::flow::community_id::icmp_counterpart;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,9 +38,23 @@ impl FlowKey {
         }
         let fwd = (p.src, sp) <= (p.dst, dp);
         let key = if fwd {
-            FlowKey { lo: p.src, hi: p.dst, lo_port: sp, hi_port: dp, proto: p.proto, v6: p.v6 }
+            FlowKey {
+                lo: p.src,
+                hi: p.dst,
+                lo_port: sp,
+                hi_port: dp,
+                proto: p.proto,
+                v6: p.v6,
+            }
         } else {
-            FlowKey { lo: p.dst, hi: p.src, lo_port: dp, hi_port: sp, proto: p.proto, v6: p.v6 }
+            FlowKey {
+                lo: p.dst,
+                hi: p.src,
+                lo_port: dp,
+                hi_port: sp,
+                proto: p.proto,
+                v6: p.v6,
+            }
         };
         (key, fwd)
     }
@@ -49,9 +63,7 @@ impl FlowKey {
     /// same from run to run, used to shard packets to workers.
     #[inline]
     pub fn shard_hash(&self) -> u64 {
-        let mut h = SHARD_HASHER.build_hasher();
-        self.hash(&mut h);
-        h.finish()
+        SHARD_HASHER.hash_one(self)
     }
 }
 
@@ -81,7 +93,12 @@ mod tests {
 
     #[test]
     fn both_directions_one_key() {
-        let mut p = PacketInfo { proto: 6, sport: 40000, dport: 443, ..Default::default() };
+        let mut p = PacketInfo {
+            proto: 6,
+            sport: 40000,
+            dport: 443,
+            ..Default::default()
+        };
         p.src[..4].copy_from_slice(&[10, 0, 0, 9]);
         p.dst[..4].copy_from_slice(&[1, 1, 1, 1]);
         let (k1, f1) = FlowKey::of(&p);
@@ -95,7 +112,12 @@ mod tests {
 
     #[test]
     fn echo_request_and_reply_share_a_key() {
-        let mut p = PacketInfo { proto: 1, sport: 8, dport: 0, ..Default::default() };
+        let mut p = PacketInfo {
+            proto: 1,
+            sport: 8,
+            dport: 0,
+            ..Default::default()
+        };
         p.src[..4].copy_from_slice(&[10, 0, 0, 1]);
         p.dst[..4].copy_from_slice(&[10, 0, 0, 2]);
         let (k1, _) = FlowKey::of(&p);

@@ -118,16 +118,20 @@ pub fn is_service_port(p: u16) -> bool {
 /// when seen, else well-known and service ports, else the first sender.
 pub fn first_sender_is_client(proto: u8, tcp_flags: u8, sport: u16, dport: u16) -> bool {
     use crate::decode::tcp_flags::*;
-    if proto == crate::decode::PROTO_TCP {
-        if tcp_flags & SYN != 0 {
-            return tcp_flags & ACK == 0;
-        }
+    if proto == crate::decode::PROTO_TCP && tcp_flags & SYN != 0 {
+        return tcp_flags & ACK == 0;
     }
     if proto == crate::decode::PROTO_ICMP || proto == crate::decode::PROTO_ICMPV6 {
         // replies travel from the server: echo reply (0/129), timestamp reply (14) …
-        return !matches!(sport as u8, 0 | 14 | 16 | 18 | 129 | 131 | 134 | 136 | 140 | 145);
+        return !matches!(
+            sport as u8,
+            0 | 14 | 16 | 18 | 129 | 131 | 134 | 136 | 140 | 145
+        );
     }
-    let (s_svc, d_svc) = (sport < 1024 || is_service_port(sport), dport < 1024 || is_service_port(dport));
+    let (s_svc, d_svc) = (
+        sport < 1024 || is_service_port(sport),
+        dport < 1024 || is_service_port(dport),
+    );
     match (s_svc, d_svc) {
         (true, false) => false,
         (false, true) => true,

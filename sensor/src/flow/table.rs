@@ -40,7 +40,9 @@ impl FlowConfig {
         match key.proto {
             PROTO_TCP => match f.tcp {
                 TcpState::Closed => (self.tcp_closed_ns, EndReason::Closed),
-                TcpState::Established | TcpState::Closing => (self.tcp_established_ns, EndReason::Timeout),
+                TcpState::Established | TcpState::Closing => {
+                    (self.tcp_established_ns, EndReason::Timeout)
+                }
                 _ => (self.tcp_new_ns, EndReason::Timeout),
             },
             PROTO_UDP => (self.udp_ns, EndReason::Timeout),
@@ -57,7 +59,11 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(cfg: FlowConfig) -> FlowTable {
-        FlowTable { map: HashMap::with_hasher(super::key::fixed_state()), cfg, next_sweep_ns: 0 }
+        FlowTable {
+            map: HashMap::with_hasher(super::key::fixed_state()),
+            cfg,
+            next_sweep_ns: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -82,7 +88,13 @@ impl FlowTable {
 
     /// Insert a new flow, making room first when the table is at its cap. Flows pushed out
     /// go to `emit` with [`EndReason::Evicted`].
-    pub fn insert(&mut self, key: FlowKey, flow: Flow, now: u64, mut emit: impl FnMut(&FlowKey, &mut Flow, EndReason)) -> &mut Flow {
+    pub fn insert(
+        &mut self,
+        key: FlowKey,
+        flow: Flow,
+        now: u64,
+        mut emit: impl FnMut(&FlowKey, &mut Flow, EndReason),
+    ) -> &mut Flow {
         if self.map.len() >= self.cfg.max_flows {
             self.make_room(now, &mut emit);
         }

@@ -129,7 +129,11 @@ fn is_unusual(t: u16) -> bool {
 impl DnsTunnel {
     pub fn new(cfg: DnsTunnelConfig) -> DnsTunnel {
         let allow = cfg.allow.iter().map(|s| s.to_ascii_lowercase()).collect();
-        DnsTunnel { cfg, allow, win: HashMap::new() }
+        DnsTunnel {
+            cfg,
+            allow,
+            win: HashMap::new(),
+        }
     }
 
     pub fn tracked(&self) -> usize {
@@ -145,7 +149,10 @@ impl DnsTunnel {
         if self.allow.contains(&domain) {
             return None;
         }
-        let sub = name.strip_suffix(domain.as_str()).unwrap_or("").trim_end_matches('.');
+        let sub = name
+            .strip_suffix(domain.as_str())
+            .unwrap_or("")
+            .trim_end_matches('.');
         let client = crate::flow::key::to_ip(o.v6, &o.client);
         if self.win.len() >= MAX_KEYS && !self.win.contains_key(&(client, domain.clone())) {
             let horizon = o.ts_ns.saturating_sub(self.cfg.window_s * 1_000_000_000);
@@ -156,7 +163,10 @@ impl DnsTunnel {
         }
         let w = self.win.entry((client, domain.clone())).or_default();
         if o.ts_ns.saturating_sub(w.start_ns) > self.cfg.window_s * 1_000_000_000 {
-            *w = Window { start_ns: o.ts_ns, ..Default::default() };
+            *w = Window {
+                start_ns: o.ts_ns,
+                ..Default::default()
+            };
         }
         if o.is_response {
             w.resp_bytes += o.size as u64;
@@ -169,21 +179,30 @@ impl DnsTunnel {
         w.sub_len_sum += sub.len() as u64;
         let labels: String = sub.chars().filter(|c| *c != '.').collect();
         w.entropy_sum += crate::detect::icmp::entropy(labels.as_bytes()) as f64;
-        w.max_label = w.max_label.max(sub.split('.').map(|l| l.len()).max().unwrap_or(0));
+        w.max_label = w
+            .max_label
+            .max(sub.split('.').map(|l| l.len()).max().unwrap_or(0));
         if w.unique.len() < 4096 && !sub.is_empty() {
-            let h = sub.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+            let h = sub.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            });
             w.unique.insert(h);
         }
         w.last = Some(o.clone());
-        if w.alerted || w.queries < self.cfg.min_queries || (w.unique.len() as u32) < self.cfg.min_unique_subdomains {
+        if w.alerted
+            || w.queries < self.cfg.min_queries
+            || (w.unique.len() as u32) < self.cfg.min_unique_subdomains
+        {
             return None;
         }
         let n = w.queries as f64;
         let mean_len = w.sub_len_sum as f64 / n;
         let mean_ent = w.entropy_sum / n;
         let share = w.unusual as f64 / n;
-        let long = mean_len >= self.cfg.min_mean_subdomain_len as f64 && mean_ent >= self.cfg.min_mean_entropy as f64;
-        let types = share >= self.cfg.unusual_type_share as f64 && mean_ent >= self.cfg.min_mean_entropy as f64 * 0.8;
+        let long = mean_len >= self.cfg.min_mean_subdomain_len as f64
+            && mean_ent >= self.cfg.min_mean_entropy as f64;
+        let types = share >= self.cfg.unusual_type_share as f64
+            && mean_ent >= self.cfg.min_mean_entropy as f64 * 0.8;
         if !(long || types) {
             return None;
         }
@@ -198,6 +217,10 @@ impl DnsTunnel {
             ("response_bytes".into(), w.resp_bytes.to_string()),
             ("window_s".into(), self.cfg.window_s.to_string()),
         ];
-        Some(Verdict { domain, obs: o.clone(), figures })
+        Some(Verdict {
+            domain,
+            obs: o.clone(),
+            figures,
+        })
     }
 }

@@ -30,7 +30,10 @@ pub struct HostStage {
 
 impl HostStage {
     pub fn new(home: Arc<HomeNet>, dns: DnsTunnelConfig) -> HostStage {
-        HostStage { home, dns: DnsTunnel::new(dns) }
+        HostStage {
+            home,
+            dns: DnsTunnel::new(dns),
+        }
     }
 
     /// SSH whose volume says forwarding or bulk copy rather than interactive typing.
@@ -45,7 +48,11 @@ impl HostStage {
         }
         let pkts = (f.pkts_toclient + f.pkts_toserver).max(1);
         let mean = (f.bytes_toclient + f.bytes_toserver) / pkts;
-        let (dir, way) = if f.bytes_toclient >= f.bytes_toserver { ("to_client", "into the network") } else { ("to_server", "out of the network") };
+        let (dir, way) = if f.bytes_toclient >= f.bytes_toserver {
+            ("to_client", "into the network")
+        } else {
+            ("to_server", "out of the network")
+        };
         let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
         md.insert("bytes_toserver".into(), vec![f.bytes_toserver.to_string()]);
         md.insert("bytes_toclient".into(), vec![f.bytes_toclient.to_string()]);
@@ -54,7 +61,9 @@ impl HostStage {
         md.insert("bulk_direction".into(), vec![dir.into()]);
         let fnd = Finding {
             signature_id: SID_SSH_BULK,
-            signature: format!("SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding or copy)"),
+            signature: format!(
+                "SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding or copy)"
+            ),
             category: "tunnel",
             severity: 3,
             app: Some("ssh".into()),
@@ -74,7 +83,15 @@ impl HostStage {
         };
         let dirn = self.home.direction(v6, &ip16(t.src_ip), &ip16(t.dest_ip));
         let dedup = format!("{}|{}|{}", t.src_ip, t.dest_ip, t.dest_port);
-        alerts.push(alert_from_tuple(t.clone(), rec.flow_id, rec.end_ns, "ssh", dirn, dedup, fnd));
+        alerts.push(alert_from_tuple(
+            t.clone(),
+            rec.flow_id,
+            rec.end_ns,
+            "ssh",
+            dirn,
+            dedup,
+            fnd,
+        ));
     }
 
     /// A DNS message seen by a worker.
@@ -97,7 +114,9 @@ impl HostStage {
         let t = Tuple::from_parts(o.v6, &o.client, o.client_port, &o.server, o.server_port, 17);
         let dir = self.home.direction(o.v6, &o.client, &o.server);
         let dedup = format!("{}|{}", t.src_ip, v.domain);
-        alerts.push(alert_from_tuple(t, o.flow_id, o.ts_ns, "dns", dir, dedup, f));
+        alerts.push(alert_from_tuple(
+            t, o.flow_id, o.ts_ns, "dns", dir, dedup, f,
+        ));
     }
     /// A flow ended (or hit its active timeout).
     pub fn on_flow(&mut self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {

@@ -84,7 +84,14 @@ pub struct Tuple {
 
 impl Tuple {
     /// A tuple from raw endpoints (host-stage alerts that span flows).
-    pub fn from_parts(v6: bool, src: &[u8; 16], sport: u16, dst: &[u8; 16], dport: u16, proto: u8) -> Tuple {
+    pub fn from_parts(
+        v6: bool,
+        src: &[u8; 16],
+        sport: u16,
+        dst: &[u8; 16],
+        dport: u16,
+        proto: u8,
+    ) -> Tuple {
         Tuple {
             src_ip: to_ip(v6, src),
             src_port: sport,
@@ -106,7 +113,11 @@ impl Tuple {
             (&key.hi, key.hi_port, &key.lo, key.lo_port)
         };
         let icmp = key.proto == 1 || key.proto == 58;
-        let (src_port, dest_port, icmp_type, icmp_code) = if icmp { (0, 0, Some(sp as u8), Some(dp as u8)) } else { (sp, dp, None, None) };
+        let (src_port, dest_port, icmp_type, icmp_code) = if icmp {
+            (0, 0, Some(sp as u8), Some(dp as u8))
+        } else {
+            (sp, dp, None, None)
+        };
         Tuple {
             src_ip: to_ip(key.v6, s),
             src_port,
@@ -115,7 +126,11 @@ impl Tuple {
             proto: proto_name(key.proto),
             icmp_type,
             icmp_code,
-            vlan: if flow.vlan != 0 { Some([flow.vlan]) } else { None },
+            vlan: if flow.vlan != 0 {
+                Some([flow.vlan])
+            } else {
+                None
+            },
             community_id: community_id(0, key.v6, s, d, key.proto, sp, dp),
         }
     }
@@ -219,12 +234,26 @@ pub struct Finding {
     pub metadata: std::collections::BTreeMap<String, Vec<String>>,
 }
 
-pub fn alert_from(key: &FlowKey, flow: &Flow, ts_ns: u64, direction: &'static str, f: Finding) -> AlertRecord {
+pub fn alert_from(
+    key: &FlowKey,
+    flow: &Flow,
+    ts_ns: u64,
+    direction: &'static str,
+    f: Finding,
+) -> AlertRecord {
     let tuple = Tuple::of(key, flow);
     // Zeek's notice identifier: the signature, client and server (and service port and any
     // proxy target), so one session is one alert within the suppression window.
-    let target = f.metadata.get("target").and_then(|t| t.first()).map(String::as_str).unwrap_or("");
-    let dedup_key = format!("{}|{}|{}|{}|{target}", f.signature_id, tuple.src_ip, tuple.dest_ip, tuple.dest_port);
+    let target = f
+        .metadata
+        .get("target")
+        .and_then(|t| t.first())
+        .map(String::as_str)
+        .unwrap_or("");
+    let dedup_key = format!(
+        "{}|{}|{}|{}|{target}",
+        f.signature_id, tuple.src_ip, tuple.dest_ip, tuple.dest_port
+    );
     AlertRecord {
         timestamp: timestamp(ts_ns),
         flow_id: flow.id,
@@ -251,7 +280,15 @@ pub fn alert_from(key: &FlowKey, flow: &Flow, ts_ns: u64, direction: &'static st
 /// An alert about something seen across flows (the host stage), keyed by `dedup` rather
 /// than by one flow's endpoints.
 #[allow(clippy::too_many_arguments)]
-pub fn alert_from_tuple(tuple: Tuple, flow_id: u64, ts_ns: u64, app_proto: &'static str, direction: &'static str, dedup: String, f: Finding) -> AlertRecord {
+pub fn alert_from_tuple(
+    tuple: Tuple,
+    flow_id: u64,
+    ts_ns: u64,
+    app_proto: &'static str,
+    direction: &'static str,
+    dedup: String,
+    f: Finding,
+) -> AlertRecord {
     AlertRecord {
         timestamp: timestamp(ts_ns),
         flow_id,
@@ -282,7 +319,13 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00.000000+0000");
-        assert_eq!(timestamp(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456+0000");
-        assert_eq!(timestamp(951_782_400_000_000_000), "2000-02-29T00:00:00.000000+0000");
+        assert_eq!(
+            timestamp(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456+0000"
+        );
+        assert_eq!(
+            timestamp(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000+0000"
+        );
     }
 }

@@ -61,7 +61,13 @@ pub struct Output {
 const SUMMARY_ALERTS: usize = 50;
 
 impl Output {
-    pub fn new(eve: Option<Box<dyn Write + Send>>, tel: Arc<Telemetry>, suppress_s: u64, stats_interval_s: u64, host: HostStage) -> Output {
+    pub fn new(
+        eve: Option<Box<dyn Write + Send>>,
+        tel: Arc<Telemetry>,
+        suppress_s: u64,
+        stats_interval_s: u64,
+        host: HostStage,
+    ) -> Output {
         Output {
             eve,
             tel,
@@ -77,7 +83,9 @@ impl Output {
     }
 
     fn write<T: Serialize>(&mut self, rec: &T) -> bool {
-        let Some(w) = self.eve.as_mut() else { return true };
+        let Some(w) = self.eve.as_mut() else {
+            return true;
+        };
         self.line.clear();
         if serde_json::to_writer(&mut self.line, rec).is_err() {
             self.tel.output.eve_write_errors.inc();
@@ -164,7 +172,12 @@ impl Output {
         self.tel.output.alerts[category_index(a.alert.category)][sev].inc();
         if a.alert.category == "remote-access" {
             if let Some(tool) = &a.app {
-                let mut m = self.tel.output.ra_sessions.lock().unwrap_or_else(|e| e.into_inner());
+                let mut m = self
+                    .tel
+                    .output
+                    .ra_sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 *m.entry((tool.clone(), a.direction)).or_default() += 1;
             }
         }
@@ -189,9 +202,13 @@ impl Output {
     fn stats_record(&mut self) {
         let c = &self.tel.capture;
         let w = &self.tel.workers;
-        let sum = |f: &dyn Fn(&crate::telemetry::WorkerStats) -> u64| -> u64 { w.iter().map(|x| f(x)).sum() };
-        let decode: BTreeMap<&str, u64> =
-            crate::decode::ErrorLayer::ALL.iter().map(|l| (l.as_str(), c.decode_errors[*l as usize].get())).collect();
+        let sum = |f: &dyn Fn(&crate::telemetry::WorkerStats) -> u64| -> u64 {
+            w.iter().map(|x| f(x)).sum()
+        };
+        let decode: BTreeMap<&str, u64> = crate::decode::ErrorLayer::ALL
+            .iter()
+            .map(|l| (l.as_str(), c.decode_errors[*l as usize].get()))
+            .collect();
         let rec = serde_json::json!({
             "timestamp": eve::timestamp(self.last_ns),
             "event_type": "stats",

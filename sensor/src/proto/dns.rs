@@ -341,7 +341,7 @@ mod tests {
         let mut q = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         for _ in 0..5 {
             q.push(63);
-            q.extend(std::iter::repeat(b'a').take(63));
+            q.extend(std::iter::repeat_n(b'a', 63));
         }
         q.extend_from_slice(&[0, 0, 1, 0, 1]);
         assert_eq!(parse(&q).unwrap_err(), "name longer than 255");

@@ -267,7 +267,7 @@ Upgrade: websocket\r\n\r\nBODY";
             .unwrap();
         assert_eq!(r.method, "RDG_OUT_DATA");
         let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
-        long.extend(std::iter::repeat(b'a').take(MAX_HEAD));
+        long.extend(std::iter::repeat_n(b'a', MAX_HEAD));
         assert!(matches!(parse_request_head(&long), Parsed::Malformed(_)));
         assert!(matches!(
             parse_request_head(b"FOO / HTTP/1.1\r\n\r\n"),

@@ -253,7 +253,7 @@ mod tests {
         let mut pkt = (plen as u32).to_be_bytes().to_vec();
         pkt.push(pad as u8);
         pkt.extend_from_slice(&payload);
-        pkt.extend(std::iter::repeat(0u8).take(pad));
+        pkt.extend(std::iter::repeat_n(0u8, pad));
         pkt
     }
 
@@ -308,7 +308,7 @@ mod tests {
             assert!(matches!(parse_banner(&buf[..n]), Parsed::NeedMore { .. }));
         }
         let mut long = b"SSH-2.0-".to_vec();
-        long.extend(std::iter::repeat(b'a').take(300));
+        long.extend(std::iter::repeat_n(b'a', 300));
         assert!(matches!(parse_banner(&long), Parsed::Malformed(_)));
         long.extend_from_slice(b"\r\n");
         assert!(matches!(parse_banner(&long), Parsed::Malformed(_)));

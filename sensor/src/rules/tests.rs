@@ -292,9 +292,17 @@ fn builtin_loads_and_covers_remote_access() {
     let remote = c
         .tools()
         .iter()
-        .filter(|t| matches!(t.category, Category::RemoteAccess | Category::Rmm | Category::Vdi | Category::Ikvm))
+        .filter(|t| {
+            matches!(
+                t.category,
+                Category::RemoteAccess | Category::Rmm | Category::Vdi | Category::Ikvm
+            )
+        })
         .count();
-    assert!(remote >= 230, "only {remote} remote-access/rmm/vdi/ikvm tools");
+    assert!(
+        remote >= 230,
+        "only {remote} remote-access/rmm/vdi/ikvm tools"
+    );
     let from_disk = Catalogue::load_dir(&repo_rules()).unwrap();
     let ids = |c: &Catalogue| -> Vec<(String, Vec<String>)> {
         c.tools()

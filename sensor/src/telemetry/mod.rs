@@ -105,7 +105,10 @@ pub const ALERT_CATEGORIES: [&str; 11] = [
 ];
 
 pub fn category_index(c: &str) -> usize {
-    ALERT_CATEGORIES.iter().position(|x| *x == c).unwrap_or(ALERT_CATEGORIES.len() - 1)
+    ALERT_CATEGORIES
+        .iter()
+        .position(|x| *x == c)
+        .unwrap_or(ALERT_CATEGORIES.len() - 1)
 }
 
 /// Written by the capture/dispatch thread.
@@ -213,11 +216,29 @@ impl Telemetry {
         v.push(gauge(
             "spanwatch_build_info",
             "Build information; the value is always 1.",
-            vec![(vec![("version", env!("CARGO_PKG_VERSION").to_string()), ("mode", self.mode.to_string())], 1.0)],
+            vec![(
+                vec![
+                    ("version", env!("CARGO_PKG_VERSION").to_string()),
+                    ("mode", self.mode.to_string()),
+                ],
+                1.0,
+            )],
         ));
-        v.push(gauge1("spanwatch_start_time_seconds", "Start time of the sensor since the Unix epoch.", self.start_time_s));
-        v.push(counter1("spanwatch_packets_total", "Packets received from the capture.", c.packets.get()));
-        v.push(counter1("spanwatch_bytes_total", "Bytes received from the capture, as wire length.", c.bytes.get()));
+        v.push(gauge1(
+            "spanwatch_start_time_seconds",
+            "Start time of the sensor since the Unix epoch.",
+            self.start_time_s,
+        ));
+        v.push(counter1(
+            "spanwatch_packets_total",
+            "Packets received from the capture.",
+            c.packets.get(),
+        ));
+        v.push(counter1(
+            "spanwatch_bytes_total",
+            "Bytes received from the capture, as wire length.",
+            c.bytes.get(),
+        ));
         v.push(counter1(
             "spanwatch_capture_kernel_dropped_packets_total",
             "Packets the kernel dropped before the capture read them (64-bit running total of libpcap's ps_drop).",
@@ -238,31 +259,68 @@ impl Telemetry {
             "Flow and alert events dropped because the output queue was full.",
             self.wsum(|w| w.event_drops.get()),
         ));
-        v.push(counter1("spanwatch_non_ip_packets_total", "Frames that carry no IP (ARP, LLDP, STP…).", c.non_ip.get()));
-        v.push(counter1("spanwatch_ip_fragments_total", "IP fragments seen (not reassembled).", c.fragments.get()));
+        v.push(counter1(
+            "spanwatch_non_ip_packets_total",
+            "Frames that carry no IP (ARP, LLDP, STP…).",
+            c.non_ip.get(),
+        ));
+        v.push(counter1(
+            "spanwatch_ip_fragments_total",
+            "IP fragments seen (not reassembled).",
+            c.fragments.get(),
+        ));
         v.push(counter(
             "spanwatch_decode_errors_total",
             "Packets that could not be decoded, by the layer where decoding failed.",
-            ErrorLayer::ALL.iter().map(|l| (vec![("layer", l.as_str().to_string())], c.decode_errors[*l as usize].get())).collect(),
+            ErrorLayer::ALL
+                .iter()
+                .map(|l| {
+                    (
+                        vec![("layer", l.as_str().to_string())],
+                        c.decode_errors[*l as usize].get(),
+                    )
+                })
+                .collect(),
         ));
         v.push(counter(
             "spanwatch_encapsulated_packets_total",
             "Packets that crossed an encapsulation, by encapsulation.",
-            Encap::NAMES.iter().enumerate().map(|(i, (_, n))| (vec![("encap", n.to_string())], c.encap[i].get())).collect(),
+            Encap::NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, (_, n))| (vec![("encap", n.to_string())], c.encap[i].get()))
+                .collect(),
         ));
         v.push(counter(
             "spanwatch_worker_packets_total",
             "Packets processed, by worker.",
-            self.workers.iter().enumerate().map(|(i, w)| (vec![("worker", i.to_string())], w.packets.get())).collect(),
+            self.workers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (vec![("worker", i.to_string())], w.packets.get()))
+                .collect(),
         ));
-        v.push(gauge1("spanwatch_flows_active", "Flows in the flow tables.", self.wsum(|w| w.flows_active.get()) as f64));
-        v.push(counter1("spanwatch_flows_created_total", "Flows created.", self.wsum(|w| w.flows_created.get())));
+        v.push(gauge1(
+            "spanwatch_flows_active",
+            "Flows in the flow tables.",
+            self.wsum(|w| w.flows_active.get()) as f64,
+        ));
+        v.push(counter1(
+            "spanwatch_flows_created_total",
+            "Flows created.",
+            self.wsum(|w| w.flows_created.get()),
+        ));
         v.push(counter(
             "spanwatch_flows_ended_total",
             "Flow records written, by reason.",
             EndReason::ALL
                 .iter()
-                .map(|r| (vec![("reason", r.as_str().to_string())], self.wsum(|w| w.flows_ended[*r as usize].get())))
+                .map(|r| {
+                    (
+                        vec![("reason", r.as_str().to_string())],
+                        self.wsum(|w| w.flows_ended[*r as usize].get()),
+                    )
+                })
                 .collect(),
         ));
         v.push(counter(
@@ -276,10 +334,20 @@ impl Telemetry {
         let mut alerts = Vec::new();
         for (ci, cat) in ALERT_CATEGORIES.iter().enumerate() {
             for sev in 0..4 {
-                alerts.push((vec![("category", cat.to_string()), ("severity", (sev + 1).to_string())], o.alerts[ci][sev].get()));
+                alerts.push((
+                    vec![
+                        ("category", cat.to_string()),
+                        ("severity", (sev + 1).to_string()),
+                    ],
+                    o.alerts[ci][sev].get(),
+                ));
             }
         }
-        v.push(counter("spanwatch_alerts_total", "Alerts raised, by category and severity.", alerts));
+        v.push(counter(
+            "spanwatch_alerts_total",
+            "Alerts raised, by category and severity.",
+            alerts,
+        ));
         v.push(counter1(
             "spanwatch_alerts_suppressed_total",
             "Alerts not written because the same one was raised within the suppression window.",
@@ -294,7 +362,11 @@ impl Telemetry {
                 (vec![("event_type", "stats".into())], o.eve_stats.get()),
             ],
         ));
-        v.push(counter1("spanwatch_eve_write_errors_total", "EVE records that could not be written.", o.eve_write_errors.get()));
+        v.push(counter1(
+            "spanwatch_eve_write_errors_total",
+            "EVE records that could not be written.",
+            o.eve_write_errors.get(),
+        ));
         {
             let m = o.ra_sessions.lock().unwrap_or_else(|e| e.into_inner());
             v.push(counter(
@@ -308,13 +380,20 @@ impl Telemetry {
             "Remote-access sessions whose flow is still open.",
             self.wsum(|w| w.remote_access_active.get()) as f64,
         ));
-        v.push(gauge1("spanwatch_rules_loaded", "Tools in the loaded rules catalogue.", self.rules_loaded.get() as f64));
+        v.push(gauge1(
+            "spanwatch_rules_loaded",
+            "Tools in the loaded rules catalogue.",
+            self.rules_loaded.get() as f64,
+        ));
         v.push(counter(
             "spanwatch_config_reloads_total",
             "Configuration and rules reloads, by result.",
             vec![
                 (vec![("result", "success".into())], self.reloads_ok.get()),
-                (vec![("result", "failure".into())], self.reloads_failed.get()),
+                (
+                    vec![("result", "failure".into())],
+                    self.reloads_failed.get(),
+                ),
             ],
         ));
         v.push(gauge1(
@@ -336,7 +415,11 @@ impl Telemetry {
         let mut buf = Vec::new();
         let enc = prometheus::TextEncoder::new();
         // The encoder rejects a family with no samples (e.g. no sessions yet): leave it out.
-        let fams: Vec<MetricFamily> = self.families().into_iter().filter(|f| !f.get_metric().is_empty()).collect();
+        let fams: Vec<MetricFamily> = self
+            .families()
+            .into_iter()
+            .filter(|f| !f.get_metric().is_empty())
+            .collect();
         if enc.encode(&fams, &mut buf).is_err() {
             return String::new();
         }
