@@ -53,6 +53,9 @@ SPANWATCH_BIN=target/release/spanwatch tests/live/run-all.sh rdp vnc ssh proxy o
 if [ -x tests/deploy/run.sh ]; then
   echo "== deploy checks"
   SPANWATCH_BIN=target/release/spanwatch tests/deploy/run.sh
+  # A real Prometheus scraping a running spanwatch in network namespaces; every dashboard
+  # query and rule expression through its query API; SIGHUP reload (root; skips otherwise).
+  SPANWATCH_BIN=target/release/spanwatch tests/deploy/prometheus_live.sh
 fi
 if [ -x fuzz/run-all.sh ] && [ "${SPANWATCH_FUZZ_SECONDS:-10}" != 0 ]; then
   echo "== fuzz smoke run (slowest stage, last)"
