@@ -195,6 +195,16 @@ impl Detector {
         &self.shared
     }
 
+    /// Direction of the flow (client → server) relative to the home networks.
+    pub(crate) fn direction(&self, key: &FlowKey, flow: &Flow) -> &'static str {
+        let (c, s) = if flow.client_is_lo {
+            (&key.lo, &key.hi)
+        } else {
+            (&key.hi, &key.lo)
+        };
+        self.home.direction(key.v6, c, s)
+    }
+
     /// The product name for the flow record (`app`).
     pub fn app_name(&self, f: &Flow) -> Option<String> {
         match f.detect.app {

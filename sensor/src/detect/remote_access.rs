@@ -24,12 +24,7 @@ pub(super) fn check(
     if flow.detect.alerted || flow.detect.remote_access || flow.app_proto == AppProto::Dns {
         return;
     }
-    let (c, s) = if flow.client_is_lo {
-        (&key.lo, &key.hi)
-    } else {
-        (&key.hi, &key.lo)
-    };
-    let direction = d.home.direction(key.v6, c, s);
+    let direction = d.direction(key, flow);
     // A session needs both sides talking (a scan's SYN or a lone probe is not one), or
     // an identifying handshake from the client that continued.
     // (or, when the capture shows one direction only, a client that kept going)

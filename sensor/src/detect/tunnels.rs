@@ -26,12 +26,7 @@ pub(super) fn check(
     {
         return;
     }
-    let (c, s) = if flow.client_is_lo {
-        (&key.lo, &key.hi)
-    } else {
-        (&key.hi, &key.lo)
-    };
-    let direction = d.home.direction(key.v6, c, s);
+    let direction = d.direction(key, flow);
     let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
     md.insert("direction".into(), vec![direction.into()]);
     md.insert("app_proto".into(), vec![flow.app_proto.as_str().into()]);

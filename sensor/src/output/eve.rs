@@ -250,31 +250,19 @@ pub fn alert_from(
         .and_then(|t| t.first())
         .map(String::as_str)
         .unwrap_or("");
-    let dedup_key = format!(
-        "{}|{}|{}|{}|{target}",
-        f.signature_id, tuple.src_ip, tuple.dest_ip, tuple.dest_port
+    let dedup = format!(
+        "{}|{}|{}|{target}",
+        tuple.src_ip, tuple.dest_ip, tuple.dest_port
     );
-    AlertRecord {
-        timestamp: timestamp(ts_ns),
-        flow_id: flow.id,
-        event_type: "alert",
+    alert_from_tuple(
         tuple,
-        app_proto: flow.app_proto.as_str(),
-        app: f.app,
-        direction,
-        alert: AlertBody {
-            action: "allowed",
-            gid: 1,
-            signature_id: f.signature_id,
-            rev: 1,
-            signature: f.signature,
-            category: f.category,
-            severity: f.severity,
-            metadata: f.metadata,
-        },
+        flow.id,
         ts_ns,
-        dedup_key,
-    }
+        flow.app_proto.as_str(),
+        direction,
+        dedup,
+        f,
+    )
 }
 
 /// An alert about something seen across flows (the host stage), keyed by `dedup` rather
