@@ -127,9 +127,13 @@ impl Sensor {
         }
     }
 
-    fn start_output(&self, lossless: bool) -> Result<(Sender<Event>, JoinHandle<Summary>), String> {
+    fn start_output(
+        &self,
+        lossless: bool,
+    ) -> Result<(Sender<Vec<Event>>, JoinHandle<Summary>), String> {
         let eve = self.open_eve()?;
-        let (tx, rx) = bounded::<Event>(if lossless { 4096 } else { 65_536 });
+        // Workers send events in batches of up to 128.
+        let (tx, rx) = bounded::<Vec<Event>>(if lossless { 64 } else { 1024 });
         let mut out = Output::new(
             eve,
             self.tel.clone(),
@@ -140,8 +144,10 @@ impl Sensor {
         let h = std::thread::Builder::new()
             .name("output".into())
             .spawn(move || {
-                for ev in rx {
-                    out.handle(ev);
+                for batch in rx {
+                    for ev in batch {
+                        out.handle(ev);
+                    }
                 }
                 out.finish();
                 out.summary
@@ -420,14 +426,7 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
     let t0 = std::time::Instant::now();
     let (etx, out) = sensor.start_output(true)?;
     let stats = &*sensor.tel.capture;
-    let mut dispatch = Dispatch::new(
-        sensor,
-        EventSink {
-            tx: etx.clone(),
-            lossless: true,
-        },
-        true,
-    );
+    let mut dispatch = Dispatch::new(sensor, EventSink::new(etx.clone(), true), true);
     let mut file_errors = Vec::new();
     let mut last_tick = 0u64;
     let stats_ns = sensor.cfg.output.stats_interval_s.max(1) * 1_000_000_000;
@@ -454,7 +453,7 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
             }
             if p.ts_ns >= last_tick + stats_ns.min(TICK_NS * 10) {
                 last_tick = p.ts_ns;
-                let _ = etx.send(Event::Tick(p.ts_ns));
+                let _ = etx.send(vec![Event::Tick(p.ts_ns)]);
             }
         }
         if let Some(e) = cf.error() {
@@ -490,14 +489,7 @@ pub fn live(
     ready();
     let (etx, out) = sensor.start_output(false)?;
     let stats = &*sensor.tel.capture;
-    let mut dispatch = Dispatch::new(
-        sensor,
-        EventSink {
-            tx: etx.clone(),
-            lossless: false,
-        },
-        false,
-    );
+    let mut dispatch = Dispatch::new(sensor, EventSink::new(etx.clone(), false), false);
     let mut last_stats = std::time::Instant::now();
     let mut last_ts = 0u64;
     let mut last_tick = 0u64;
@@ -511,7 +503,7 @@ pub fn live(
                 }
                 if p.ts_ns >= last_tick + TICK_NS {
                     last_tick = p.ts_ns;
-                    let _ = etx.try_send(Event::Tick(p.ts_ns));
+                    let _ = etx.try_send(vec![Event::Tick(p.ts_ns)]);
                 }
             }
             Ok(LiveNext::Idle) => {
@@ -524,7 +516,7 @@ pub fn live(
                 if wall > last_ts {
                     last_ts = wall;
                     dispatch.flush_all(stats, wall);
-                    let _ = etx.try_send(Event::Tick(wall));
+                    let _ = etx.try_send(vec![Event::Tick(wall)]);
                 }
             }
             Err(e) => {

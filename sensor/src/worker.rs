@@ -15,10 +15,49 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// Where a worker's events go: blocking for replay (nothing lost), lossy and counted live.
-#[derive(Clone)]
+/// Events are sent in batches: one wake-up of the output thread per batch, not per event.
 pub struct EventSink {
-    pub tx: Sender<Event>,
+    pub tx: Sender<Vec<Event>>,
     pub lossless: bool,
+    buf: Vec<Event>,
+}
+
+const EVENT_BATCH: usize = 128;
+
+impl EventSink {
+    pub fn new(tx: Sender<Vec<Event>>, lossless: bool) -> EventSink {
+        EventSink {
+            tx,
+            lossless,
+            buf: Vec::with_capacity(EVENT_BATCH),
+        }
+    }
+
+    fn push(&mut self, stats: &WorkerStats, ev: Event) {
+        self.buf.push(ev);
+        if self.buf.len() >= EVENT_BATCH {
+            self.flush(stats);
+        }
+    }
+
+    pub fn flush(&mut self, stats: &WorkerStats) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(EVENT_BATCH));
+        let n = batch.len() as u64;
+        if self.lossless {
+            let _ = self.tx.send(batch);
+        } else if let Err(TrySendError::Full(_)) = self.tx.try_send(batch) {
+            stats.event_drops.add(n);
+        }
+    }
+}
+
+impl Clone for EventSink {
+    fn clone(&self) -> EventSink {
+        EventSink::new(self.tx.clone(), self.lossless)
+    }
 }
 
 pub struct Worker {
@@ -59,16 +98,8 @@ impl Worker {
         &mut self.detector
     }
 
-    fn send(sink: &EventSink, stats: &WorkerStats, ev: Event) {
-        if sink.lossless {
-            let _ = sink.tx.send(ev);
-        } else if let Err(TrySendError::Full(_)) = sink.tx.try_send(ev) {
-            stats.event_drops.inc();
-        }
-    }
-
     fn end_flow(
-        sink: &EventSink,
+        sink: &mut EventSink,
         stats: &WorkerStats,
         detector: &Detector,
         key: &FlowKey,
@@ -87,8 +118,7 @@ impl Worker {
             }
         }
         let app = detector.app_name(f);
-        Self::send(
-            sink,
+        sink.push(
             stats,
             Event::Flow(Box::new(FlowRecord::new(key, f, reason, app))),
         );
@@ -101,11 +131,13 @@ impl Worker {
             self.now = now;
         }
         if self.table.sweep_due(self.now) {
-            let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
+            let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
             self.table.expire(self.now, |k, f, r| {
                 Self::end_flow(sink, stats, det, k, f, r)
             });
             stats.flows_active.set(self.table.len() as u64);
+            // At least once a second of packet time, whatever is pending goes out.
+            sink.flush(stats);
         }
     }
 
@@ -126,7 +158,7 @@ impl Worker {
                 {
                     if let Some(mut old) = self.table.remove(&key) {
                         Self::end_flow(
-                            &self.sink,
+                            &mut self.sink,
                             &self.stats,
                             &self.detector,
                             &key,
@@ -160,7 +192,7 @@ impl Worker {
                 detect: FlowDetect::default(),
             };
             self.stats.flows_created.inc();
-            let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
+            let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
             self.table.insert(key, flow, ts, |k, f, r| {
                 Self::end_flow(sink, stats, det, k, f, r)
             });
@@ -202,7 +234,7 @@ impl Worker {
                 self.stats.remote_access_active.inc();
             }
             for o in self.detector.dns_obs.drain(..) {
-                Self::send(&self.sink, &self.stats, Event::Dns(Box::new(o)));
+                self.sink.push(&self.stats, Event::Dns(Box::new(o)));
             }
             if !self.findings.is_empty() {
                 flow.detect.alerted = true;
@@ -214,7 +246,7 @@ impl Worker {
                     };
                     let direction = self.home.direction(key.v6, c, s);
                     let rec = alert_from(&key, flow, ts, direction, f);
-                    Self::send(&self.sink, &self.stats, Event::Alert(Box::new(rec)));
+                    self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
                 }
             }
         }
@@ -222,10 +254,11 @@ impl Worker {
 
     /// Write out every open flow (end of capture or shutdown).
     pub fn finish(&mut self) {
-        let (sink, stats, det) = (&self.sink, &*self.stats, &self.detector);
+        let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
         self.table
             .drain(|k, f, r| Self::end_flow(sink, stats, det, k, f, r));
         self.stats.flows_active.set(0);
+        self.sink.flush(&self.stats);
     }
 }
 
