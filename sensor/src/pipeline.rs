@@ -139,7 +139,12 @@ impl Sensor {
             self.tel.clone(),
             self.cfg.output.alert_suppress_s,
             self.cfg.output.stats_interval_s,
-            HostStage::new(self.home.clone(), self.cfg.detect.dns_tunnel.clone()),
+            HostStage::new(
+                self.home.clone(),
+                self.cfg.detect.dns_tunnel.clone(),
+                self.cfg.host.clone(),
+                self.tel.output.clone(),
+            )?,
         );
         let h = std::thread::Builder::new()
             .name("output".into())

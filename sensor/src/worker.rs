@@ -2,11 +2,13 @@
 //! worker (symmetric hash), so the table needs no lock. Packet time is its only clock.
 
 use crate::config::HomeNet;
-use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP};
+use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP, PROTO_UDP};
 use crate::detect::{Detector, FlowDetect};
 use crate::flow::{
-    first_sender_is_client, AppProto, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT, TO_SERVER,
+    first_sender_is_client, AppProto, Ends, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT,
+    TO_SERVER,
 };
+use crate::host::obs::{MediaObs, Usage};
 use crate::output::eve::{alert_from, Finding, FlowRecord};
 use crate::output::Event;
 use crate::telemetry::{EndReason, WorkerStats};
@@ -23,6 +25,11 @@ pub struct EventSink {
 }
 
 const EVENT_BATCH: usize = 128;
+
+/// Bytes (both directions) an open flow moves before the host stage is told of it.
+pub const PROGRESS_BYTES: u64 = 1 << 20;
+/// Packets a call-media flow carries before it counts as a call leg.
+pub const MEDIA_PACKETS: u64 = 100;
 
 impl EventSink {
     pub fn new(tx: Sender<Vec<Event>>, lossless: bool) -> EventSink {
@@ -118,10 +125,66 @@ impl Worker {
             }
         }
         let app = detector.app_name(f);
+        let cat = detector.app_category(f);
         sink.push(
             stats,
-            Event::Flow(Box::new(FlowRecord::new(key, f, reason, app))),
+            Event::Flow(Box::new(FlowRecord::new(key, f, reason, app, cat))),
         );
+    }
+
+    /// A flow still open that moved [`PROGRESS_BYTES`] since its last report: the host
+    /// stage hears of it now rather than when the flow ends (a long upload).
+    fn progress(
+        sink: &mut EventSink,
+        stats: &WorkerStats,
+        detector: &Detector,
+        now: u64,
+        key: &FlowKey,
+        f: &mut Flow,
+    ) {
+        let d = [
+            f.bytes[TO_SERVER] - f.reported[TO_SERVER],
+            f.bytes[TO_CLIENT] - f.reported[TO_CLIENT],
+        ];
+        if d[0] + d[1] < PROGRESS_BYTES {
+            return;
+        }
+        f.reported = f.bytes;
+        sink.push(
+            stats,
+            Event::Usage(Box::new(Usage {
+                ts_ns: now,
+                flow_id: f.id,
+                ends: Ends::of(key, f.client_is_lo),
+                app_proto: f.app_proto.as_str(),
+                app: detector.app_name(f),
+                category: detector.app_category(f),
+                delta: d,
+            })),
+        );
+    }
+
+    /// Call media that has carried [`MEDIA_PACKETS`]: one notice to the host stage, which
+    /// counts concurrent calls (short STUN checks never get this far).
+    fn media(&mut self, key: &FlowKey, ts: u64) {
+        let Some(f) = self.table.get_mut(key) else {
+            return;
+        };
+        let media = matches!(
+            f.app_proto,
+            AppProto::Rtp | AppProto::Rtcp | AppProto::Dtls | AppProto::Stun
+        ) || (key.proto == PROTO_UDP && self.detector.app_category(f) == Some("calls"));
+        if !media {
+            return;
+        }
+        let ev = MediaObs {
+            ts_ns: ts,
+            flow_id: f.id,
+            ends: Ends::of(key, f.client_is_lo),
+            app_proto: f.app_proto.as_str(),
+            app: self.detector.app_name(f),
+        };
+        self.sink.push(&self.stats, Event::Media(Box::new(ev)));
     }
 
     /// Advance packet time without a packet (idle live capture, or a tick from the
@@ -132,8 +195,10 @@ impl Worker {
         }
         if self.table.sweep_due(self.now) {
             let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
-            self.table.expire(self.now, |k, f, r| {
-                Self::end_flow(sink, stats, det, k, f, r)
+            let now = self.now;
+            self.table.expire(now, |k, f, r| match r {
+                Some(r) => Self::end_flow(sink, stats, det, k, f, r),
+                None => Self::progress(sink, stats, det, now, k, f),
             });
             stats.flows_active.set(self.table.len() as u64);
             // At least once a second of packet time, whatever is pending goes out.
@@ -183,6 +248,7 @@ impl Worker {
                 period_start_ns: ts,
                 pkts: [0; 2],
                 bytes: [0; 2],
+                reported: [0; 2],
                 client_is_lo: sender_is_client == fwd,
                 tcp: TcpState::None,
                 tcp_flags: [0; 2],
@@ -208,6 +274,8 @@ impl Worker {
         };
         flow.pkts[dir] += 1;
         flow.bytes[dir] += wire_len as u64;
+        let media_due =
+            flow.pkts[TO_SERVER] + flow.pkts[TO_CLIENT] == MEDIA_PACKETS && info.proto == PROTO_UDP;
         if ts > flow.last_ns {
             flow.last_ns = ts;
         }
@@ -249,6 +317,9 @@ impl Worker {
                     self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
                 }
             }
+        }
+        if media_due {
+            self.media(&key, ts);
         }
     }
 

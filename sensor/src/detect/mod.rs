@@ -219,6 +219,14 @@ impl Detector {
         }
     }
 
+    /// Category of the flow's catalogue entry (`code-hosting`, `calls` …), when named.
+    pub fn app_category(&self, f: &Flow) -> Option<&'static str> {
+        f.detect
+            .app
+            .and_then(|id| self.shared.rules.tools().get(id as usize))
+            .map(|t| t.category.as_str())
+    }
+
     /// Look at a packet's payload while the flow is not yet identified.
     #[allow(clippy::too_many_arguments)]
     pub fn on_payload(

@@ -127,3 +127,33 @@ mod tests {
         assert_eq!(k1, k2);
     }
 }
+
+/// A flow's endpoints oriented client → server, raw (for consumers that compare addresses
+/// rather than print them: the host stage).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ends {
+    pub v6: bool,
+    pub client: [u8; 16],
+    pub server: [u8; 16],
+    pub cport: u16,
+    pub sport: u16,
+    pub proto: u8,
+}
+
+impl Ends {
+    pub fn of(key: &FlowKey, client_is_lo: bool) -> Ends {
+        let (client, cport, server, sport) = if client_is_lo {
+            (key.lo, key.lo_port, key.hi, key.hi_port)
+        } else {
+            (key.hi, key.hi_port, key.lo, key.lo_port)
+        };
+        Ends {
+            v6: key.v6,
+            client,
+            server,
+            cport,
+            sport,
+            proto: key.proto,
+        }
+    }
+}

@@ -7,7 +7,7 @@ pub mod key;
 pub mod table;
 
 pub use app::AppProto;
-pub use key::FlowKey;
+pub use key::{Ends, FlowKey};
 pub use table::{FlowConfig, FlowTable};
 
 use crate::decode::Encap;
@@ -42,6 +42,8 @@ pub struct Flow {
     pub period_start_ns: u64,
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
+    /// Bytes of this period already reported to the host stage in progress events.
+    pub reported: [u64; 2],
     /// Whether the key's `lo` endpoint is the client.
     pub client_is_lo: bool,
     pub tcp: TcpState,

@@ -108,21 +108,29 @@ impl FlowTable {
     }
 
     /// Write out flows idle past their timeout (removed) and flows open past the active
-    /// timeout (a record, then their counters start again).
-    pub fn expire(&mut self, now: u64, mut emit: impl FnMut(&FlowKey, &mut Flow, EndReason)) {
+    /// timeout (a record, then their counters start again); every other flow, which stays,
+    /// is shown to `emit` with no reason (progress reports for the host stage).
+    pub fn expire(
+        &mut self,
+        now: u64,
+        mut emit: impl FnMut(&FlowKey, &mut Flow, Option<EndReason>),
+    ) {
         self.next_sweep_ns = now.saturating_add(self.cfg.sweep_ns);
         let cfg = &self.cfg;
         self.map.retain(|k, f| {
             let (idle, reason) = cfg.idle_timeout(k, f);
             if now.saturating_sub(f.last_ns) > idle {
-                emit(k, f, reason);
+                emit(k, f, Some(reason));
                 return false;
             }
             if now.saturating_sub(f.period_start_ns) > cfg.active_ns {
-                emit(k, f, EndReason::ActiveTimeout);
+                emit(k, f, Some(EndReason::ActiveTimeout));
                 f.period_start_ns = now;
                 f.pkts = [0; 2];
                 f.bytes = [0; 2];
+                f.reported = [0; 2];
+            } else {
+                emit(k, f, None);
             }
             true
         });

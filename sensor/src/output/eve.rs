@@ -155,10 +155,28 @@ pub struct FlowRecord {
     /// Raw end time, for consumers in the process (not serialised).
     #[serde(skip)]
     pub end_ns: u64,
+    /// Raw start time of the period the record covers (not serialised).
+    #[serde(skip)]
+    pub start_ns: u64,
+    /// Raw endpoints, client first (not serialised).
+    #[serde(skip)]
+    pub ends: crate::flow::Ends,
+    /// Category of the catalogue entry in `app` (`code-hosting`, `calls` …), not serialised.
+    #[serde(skip)]
+    pub app_category: Option<&'static str>,
+    /// Bytes [to server, to client] of this record already sent in progress events.
+    #[serde(skip)]
+    pub reported: [u64; 2],
 }
 
 impl FlowRecord {
-    pub fn new(key: &FlowKey, flow: &Flow, reason: EndReason, app: Option<String>) -> FlowRecord {
+    pub fn new(
+        key: &FlowKey,
+        flow: &Flow,
+        reason: EndReason,
+        app: Option<String>,
+        app_category: Option<&'static str>,
+    ) -> FlowRecord {
         let start = flow.period_start_ns;
         FlowRecord {
             timestamp: timestamp(flow.last_ns),
@@ -182,6 +200,10 @@ impl FlowRecord {
             },
             meta: flow.detect.meta.as_deref().cloned().unwrap_or_default(),
             end_ns: flow.last_ns,
+            start_ns: start,
+            ends: crate::flow::Ends::of(key, flow.client_is_lo),
+            app_category,
+            reported: flow.reported,
         }
     }
 }

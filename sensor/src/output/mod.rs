@@ -19,6 +19,10 @@ pub enum Event {
     Tick(u64),
     /// One DNS message, for the per-domain tunnel statistics of the host stage.
     Dns(Box<crate::host::dns_tunnel::DnsObs>),
+    /// An open flow moved another MiB (egress accounting of the host stage).
+    Usage(Box<crate::host::obs::Usage>),
+    /// A call-media flow became a call leg (concurrent calls of the host stage).
+    Media(Box<crate::host::obs::MediaObs>),
 }
 
 /// What the terminal summary reports.
@@ -135,7 +139,28 @@ impl Output {
             }
             Event::Alert(a) => {
                 self.time(a.ts_ns);
+                let mut alerts = Vec::new();
+                self.host.on_alert(&a, &mut alerts);
                 self.alert(*a);
+                for a in alerts {
+                    self.alert(a);
+                }
+            }
+            Event::Usage(u) => {
+                self.time(u.ts_ns);
+                let mut alerts = Vec::new();
+                self.host.on_usage(&u, &mut alerts);
+                for a in alerts {
+                    self.alert(a);
+                }
+            }
+            Event::Media(m) => {
+                self.time(m.ts_ns);
+                let mut alerts = Vec::new();
+                self.host.on_media(&m, &mut alerts);
+                for a in alerts {
+                    self.alert(a);
+                }
             }
             Event::Dns(o) => {
                 self.time(o.ts_ns);

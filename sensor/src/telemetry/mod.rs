@@ -171,6 +171,17 @@ pub struct OutputStats {
     pub alerts_suppressed: Ctr,
     /// Remote-access sessions by (tool index in the catalogue, direction index).
     pub ra_sessions: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
+    /// Host stage: internal hosts tracked, and dropped because the table was full.
+    pub hosts_tracked: Ctr,
+    pub hosts_evicted: Ctr,
+    /// Bytes by direction class (`host::DIRECTION_CLASSES`).
+    pub egress_bytes: [Ctr; crate::host::DIRECTION_CLASSES.len()],
+    /// Host anomalies by kind (`host::ANOMALY_KINDS`).
+    pub host_anomalies: [Ctr; crate::host::ANOMALY_KINDS.len()],
+    pub calls_active: Ctr,
+    /// Host state file saves and loads: [success, failure].
+    pub host_state_saves: [Ctr; 2],
+    pub host_state_loads: [Ctr; 2],
 }
 
 /// Everything a scrape reads.
@@ -379,6 +390,67 @@ impl Telemetry {
             "spanwatch_remote_access_sessions_active",
             "Remote-access sessions whose flow is still open.",
             self.wsum(|w| w.remote_access_active.get()) as f64,
+        ));
+        v.push(gauge1(
+            "spanwatch_hosts_tracked",
+            "Internal hosts the host stage tracks (egress baselines, calls, fan-in).",
+            o.hosts_tracked.get() as f64,
+        ));
+        v.push(counter1(
+            "spanwatch_hosts_evicted_total",
+            "Internal hosts dropped from the host stage because it held host.max_hosts.",
+            o.hosts_evicted.get(),
+        ));
+        v.push(counter(
+            "spanwatch_egress_bytes_total",
+            "Bytes of flows with an internal end, by direction class: outbound leaves the home networks, inbound enters them, internal stays inside.",
+            crate::host::DIRECTION_CLASSES
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (vec![("direction", d.to_string())], o.egress_bytes[i].get()))
+                .collect(),
+        ));
+        v.push(counter(
+            "spanwatch_host_anomalies_total",
+            "Anomalies the host stage found, by kind.",
+            crate::host::ANOMALY_KINDS
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (vec![("kind", k.to_string())], o.host_anomalies[i].get()))
+                .collect(),
+        ));
+        v.push(gauge1(
+            "spanwatch_calls_active",
+            "Audio/video calls (media legs grouped per host and remote address) in progress.",
+            o.calls_active.get() as f64,
+        ));
+        v.push(counter(
+            "spanwatch_host_state_writes_total",
+            "Saves of the host state file, by result.",
+            vec![
+                (
+                    vec![("result", "success".into())],
+                    o.host_state_saves[0].get(),
+                ),
+                (
+                    vec![("result", "failure".into())],
+                    o.host_state_saves[1].get(),
+                ),
+            ],
+        ));
+        v.push(counter(
+            "spanwatch_host_state_loads_total",
+            "Loads of the host state file at start, by result.",
+            vec![
+                (
+                    vec![("result", "success".into())],
+                    o.host_state_loads[0].get(),
+                ),
+                (
+                    vec![("result", "failure".into())],
+                    o.host_state_loads[1].get(),
+                ),
+            ],
         ));
         v.push(gauge1(
             "spanwatch_rules_loaded",

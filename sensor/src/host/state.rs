@@ -1,0 +1,151 @@
+//! The host stage's state on disk: baselines, the peers' level and the open interval's
+//! counters, saved as JSON every `snapshot_interval_s` of packet time and at exit (written
+//! to a temporary file, then renamed), and loaded at start. A restart in the middle of an
+//! interval carries its counters over when the first packet after the restart falls in
+//! the same interval. Call legs and fan-in sources are not saved: they are short-lived.
+
+use super::baseline::Baseline;
+use super::hosts::Host;
+use super::*;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::net::IpAddr;
+
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    interval_s: u64,
+    interval: u64,
+    saved_ns: u64,
+    peer: [f64; 2],
+    /// address, egress (mean, dev, n), collection (mean, dev, n), out, in, collect,
+    /// last activity, alert flags of the interval
+    hosts: Vec<SavedHost>,
+}
+
+type B = (f32, f32, u32);
+
+#[derive(Serialize, Deserialize)]
+struct SavedHost(IpAddr, B, B, u64, u64, u64, u64, u8);
+
+fn b(x: &Baseline) -> B {
+    (x.mean, x.dev, x.n)
+}
+fn unb(x: B) -> Baseline {
+    Baseline {
+        mean: x.0,
+        dev: x.1,
+        n: x.2,
+    }
+}
+
+impl HostStage {
+    pub(super) fn load_state(&mut self) {
+        let Some(p) = self.cfg.state_file.clone() else {
+            return;
+        };
+        let text = match std::fs::read(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::info!(file = %p.display(), "no host state file yet; baselines start empty");
+                return;
+            }
+            Err(e) => {
+                self.stats.host_state_loads[1].inc();
+                tracing::error!(file = %p.display(), "cannot read host state, baselines start empty: {e}");
+                return;
+            }
+        };
+        let s: Snapshot = match serde_json::from_slice(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                self.stats.host_state_loads[1].inc();
+                tracing::error!(file = %p.display(), "host state file is not valid (line {}, column {}): {e}; baselines start empty", e.line(), e.column());
+                return;
+            }
+        };
+        if s.version != VERSION || s.interval_s != self.cfg.interval_s {
+            self.stats.host_state_loads[1].inc();
+            tracing::warn!(
+                file = %p.display(),
+                "host state has version {} and interval {} s, this sensor {} and {} s; baselines start empty",
+                s.version, s.interval_s, VERSION, self.cfg.interval_s
+            );
+            return;
+        }
+        self.peer = s.peer;
+        self.restored_interval = Some(s.interval);
+        let n = s.hosts.len();
+        for SavedHost(ip, e, c, out, inn, col, last, flags) in s.hosts {
+            let (v6, addr) = match ip {
+                IpAddr::V4(a) => {
+                    let mut x = [0u8; 16];
+                    x[..4].copy_from_slice(&a.octets());
+                    (false, x)
+                }
+                IpAddr::V6(a) => (true, a.octets()),
+            };
+            let h = self.hosts.entry(HostKey { v6, addr }, last);
+            *h = Host {
+                last_ns: last,
+                egress: unb(e),
+                collect: unb(c),
+                cur_out: out,
+                cur_in: inn,
+                cur_collect: col,
+                flags,
+                extra: None,
+            };
+        }
+        self.stats.host_state_loads[0].inc();
+        tracing::info!(file = %p.display(), hosts = n, "host state loaded");
+    }
+
+    pub(super) fn save_state(&mut self) {
+        let Some(p) = self.cfg.state_file.clone() else {
+            return;
+        };
+        let snap = Snapshot {
+            version: VERSION,
+            interval_s: self.cfg.interval_s,
+            interval: self.interval.unwrap_or(0),
+            saved_ns: self.now,
+            peer: self.peer,
+            hosts: self
+                .hosts
+                .map
+                .iter()
+                .map(|(k, h)| {
+                    SavedHost(
+                        k.ip(),
+                        b(&h.egress),
+                        b(&h.collect),
+                        h.cur_out,
+                        h.cur_in,
+                        h.cur_collect,
+                        h.last_ns,
+                        h.flags,
+                    )
+                })
+                .collect(),
+        };
+        let tmp = p.with_extension("tmp");
+        let r = (|| -> std::io::Result<()> {
+            let f = std::fs::File::create(&tmp)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+            serde_json::to_writer(&mut w, &snap)?;
+            w.write_all(b"\n")?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, &p)
+        })();
+        match r {
+            Ok(()) => self.stats.host_state_saves[0].inc(),
+            Err(e) => {
+                self.stats.host_state_saves[1].inc();
+                tracing::warn!(file = %p.display(), "cannot save host state: {e}");
+            }
+        }
+    }
+}
