@@ -177,6 +177,24 @@ impl Scene {
         self.advance_ms(1);
     }
 
+    /// A packet captured short: `wire_len` on the wire (as a TSO/GRO capture shows it),
+    /// only the headers and `l4` in the file. Keeps bulk-transfer fixtures small.
+    pub fn ip_packet_wire(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        l4: &[u8],
+        wire_len: u32,
+    ) {
+        let pkt = ip(src, dst, proto, l4);
+        let et = if src.is_ipv4() { 0x0800 } else { 0x86dd };
+        let frame = ether(et, &pkt);
+        let wire = wire_len.max(frame.len() as u32);
+        self.pcap.packet_wire(self.now_ns, &frame, wire);
+        self.advance_ms(1);
+    }
+
     pub fn udp(&mut self, src: (IpAddr, u16), dst: (IpAddr, u16), payload: &[u8]) {
         let l4 = udp(src.1, dst.1, payload);
         self.ip_packet(src.0, dst.0, 17, &l4);
@@ -250,6 +268,49 @@ impl TcpSession {
             self.s2c(sc, PSH | ACK, chunk);
         }
         self.c2s(sc, ACK, &[]);
+    }
+
+    /// Client sends about `total` bytes on the wire in segments of `seg` wire bytes, each
+    /// captured with a 64-byte payload only (the server ACKs every 16 segments).
+    pub fn client_bulk(&mut self, sc: &mut Scene, total: u64, seg: u32) {
+        self.bulk(sc, total, seg, true);
+    }
+
+    /// The server sends about `total` wire bytes (a download), as [`Self::client_bulk`].
+    pub fn server_bulk(&mut self, sc: &mut Scene, total: u64, seg: u32) {
+        self.bulk(sc, total, seg, false);
+    }
+
+    fn bulk(&mut self, sc: &mut Scene, total: u64, seg: u32, up: bool) {
+        let body = [0x5a_u8; 64];
+        let n = total.div_ceil(seg as u64);
+        for i in 0..n {
+            let (src, dst) = if up {
+                (self.client, self.server)
+            } else {
+                (self.server, self.client)
+            };
+            let (seq, ack) = if up {
+                (self.cseq, self.sseq)
+            } else {
+                (self.sseq, self.cseq)
+            };
+            let l4 = tcp(src.1, dst.1, seq, ack, PSH | ACK, &body);
+            sc.ip_packet_wire(src.0, dst.0, 6, &l4, seg);
+            let adv = seg.saturating_sub(54);
+            if up {
+                self.cseq = self.cseq.wrapping_add(adv);
+            } else {
+                self.sseq = self.sseq.wrapping_add(adv);
+            }
+            if i % 16 == 15 {
+                if up {
+                    self.s2c(sc, ACK, &[]);
+                } else {
+                    self.c2s(sc, ACK, &[]);
+                }
+            }
+        }
     }
 
     /// Client sends one segment without the ACK that usually follows.
@@ -551,4 +612,14 @@ pub fn tunnel_label(n: usize, seed: u64) -> String {
         .iter()
         .map(|b| A[(*b as usize) % 32] as char)
         .collect()
+}
+
+/// An RTP packet (RFC 3550): version 2, payload type `pt`, then `n` bytes of media.
+pub fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, n: usize) -> Vec<u8> {
+    let mut v = vec![0x80, pt & 0x7f];
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&ts.to_be_bytes());
+    v.extend_from_slice(&ssrc.to_be_bytes());
+    v.extend(noise(n, ssrc as u64 ^ seq as u64));
+    v
 }

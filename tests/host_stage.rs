@@ -1,0 +1,442 @@
+//! The host stage on captures built here: a host uploading far above its baseline, a new
+//! host above the absolute limit, uploads to code hosting (HTTPS and git over SSH),
+//! collection from an internal file share, concurrent calls on one address, a remote-access
+//! server reached from many places, and the state file carrying baselines across runs.
+//! Each test asserts exactly the alerts expected, and none on the ordinary traffic beside.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use spanwatch::testkit::*;
+use std::net::IpAddr;
+
+const S: u64 = 1_000_000_000;
+const MB: u64 = 1 << 20;
+
+fn config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let p = dir.join("spanwatch.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[sensor]\nhome_net = [\"10.0.0.0/8\"]\n[host]\ninterval_s = 60\nwarmup_intervals = 5\nbaseline_intervals = 20\n{extra}"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn host_alerts<'a>(recs: &'a [Value], cat: &str) -> Vec<&'a Value> {
+    alerts(recs)
+        .into_iter()
+        .filter(|a| a["alert"]["category"] == cat)
+        .collect()
+}
+
+fn replay_cfg(bytes: &[u8], cfg: &std::path::Path) -> Vec<Value> {
+    let (recs, out) = replay_bytes(bytes, &["--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = schema();
+    for r in &recs {
+        assert!(v.is_valid(r), "schema: {r}");
+    }
+    recs
+}
+
+/// One TLS session from `c` to `s` that uploads `up` and downloads `down` wire bytes.
+fn tls_transfer(sc: &mut Scene, c: IpAddr, cport: u16, s: IpAddr, sni: &str, up: u64, down: u64) {
+    let mut t = sc.tcp_session((c, cport), (s, 443));
+    t.handshake(sc);
+    t.client_sends(sc, &tls_client_hello(Some(sni), &["h2"]));
+    t.server_sends(sc, &tls_server_hello_cert(Some("h2"), None));
+    if up > 0 {
+        t.client_bulk(sc, up, 60_000);
+    }
+    if down > 0 {
+        t.server_bulk(sc, down, 60_000);
+    }
+    t.close(sc);
+}
+
+const EGRESS_CFG: &str = "[host.egress]\nfloor_bytes = 20971520\nnew_host_bytes = 524288000\n";
+
+/// Twelve hosts each send 2–4 MB per minute for 25 minutes; in minute 22 one of them
+/// sends 150 MB (far above its own history and its peers, yet under the new-host limit);
+/// in minute 23 two new hosts appear, one sending 100 MB (under the limit) and one 600 MB.
+fn egress_capture(spike: bool, minutes: std::ops::Range<u64>) -> Vec<u8> {
+    let mut sc = Scene::new(1_700_000_000 - 1_700_000_000 % 60 + minutes.start * 60);
+    for m in minutes {
+        sc.now_ns = (1_700_000_000 - 1_700_000_000 % 60 + m * 60) * S + S;
+        for h in 1..=12u8 {
+            let c = v4(&format!("10.1.0.{h}"));
+            let s = v4(&format!("198.51.100.{h}"));
+            let up = (2 + (m + h as u64) % 3) * MB;
+            let up = if spike && m == 22 && h == 7 {
+                150 * MB
+            } else {
+                up
+            };
+            tls_transfer(&mut sc, c, 40_000 + m as u16, s, "example.net", up, MB);
+        }
+        if spike && m == 23 {
+            tls_transfer(
+                &mut sc,
+                v4("10.1.0.98"),
+                41_000,
+                v4("203.0.113.98"),
+                "example.org",
+                100 * MB,
+                0,
+            );
+            tls_transfer(
+                &mut sc,
+                v4("10.1.0.99"),
+                41_001,
+                v4("203.0.113.99"),
+                "example.org",
+                600 * MB,
+                0,
+            );
+        }
+    }
+    sc.bytes().to_vec()
+}
+
+#[test]
+fn egress_above_baseline_and_new_host_limit() {
+    let dir = tmpdir();
+    let cfg = config(dir.path(), EGRESS_CFG);
+    let recs = replay_cfg(&egress_capture(true, 0..25), &cfg);
+    let eg = host_alerts(&recs, "egress");
+    let who: Vec<(&str, &str)> = eg
+        .iter()
+        .map(|a| {
+            (
+                a["src_ip"].as_str().unwrap(),
+                a["alert"]["metadata"]["basis"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![("10.1.0.7", "baseline"), ("10.1.0.99", "new-host")],
+        "{eg:#?}"
+    );
+    let a = eg[0];
+    assert_eq!(a["direction"], "outbound");
+    let md = &a["alert"]["metadata"];
+    let out: u64 = md["bytes_out"][0].as_str().unwrap().parse().unwrap();
+    assert!(
+        out > 40 * MB,
+        "alert as soon as the threshold is crossed: {md}"
+    );
+    assert!(
+        md["intervals_learned"][0]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            >= 20
+    );
+    let top = md["top_destinations"][0].as_str().unwrap();
+    assert!(top.starts_with("198.51.100.7:443"), "{top}");
+    // no other host-stage alert on this traffic
+    assert_eq!(alerts(&recs).len(), 2, "{:#?}", alerts(&recs));
+    // the same traffic without the spike: nothing
+    let quiet = replay_cfg(&egress_capture(false, 0..25), &cfg);
+    assert!(alerts(&quiet).is_empty(), "{:#?}", alerts(&quiet));
+}
+
+#[test]
+fn state_file_keeps_baselines_across_a_restart() {
+    let dir = tmpdir();
+    let state = dir.path().join("host-state.json");
+    let cfg = config(
+        dir.path(),
+        &format!("state_file = {:?}\n{EGRESS_CFG}", state.to_str().unwrap()),
+    );
+    // first run: the quiet minutes only; the state is saved at exit
+    let first = replay_cfg(&egress_capture(true, 0..20), &cfg);
+    assert!(alerts(&first).is_empty());
+    let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["hosts"].as_array().unwrap().len(), 12);
+    // second run: the rest, with the spike; the restored baseline catches 10.1.0.7
+    let second = replay_cfg(&egress_capture(true, 20..25), &cfg);
+    let eg: Vec<&str> = host_alerts(&second, "egress")
+        .iter()
+        .map(|a| a["src_ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(eg, vec!["10.1.0.7", "10.1.0.99"]);
+    // without the state file the second part alone sees only new hosts: 150 MB is under
+    // the new-host limit, so 10.1.0.7 goes unnoticed
+    let dir2 = tmpdir();
+    let cold = replay_cfg(
+        &egress_capture(true, 20..25),
+        &config(dir2.path(), EGRESS_CFG),
+    );
+    let eg: Vec<&str> = host_alerts(&cold, "egress")
+        .iter()
+        .map(|a| a["src_ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(eg, vec!["10.1.0.99"]);
+    // a damaged state file is reported and the sensor starts afresh
+    std::fs::write(&state, b"{not json").unwrap();
+    let (recs, out) = replay_bytes(
+        &egress_capture(true, 20..25),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("host state file is not valid"), "{err}");
+    assert_eq!(host_alerts(&recs, "egress").len(), 1);
+}
+
+#[test]
+fn uploads_to_code_hosting_are_exfiltration() {
+    let dir = tmpdir();
+    let cfg = config(dir.path(), "");
+    let mut sc = Scene::new(1_700_000_000);
+    // 30 MB pushed over HTTPS to github.com: alert (limit 20 MB)
+    tls_transfer(
+        &mut sc,
+        v4("10.5.0.1"),
+        50_001,
+        v4("140.82.112.4"),
+        "github.com",
+        30 * MB,
+        MB,
+    );
+    // a 30 MB clone (download) and a 5 MB push: no alert
+    tls_transfer(
+        &mut sc,
+        v4("10.5.0.2"),
+        50_002,
+        v4("140.82.112.4"),
+        "github.com",
+        MB,
+        30 * MB,
+    );
+    tls_transfer(
+        &mut sc,
+        v4("10.5.0.3"),
+        50_003,
+        v4("140.82.112.4"),
+        "github.com",
+        5 * MB,
+        0,
+    );
+    // 30 MB to an ordinary web site: no alert
+    tls_transfer(
+        &mut sc,
+        v4("10.5.0.4"),
+        50_004,
+        v4("198.51.100.80"),
+        "www.example.com",
+        30 * MB,
+        0,
+    );
+    // git push over SSH: the name comes from the DNS answer just before
+    let (c, r) = (v4("10.5.0.5"), v4("8.8.8.8"));
+    sc.udp((c, 53001), (r, 53), &dns_query(7, "github.com", 1));
+    sc.udp(
+        (r, 53),
+        (c, 53001),
+        &dns_response_a(7, "github.com", &[[140, 82, 112, 3]]),
+    );
+    let mut t = sc.tcp_session((c, 50_005), (v4("140.82.112.3"), 22));
+    t.handshake(&mut sc);
+    t.server_sends(&mut sc, b"SSH-2.0-babeld-9d5ee4a4\r\n");
+    t.client_sends(&mut sc, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    t.client_bulk(&mut sc, 25 * MB, 60_000);
+    t.close(&mut sc);
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let ex = host_alerts(&recs, "exfiltration");
+    let who: Vec<(&str, &str)> = ex
+        .iter()
+        .map(|a| {
+            (
+                a["src_ip"].as_str().unwrap(),
+                a["alert"]["metadata"]["destination"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![("10.5.0.1", "github"), ("10.5.0.5", "github")],
+        "{ex:#?}"
+    );
+    assert!(ex[0]["alert"]["metadata"]["git"][0]
+        .as_str()
+        .unwrap()
+        .contains("https"));
+    assert!(ex[1]["alert"]["metadata"]["git"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("git push over ssh"));
+    assert_eq!(ex[1]["app_proto"], "ssh");
+    // besides: the SSH session's volume is also a tunnel finding (bulk copy over SSH)
+    let others: Vec<(&Value, &Value)> = alerts(&recs)
+        .into_iter()
+        .filter(|a| a["alert"]["category"] != "exfiltration")
+        .map(|a| (&a["alert"]["category"], &a["src_ip"]))
+        .collect();
+    assert!(
+        others
+            .iter()
+            .all(|(c, s)| *c == "tunnel" && *s == "10.5.0.5"),
+        "{others:#?}"
+    );
+}
+
+#[test]
+fn collection_from_internal_file_share() {
+    let dir = tmpdir();
+    let cfg = config(
+        dir.path(),
+        "[host.collection]\nnew_host_bytes = 104857600\n",
+    );
+    let mut sc = Scene::new(1_700_000_000);
+    let share = v4("10.4.0.1");
+    // 150 MB read over SMB: collection; 150 MB from an internal web server: not
+    for (c, port) in [("10.4.0.8", 445), ("10.4.0.9", 80)] {
+        let mut t = sc.tcp_session((v4(c), 51_000), (share, port));
+        t.handshake(&mut sc);
+        t.client_sends(&mut sc, b"\x00\x00\x00\x10request");
+        t.server_bulk(&mut sc, 150 * MB, 60_000);
+        t.close(&mut sc);
+    }
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let co = host_alerts(&recs, "collection");
+    assert_eq!(co.len(), 1, "{co:#?}");
+    assert_eq!(co[0]["src_ip"], "10.4.0.8");
+    assert_eq!(co[0]["alert"]["metadata"]["service"][0], "smb");
+    assert_eq!(alerts(&recs).len(), 1);
+}
+
+/// `calls` RTP streams between `host` and distinct remotes, interleaved for 10 s.
+fn calls(sc: &mut Scene, host: &str, remotes: &[&str], base_port: u16) {
+    let h = v4(host);
+    for i in 0..500u16 {
+        for (j, r) in remotes.iter().enumerate() {
+            let ssrc = 0x1000 + j as u32;
+            let p = base_port + 2 * j as u16;
+            if i % 2 == 0 {
+                sc.udp(
+                    (h, p),
+                    (v4(r), 3478 + j as u16),
+                    &rtp(111, i, i as u32 * 960, ssrc, 120),
+                );
+            } else {
+                sc.udp(
+                    (v4(r), 3478 + j as u16),
+                    (h, p),
+                    &rtp(111, i, i as u32 * 960, ssrc + 99, 120),
+                );
+            }
+        }
+        sc.advance_ms(20);
+    }
+}
+
+#[test]
+fn concurrent_calls_on_one_host() {
+    let dir = tmpdir();
+    let cfg = config(dir.path(), "");
+    let mut sc = Scene::new(1_700_000_000);
+    // three calls at once on 10.2.0.5 (the captures of three meetings moved onto one
+    // address), two on 10.2.0.6 (allowed: max_concurrent = 2)
+    calls(
+        &mut sc,
+        "10.2.0.5",
+        &["198.51.100.21", "203.0.113.22", "192.0.2.23"],
+        50_000,
+    );
+    calls(
+        &mut sc,
+        "10.2.0.6",
+        &["198.51.100.31", "203.0.113.32"],
+        52_000,
+    );
+    // later, 10.2.0.6 has one call at a time, three times over: still fine
+    sc.advance_ms(200_000);
+    for (k, r) in ["198.51.100.41", "198.51.100.42", "198.51.100.43"]
+        .iter()
+        .enumerate()
+    {
+        calls(&mut sc, "10.2.0.6", &[r], 54_000 + 10 * k as u16);
+        sc.advance_ms(200_000); // past the UDP timeout: the call ends
+    }
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let ca = host_alerts(&recs, "calls");
+    assert_eq!(ca.len(), 1, "{ca:#?}");
+    assert_eq!(ca[0]["src_ip"], "10.2.0.5");
+    let md = &ca[0]["alert"]["metadata"];
+    assert_eq!(md["concurrent_calls"][0], "3");
+    assert_eq!(md["calls"].as_array().unwrap().len(), 3);
+    assert_eq!(alerts(&recs).len(), 1, "{:#?}", alerts(&recs));
+}
+
+#[test]
+fn remote_access_server_reached_from_many_places() {
+    let dir = tmpdir();
+    let cfg = config(dir.path(), "");
+    let mut sc = Scene::new(1_700_000_000);
+    let rdp_to = |sc: &mut Scene, src: &str, server: &str, port: u16| {
+        let mut t = sc.tcp_session((v4(src), port), (v4(server), 3389));
+        t.handshake(sc);
+        t.client_sends(sc, &rdp_connection_request("alice", 3));
+        t.server_sends(sc, &rdp_connection_confirm(2));
+        t.close(sc);
+        sc.advance_ms(60_000);
+    };
+    // six sources in four networks reach 10.3.0.10: both fan-in alerts
+    for (i, s) in [
+        "203.0.113.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "198.51.100.7",
+        "192.0.2.9",
+        "100.64.1.1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        rdp_to(&mut sc, s, "10.3.0.10", 50_000 + i as u16);
+    }
+    // the same source many times and one more from its network: nothing for 10.3.0.11
+    for i in 0..6 {
+        rdp_to(&mut sc, "198.51.100.50", "10.3.0.11", 51_000 + i);
+    }
+    rdp_to(&mut sc, "198.51.100.51", "10.3.0.11", 51_100);
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let fi = host_alerts(&recs, "fan-in");
+    let sids: Vec<(u64, &str)> = fi
+        .iter()
+        .map(|a| {
+            (
+                a["alert"]["signature_id"].as_u64().unwrap(),
+                a["dest_ip"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sids,
+        vec![(9_300_050, "10.3.0.10"), (9_300_051, "10.3.0.10")],
+        "{fi:#?}"
+    );
+    // the fifth source crosses max_sources (4); the sixth brings a fourth network
+    assert_eq!(fi[0]["alert"]["metadata"]["distinct_sources"][0], "5");
+    let nets = fi[1]["alert"]["metadata"]["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 4);
+    // remote-access alerts themselves are there too, and nothing else
+    let other: Vec<&Value> = alerts(&recs)
+        .into_iter()
+        .filter(|a| a["alert"]["category"] != "fan-in" && a["alert"]["category"] != "remote-access")
+        .collect();
+    assert!(other.is_empty(), "{other:#?}");
+}
