@@ -130,9 +130,12 @@ fn egress_above_baseline_and_new_host_limit() {
     assert_eq!(a["direction"], "outbound");
     let md = &a["alert"]["metadata"];
     let out: u64 = md["bytes_out"][0].as_str().unwrap().parse().unwrap();
+    let thr: u64 = md["threshold_bytes"][0].as_str().unwrap().parse().unwrap();
+    // raised by a progress report of the open flow (one per second of packet time; this
+    // fixture moves 60 MB/s), not when the 150 MB flow ends
     assert!(
-        out > 40 * MB,
-        "alert as soon as the threshold is crossed: {md}"
+        out > thr && out < 100 * MB,
+        "alert while the upload runs: {md}"
     );
     assert!(
         md["intervals_learned"][0]
