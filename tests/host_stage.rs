@@ -443,3 +443,95 @@ fn remote_access_server_reached_from_many_places() {
         .collect();
     assert!(other.is_empty(), "{other:#?}");
 }
+
+#[test]
+fn fan_in_names_countries_and_autonomous_systems() {
+    use MmdbValue::*;
+    let dir = tmpdir();
+    let country = |cc: &str| {
+        Map(vec![(
+            "country".into(),
+            Map(vec![("iso_code".into(), Str(cc.into()))]),
+        )])
+    };
+    let asn = |n: u32, o: &str| {
+        Map(vec![
+            ("autonomous_system_number".into(), U32(n)),
+            ("autonomous_system_organization".into(), Str(o.into())),
+        ])
+    };
+    let cdb = dir.path().join("country.mmdb");
+    let adb = dir.path().join("asn.mmdb");
+    std::fs::write(
+        &cdb,
+        mmdb_v4(
+            "GeoLite2-Country",
+            &[
+                ([203, 0, 113, 0], 24, country("DE")),
+                ([198, 51, 100, 0], 24, country("FR")),
+                ([192, 0, 2, 0], 24, country("DE")),
+                ([100, 64, 0, 0], 10, country("US")),
+            ],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &adb,
+        mmdb_v4(
+            "GeoLite2-ASN",
+            &[
+                ([203, 0, 113, 0], 24, asn(64500, "Example Transit")),
+                ([198, 51, 100, 0], 24, asn(64501, "Example Hosting")),
+                ([192, 0, 2, 0], 24, asn(64500, "Example Transit")),
+                ([100, 64, 0, 0], 10, asn(64502, "Example Mobile")),
+            ],
+        ),
+    )
+    .unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[host.fan_in]\ngeoip_country_db = {:?}\ngeoip_asn_db = {:?}\n",
+            cdb.to_str().unwrap(),
+            adb.to_str().unwrap()
+        ),
+    );
+    let mut sc = Scene::new(1_700_000_000);
+    for (i, s) in [
+        "203.0.113.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "198.51.100.7",
+        "192.0.2.9",
+        "100.64.1.1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut t = sc.tcp_session((v4(s), 50_000 + i as u16), (v4("10.3.0.10"), 3389));
+        t.handshake(&mut sc);
+        t.client_sends(&mut sc, &rdp_connection_request("alice", 3));
+        t.server_sends(&mut sc, &rdp_connection_confirm(2));
+        t.close(&mut sc);
+        sc.advance_ms(60_000);
+    }
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let fi = host_alerts(&recs, "fan-in");
+    // four /24s, but three autonomous systems: only the many-sources alert
+    assert_eq!(fi.len(), 1, "{fi:#?}");
+    assert_eq!(fi[0]["alert"]["signature_id"], 9_300_050);
+    let md = &fi[0]["alert"]["metadata"];
+    assert_eq!(md["countries"], serde_json::json!(["DE", "FR"]));
+    assert_eq!(
+        md["asns"],
+        serde_json::json!(["AS64500 Example Transit", "AS64501 Example Hosting"])
+    );
+    // a database that cannot be read stops start-up with its name
+    let bad = config(
+        dir.path(),
+        "[host.fan_in]\ngeoip_asn_db = \"/nonexistent/asn.mmdb\"\n",
+    );
+    let (_, out) = replay_bytes(sc.bytes(), &["--config", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/asn.mmdb"));
+}
