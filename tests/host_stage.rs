@@ -535,3 +535,24 @@ fn fan_in_names_countries_and_autonomous_systems() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/asn.mmdb"));
 }
+
+#[test]
+fn git_push_over_plain_http_is_named() {
+    let dir = tmpdir();
+    let cfg = config(dir.path(), "");
+    let mut sc = Scene::new(1_700_000_000);
+    let mut t = sc.tcp_session((v4("10.5.0.9"), 50_100), (v4("172.65.251.78"), 80));
+    t.handshake(&mut sc);
+    t.client_sends(
+        &mut sc,
+        b"POST /alice/code.git/git-receive-pack HTTP/1.1\r\nHost: gitlab.com\r\nUser-Agent: git/2.39.2\r\nContent-Type: application/x-git-receive-pack-request\r\n\r\n",
+    );
+    t.client_bulk(&mut sc, 25 * MB, 60_000);
+    t.close(&mut sc);
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let ex = host_alerts(&recs, "exfiltration");
+    assert_eq!(ex.len(), 1, "{:#?}", alerts(&recs));
+    let md = &ex[0]["alert"]["metadata"];
+    assert_eq!(md["destination"][0], "gitlab");
+    assert_eq!(md["git"][0], "git push over http (POST git-receive-pack)");
+}

@@ -160,6 +160,7 @@ impl Worker {
                 app: detector.app_name(f),
                 category: detector.app_category(f),
                 delta: d,
+                git_push: crate::host::obs::git_push_seen(f.detect.meta.as_deref()),
             })),
         );
     }
