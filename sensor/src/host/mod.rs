@@ -18,6 +18,7 @@ pub mod fanin;
 pub mod geo;
 pub mod hosts;
 pub mod obs;
+mod ssh;
 pub mod state;
 pub mod volume;
 
@@ -35,6 +36,7 @@ use std::sync::Arc;
 /// Signature ids of the host stage.
 pub const SID_DNS_TUNNEL: u32 = 9_300_002;
 pub const SID_SSH_BULK: u32 = 9_300_003;
+pub const SID_SSH_FORWARDING: u32 = 9_300_004;
 pub const SID_EGRESS: u32 = 9_300_010;
 pub const SID_EXFIL: u32 = 9_300_020;
 pub const SID_COLLECTION: u32 = 9_300_030;
@@ -54,10 +56,6 @@ pub const ANOMALY_KINDS: [&str; 6] = [
 
 /// Direction classes of `spanwatch_egress_bytes_total`.
 pub const DIRECTION_CLASSES: [&str; 3] = ["inbound", "outbound", "internal"];
-
-/// An SSH session that moved at least this much in one direction is not someone typing:
-/// port forwarding (`-L`, `-R`, `-D`) or a file copy. Interactive sessions move kilobytes.
-const SSH_BULK_BYTES: u64 = 5 * 1024 * 1024;
 
 pub struct HostStage {
     home: Arc<HomeNet>,
@@ -186,64 +184,6 @@ impl HostStage {
         self.stats.hosts_evicted.set(self.hosts.evicted);
     }
 
-    /// SSH whose volume says forwarding or bulk copy rather than interactive typing.
-    fn ssh_shape(&self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
-        if rec.app_proto != "ssh" {
-            return;
-        }
-        let f = &rec.flow;
-        let big = f.bytes_toclient.max(f.bytes_toserver);
-        if big < SSH_BULK_BYTES {
-            return;
-        }
-        let pkts = (f.pkts_toclient + f.pkts_toserver).max(1);
-        let mean = (f.bytes_toclient + f.bytes_toserver) / pkts;
-        let (dir, way) = if f.bytes_toclient >= f.bytes_toserver {
-            ("to_client", "into the network")
-        } else {
-            ("to_server", "out of the network")
-        };
-        let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        md.insert("bytes_toserver".into(), vec![f.bytes_toserver.to_string()]);
-        md.insert("bytes_toclient".into(), vec![f.bytes_toclient.to_string()]);
-        md.insert("mean_packet_bytes".into(), vec![mean.to_string()]);
-        md.insert("duration_s".into(), vec![f.age.to_string()]);
-        md.insert("bulk_direction".into(), vec![dir.into()]);
-        let fnd = Finding {
-            signature_id: SID_SSH_BULK,
-            signature: format!(
-                "SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding or copy)"
-            ),
-            category: "tunnel",
-            severity: 3,
-            app: Some("ssh".into()),
-            metadata: md,
-        };
-        let t = &rec.tuple;
-        let v6 = t.src_ip.is_ipv6();
-        let ip16 = |a: std::net::IpAddr| -> [u8; 16] {
-            match a {
-                std::net::IpAddr::V4(x) => {
-                    let mut b = [0u8; 16];
-                    b[..4].copy_from_slice(&x.octets());
-                    b
-                }
-                std::net::IpAddr::V6(x) => x.octets(),
-            }
-        };
-        let dirn = self.home.direction(v6, &ip16(t.src_ip), &ip16(t.dest_ip));
-        let dedup = format!("{}|{}|{}", t.src_ip, t.dest_ip, t.dest_port);
-        alerts.push(alert_from_tuple(
-            t.clone(),
-            rec.flow_id,
-            rec.end_ns,
-            "ssh",
-            dirn,
-            dedup,
-            fnd,
-        ));
-    }
-
     /// A DNS message seen by a worker.
     pub fn on_dns(&mut self, o: &DnsObs, alerts: &mut Vec<AlertRecord>) {
         self.advance(o.ts_ns);
@@ -273,7 +213,7 @@ impl HostStage {
     /// A flow ended (or hit its active timeout).
     pub fn on_flow(&mut self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
         self.advance(rec.end_ns);
-        self.ssh_shape(rec, alerts);
+        ssh::check(&self.home, rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {
