@@ -10,7 +10,7 @@ pub mod dnscache;
 pub mod icmp;
 mod identify;
 mod remote_access;
-mod resolver;
+pub mod resolver;
 pub mod ssh_shape;
 mod tunnels;
 

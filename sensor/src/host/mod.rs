@@ -11,6 +11,7 @@
 //! aligned on it, so a replay gives the same alerts every time.
 
 pub mod baseline;
+pub mod beacon;
 pub mod calls;
 pub mod config;
 pub mod dns_tunnel;
@@ -18,8 +19,10 @@ pub mod fanin;
 pub mod geo;
 pub mod hosts;
 pub mod obs;
+pub mod resolver;
 mod ssh;
 pub mod state;
+pub mod tunnels;
 pub mod volume;
 
 use crate::config::HomeNet;
@@ -43,15 +46,21 @@ pub const SID_COLLECTION: u32 = 9_300_030;
 pub const SID_CALLS: u32 = 9_300_040;
 pub const SID_FANIN_SOURCES: u32 = 9_300_050;
 pub const SID_FANIN_NETWORKS: u32 = 9_300_051;
+pub const SID_BEACON: u32 = 9_300_060;
+pub const SID_LONG_CONNECTION: u32 = 9_300_061;
+pub const SID_RESOLVER_BYPASS: u32 = 9_300_070;
 
 /// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.
-pub const ANOMALY_KINDS: [&str; 6] = [
+pub const ANOMALY_KINDS: [&str; 9] = [
     "egress",
     "exfiltration",
     "collection",
     "calls",
     "fan-in",
     "dns-tunnel",
+    "beacon",
+    "long-connection",
+    "resolver-bypass",
 ];
 
 /// Direction classes of `spanwatch_egress_bytes_total`.
@@ -73,6 +82,7 @@ pub struct HostStage {
     restored_interval: Option<u64>,
     geo: geo::Geo,
     now: u64,
+    tunnels: tunnels::Tunnels,
 }
 
 impl HostStage {
@@ -97,6 +107,7 @@ impl HostStage {
             restored_interval: None,
             geo,
             now: 0,
+            tunnels: tunnels::Tunnels::default(),
             cfg,
             stats,
         };
@@ -113,6 +124,26 @@ impl HostStage {
             Arc::default(),
         )
         .expect("default host stage")
+    }
+
+    /// Beacon, long-connection and resolver-bypass settings (`[detect.beacon]`,
+    /// `[detect.resolver_bypass]`).
+    pub fn with_tunnels(
+        mut self,
+        beacon: beacon::BeaconConfig,
+        resolver: resolver::ResolverBypassConfig,
+    ) -> HostStage {
+        self.tunnels = tunnels::Tunnels::new(beacon, resolver);
+        self
+    }
+
+    /// Raise what the tunnels part found.
+    fn raise_all(&self, found: Vec<beacon::Raised>, alerts: &mut Vec<AlertRecord>) {
+        for r in found {
+            let kind = ANOMALY_KINDS.iter().position(|k| *k == r.kind).unwrap_or(0);
+            let (e, id, ts, ap) = (&r.ends, r.flow_id, r.ts_ns, r.app_proto);
+            self.raise(kind, e, id, ts, ap, r.dedup, r.finding, alerts);
+        }
     }
 
     /// Hosts tracked now.
@@ -214,6 +245,10 @@ impl HostStage {
     pub fn on_flow(&mut self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
         self.advance(rec.end_ns);
         ssh::check(&self.home, rec, alerts);
+        let mut found = Vec::new();
+        self.tunnels
+            .on_flow(&self.home, rec, &self.stats, &mut found);
+        self.raise_all(found, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {
@@ -241,12 +276,18 @@ impl HostStage {
         }
     }
     /// Packet time advanced.
-    pub fn on_tick(&mut self, now_ns: u64, _alerts: &mut Vec<AlertRecord>) {
+    pub fn on_tick(&mut self, now_ns: u64, alerts: &mut Vec<AlertRecord>) {
         self.advance(now_ns);
+        let mut found = Vec::new();
+        self.tunnels.on_tick(now_ns, &self.stats, &mut found);
+        self.raise_all(found, alerts);
         self.publish();
     }
     /// End of the capture or shutdown: save the state.
-    pub fn finish(&mut self, _now_ns: u64, _alerts: &mut Vec<AlertRecord>) {
+    pub fn finish(&mut self, now_ns: u64, alerts: &mut Vec<AlertRecord>) {
+        let mut found = Vec::new();
+        self.tunnels.finish(now_ns, &self.stats, &mut found);
+        self.raise_all(found, alerts);
         if self.cfg.state_file.is_some() && self.interval.is_some() {
             self.save_state();
         }
