@@ -189,6 +189,10 @@ pub struct DetectSection {
     /// Remote-access alerts for SSH: "inbound" (from outside the home networks), "all", "none".
     pub ssh_alert: String,
     pub dns_tunnel: crate::host::dns_tunnel::DnsTunnelConfig,
+    /// Beacons and long connections (host stage).
+    pub beacon: crate::host::beacon::BeaconConfig,
+    /// DNS over TLS/HTTPS/QUIC to public resolvers (recorded, counted; alert on demand).
+    pub resolver_bypass: crate::host::resolver::ResolverBypassConfig,
 }
 
 impl Default for DetectSection {
@@ -198,6 +202,8 @@ impl Default for DetectSection {
             max_inspect_bytes: 16 * 1024,
             ssh_alert: "inbound".into(),
             dns_tunnel: Default::default(),
+            beacon: Default::default(),
+            resolver_bypass: Default::default(),
         }
     }
 }
@@ -253,6 +259,7 @@ impl Config {
             return Err("output.stats_interval_s must be at least 1".into());
         }
         self.host.validate()?;
+        self.detect.beacon.validate()?;
         Ok(())
     }
 

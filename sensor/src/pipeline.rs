@@ -144,7 +144,11 @@ impl Sensor {
                 self.cfg.detect.dns_tunnel.clone(),
                 self.cfg.host.clone(),
                 self.tel.output.clone(),
-            )?,
+            )?
+            .with_tunnels(
+                self.cfg.detect.beacon.clone(),
+                self.cfg.detect.resolver_bypass.clone(),
+            ),
         );
         let h = std::thread::Builder::new()
             .name("output".into())

@@ -126,10 +126,11 @@ impl Worker {
         }
         let app = detector.app_name(f);
         let cat = detector.app_category(f);
-        sink.push(
-            stats,
-            Event::Flow(Box::new(FlowRecord::new(key, f, reason, app, cat))),
-        );
+        let mut rec = Box::new(FlowRecord::new(key, f, reason, app, cat));
+        if let Some(s) = f.detect.ssh_shape() {
+            s.annotate(&mut rec.meta);
+        }
+        sink.push(stats, Event::Flow(rec));
     }
 
     /// A flow still open that moved [`PROGRESS_BYTES`] since its last report: the host
@@ -327,6 +328,13 @@ impl Worker {
                     self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
                 }
             }
+        }
+        if info.payload_len > 0 && flow.app_proto == AppProto::Ssh {
+            // the segment as sent, also when the capture cut it short
+            let size = info
+                .payload_len
+                .max(wire_len.saturating_sub(info.payload_off));
+            flow.detect.ssh_packet(dir == TO_SERVER, size, ts);
         }
         if media_due {
             self.media(&key, ts);

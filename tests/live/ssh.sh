@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# SSH: an interactive-like session, an `ssh -L` forward carrying a 20 MB download and an
-# `ssh -D` SOCKS proxy used by curl, all from swa to a real OpenSSH server in swb.
+# SSH: an interactive session typed key by key on a terminal, an `ssh -L` forward carrying a
+# 20 MB download and an `ssh -D` SOCKS proxy used by curl, all from swa to a real OpenSSH
+# server in swb. The typed session must not look like a tunnel; both forwards must.
 . "$(dirname "$0")/lib.sh"
 live_init ssh openssh-server openssh-client curl python3
 live_netns
@@ -16,10 +17,11 @@ wait_port "$NS_B" 8000 || fail "http.server did not listen on 8000"
 record_start 1200
 start_spanwatch
 
-# 1. interactive-like: a pty, a few short commands typed with pauses.
-out=$( { echo 'uname -n'; sleep 0.5; echo 'ls / | head -3'; sleep 0.5; echo 'id -un'; sleep 0.5; echo exit; } |
-       in_a timeout 20 "${SSH[@]}" -tt root@$B4 2>&1 )
-case $out in *root*) pass "interactive ssh session ran commands";; *) fail "interactive ssh session: $out";; esac
+# 1. interactive: a person typing on a terminal, one key at a time, 80-240 ms apart.
+out=$(in_a timeout 60 python3 "$LIVE_DIR/type_slowly.py" --line 'uname -n' --line 'ls / | head -3' \
+        --line 'id -un' --line 'echo typed by hand' --line exit -- "${SSH[@]}" -tt root@$B4 2>&1)
+case $out in *"typed by hand"*root*|*root*"typed by hand"*) pass "interactive ssh session ran typed commands";;
+  *) fail "interactive ssh session: $out";; esac
 
 # 2. ssh -L: a 20 MB download from the server's 127.0.0.1:8000 through the forward.
 bg_a ssh-L timeout 60 "${SSH[@]}" -N -L 127.0.0.1:18000:127.0.0.1:8000 root@$B4
@@ -43,7 +45,18 @@ stop_spanwatch
 assert_flow ssh
 assert_flow ssh "has(r,'ssh.client','OpenSSH') and get(r,'ssh.client.software_version') is not None"
 assert_flow ssh "get(r,'ssh.server.software_version') is not None"
-# The forward session carried 20 MB to the client: SSH tunnelling detection (coming).
-assert_alert tunnel '*' "r.get('app_proto')=='ssh' and r.get('dest_port')==2222"
+# Shape of each session: the typed one is interactive and raises nothing; the -L forward
+# that carried 20 MB is bulk, the -D forward that carried 100 kB is forwarding.
+assert_flow ssh "get(r,'ssh.shape')=='interactive' and get(r,'ssh.timing.keystrokes',0)>=30"
+assert_alert tunnel ssh "r.get('dest_port')==2222 and get(r,'alert.signature_id')==9300003 and get(r,'alert.metadata.shape')==['bulk'] and int(get(r,'alert.metadata.bytes_toclient')[0])>20000000"
+assert_alert tunnel ssh "r.get('dest_port')==2222 and get(r,'alert.signature_id')==9300004 and get(r,'alert.metadata.shape')==['forwarding'] and int(get(r,'alert.metadata.bytes_toclient')[0])<5000000"
+check "no tunnel alert on the interactive session" python3 - "$EVE" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+typed = {r["src_port"] for r in recs if r.get("event_type") == "flow" and r.get("ssh", {}).get("shape") == "interactive"}
+bad = [r for r in recs if r.get("event_type") == "alert" and r["src_port"] in typed]
+print("    interactive sessions from ports", sorted(typed), "alerts on them:", [a["alert"]["signature"] for a in bad])
+sys.exit(0 if typed and not bad else 1)
+PY
 assert_metric_ge 'spanwatch_flows_identified_total{app_proto="ssh"}' 3
 live_finish

@@ -366,6 +366,7 @@ fn swap_roles(_key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
     flow.pkts.swap(0, 1);
     flow.bytes.swap(0, 1);
     flow.tcp_flags.swap(0, 1);
+    flow.detect.ssh_reset();
     insp.buf.swap(0, 1);
     insp.next_seq.swap(0, 1);
     insp.gap.swap(0, 1);

@@ -10,6 +10,8 @@ pub mod dnscache;
 pub mod icmp;
 mod identify;
 mod remote_access;
+pub mod resolver;
+pub mod ssh_shape;
 mod tunnels;
 
 use crate::config::HomeNet;
@@ -44,12 +46,47 @@ pub struct FlowDetect {
     /// What the parsers learned, serialised into the flow record.
     pub meta: Option<Box<Map<String, Value>>>,
     insp: Option<Box<Inspect>>,
-    icmp: Option<Box<icmp::IcmpStats>>,
+    /// Per-protocol statistics kept past identification (one box, so flows stay small).
+    extra: Option<Box<Extra>>,
+}
+
+/// Statistics a flow keeps after identification, by protocol.
+#[derive(Debug)]
+enum Extra {
+    Icmp(icmp::IcmpStats),
+    Ssh(ssh_shape::SshShape),
 }
 
 impl FlowDetect {
     pub fn meta_mut(&mut self) -> &mut Map<String, Value> {
         self.meta.get_or_insert_with(Default::default)
+    }
+
+    /// One SSH packet with payload, for the session's shape (interactive or forwarding).
+    #[inline]
+    pub fn ssh_packet(&mut self, to_server: bool, size: u32, ts: u64) {
+        if let Extra::Ssh(s) = self
+            .extra
+            .get_or_insert_with(|| Box::new(Extra::Ssh(Default::default())))
+            .as_mut()
+        {
+            s.observe(to_server, size, ts);
+        }
+    }
+
+    /// The SSH session's shape so far, when the flow is SSH.
+    pub fn ssh_shape(&self) -> Option<&ssh_shape::SshShape> {
+        match self.extra.as_deref() {
+            Some(Extra::Ssh(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Client and server were swapped: start the shape again.
+    fn ssh_reset(&mut self) {
+        if let Some(Extra::Ssh(s)) = self.extra.as_deref_mut() {
+            *s = Default::default();
+        }
     }
 }
 
@@ -320,6 +357,7 @@ impl Detector {
             flow.detect.done = true;
         }
         if flow.detect.done {
+            resolver::check(self, key, flow, &mut insp);
             if !insp.evidence.is_empty() {
                 let ev: Vec<Value> = insp
                     .evidence
@@ -351,7 +389,14 @@ impl Detector {
         }
         // the identifier and sequence number are the first four payload bytes here
         let p = &payload[4..];
-        let st = flow.detect.icmp.get_or_insert_with(Default::default);
+        let Extra::Icmp(st) = flow
+            .detect
+            .extra
+            .get_or_insert_with(|| Box::new(Extra::Icmp(Default::default())))
+            .as_mut()
+        else {
+            return;
+        };
         st.add(p);
         if st.packets >= ICMP_INSPECT {
             flow.detect.done = true;

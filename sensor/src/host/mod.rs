@@ -11,6 +11,7 @@
 //! aligned on it, so a replay gives the same alerts every time.
 
 pub mod baseline;
+pub mod beacon;
 pub mod calls;
 pub mod config;
 pub mod dns_tunnel;
@@ -18,7 +19,10 @@ pub mod fanin;
 pub mod geo;
 pub mod hosts;
 pub mod obs;
+pub mod resolver;
+mod ssh;
 pub mod state;
+pub mod tunnels;
 pub mod volume;
 
 use crate::config::HomeNet;
@@ -35,29 +39,32 @@ use std::sync::Arc;
 /// Signature ids of the host stage.
 pub const SID_DNS_TUNNEL: u32 = 9_300_002;
 pub const SID_SSH_BULK: u32 = 9_300_003;
+pub const SID_SSH_FORWARDING: u32 = 9_300_004;
 pub const SID_EGRESS: u32 = 9_300_010;
 pub const SID_EXFIL: u32 = 9_300_020;
 pub const SID_COLLECTION: u32 = 9_300_030;
 pub const SID_CALLS: u32 = 9_300_040;
 pub const SID_FANIN_SOURCES: u32 = 9_300_050;
 pub const SID_FANIN_NETWORKS: u32 = 9_300_051;
+pub const SID_BEACON: u32 = 9_300_060;
+pub const SID_LONG_CONNECTION: u32 = 9_300_061;
+pub const SID_RESOLVER_BYPASS: u32 = 9_300_070;
 
 /// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.
-pub const ANOMALY_KINDS: [&str; 6] = [
+pub const ANOMALY_KINDS: [&str; 9] = [
     "egress",
     "exfiltration",
     "collection",
     "calls",
     "fan-in",
     "dns-tunnel",
+    "beacon",
+    "long-connection",
+    "resolver-bypass",
 ];
 
 /// Direction classes of `spanwatch_egress_bytes_total`.
 pub const DIRECTION_CLASSES: [&str; 3] = ["inbound", "outbound", "internal"];
-
-/// An SSH session that moved at least this much in one direction is not someone typing:
-/// port forwarding (`-L`, `-R`, `-D`) or a file copy. Interactive sessions move kilobytes.
-const SSH_BULK_BYTES: u64 = 5 * 1024 * 1024;
 
 pub struct HostStage {
     home: Arc<HomeNet>,
@@ -75,6 +82,7 @@ pub struct HostStage {
     restored_interval: Option<u64>,
     geo: geo::Geo,
     now: u64,
+    tunnels: tunnels::Tunnels,
 }
 
 impl HostStage {
@@ -99,6 +107,7 @@ impl HostStage {
             restored_interval: None,
             geo,
             now: 0,
+            tunnels: tunnels::Tunnels::default(),
             cfg,
             stats,
         };
@@ -115,6 +124,26 @@ impl HostStage {
             Arc::default(),
         )
         .expect("default host stage")
+    }
+
+    /// Beacon, long-connection and resolver-bypass settings (`[detect.beacon]`,
+    /// `[detect.resolver_bypass]`).
+    pub fn with_tunnels(
+        mut self,
+        beacon: beacon::BeaconConfig,
+        resolver: resolver::ResolverBypassConfig,
+    ) -> HostStage {
+        self.tunnels = tunnels::Tunnels::new(beacon, resolver);
+        self
+    }
+
+    /// Raise what the tunnels part found.
+    fn raise_all(&self, found: Vec<beacon::Raised>, alerts: &mut Vec<AlertRecord>) {
+        for r in found {
+            let kind = ANOMALY_KINDS.iter().position(|k| *k == r.kind).unwrap_or(0);
+            let (e, id, ts, ap) = (&r.ends, r.flow_id, r.ts_ns, r.app_proto);
+            self.raise(kind, e, id, ts, ap, r.dedup, r.finding, alerts);
+        }
     }
 
     /// Hosts tracked now.
@@ -186,64 +215,6 @@ impl HostStage {
         self.stats.hosts_evicted.set(self.hosts.evicted);
     }
 
-    /// SSH whose volume says forwarding or bulk copy rather than interactive typing.
-    fn ssh_shape(&self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
-        if rec.app_proto != "ssh" {
-            return;
-        }
-        let f = &rec.flow;
-        let big = f.bytes_toclient.max(f.bytes_toserver);
-        if big < SSH_BULK_BYTES {
-            return;
-        }
-        let pkts = (f.pkts_toclient + f.pkts_toserver).max(1);
-        let mean = (f.bytes_toclient + f.bytes_toserver) / pkts;
-        let (dir, way) = if f.bytes_toclient >= f.bytes_toserver {
-            ("to_client", "into the network")
-        } else {
-            ("to_server", "out of the network")
-        };
-        let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        md.insert("bytes_toserver".into(), vec![f.bytes_toserver.to_string()]);
-        md.insert("bytes_toclient".into(), vec![f.bytes_toclient.to_string()]);
-        md.insert("mean_packet_bytes".into(), vec![mean.to_string()]);
-        md.insert("duration_s".into(), vec![f.age.to_string()]);
-        md.insert("bulk_direction".into(), vec![dir.into()]);
-        let fnd = Finding {
-            signature_id: SID_SSH_BULK,
-            signature: format!(
-                "SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding or copy)"
-            ),
-            category: "tunnel",
-            severity: 3,
-            app: Some("ssh".into()),
-            metadata: md,
-        };
-        let t = &rec.tuple;
-        let v6 = t.src_ip.is_ipv6();
-        let ip16 = |a: std::net::IpAddr| -> [u8; 16] {
-            match a {
-                std::net::IpAddr::V4(x) => {
-                    let mut b = [0u8; 16];
-                    b[..4].copy_from_slice(&x.octets());
-                    b
-                }
-                std::net::IpAddr::V6(x) => x.octets(),
-            }
-        };
-        let dirn = self.home.direction(v6, &ip16(t.src_ip), &ip16(t.dest_ip));
-        let dedup = format!("{}|{}|{}", t.src_ip, t.dest_ip, t.dest_port);
-        alerts.push(alert_from_tuple(
-            t.clone(),
-            rec.flow_id,
-            rec.end_ns,
-            "ssh",
-            dirn,
-            dedup,
-            fnd,
-        ));
-    }
-
     /// A DNS message seen by a worker.
     pub fn on_dns(&mut self, o: &DnsObs, alerts: &mut Vec<AlertRecord>) {
         self.advance(o.ts_ns);
@@ -273,7 +244,11 @@ impl HostStage {
     /// A flow ended (or hit its active timeout).
     pub fn on_flow(&mut self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
         self.advance(rec.end_ns);
-        self.ssh_shape(rec, alerts);
+        ssh::check(&self.home, rec, alerts);
+        let mut found = Vec::new();
+        self.tunnels
+            .on_flow(&self.home, rec, &self.stats, &mut found);
+        self.raise_all(found, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {
@@ -301,12 +276,18 @@ impl HostStage {
         }
     }
     /// Packet time advanced.
-    pub fn on_tick(&mut self, now_ns: u64, _alerts: &mut Vec<AlertRecord>) {
+    pub fn on_tick(&mut self, now_ns: u64, alerts: &mut Vec<AlertRecord>) {
         self.advance(now_ns);
+        let mut found = Vec::new();
+        self.tunnels.on_tick(now_ns, &self.stats, &mut found);
+        self.raise_all(found, alerts);
         self.publish();
     }
     /// End of the capture or shutdown: save the state.
-    pub fn finish(&mut self, _now_ns: u64, _alerts: &mut Vec<AlertRecord>) {
+    pub fn finish(&mut self, now_ns: u64, alerts: &mut Vec<AlertRecord>) {
+        let mut found = Vec::new();
+        self.tunnels.finish(now_ns, &self.stats, &mut found);
+        self.raise_all(found, alerts);
         if self.cfg.state_file.is_some() && self.interval.is_some() {
             self.save_state();
         }

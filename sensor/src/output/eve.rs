@@ -158,6 +158,9 @@ pub struct FlowRecord {
     /// Raw start time of the period the record covers (not serialised).
     #[serde(skip)]
     pub start_ns: u64,
+    /// Raw time of the flow's first packet, whatever period the record covers (not serialised).
+    #[serde(skip)]
+    pub flow_start_ns: u64,
     /// Raw endpoints, client first (not serialised).
     #[serde(skip)]
     pub ends: crate::flow::Ends,
@@ -201,6 +204,7 @@ impl FlowRecord {
             meta: flow.detect.meta.as_deref().cloned().unwrap_or_default(),
             end_ns: flow.last_ns,
             start_ns: start,
+            flow_start_ns: flow.start_ns,
             ends: crate::flow::Ends::of(key, flow.client_is_lo),
             app_category,
             reported: flow.reported,

@@ -182,6 +182,11 @@ pub struct OutputStats {
     /// Host state file saves and loads: [success, failure].
     pub host_state_saves: [Ctr; 2],
     pub host_state_loads: [Ctr; 2],
+    /// Flows to public resolvers by kind (`detect::resolver::KINDS`).
+    pub resolver_bypass_flows: [Ctr; crate::detect::resolver::KINDS.len()],
+    /// Beacon scoring: pairs tracked, and evicted because of the caps.
+    pub beacon_pairs_tracked: Ctr,
+    pub beacon_pairs_evicted: Ctr,
 }
 
 /// Everything a scrape reads.
@@ -451,6 +456,25 @@ impl Telemetry {
                     o.host_state_loads[1].get(),
                 ),
             ],
+        ));
+        v.push(counter(
+            "spanwatch_resolver_bypass_flows_total",
+            "Flows of encrypted DNS to public resolvers (DNS over TLS, HTTPS, QUIC), by kind; counted when the flow's first record is written.",
+            crate::detect::resolver::KINDS
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (vec![("kind", k.to_string())], o.resolver_bypass_flows[i].get()))
+                .collect(),
+        ));
+        v.push(gauge1(
+            "spanwatch_beacon_pairs_tracked",
+            "Client/server/port pairs whose connections the beacon scoring keeps.",
+            o.beacon_pairs_tracked.get() as f64,
+        ));
+        v.push(counter1(
+            "spanwatch_beacon_pairs_evicted_total",
+            "Pairs dropped from the beacon scoring because of detect.beacon.max_pairs or max_connections_total (least recently active first).",
+            o.beacon_pairs_evicted.get(),
         ));
         v.push(gauge1(
             "spanwatch_rules_loaded",

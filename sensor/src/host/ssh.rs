@@ -1,0 +1,91 @@
+//! SSH sessions whose shape says port forwarding or bulk transfer rather than someone
+//! typing: the worker measures the session after its handshake (`detect::ssh_shape`) and
+//! puts `ssh.shape` and `ssh.timing` into the flow record; this raises the `tunnel` alert.
+
+use super::{SID_SSH_BULK, SID_SSH_FORWARDING};
+use crate::config::HomeNet;
+use crate::detect::ssh_shape::BULK_BYTES;
+use crate::output::eve::{alert_from_tuple, AlertRecord, Finding, FlowRecord};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A flow record of an SSH session: alert when it is forwarding or bulk.
+pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
+    if rec.app_proto != "ssh" {
+        return;
+    }
+    let f = &rec.flow;
+    let ssh = rec.meta.get("ssh");
+    let shape = ssh
+        .and_then(|s| s.get("shape"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    // The record's own volume (wire bytes) also makes it bulk, whatever the shape says:
+    // a copy inside an interactive session still moves the data.
+    let bulk = shape == "bulk" || f.bytes_toclient.max(f.bytes_toserver) >= BULK_BYTES;
+    if !bulk && shape != "forwarding" {
+        return;
+    }
+    let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        md.insert(k.to_string(), vec![v]);
+    };
+    put("bytes_toserver", f.bytes_toserver.to_string());
+    put("bytes_toclient", f.bytes_toclient.to_string());
+    let pkts = (f.pkts_toclient + f.pkts_toserver).max(1);
+    put(
+        "mean_packet_bytes",
+        ((f.bytes_toclient + f.bytes_toserver) / pkts).to_string(),
+    );
+    put("duration_s", f.age.to_string());
+    put(
+        "shape",
+        if bulk { "bulk" } else { "forwarding" }.to_string(),
+    );
+    if let Some(Value::Object(t)) = ssh.and_then(|s| s.get("timing")) {
+        for (k, v) in t {
+            put(k, v.to_string());
+        }
+    }
+    let (signature_id, signature) = if bulk {
+        let (dir, way) = if f.bytes_toclient >= f.bytes_toserver {
+            ("to_client", "to the client")
+        } else {
+            ("to_server", "to the server")
+        };
+        put("bulk_direction", dir.to_string());
+        (
+            SID_SSH_BULK,
+            format!(
+                "SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding or copy)"
+            ),
+        )
+    } else {
+        (
+            SID_SSH_FORWARDING,
+            "SPANWATCH tunnel: SSH session shaped like port forwarding (data exchanged, nobody typing)"
+                .to_string(),
+        )
+    };
+    let fnd = Finding {
+        signature_id,
+        signature,
+        category: "tunnel",
+        severity: 3,
+        app: Some("ssh".into()),
+        metadata: md,
+    };
+    let e = &rec.ends;
+    let dirn = home.direction(e.v6, &e.client, &e.server);
+    let t = &rec.tuple;
+    let dedup = format!("{}|{}|{}", t.src_ip, t.dest_ip, t.dest_port);
+    alerts.push(alert_from_tuple(
+        t.clone(),
+        rec.flow_id,
+        rec.end_ns,
+        "ssh",
+        dirn,
+        dedup,
+        fnd,
+    ));
+}
