@@ -70,15 +70,30 @@ const EGRESS_CFG: &str = "[host.egress]\nfloor_bytes = 20971520\nnew_host_bytes 
 fn egress_capture(spike: bool, minutes: std::ops::Range<u64>) -> Vec<u8> {
     let mut sc = Scene::new(1_700_000_000 - 1_700_000_000 % 60 + minutes.start * 60);
     for m in minutes {
-        sc.now_ns = (1_700_000_000 - 1_700_000_000 % 60 + m * 60) * S + S;
-        for h in 1..=12u8 {
+        let start = (1_700_000_000 - 1_700_000_000 % 60 + m * 60) * S + S;
+        // irregular start times within the minute (regular ones would be beacons)
+        let mut order: Vec<(u64, u8)> = (1..=12u8)
+            .map(|h| {
+                (
+                    ((m * 7919 + h as u64 * 104_729) * 2_654_435_761) % 40_000,
+                    h,
+                )
+            })
+            .collect();
+        order.sort();
+        for (off_ms, h) in order {
+            sc.now_ns = sc.now_ns.max(start + off_ms * 1_000_000);
             let c = v4(&format!("10.1.0.{h}"));
-            let s = v4(&format!("198.51.100.{h}"));
+            // a different server most minutes (browsing, not one regular pair: a beacon)
+            let s = v4(&format!(
+                "198.51.100.{}",
+                1 + (h as u64 * 31 + m * 17) % 200
+            ));
             let up = (2 + (m + h as u64) % 3) * MB;
-            let up = if spike && m == 22 && h == 7 {
-                150 * MB
+            let (up, s) = if spike && m == 22 && h == 7 {
+                (150 * MB, v4("198.51.100.250"))
             } else {
-                up
+                (up, s)
             };
             tls_transfer(&mut sc, c, 40_000 + m as u16, s, "example.net", up, MB);
         }
@@ -146,7 +161,7 @@ fn egress_above_baseline_and_new_host_limit() {
             >= 20
     );
     let top = md["top_destinations"][0].as_str().unwrap();
-    assert!(top.starts_with("198.51.100.7:443"), "{top}");
+    assert!(top.starts_with("198.51.100.250:443"), "{top}");
     // no other host-stage alert on this traffic
     assert_eq!(alerts(&recs).len(), 2, "{:#?}", alerts(&recs));
     // the same traffic without the spike: nothing
