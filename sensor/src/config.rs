@@ -26,6 +26,8 @@ pub struct Config {
     pub http: HttpSection,
     pub rules: RulesSection,
     pub detect: DetectSection,
+    /// Alerts pushed to Alertmanager (off unless `urls` is set).
+    pub alertmanager: crate::output::alertmanager::AlertmanagerConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -250,6 +252,7 @@ impl Config {
         if self.output.stats_interval_s == 0 {
             return Err("output.stats_interval_s must be at least 1".into());
         }
+        self.alertmanager.validate()?;
         Ok(())
     }
 

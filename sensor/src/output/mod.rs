@@ -2,6 +2,7 @@
 //! deduplicates alerts (Zeek's notice `identifier` + `suppress_for`), feeds the host stage,
 //! writes EVE lines, and keeps what the terminal summary prints.
 
+pub mod alertmanager;
 pub mod eve;
 
 use crate::host::HostStage;
@@ -55,6 +56,8 @@ pub struct Output {
     pub summary: Summary,
     last_ns: u64,
     line: Vec<u8>,
+    /// The Alertmanager sink, when `[alertmanager] urls` is set.
+    am: Option<alertmanager::AmHandle>,
 }
 
 /// How many alerts the summary keeps for printing.
@@ -79,7 +82,14 @@ impl Output {
             summary: Summary::default(),
             last_ns: 0,
             line: Vec::with_capacity(1024),
+            am: None,
         }
+    }
+
+    /// Push alerts to Alertmanager too.
+    pub fn with_alertmanager(mut self, am: alertmanager::AmHandle) -> Output {
+        self.am = Some(am);
+        self
     }
 
     fn write<T: Serialize>(&mut self, rec: &T) -> bool {
@@ -126,15 +136,21 @@ impl Output {
                 }
                 let mut alerts = Vec::new();
                 self.host.on_flow(&rec, &mut alerts);
+                if let Some(am) = self.am.as_mut() {
+                    am.flow(&rec);
+                }
                 if self.write(&*rec) {
                     self.tel.output.eve_flow.inc();
                 }
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
             Event::Alert(a) => {
                 self.time(a.ts_ns);
+                if let Some(am) = self.am.as_mut() {
+                    am.alert(&a, true);
+                }
                 self.alert(*a);
             }
             Event::Dns(o) => {
@@ -142,7 +158,7 @@ impl Output {
                 let mut alerts = Vec::new();
                 self.host.on_dns(&o, &mut alerts);
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
             Event::Tick(ts) => {
@@ -150,10 +166,18 @@ impl Output {
                 let mut alerts = Vec::new();
                 self.host.on_tick(ts, &mut alerts);
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
         }
+    }
+
+    /// An alert of the host stage (about many flows): to Alertmanager unbound, then as any.
+    fn host_alert(&mut self, a: AlertRecord) {
+        if let Some(am) = self.am.as_mut() {
+            am.alert(&a, false);
+        }
+        self.alert(a);
     }
 
     fn alert(&mut self, a: AlertRecord) {
@@ -241,7 +265,7 @@ impl Output {
         let mut alerts = Vec::new();
         self.host.finish(self.last_ns, &mut alerts);
         for a in alerts {
-            self.alert(a);
+            self.host_alert(a);
         }
         if self.summary.first_ns.is_some() {
             self.stats_record();
@@ -251,6 +275,9 @@ impl Output {
             if w.flush().is_err() {
                 self.tel.output.eve_write_errors.inc();
             }
+        }
+        if let Some(am) = self.am.take() {
+            am.finish();
         }
     }
 }
