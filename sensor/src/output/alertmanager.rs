@@ -17,11 +17,15 @@
 //!   periodically with `endsAt` in the future; an alert not re-sent resolves at its `endsAt`):
 //!   an alert raised on a flow stays firing, re-sent every `resend_interval_s` with
 //!   `endsAt = now + 4 × resend_interval_s`, until every flow it was raised on has ended; it is
-//!   then sent once more with `endsAt` = the last packet of the session (but no earlier than
-//!   one resend interval after it was first sent, so that Alertmanager notifies about short
-//!   sessions too, and a replayed capture's alerts show for a while). A flow that ends
-//!   because the sensor stops (reason `shutdown`) does not resolve: the session may go on,
-//!   and the alert expires at its `endsAt` unless a restarted sensor sees it again.
+//!   then resolved. It stays firing for one resend interval at least, so that Alertmanager
+//!   (whose `group_wait` does not notify about a group whose alerts are all resolved)
+//!   notifies about short sessions too: a session over before it was ever sent goes out
+//!   once with `endsAt` one resend interval ahead; one already sent is resolved once the
+//!   hold has passed, with an `endsAt` that has passed too (Alertmanager keeps the later
+//!   `endsAt` of the firing alert otherwise). When the sink stops (end of a replay, SIGTERM)
+//!   a held session is left to expire at its firing `endsAt`. A flow that ends because the sensor stops (reason
+//!   `shutdown`) does not resolve: the session may go on, and the alert expires at its
+//!   `endsAt` unless a restarted sensor sees it again.
 //!   Alerts about many flows (the host stage: DNS tunnels, bulk SSH, egress) resolve
 //!   `resolve_timeout_s` after they were last raised.
 //! - `startsAt` is the packet time of the alert; resend and resolve timing here uses the wall
@@ -355,13 +359,17 @@ pub fn labels_of(a: &AlertRecord, sensor: &str, extra: &Labels) -> Labels {
 }
 
 /// The annotations: the evidence, for whoever reads the notification.
-pub fn annotations_of(a: &AlertRecord) -> Labels {
+pub fn annotations_of(a: &AlertRecord, sensor: &str) -> Labels {
     let mut n = Labels::new();
+    let dest = match a.tuple.dest_port {
+        0 => a.tuple.dest_ip.to_string(),
+        p => format!("{}:{p}", a.tuple.dest_ip),
+    };
     n.insert(
         "summary".into(),
         format!(
-            "{} ({} → {}:{}, {})",
-            a.alert.signature, a.tuple.src_ip, a.tuple.dest_ip, a.tuple.dest_port, a.direction
+            "{} ({} → {dest}, {}, sensor {sensor})",
+            a.alert.signature, a.tuple.src_ip, a.direction
         ),
     );
     n.insert("signature".into(), a.alert.signature.clone());
@@ -464,7 +472,7 @@ impl AmHandle {
         let fired = Fired {
             key: a.dedup_key.clone(),
             labels: labels_of(a, &self.sensor, &self.labels),
-            annotations: annotations_of(a),
+            annotations: annotations_of(a, &self.sensor),
             starts_ns: a.ts_ns,
             flow,
         };
@@ -536,7 +544,6 @@ struct Queue {
     tx: mpsc::Sender<Arc<Batch>>,
     /// Alerts queued or being delivered to this Alertmanager.
     inflight: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 struct Sink {
@@ -564,23 +571,23 @@ impl Sink {
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        let queues: Vec<Queue> = self
-            .s
-            .endpoints
-            .iter()
-            .map(|ep| {
-                let (tx, brx) = mpsc::channel(QUEUE_BATCHES);
-                let inflight = Arc::new(AtomicU64::new(0));
-                let task = tokio::spawn(deliver(
+        let mut queues = Vec::new();
+        let mut tasks = Vec::new();
+        for ep in &self.s.endpoints {
+            let (tx, brx) = mpsc::channel(QUEUE_BATCHES);
+            let inflight = Arc::new(AtomicU64::new(0));
+            tasks.push((
+                tokio::spawn(deliver(
                     ep.clone(),
                     self.s.clone(),
                     self.stats.clone(),
                     brx,
                     inflight.clone(),
-                ));
-                Queue { tx, inflight, task }
-            })
-            .collect();
+                )),
+                inflight.clone(),
+            ));
+            queues.push(Queue { tx, inflight });
+        }
         let tick = (self.s.resend.min(self.s.resolve_timeout) / 4)
             .clamp(Duration::from_millis(10), Duration::from_secs(1));
         let mut ticker = tokio::time::interval(tick);
@@ -599,16 +606,12 @@ impl Sink {
                 },
                 _ = ticker.tick() => {}
             }
-            self.flush(&queues);
+            self.flush(&queues, false);
         }
         // The output thread is done: send what is due, then wait (bounded) for delivery.
-        self.flush(&queues);
+        self.flush(&queues, true);
         let grace = self.s.timeout * 2;
-        let mut tasks = Vec::new();
-        for q in queues {
-            drop(q.tx);
-            tasks.push((q.task, q.inflight));
-        }
+        drop(queues);
         let deadline = tokio::time::Instant::now() + grace;
         for (mut task, inflight) in tasks {
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
@@ -698,7 +701,8 @@ impl Sink {
     }
 
     /// Send what is new, due for a re-send, or over; forget what is over.
-    fn flush(&mut self, queues: &[Queue]) {
+    /// `closing`: the last flush before the sink stops.
+    fn flush(&mut self, queues: &[Queue], closing: bool) {
         let now = Instant::now();
         let wall = wall_ns();
         let firing_until = wall + 4 * self.s.resend.as_nanos() as u64;
@@ -706,11 +710,25 @@ impl Sink {
         let mut over = Vec::new();
         for (k, a) in self.active.iter_mut() {
             let idle = now.duration_since(a.last_seen);
+            let hold = self.s.resend.as_nanos() as u64;
             let ends = if a.on_flows && a.flows.is_empty() {
-                // The session's last packet, but firing for one resend interval at least,
-                // so Alertmanager (group_wait) notifies about a short session too.
-                let hold = a.first_sent_ns.unwrap_or(wall) + self.s.resend.as_nanos() as u64;
-                Some(a.end_ns.max(hold))
+                // The session is over. It stays firing for one resend interval at least,
+                // so that Alertmanager (group_wait) notifies about a short session too.
+                match a.first_sent_ns {
+                    // Never sent: one alert that Alertmanager itself resolves at endsAt.
+                    None => Some(a.end_ns.max(wall + hold)),
+                    // Sent as firing: the resolve must carry an endsAt that has passed, or
+                    // Alertmanager keeps the later endsAt of the firing alert.
+                    Some(first) if wall >= first + hold => {
+                        Some(a.end_ns.max(first + hold).min(wall))
+                    }
+                    // Held; at the last flush it is left to expire at its firing endsAt.
+                    Some(_) if closing => {
+                        over.push(k.clone());
+                        continue;
+                    }
+                    Some(_) => None,
+                }
             } else if (!a.on_flows && idle >= self.s.resolve_timeout)
                 || (a.on_flows && idle >= self.s.stale_after)
             {

@@ -307,27 +307,106 @@ fn alert_json_shape_resend_and_resolve_when_the_flow_ends() {
     );
 }
 
+/// The sink without its thread: messages in, flushes by hand, batches out.
+fn bare_sink(s: Settings) -> (Sink, Vec<Queue>, mpsc::Receiver<Arc<Batch>>) {
+    let (tx, rx) = mpsc::channel(16);
+    let q = Queue {
+        tx,
+        inflight: Arc::default(),
+    };
+    (Sink::new(s, Arc::default()), vec![q], rx)
+}
+
+fn posted(rx: &mut mpsc::Receiver<Arc<Batch>>) -> Vec<Value> {
+    let mut v = Vec::new();
+    while let Ok(b) = rx.try_recv() {
+        let x: Value = serde_json::from_slice(&b.body).unwrap();
+        v.extend(x.as_array().unwrap().iter().cloned());
+    }
+    v
+}
+
+fn fire(a: &AlertRecord) -> Msg {
+    Msg::Fire(Box::new(Fired {
+        key: a.dedup_key.clone(),
+        labels: labels_of(a, "s", &Labels::new()),
+        annotations: annotations_of(a, "s"),
+        starts_ns: a.ts_ns,
+        flow: Some(a.flow_id),
+    }))
+}
+
 #[test]
-fn short_session_stays_firing_one_resend_interval() {
-    let srv = Server::start(vec![], 200);
-    let mut s = settings(&[srv.url()]);
+fn a_session_over_before_it_was_sent_fires_for_one_resend_interval() {
+    let mut s = settings(&[]);
     s.resend = Duration::from_secs(20);
-    let stats = Arc::new(AlertmanagerStats::default());
-    let mut h = start(s, stats.clone()).unwrap();
+    let (mut sink, qs, mut rx) = bare_sink(s);
     let ts = wall_ns() - 60_000_000_000;
-    h.alert(&vnc_alert(1, ts), true);
-    h.flow(&flow_end(1, ts + 1_000_000_000, "closed"));
-    h.finish();
-    let alerts = srv.alerts();
-    let last = alerts.last().unwrap();
-    let lo = rfc3339(wall_ns() + 15_000_000_000);
-    let hi = rfc3339(wall_ns() + 21_000_000_000);
+    sink.on_msg(fire(&vnc_alert(1, ts)));
+    sink.on_msg(Msg::FlowEnded {
+        flow_id: 1,
+        end_ns: ts + 1_000_000_000,
+    });
+    sink.flush(&qs, false);
+    let out = posted(&mut rx);
+    assert_eq!(out.len(), 1);
+    // Alertmanager resolves it itself at endsAt, 20 s from now.
+    let (lo, hi) = (wall_ns() + 19_000_000_000, wall_ns() + 21_000_000_000);
+    assert!(ends_at(&out[0]) > rfc3339(lo) && ends_at(&out[0]) < rfc3339(hi));
+    assert!(sink.active.is_empty());
+}
+
+#[test]
+fn a_resolve_waits_for_the_hold_and_carries_an_end_that_has_passed() {
+    let mut s = settings(&[]);
+    s.resend = Duration::from_millis(300);
+    let (mut sink, qs, mut rx) = bare_sink(s);
+    let ts = wall_ns() - 60_000_000_000;
+    sink.on_msg(fire(&vnc_alert(1, ts)));
+    sink.flush(&qs, false);
+    let first = posted(&mut rx);
+    assert_eq!(first.len(), 1);
+    assert!(ends_at(&first[0]) > rfc3339(wall_ns()), "firing");
+    let sent_at = wall_ns();
+    sink.on_msg(Msg::FlowEnded {
+        flow_id: 1,
+        end_ns: ts + 1_000_000_000,
+    });
+    sink.flush(&qs, false);
+    assert!(posted(&mut rx).is_empty(), "held");
+    std::thread::sleep(Duration::from_millis(320));
+    sink.flush(&qs, false);
+    let out = posted(&mut rx);
+    assert_eq!(out.len(), 1);
+    // endsAt: first send + hold, in the past (so Alertmanager takes it over the firing one)
+    let e = ends_at(&out[0]);
     assert!(
-        ends_at(last) > lo && ends_at(last) < hi,
-        "{}",
-        ends_at(last)
+        e <= rfc3339(wall_ns()) && e >= rfc3339(sent_at + 250_000_000),
+        "{e}"
     );
-    assert_eq!(stats.active.get(), 0);
+    assert!(sink.active.is_empty());
+}
+
+#[test]
+fn the_last_flush_leaves_held_sessions_to_expire() {
+    let (mut sink, qs, mut rx) = bare_sink(settings(&[]));
+    let ts = wall_ns() - 60_000_000_000;
+    sink.on_msg(fire(&vnc_alert(1, ts)));
+    sink.on_msg(fire(&vnc_alert(2, ts)));
+    sink.flush(&qs, false);
+    assert_eq!(posted(&mut rx).len(), 1, "one session, two flows");
+    sink.on_msg(Msg::FlowEnded {
+        flow_id: 1,
+        end_ns: ts,
+    });
+    sink.on_msg(Msg::FlowEnded {
+        flow_id: 2,
+        end_ns: ts + 5,
+    });
+    sink.flush(&qs, true);
+    // A resolve now could beat Alertmanager's group_wait: nobody would hear of the session.
+    assert!(posted(&mut rx).is_empty());
+    assert!(sink.active.is_empty());
 }
 
 #[test]
