@@ -627,6 +627,7 @@ def series_per_sensor():
         "spanwatch_build_info": 1, "spanwatch_start_time_seconds": 1, "spanwatch_flows_active": 1,
         "spanwatch_remote_access_sessions_active": 1, "spanwatch_rules_loaded": 1,
         "spanwatch_config_last_reload_successful": 1, "spanwatch_last_packet_timestamp_seconds": 1,
+        "spanwatch_alertmanager_notifications_total": 4, "spanwatch_alertmanager_active_alerts": 1,
     }
     return counts
 

@@ -36,7 +36,6 @@ spanwatch_hosts_evicted_total	coming soon: not exported by this spanwatch yet
 spanwatch_egress_bytes_total	coming soon: not exported by this spanwatch yet
 spanwatch_host_anomalies_total	coming soon: not exported by this spanwatch yet
 spanwatch_calls_active	coming soon: not exported by this spanwatch yet
-spanwatch_alertmanager_notifications_total	coming soon: not exported by this spanwatch yet
 spanwatch_remote_access_sessions_total	appears once a remote-access session is seen; ping and HTTP make none
 ALERTS{	lists firing Prometheus alerts; none fires on healthy traffic
 sort_desc(sum by (category, severity) (increase(spanwatch_alerts_total	keeps categories with alerts (> 0); ping and HTTP raise no spanwatch alert
