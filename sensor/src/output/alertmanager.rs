@@ -40,7 +40,7 @@ use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -416,8 +416,11 @@ pub struct AmHandle {
     sensor: String,
     labels: Labels,
     /// Flows an alert was raised on whose end the sink waits for.
-    bound: HashSet<u64>,
+    /// (flow, alert key) pairs: a flow may carry alerts of several signatures.
+    bound: HashMap<u64, Vec<String>>,
+    /// Entries of `bound` at most.
     max_bound: usize,
+    n_bound: usize,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -434,8 +437,9 @@ pub fn start(s: Settings, stats: Arc<AlertmanagerStats>) -> Result<AmHandle, Str
         stats: stats.clone(),
         sensor: s.sensor.clone(),
         labels: s.labels.clone(),
-        bound: HashSet::new(),
+        bound: HashMap::new(),
         max_bound: s.max_active.saturating_mul(4).max(64),
+        n_bound: 0,
         thread: None,
     };
     let thread = std::thread::Builder::new()
@@ -463,9 +467,13 @@ impl AmHandle {
     /// An alert (also one the EVE dedup suppressed: a new flow of the same session keeps
     /// the Alertmanager alert firing). `on_flow`: raised on one flow, so it ends with it.
     pub fn alert(&mut self, a: &AlertRecord, on_flow: bool) {
-        let flow = (on_flow && self.bound.len() < self.max_bound).then_some(a.flow_id);
+        let flow = (on_flow && self.n_bound < self.max_bound).then_some(a.flow_id);
         if let Some(id) = flow {
-            if self.bound.contains(&id) {
+            if self
+                .bound
+                .get(&id)
+                .is_some_and(|k| k.contains(&a.dedup_key))
+            {
                 return; // already known to the sink as part of this session
             }
         }
@@ -478,14 +486,15 @@ impl AmHandle {
         };
         if self.send(Msg::Fire(Box::new(fired))) {
             if let Some(id) = flow {
-                self.bound.insert(id);
+                self.bound.entry(id).or_default().push(a.dedup_key.clone());
+                self.n_bound += 1;
             }
         }
     }
 
     /// A flow record: the end of a flow an alert waits for resolves it.
     pub fn flow(&mut self, rec: &FlowRecord) {
-        if !self.bound.contains(&rec.flow_id) {
+        if !self.bound.contains_key(&rec.flow_id) {
             return;
         }
         match rec.flow.reason {
@@ -494,16 +503,22 @@ impl AmHandle {
             }
             "shutdown" => {
                 // The sensor stops, the session may not: leave the alert to its endsAt.
-                self.bound.remove(&rec.flow_id);
+                self.unbind(rec.flow_id);
             }
             _ => {
                 if self.send(Msg::FlowEnded {
                     flow_id: rec.flow_id,
                     end_ns: rec.end_ns,
                 }) {
-                    self.bound.remove(&rec.flow_id);
+                    self.unbind(rec.flow_id);
                 }
             }
+        }
+    }
+
+    fn unbind(&mut self, flow_id: u64) {
+        if let Some(k) = self.bound.remove(&flow_id) {
+            self.n_bound -= k.len();
         }
     }
 
@@ -550,7 +565,8 @@ struct Sink {
     s: Arc<Settings>,
     stats: Arc<AlertmanagerStats>,
     active: HashMap<String, Active>,
-    by_flow: HashMap<u64, String>,
+    /// Flow → keys of the alerts raised on it.
+    by_flow: HashMap<u64, Vec<String>>,
     seq: u64,
 }
 
@@ -638,7 +654,7 @@ impl Sink {
                         a.on_flows = true;
                         if !a.flows.contains(&id) {
                             a.flows.push(id);
-                            self.by_flow.insert(id, f.key.clone());
+                            self.by_flow.entry(id).or_default().push(f.key.clone());
                         }
                     }
                     return;
@@ -648,7 +664,7 @@ impl Sink {
                 }
                 self.seq += 1;
                 if let Some(id) = f.flow {
-                    self.by_flow.insert(id, f.key.clone());
+                    self.by_flow.entry(id).or_default().push(f.key.clone());
                 }
                 self.active.insert(
                     f.key,
@@ -667,7 +683,7 @@ impl Sink {
                 );
             }
             Msg::FlowEnded { flow_id, end_ns } => {
-                if let Some(key) = self.by_flow.remove(&flow_id) {
+                for key in self.by_flow.remove(&flow_id).unwrap_or_default() {
                     if let Some(a) = self.active.get_mut(&key) {
                         a.flows.retain(|x| *x != flow_id);
                         a.end_ns = a.end_ns.max(end_ns);
@@ -676,8 +692,22 @@ impl Sink {
                 }
             }
             Msg::FlowAlive(id) => {
-                if let Some(a) = self.by_flow.get(&id).and_then(|k| self.active.get_mut(k)) {
-                    a.last_seen = now;
+                for key in self.by_flow.get(&id).into_iter().flatten() {
+                    if let Some(a) = self.active.get_mut(key) {
+                        a.last_seen = now;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drop `key` from the flows it was raised on.
+    fn forget_flows(&mut self, key: &str, flows: &[u64]) {
+        for f in flows {
+            if let Some(keys) = self.by_flow.get_mut(f) {
+                keys.retain(|k| k != key);
+                if keys.is_empty() {
+                    self.by_flow.remove(f);
                 }
             }
         }
@@ -693,9 +723,7 @@ impl Sink {
             return;
         };
         if let Some(a) = self.active.remove(&k) {
-            for f in a.flows {
-                self.by_flow.remove(&f);
-            }
+            self.forget_flows(&k, &a.flows);
         }
         self.stats.dropped.add(1);
     }
@@ -754,9 +782,7 @@ impl Sink {
         }
         for k in over {
             if let Some(a) = self.active.remove(&k) {
-                for f in a.flows {
-                    self.by_flow.remove(&f);
-                }
+                self.forget_flows(&k, &a.flows);
             }
         }
         self.stats.active.set(self.active.len() as u64);
