@@ -56,6 +56,13 @@ if [ -x tests/deploy/run.sh ]; then
   # A real Prometheus scraping a running spanwatch in network namespaces; every dashboard
   # query and rule expression through its query API; SIGHUP reload (root; skips otherwise).
   SPANWATCH_BIN=target/release/spanwatch tests/deploy/prometheus_live.sh
+  # The Alertmanager sink against two real Alertmanagers (replay; no root needed).
+  SPANWATCH_BIN=target/release/spanwatch tests/deploy/alertmanager_live.sh
+  # End to end (root; skips otherwise): VNC, a DNS tunnel and an upload across a veth pair,
+  # spanwatch run, a real Prometheus and Alertmanager asked what they saw. Its egress check
+  # waits for the egress detector (issue 5).
+  echo "== end-to-end test"
+  SPANWATCH_BIN=target/release/spanwatch tests/deploy/e2e.sh
 fi
 if [ -x fuzz/run-all.sh ] && [ "${SPANWATCH_FUZZ_SECONDS:-10}" != 0 ]; then
   echo "== fuzz smoke run (slowest stage, last)"

@@ -189,7 +189,8 @@ def build():
             w=6, h=9, instant=True, fmt="table", options={"showHeader": True})
     b.panel("timeseries", "Suppressed repeats and Alertmanager notifications",
             [(f"sum by (instance) (rate(spanwatch_alerts_suppressed_total{sel()}[{RI}]))", "{{instance}} suppressed/s"),
-             (f"sum by (result) (increase(spanwatch_alertmanager_notifications_total{sel()}[{RI}]))", "notifications {{result}}")],
+             (f"sum by (result) (increase(spanwatch_alertmanager_notifications_total{sel()}[{RI}]))", "notifications {{result}}"),
+             (f"sum(spanwatch_alertmanager_active_alerts{sel()})", "alerts firing in Alertmanager")],
             w=6, h=9)
     b.panel("table", "Prometheus alerts firing now",
             [('ALERTS{alertname=~"Spanwatch.*",alertstate="firing"}', "")],

@@ -28,6 +28,8 @@ pub struct Config {
     pub detect: DetectSection,
     /// The per-host stage: egress baselines, exfiltration, collection, calls, fan-in.
     pub host: crate::host::HostConfig,
+    /// Alerts pushed to Alertmanager (off unless `urls` is set).
+    pub alertmanager: crate::output::alertmanager::AlertmanagerConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +262,7 @@ impl Config {
         }
         self.host.validate()?;
         self.detect.beacon.validate()?;
+        self.alertmanager.validate()?;
         Ok(())
     }
 

@@ -150,6 +150,17 @@ impl Sensor {
                 self.cfg.detect.resolver_bypass.clone(),
             ),
         );
+        if self.cfg.alertmanager.enabled() {
+            let am = &self.cfg.alertmanager;
+            let name = crate::output::alertmanager::sensor_name(self.cfg.sensor.name.as_deref());
+            let s = crate::output::alertmanager::Settings::from_config(
+                am,
+                name,
+                self.cfg.flow.active_timeout_s,
+            )?;
+            let h = crate::output::alertmanager::start(s, self.tel.alertmanager.clone())?;
+            out = out.with_alertmanager(h);
+        }
         let h = std::thread::Builder::new()
             .name("output".into())
             .spawn(move || {

@@ -2,6 +2,7 @@
 //! deduplicates alerts (Zeek's notice `identifier` + `suppress_for`), feeds the host stage,
 //! writes EVE lines, and keeps what the terminal summary prints.
 
+pub mod alertmanager;
 pub mod eve;
 
 use crate::host::HostStage;
@@ -59,6 +60,8 @@ pub struct Output {
     pub summary: Summary,
     last_ns: u64,
     line: Vec<u8>,
+    /// The Alertmanager sink, when `[alertmanager] urls` is set.
+    am: Option<alertmanager::AmHandle>,
 }
 
 /// How many alerts the summary keeps for printing.
@@ -83,7 +86,14 @@ impl Output {
             summary: Summary::default(),
             last_ns: 0,
             line: Vec::with_capacity(1024),
+            am: None,
         }
+    }
+
+    /// Push alerts to Alertmanager too.
+    pub fn with_alertmanager(mut self, am: alertmanager::AmHandle) -> Output {
+        self.am = Some(am);
+        self
     }
 
     fn write<T: Serialize>(&mut self, rec: &T) -> bool {
@@ -130,20 +140,26 @@ impl Output {
                 }
                 let mut alerts = Vec::new();
                 self.host.on_flow(&rec, &mut alerts);
+                if let Some(am) = self.am.as_mut() {
+                    am.flow(&rec);
+                }
                 if self.write(&*rec) {
                     self.tel.output.eve_flow.inc();
                 }
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
             Event::Alert(a) => {
                 self.time(a.ts_ns);
+                if let Some(am) = self.am.as_mut() {
+                    am.alert(&a, true);
+                }
                 let mut alerts = Vec::new();
                 self.host.on_alert(&a, &mut alerts);
                 self.alert(*a);
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
             Event::Usage(u) => {
@@ -151,7 +167,7 @@ impl Output {
                 let mut alerts = Vec::new();
                 self.host.on_usage(&u, &mut alerts);
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
             Event::Media(m) => {
@@ -159,7 +175,7 @@ impl Output {
                 let mut alerts = Vec::new();
                 self.host.on_media(&m, &mut alerts);
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
             Event::Dns(o) => {
@@ -167,7 +183,7 @@ impl Output {
                 let mut alerts = Vec::new();
                 self.host.on_dns(&o, &mut alerts);
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
             Event::Tick(ts) => {
@@ -175,10 +191,18 @@ impl Output {
                 let mut alerts = Vec::new();
                 self.host.on_tick(ts, &mut alerts);
                 for a in alerts {
-                    self.alert(a);
+                    self.host_alert(a);
                 }
             }
         }
+    }
+
+    /// An alert of the host stage (about many flows): to Alertmanager unbound, then as any.
+    fn host_alert(&mut self, a: AlertRecord) {
+        if let Some(am) = self.am.as_mut() {
+            am.alert(&a, false);
+        }
+        self.alert(a);
     }
 
     fn alert(&mut self, a: AlertRecord) {
@@ -266,7 +290,7 @@ impl Output {
         let mut alerts = Vec::new();
         self.host.finish(self.last_ns, &mut alerts);
         for a in alerts {
-            self.alert(a);
+            self.host_alert(a);
         }
         if self.summary.first_ns.is_some() {
             self.stats_record();
@@ -276,6 +300,9 @@ impl Output {
             if w.flush().is_err() {
                 self.tel.output.eve_write_errors.inc();
             }
+        }
+        if let Some(am) = self.am.take() {
+            am.finish();
         }
     }
 }

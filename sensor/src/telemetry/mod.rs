@@ -189,11 +189,31 @@ pub struct OutputStats {
     pub beacon_pairs_evicted: Ctr,
 }
 
+/// The Alertmanager sink (output/alertmanager.rs): written by the output thread (queue
+/// full) and the sink's own thread, so shared counters.
+#[derive(Debug, Default)]
+pub struct AlertmanagerStats {
+    /// Alerts an Alertmanager accepted (2xx), counted once per Alertmanager.
+    pub sent: SharedCtr,
+    /// Alerts given up on after the retries (connection errors, timeouts, 5xx).
+    pub failed: SharedCtr,
+    /// Alerts an Alertmanager refused with a 4xx (not retried).
+    pub rejected: SharedCtr,
+    /// Alerts and flow-end notices not queued: a queue or the active-alert table was full.
+    pub dropped: SharedCtr,
+    /// Alerts the sink keeps firing (re-sent until their session ends).
+    pub active: SharedCtr,
+}
+
+/// Bounded `result` label of `spanwatch_alertmanager_notifications_total`.
+pub const ALERTMANAGER_RESULTS: [&str; 4] = ["sent", "failed", "rejected", "dropped"];
+
 /// Everything a scrape reads.
 pub struct Telemetry {
     pub capture: Arc<CaptureStats>,
     pub workers: Vec<Arc<WorkerStats>>,
     pub output: Arc<OutputStats>,
+    pub alertmanager: Arc<AlertmanagerStats>,
     pub rules_loaded: SharedCtr,
     pub reloads_ok: SharedCtr,
     pub reloads_failed: SharedCtr,
@@ -208,6 +228,7 @@ impl Telemetry {
             capture: Arc::default(),
             workers: (0..workers).map(|_| Arc::default()).collect(),
             output: Arc::default(),
+            alertmanager: Arc::default(),
             rules_loaded: SharedCtr::default(),
             reloads_ok: SharedCtr::default(),
             reloads_failed: SharedCtr::default(),
@@ -396,6 +417,24 @@ impl Telemetry {
             "Remote-access sessions whose flow is still open.",
             self.wsum(|w| w.remote_access_active.get()) as f64,
         ));
+        {
+            let am = &self.alertmanager;
+            let vals = [&am.sent, &am.failed, &am.rejected, &am.dropped];
+            v.push(counter(
+                "spanwatch_alertmanager_notifications_total",
+                "Alerts pushed to Alertmanager, by result (sent and failed count once per Alertmanager; dropped: a queue or the active-alert table was full).",
+                ALERTMANAGER_RESULTS
+                    .iter()
+                    .zip(vals)
+                    .map(|(r, c)| (vec![("result", r.to_string())], c.get()))
+                    .collect(),
+            ));
+            v.push(gauge1(
+                "spanwatch_alertmanager_active_alerts",
+                "Alerts the Alertmanager sink keeps firing (re-sent until their session ends or they time out).",
+                am.active.get() as f64,
+            ));
+        }
         v.push(gauge1(
             "spanwatch_hosts_tracked",
             "Internal hosts the host stage tracks (egress baselines, calls, fan-in).",

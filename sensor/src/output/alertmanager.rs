@@ -1,0 +1,932 @@
+//! The Alertmanager sink: spanwatch's alerts pushed to Alertmanager's v2 API
+//! (`POST /api/v2/alerts`), kept firing while their session lasts and resolved when it ends.
+//!
+//! ```text
+//!  output thread (sync)                      sink thread (tokio, current-thread runtime)
+//!  Output::alert ─► AmHandle::alert ─try_send─► Sink: active alerts ─► one queue per Alertmanager
+//!  Output::handle(Flow) ─► AmHandle::flow ─┘    (resend, resolve)       ─► POST, retry with backoff
+//! ```
+//!
+//! - Nothing blocks the packet path: the output thread hands alerts and "flow ended" notices
+//!   over a bounded channel with `try_send`; a full channel is counted
+//!   (`spanwatch_alertmanager_notifications_total{result="dropped"}`), never waited on.
+//! - Identity: an Alertmanager alert is its label set. The labels are built from what the EVE
+//!   dedup key holds (signature, client, server, service port, proxy target or DNS domain), so
+//!   one spanwatch session is one Alertmanager alert.
+//! - Lifecycle, following Alertmanager's client contract (clients re-send firing alerts
+//!   periodically with `endsAt` in the future; an alert not re-sent resolves at its `endsAt`):
+//!   an alert raised on a flow stays firing, re-sent every `resend_interval_s` with
+//!   `endsAt = now + 4 × resend_interval_s`, until every flow it was raised on has ended; it is
+//!   then resolved. It stays firing for one resend interval at least, so that Alertmanager
+//!   (whose `group_wait` does not notify about a group whose alerts are all resolved)
+//!   notifies about short sessions too: a session over before it was ever sent goes out
+//!   once with `endsAt` one resend interval ahead; one already sent is resolved once the
+//!   hold has passed, with an `endsAt` that has passed too (Alertmanager keeps the later
+//!   `endsAt` of the firing alert otherwise). When the sink stops (end of a replay, SIGTERM)
+//!   a held session is left to expire at its firing `endsAt`. A flow that ends because the sensor stops (reason
+//!   `shutdown`) does not resolve: the session may go on, and the alert expires at its
+//!   `endsAt` unless a restarted sensor sees it again.
+//!   Alerts about many flows (the host stage: DNS tunnels, bulk SSH, egress) resolve
+//!   `resolve_timeout_s` after they were last raised.
+//! - `startsAt` is the packet time of the alert; resend and resolve timing here uses the wall
+//!   clock (this is the control plane, not the packet path).
+//! - Delivery: every Alertmanager in `urls` gets every alert (a cluster deduplicates). Each
+//!   has its own bounded queue of batches and one delivery task: connection errors, timeouts
+//!   and 5xx are retried with exponential backoff and jitter, `max_retries` times; a 4xx is a
+//!   bad payload, counted as `rejected` and not retried.
+
+use crate::output::eve::{timestamp, AlertRecord, FlowRecord};
+use crate::telemetry::AlertmanagerStats;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// `[alertmanager]` in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertmanagerConfig {
+    /// Alertmanager base URLs (`http://host:9093`, with any `--web.route-prefix` path).
+    /// Empty: no alerts are pushed. Several: each gets every alert (an Alertmanager cluster).
+    pub urls: Vec<String>,
+    /// Seconds one POST (connect, send, answer) may take.
+    pub timeout_s: u64,
+    /// Seconds between re-sends of a firing alert.
+    pub resend_interval_s: u64,
+    /// Seconds after which an alert not bound to one flow (host stage) resolves when it is
+    /// not raised again.
+    pub resolve_timeout_s: u64,
+    /// Alerts and flow-end notices waiting between the output thread and the sink.
+    pub queue_size: usize,
+    /// Alerts the sink keeps firing at most; the oldest is let go (counted as dropped).
+    pub max_active_alerts: usize,
+    /// Retries of a failed POST (connection error, timeout, 5xx) before it is given up.
+    pub max_retries: u32,
+    /// Longest wait between retries; waits start at 0.5 s and double, with jitter.
+    pub retry_backoff_max_s: u64,
+    /// Labels added to every alert (e.g. `site = "dc1"`).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for AlertmanagerConfig {
+    fn default() -> Self {
+        AlertmanagerConfig {
+            urls: Vec::new(),
+            timeout_s: 10,
+            resend_interval_s: 60,
+            resolve_timeout_s: 300,
+            queue_size: 4096,
+            max_active_alerts: 10_000,
+            max_retries: 5,
+            retry_backoff_max_s: 30,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// The label names the sink sets itself; `labels` may not reuse them.
+pub const OWN_LABELS: [&str; 14] = [
+    "alertname",
+    "category",
+    "severity",
+    "sensor",
+    "signature_id",
+    "src_ip",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "direction",
+    "app",
+    "app_proto",
+    "target",
+    "domain",
+];
+
+impl AlertmanagerConfig {
+    pub fn enabled(&self) -> bool {
+        !self.urls.is_empty()
+    }
+
+    /// Errors name the key (`alertmanager.urls[1]: …`).
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, u) in self.urls.iter().enumerate() {
+            Endpoint::parse(u).map_err(|e| format!("alertmanager.urls[{i}]: {e}"))?;
+        }
+        for (k, v) in [
+            ("timeout_s", self.timeout_s),
+            ("resend_interval_s", self.resend_interval_s),
+            ("resolve_timeout_s", self.resolve_timeout_s),
+            ("queue_size", self.queue_size as u64),
+            ("max_active_alerts", self.max_active_alerts as u64),
+            ("retry_backoff_max_s", self.retry_backoff_max_s),
+        ] {
+            if v == 0 {
+                return Err(format!("alertmanager.{k} must be at least 1"));
+            }
+        }
+        if self.max_retries > 100 {
+            return Err(format!(
+                "alertmanager.max_retries must be at most 100, not {}",
+                self.max_retries
+            ));
+        }
+        for (k, v) in &self.labels {
+            let ok =
+                k.chars().enumerate().all(|(i, c)| {
+                    c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+                }) && !k.is_empty()
+                    && !k.starts_with("__");
+            if !ok {
+                return Err(format!(
+                    "alertmanager.labels: {k:?} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
+                ));
+            }
+            if OWN_LABELS.contains(&k.as_str()) {
+                return Err(format!(
+                    "alertmanager.labels: {k:?} is set by spanwatch itself"
+                ));
+            }
+            if v.is_empty() {
+                return Err(format!("alertmanager.labels.{k}: empty value"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One Alertmanager: where to connect and what to ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    /// `host:port` for the connection and the Host header.
+    pub authority: String,
+    /// `/prefix/api/v2/alerts`.
+    pub path: String,
+    /// The URL as configured (for logs).
+    pub url: String,
+}
+
+impl Endpoint {
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        if url.starts_with("https://") {
+            return Err(format!(
+                "{url:?}: https is not supported; use http:// to an Alertmanager on a trusted network or a local TLS proxy"
+            ));
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
+        let (auth, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if auth.is_empty() || auth.contains('@') || path.contains(['?', '#']) {
+            return Err(format!(
+                "{url:?}: expected http://host:port[/path] (no user, query or fragment)"
+            ));
+        }
+        // host:port, [v6]:port, or a host alone (port 80).
+        let has_port = match auth.rfind(':') {
+            Some(i) => !auth[i..].contains(']'),
+            None => false,
+        };
+        let authority = if has_port {
+            let (h, p) = auth.rsplit_once(':').unwrap_or((auth, ""));
+            if h.is_empty() || p.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(format!("{url:?}: bad host or port"));
+            }
+            auth.to_string()
+        } else {
+            format!("{auth}:80")
+        };
+        let prefix = path.trim_end_matches('/');
+        Ok(Endpoint {
+            authority,
+            path: format!("{prefix}/api/v2/alerts"),
+            url: url.to_string(),
+        })
+    }
+}
+
+/// What the sink runs with (durations rather than the file's seconds, so tests can be quick).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub endpoints: Vec<Endpoint>,
+    pub timeout: Duration,
+    pub resend: Duration,
+    pub resolve_timeout: Duration,
+    /// A flow-bound alert that hears nothing of its flows for this long resolves anyway (a
+    /// lost flow-end notice must not keep it firing for ever). Long flows write a record
+    /// every active timeout, which counts as hearing of them.
+    pub stale_after: Duration,
+    pub queue_size: usize,
+    pub max_active: usize,
+    pub max_retries: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub sensor: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// From the config file's section; `active_timeout_s` is `flow.active_timeout_s`.
+    pub fn from_config(
+        c: &AlertmanagerConfig,
+        sensor: String,
+        active_timeout_s: u64,
+    ) -> Result<Settings, String> {
+        c.validate()?;
+        let endpoints = c
+            .urls
+            .iter()
+            .map(|u| Endpoint::parse(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Settings {
+            endpoints,
+            timeout: Duration::from_secs(c.timeout_s),
+            resend: Duration::from_secs(c.resend_interval_s),
+            resolve_timeout: Duration::from_secs(c.resolve_timeout_s),
+            stale_after: Duration::from_secs(
+                active_timeout_s.saturating_mul(2) + c.resolve_timeout_s,
+            ),
+            queue_size: c.queue_size,
+            max_active: c.max_active_alerts,
+            max_retries: c.max_retries,
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(c.retry_backoff_max_s),
+            sensor,
+            labels: c.labels.clone(),
+        })
+    }
+}
+
+/// The sensor's name in alerts: `sensor.name`, else the host name.
+pub fn sensor_name(configured: Option<&str>) -> String {
+    if let Some(n) = configured {
+        return n.to_string();
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if r == 0 {
+        let n = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+        if let Ok(s) = std::str::from_utf8(&buf[..n]) {
+            if !s.is_empty() {
+                return s.to_string();
+            }
+        }
+    }
+    "spanwatch".into()
+}
+
+/// spanwatch severity (1 highest, as Suricata) to the `severity` label.
+pub fn severity_name(s: u8) -> &'static str {
+    match s {
+        0 | 1 => "critical",
+        2 => "high",
+        3 => "medium",
+        _ => "low",
+    }
+}
+
+/// `remote-access` → `SpanwatchRemoteAccessDetected`: one stable alertname per category,
+/// distinct from the Prometheus rules' alert names (which count alerts per sensor).
+pub fn alertname(category: &str) -> String {
+    let mut s = String::from("Spanwatch");
+    for part in category.split(['-', '_']) {
+        let mut c = part.chars();
+        if let Some(f) = c.next() {
+            s.push(f.to_ascii_uppercase());
+            s.extend(c);
+        }
+    }
+    s.push_str("Detected");
+    s
+}
+
+/// RFC 3339 in UTC, as Alertmanager's API wants it.
+pub fn rfc3339(ns: u64) -> String {
+    let t = timestamp(ns);
+    match t.strip_suffix("+0000") {
+        Some(x) => format!("{x}Z"),
+        None => t,
+    }
+}
+
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+type Labels = BTreeMap<String, String>;
+
+/// The labels of an alert: what routes it and what makes it one session.
+pub fn labels_of(a: &AlertRecord, sensor: &str, extra: &Labels) -> Labels {
+    let mut l = Labels::new();
+    l.insert("alertname".into(), alertname(a.alert.category));
+    l.insert("category".into(), a.alert.category.into());
+    l.insert("severity".into(), severity_name(a.alert.severity).into());
+    l.insert("sensor".into(), sensor.into());
+    l.insert("signature_id".into(), a.alert.signature_id.to_string());
+    l.insert("src_ip".into(), a.tuple.src_ip.to_string());
+    l.insert("dest_ip".into(), a.tuple.dest_ip.to_string());
+    if a.tuple.dest_port != 0 {
+        l.insert("dest_port".into(), a.tuple.dest_port.to_string());
+    }
+    l.insert("proto".into(), a.tuple.proto.clone());
+    l.insert("direction".into(), a.direction.into());
+    if let Some(app) = &a.app {
+        l.insert("app".into(), app.clone());
+    }
+    if a.app_proto != "unknown" && !a.app_proto.is_empty() {
+        l.insert("app_proto".into(), a.app_proto.into());
+    }
+    // Parts of the dedup identity that are not in the tuple.
+    for k in ["target", "domain"] {
+        if let Some(v) = a.alert.metadata.get(k).and_then(|v| v.first()) {
+            l.insert(k.into(), v.clone());
+        }
+    }
+    for (k, v) in extra {
+        l.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    l
+}
+
+/// The annotations: the evidence, for whoever reads the notification.
+pub fn annotations_of(a: &AlertRecord, sensor: &str) -> Labels {
+    let mut n = Labels::new();
+    let dest = match a.tuple.dest_port {
+        0 => a.tuple.dest_ip.to_string(),
+        p => format!("{}:{p}", a.tuple.dest_ip),
+    };
+    n.insert(
+        "summary".into(),
+        format!(
+            "{} ({} → {dest}, {}, sensor {sensor})",
+            a.alert.signature, a.tuple.src_ip, a.direction
+        ),
+    );
+    n.insert("signature".into(), a.alert.signature.clone());
+    n.insert("sid".into(), a.alert.signature_id.to_string());
+    n.insert("community_id".into(), a.tuple.community_id.clone());
+    n.insert("flow_id".into(), a.flow_id.to_string());
+    n.insert("src_port".into(), a.tuple.src_port.to_string());
+    n.insert("timestamp".into(), a.timestamp.clone());
+    let evidence: Vec<String> = a
+        .alert
+        .metadata
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.join(",")))
+        .collect();
+    if !evidence.is_empty() {
+        n.insert("evidence".into(), evidence.join("; "));
+    }
+    n
+}
+
+enum Msg {
+    Fire(Box<Fired>),
+    /// The last record of a flow an alert was raised on (not a shutdown).
+    FlowEnded {
+        flow_id: u64,
+        end_ns: u64,
+    },
+    /// A long flow's periodic record: its alert is still live.
+    FlowAlive(u64),
+}
+
+struct Fired {
+    key: String,
+    labels: Labels,
+    annotations: Labels,
+    starts_ns: u64,
+    flow: Option<u64>,
+}
+
+/// The output thread's side of the sink.
+pub struct AmHandle {
+    tx: Option<mpsc::Sender<Msg>>,
+    stats: Arc<AlertmanagerStats>,
+    sensor: String,
+    labels: Labels,
+    /// Flows an alert was raised on whose end the sink waits for.
+    /// (flow, alert key) pairs: a flow may carry alerts of several signatures.
+    bound: HashMap<u64, Vec<String>>,
+    /// Entries of `bound` at most.
+    max_bound: usize,
+    n_bound: usize,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Start the sink on its own thread (a current-thread tokio runtime), for `run` and
+/// `replay` alike.
+pub fn start(s: Settings, stats: Arc<AlertmanagerStats>) -> Result<AmHandle, String> {
+    let (tx, rx) = mpsc::channel(s.queue_size.max(1));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("alertmanager sink: cannot start runtime: {e}"))?;
+    let handle = AmHandle {
+        tx: Some(tx),
+        stats: stats.clone(),
+        sensor: s.sensor.clone(),
+        labels: s.labels.clone(),
+        bound: HashMap::new(),
+        max_bound: s.max_active.saturating_mul(4).max(64),
+        n_bound: 0,
+        thread: None,
+    };
+    let thread = std::thread::Builder::new()
+        .name("alertmanager".into())
+        .spawn(move || rt.block_on(Sink::new(s, stats).run(rx)))
+        .map_err(|e| format!("alertmanager sink: cannot start thread: {e}"))?;
+    Ok(AmHandle {
+        thread: Some(thread),
+        ..handle
+    })
+}
+
+impl AmHandle {
+    fn send(&mut self, m: Msg) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        match tx.try_send(m) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.dropped.add(1);
+                false
+            }
+        }
+    }
+
+    /// An alert (also one the EVE dedup suppressed: a new flow of the same session keeps
+    /// the Alertmanager alert firing). `on_flow`: raised on one flow, so it ends with it.
+    pub fn alert(&mut self, a: &AlertRecord, on_flow: bool) {
+        let flow = (on_flow && self.n_bound < self.max_bound).then_some(a.flow_id);
+        if let Some(id) = flow {
+            if self
+                .bound
+                .get(&id)
+                .is_some_and(|k| k.contains(&a.dedup_key))
+            {
+                return; // already known to the sink as part of this session
+            }
+        }
+        let fired = Fired {
+            key: a.dedup_key.clone(),
+            labels: labels_of(a, &self.sensor, &self.labels),
+            annotations: annotations_of(a, &self.sensor),
+            starts_ns: a.ts_ns,
+            flow,
+        };
+        if self.send(Msg::Fire(Box::new(fired))) {
+            if let Some(id) = flow {
+                self.bound.entry(id).or_default().push(a.dedup_key.clone());
+                self.n_bound += 1;
+            }
+        }
+    }
+
+    /// A flow record: the end of a flow an alert waits for resolves it.
+    pub fn flow(&mut self, rec: &FlowRecord) {
+        if !self.bound.contains_key(&rec.flow_id) {
+            return;
+        }
+        match rec.flow.reason {
+            "active_timeout" => {
+                self.send(Msg::FlowAlive(rec.flow_id));
+            }
+            "shutdown" => {
+                // The sensor stops, the session may not: leave the alert to its endsAt.
+                self.unbind(rec.flow_id);
+            }
+            _ => {
+                if self.send(Msg::FlowEnded {
+                    flow_id: rec.flow_id,
+                    end_ns: rec.end_ns,
+                }) {
+                    self.unbind(rec.flow_id);
+                }
+            }
+        }
+    }
+
+    fn unbind(&mut self, flow_id: u64) {
+        if let Some(k) = self.bound.remove(&flow_id) {
+            self.n_bound -= k.len();
+        }
+    }
+
+    /// Close the queue and wait for the sink to deliver what it holds (bounded by twice the
+    /// request timeout).
+    pub fn finish(mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One POST's worth of alerts for every Alertmanager.
+struct Batch {
+    body: Bytes,
+    n: u64,
+}
+
+struct Active {
+    labels: Labels,
+    annotations: Labels,
+    starts_ns: u64,
+    /// Live flows the alert was raised on.
+    flows: Vec<u64>,
+    /// Raised on flows (resolves when they end) rather than across flows (resolve timeout).
+    on_flows: bool,
+    /// Latest end of its flows (packet time).
+    end_ns: u64,
+    last_seen: Instant,
+    last_sent: Option<Instant>,
+    /// Wall time of the first send.
+    first_sent_ns: Option<u64>,
+    seq: u64,
+}
+
+struct Queue {
+    tx: mpsc::Sender<Arc<Batch>>,
+    /// Alerts queued or being delivered to this Alertmanager.
+    inflight: Arc<AtomicU64>,
+}
+
+struct Sink {
+    s: Arc<Settings>,
+    stats: Arc<AlertmanagerStats>,
+    active: HashMap<String, Active>,
+    /// Flow → keys of the alerts raised on it.
+    by_flow: HashMap<u64, Vec<String>>,
+    seq: u64,
+}
+
+/// Alerts per POST.
+const BATCH_ALERTS: usize = 256;
+/// Batches waiting per Alertmanager.
+const QUEUE_BATCHES: usize = 64;
+
+impl Sink {
+    fn new(s: Settings, stats: Arc<AlertmanagerStats>) -> Sink {
+        Sink {
+            s: Arc::new(s),
+            stats,
+            active: HashMap::new(),
+            by_flow: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut queues = Vec::new();
+        let mut tasks = Vec::new();
+        for ep in &self.s.endpoints {
+            let (tx, brx) = mpsc::channel(QUEUE_BATCHES);
+            let inflight = Arc::new(AtomicU64::new(0));
+            tasks.push((
+                tokio::spawn(deliver(
+                    ep.clone(),
+                    self.s.clone(),
+                    self.stats.clone(),
+                    brx,
+                    inflight.clone(),
+                )),
+                inflight.clone(),
+            ));
+            queues.push(Queue { tx, inflight });
+        }
+        let tick = (self.s.resend.min(self.s.resolve_timeout) / 4)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => {
+                        self.on_msg(m);
+                        // Take what else is waiting, so it goes out in one POST.
+                        while let Ok(m) = rx.try_recv() {
+                            self.on_msg(m);
+                        }
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => {}
+            }
+            self.flush(&queues, false);
+        }
+        // The output thread is done: send what is due, then wait (bounded) for delivery.
+        self.flush(&queues, true);
+        let grace = self.s.timeout * 2;
+        drop(queues);
+        let deadline = tokio::time::Instant::now() + grace;
+        for (mut task, inflight) in tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+                let left = inflight.load(Relaxed);
+                if left > 0 {
+                    tracing::warn!(
+                        alerts = left,
+                        "alertmanager: gave up delivering at shutdown"
+                    );
+                    self.stats.failed.add(left);
+                }
+            }
+        }
+    }
+
+    fn on_msg(&mut self, m: Msg) {
+        let now = Instant::now();
+        match m {
+            Msg::Fire(f) => {
+                if let Some(a) = self.active.get_mut(&f.key) {
+                    a.last_seen = now;
+                    if let Some(id) = f.flow {
+                        a.on_flows = true;
+                        if !a.flows.contains(&id) {
+                            a.flows.push(id);
+                            self.by_flow.entry(id).or_default().push(f.key.clone());
+                        }
+                    }
+                    return;
+                }
+                if self.active.len() >= self.s.max_active {
+                    self.evict_oldest();
+                }
+                self.seq += 1;
+                if let Some(id) = f.flow {
+                    self.by_flow.entry(id).or_default().push(f.key.clone());
+                }
+                self.active.insert(
+                    f.key,
+                    Active {
+                        labels: f.labels,
+                        annotations: f.annotations,
+                        starts_ns: f.starts_ns,
+                        flows: f.flow.into_iter().collect(),
+                        on_flows: f.flow.is_some(),
+                        end_ns: f.starts_ns,
+                        last_seen: now,
+                        last_sent: None,
+                        first_sent_ns: None,
+                        seq: self.seq,
+                    },
+                );
+            }
+            Msg::FlowEnded { flow_id, end_ns } => {
+                for key in self.by_flow.remove(&flow_id).unwrap_or_default() {
+                    if let Some(a) = self.active.get_mut(&key) {
+                        a.flows.retain(|x| *x != flow_id);
+                        a.end_ns = a.end_ns.max(end_ns);
+                        a.last_seen = now;
+                    }
+                }
+            }
+            Msg::FlowAlive(id) => {
+                for key in self.by_flow.get(&id).into_iter().flatten() {
+                    if let Some(a) = self.active.get_mut(key) {
+                        a.last_seen = now;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drop `key` from the flows it was raised on.
+    fn forget_flows(&mut self, key: &str, flows: &[u64]) {
+        for f in flows {
+            if let Some(keys) = self.by_flow.get_mut(f) {
+                keys.retain(|k| k != key);
+                if keys.is_empty() {
+                    self.by_flow.remove(f);
+                }
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        let Some(k) = self
+            .active
+            .iter()
+            .min_by_key(|(_, a)| a.seq)
+            .map(|(k, _)| k.clone())
+        else {
+            return;
+        };
+        if let Some(a) = self.active.remove(&k) {
+            self.forget_flows(&k, &a.flows);
+        }
+        self.stats.dropped.add(1);
+    }
+
+    /// Send what is new, due for a re-send, or over; forget what is over.
+    /// `closing`: the last flush before the sink stops.
+    fn flush(&mut self, queues: &[Queue], closing: bool) {
+        let now = Instant::now();
+        let wall = wall_ns();
+        let firing_until = wall + 4 * self.s.resend.as_nanos() as u64;
+        let mut out: Vec<Value> = Vec::new();
+        let mut over = Vec::new();
+        for (k, a) in self.active.iter_mut() {
+            let idle = now.duration_since(a.last_seen);
+            let hold = self.s.resend.as_nanos() as u64;
+            let ends = if a.on_flows && a.flows.is_empty() {
+                // The session is over. It stays firing for one resend interval at least,
+                // so that Alertmanager (group_wait) notifies about a short session too.
+                match a.first_sent_ns {
+                    // Never sent: one alert that Alertmanager itself resolves at endsAt.
+                    None => Some(a.end_ns.max(wall + hold)),
+                    // Sent as firing: the resolve must carry an endsAt that has passed, or
+                    // Alertmanager keeps the later endsAt of the firing alert.
+                    Some(first) if wall >= first + hold => {
+                        Some(a.end_ns.max(first + hold).min(wall))
+                    }
+                    // Held; at the last flush it is left to expire at its firing endsAt.
+                    Some(_) if closing => {
+                        over.push(k.clone());
+                        continue;
+                    }
+                    Some(_) => None,
+                }
+            } else if (!a.on_flows && idle >= self.s.resolve_timeout)
+                || (a.on_flows && idle >= self.s.stale_after)
+            {
+                Some(wall)
+            } else {
+                None
+            };
+            match ends {
+                Some(end) => {
+                    over.push(k.clone());
+                    out.push(alert_json(a, end));
+                }
+                None => {
+                    if a.last_sent
+                        .is_none_or(|t| now.duration_since(t) >= self.s.resend)
+                    {
+                        a.last_sent = Some(now);
+                        a.first_sent_ns.get_or_insert(wall);
+                        out.push(alert_json(a, firing_until));
+                    }
+                }
+            }
+        }
+        for k in over {
+            if let Some(a) = self.active.remove(&k) {
+                self.forget_flows(&k, &a.flows);
+            }
+        }
+        self.stats.active.set(self.active.len() as u64);
+        for chunk in out.chunks(BATCH_ALERTS) {
+            let body = match serde_json::to_vec(chunk) {
+                Ok(b) => Bytes::from(b),
+                Err(_) => continue,
+            };
+            let batch = Arc::new(Batch {
+                body,
+                n: chunk.len() as u64,
+            });
+            for q in queues {
+                q.inflight.fetch_add(batch.n, Relaxed);
+                if q.tx.try_send(batch.clone()).is_err() {
+                    q.inflight.fetch_sub(batch.n, Relaxed);
+                    self.stats.dropped.add(batch.n);
+                }
+            }
+        }
+    }
+}
+
+fn alert_json(a: &Active, ends_ns: u64) -> Value {
+    json!({
+        "labels": a.labels,
+        "annotations": a.annotations,
+        "startsAt": rfc3339(a.starts_ns),
+        // Alertmanager refuses an end before the start.
+        "endsAt": rfc3339(ends_ns.max(a.starts_ns)),
+    })
+}
+
+/// A small random number for jitter (no crate for this: the std hasher's random keys).
+fn jitter_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(wall_ns());
+    h.finish()
+}
+
+/// Exponential backoff with "equal jitter": half the step plus a random part of the other half.
+fn backoff(s: &Settings, attempt: u32) -> Duration {
+    let step = s
+        .backoff_initial
+        .saturating_mul(1u32 << attempt.min(20))
+        .min(s.backoff_max);
+    let half = step / 2;
+    let r = (jitter_u64() % 1_000_000) as u32;
+    half + half * r / 1_000_000
+}
+
+enum Outcome {
+    Accepted,
+    Rejected(u16, String),
+    Retry(String),
+}
+
+/// Deliver batches to one Alertmanager, in order, each retried until it is accepted,
+/// refused or out of retries.
+async fn deliver(
+    ep: Endpoint,
+    s: Arc<Settings>,
+    stats: Arc<AlertmanagerStats>,
+    mut rx: mpsc::Receiver<Arc<Batch>>,
+    inflight: Arc<AtomicU64>,
+) {
+    while let Some(b) = rx.recv().await {
+        let mut attempt = 0u32;
+        loop {
+            match post(&ep, b.body.clone(), s.timeout).await {
+                Outcome::Accepted => {
+                    stats.sent.add(b.n);
+                    break;
+                }
+                Outcome::Rejected(code, text) => {
+                    tracing::warn!(url = %ep.url, status = code, answer = %text, alerts = b.n, "alertmanager refused the alerts");
+                    stats.rejected.add(b.n);
+                    break;
+                }
+                Outcome::Retry(why) => {
+                    if attempt >= s.max_retries {
+                        tracing::warn!(url = %ep.url, error = %why, alerts = b.n, attempts = attempt + 1, "alertmanager: giving up");
+                        stats.failed.add(b.n);
+                        break;
+                    }
+                    let d = backoff(&s, attempt);
+                    tracing::debug!(url = %ep.url, error = %why, retry_in_ms = d.as_millis() as u64, "alertmanager: retrying");
+                    attempt += 1;
+                    tokio::time::sleep(d).await;
+                }
+            }
+        }
+        inflight.fetch_sub(b.n, Relaxed);
+    }
+}
+
+/// One `POST /api/v2/alerts` over a fresh HTTP/1.1 connection (alerts are few; no pool).
+async fn post(ep: &Endpoint, body: Bytes, timeout: Duration) -> Outcome {
+    use http_body_util::{BodyExt, Full, Limited};
+    let attempt = async {
+        let stream = tokio::net::TcpStream::connect(&ep.authority)
+            .await
+            .map_err(|e| format!("connect {}: {e}", ep.authority))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+        let conn = tokio::spawn(conn);
+        let req = hyper::Request::post(ep.path.as_str())
+            .header(hyper::header::HOST, ep.authority.as_str())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("spanwatch/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(body))
+            .map_err(|e| format!("request: {e}"))?;
+        let r = sender.send_request(req).await;
+        let out = match r {
+            Ok(resp) => {
+                let code = resp.status().as_u16();
+                let text = match Limited::new(resp.into_body(), 2048).collect().await {
+                    Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_string(),
+                    Err(_) => String::new(),
+                };
+                Ok((code, text))
+            }
+            Err(e) => Err(format!("send: {e}")),
+        };
+        conn.abort();
+        out
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Err(_) => Outcome::Retry(format!("no answer within {} ms", timeout.as_millis())),
+        Ok(Err(e)) => Outcome::Retry(e),
+        Ok(Ok((code, _))) if (200..300).contains(&code) => Outcome::Accepted,
+        Ok(Ok((code, text))) if (400..500).contains(&code) && code != 408 && code != 429 => {
+            Outcome::Rejected(code, text)
+        }
+        Ok(Ok((code, text))) => Outcome::Retry(format!("HTTP {code}: {text}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;
