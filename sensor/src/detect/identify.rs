@@ -100,10 +100,12 @@ pub(super) fn tcp(
     _dir: usize,
     _ts: u64,
 ) {
-    if flow.app_proto == AppProto::Unknown && insp.got & PPHDR == 0 && !insp.buf[0].is_empty() {
-        if !proxy_protocol_header(flow, insp) {
-            return;
-        }
+    if flow.app_proto == AppProto::Unknown
+        && insp.got & PPHDR == 0
+        && !insp.buf[0].is_empty()
+        && !proxy_protocol_header(flow, insp)
+    {
+        return;
     }
     if flow.app_proto == AppProto::Unknown {
         let (cs, sc) = (&insp.buf[0][..], &insp.buf[1][..]);
