@@ -152,6 +152,9 @@ pub struct PacketInfo {
     pub later_fragment: bool,
     /// The IP payload is shorter than the IP header says (snap length).
     pub truncated: bool,
+    /// An IPsec Authentication Header (RFC 4302) was crossed: its Next Header (4 or 41 in
+    /// tunnel mode, the transport protocol in transport mode). The outermost one is kept.
+    pub ah_next: Option<u8>,
 }
 
 impl PacketInfo {
@@ -406,6 +409,9 @@ impl<'a> Ctx<'a> {
                 info.ttl = h.ttl();
                 info.fragment = pl.fragmented;
                 info.later_fragment = pl.fragmented && h.fragments_offset().value() != 0;
+                if let (None, Some(a)) = (info.ah_next, s.extensions().auth) {
+                    info.ah_next = Some(a.next_header().0);
+                }
             }
             LaxIpSlice::Ipv6(s) => {
                 let h = s.header();
@@ -415,6 +421,14 @@ impl<'a> Ctx<'a> {
                 info.ttl = h.hop_limit();
                 info.fragment = pl.fragmented;
                 info.later_fragment = pl.fragmented && ipv6_frag_offset(s.extensions()) != 0;
+                if info.ah_next.is_none() {
+                    info.ah_next = s.extensions().clone().into_iter().find_map(|e| match e {
+                        etherparse::Ipv6ExtensionSlice::Authentication(a) => {
+                            Some(a.next_header().0)
+                        }
+                        _ => None,
+                    });
+                }
             }
         }
         info.truncated = pl.incomplete;

@@ -12,6 +12,7 @@ const S1: u32 = 2; // server's first message
 const C2: u32 = 4; // client's second (SSH KEXINIT, RFB security choice)
 const S2: u32 = 8; // server's second (SSH KEXINIT, RFB security types)
 const INNER: u32 = 16; // the protocol inside a proxy tunnel was probed
+const PPHDR: u32 = 32; // a PROXY protocol header was looked for at the client stream's start
 
 fn done_if(flow: &mut Flow, insp: &Inspect, want: u32) {
     if insp.got & want == want {
@@ -99,11 +100,30 @@ pub(super) fn tcp(
     _dir: usize,
     _ts: u64,
 ) {
+    if flow.app_proto == AppProto::Unknown
+        && insp.got & PPHDR == 0
+        && !insp.buf[0].is_empty()
+        && !proxy_protocol_header(flow, insp)
+    {
+        return;
+    }
     if flow.app_proto == AppProto::Unknown {
         let (cs, sc) = (&insp.buf[0][..], &insp.buf[1][..]);
         match classify_tcp(cs, sc, key) {
             Some(p) => set_proto(flow, p),
             None => {
+                // tinc's meta protocol: no app_proto of its own, the catalogue names it.
+                if flow.detect.app.is_none()
+                    && (proto::vpn::probe_tinc_id(cs) || proto::vpn::probe_tinc_id(sc))
+                {
+                    if let Some(t) = d.shared.rules.find("tinc") {
+                        insp.evidence
+                            .push(("tinc", "meta-protocol ID request".into()));
+                        flow.detect.app = Some(t);
+                        flow.detect.done = true;
+                        return;
+                    }
+                }
                 // Both sides have spoken plenty and nothing matched: stop looking.
                 if (cs.len() >= 512 || insp.gap[0]) && (sc.len() >= 512 || insp.gap[1]) {
                     flow.detect.done = true;
@@ -117,7 +137,7 @@ pub(super) fn tcp(
         AppProto::Rdp => rdp(flow, insp),
         AppProto::Ssh => ssh(key, flow, insp),
         AppProto::Vnc => rfb(flow, insp),
-        AppProto::Http => http(d, flow, insp),
+        AppProto::Http => http(d, key, flow, insp),
         AppProto::HttpConnect | AppProto::Socks => proxy(d, key, flow, insp),
         AppProto::TeamViewer | AppProto::Radmin | AppProto::NoMachine | AppProto::RustDesk => {
             let id = match flow.app_proto {
@@ -145,6 +165,43 @@ pub(super) fn tcp(
             flow.detect.done = true;
         }
         _ => flow.detect.done = true,
+    }
+}
+
+/// A HAProxy PROXY protocol header in front of the client's stream: a proxy or load
+/// balancer relays the connection for the client it names. The header is recorded and cut
+/// off, and the protocol behind it is identified as usual. False while more bytes are
+/// needed to tell.
+fn proxy_protocol_header(flow: &mut Flow, insp: &mut Inspect) -> bool {
+    match proto::proxy::parse_proxy_protocol(&insp.buf[0]) {
+        Parsed::NeedMore { .. } if !insp.gap[0] => false,
+        Parsed::Done { value, consumed } => {
+            insp.got |= PPHDR;
+            insp.buf[0].drain(..consumed.min(insp.buf[0].len()));
+            let mut p = serde_json::Map::new();
+            p.insert(
+                "protocol".into(),
+                json!(format!("proxy-v{}", value.version)),
+            );
+            if let (Some(src), false) = (value.source, value.local) {
+                p.insert("client".into(), json!(src.to_string()));
+                insp.evidence.push((
+                    "proxy.header",
+                    format!("PROXY v{} for {src}", value.version),
+                ));
+            } else {
+                insp.evidence
+                    .push(("proxy.header", format!("PROXY v{}", value.version)));
+            }
+            flow.detect
+                .meta_mut()
+                .insert("proxy".into(), Value::Object(p));
+            true
+        }
+        _ => {
+            insp.got |= PPHDR;
+            true
+        }
     }
 }
 
@@ -435,7 +492,7 @@ fn rfb(flow: &mut Flow, insp: &mut Inspect) {
     done_if(flow, insp, C1 | S1 | S2 | C2);
 }
 
-fn http(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
+fn http(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
     let (cs, sc) = (&insp.buf[0], &insp.buf[1]);
     if insp.got & C1 == 0 {
         match proto::http::parse_request_head(cs) {
@@ -468,6 +525,24 @@ fn http(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
                 }
                 h.insert("http_method".into(), json!(req.method));
                 h.insert("url".into(), json!(req.uri));
+                // An absolute-form target means a forward proxy (RFC 9112 §3.2.2) — except on
+                // port 80, where some clients send it straight to their origin servers
+                // (WeChat's "MicroMessenger Client" does), which must accept it; there the
+                // request counts only with proxy credentials.
+                let sport = if flow.client_is_lo {
+                    key.hi_port
+                } else {
+                    key.lo_port
+                };
+                let absolute = proto::proxy::is_absolute_form_proxy_request(cs)
+                    .filter(|_| sport != 80 || req.proxy_authorization);
+                if let Some((_, authority)) = absolute {
+                    insp.evidence.push(("proxy.target", authority.to_string()));
+                    flow.detect.meta_mut().insert(
+                        "proxy".into(),
+                        json!({"target": authority, "protocol": "http-forward"}),
+                    );
+                }
                 if proto::rdp::is_rdg_http_method(&req.method) {
                     flow.app_proto = AppProto::Rdp;
                     flow.detect.app_proto_tool = Some("rdp");
@@ -657,6 +732,23 @@ pub(super) fn udp(
         .is_some_and(|m| m != proto::vpn::WgMsg::Transport || on(51820))
     {
         Some(A::WireGuard)
+    } else if proto::vpn::is_tailscale_disco(payload) {
+        // tailscaled sends its discovery packets on its WireGuard socket.
+        insp.evidence
+            .push(("tailscale.disco", "TS disco magic".into()));
+        if let Some(t) = d.shared.rules.find("tailscale") {
+            flow.detect.app = Some(t);
+        }
+        Some(A::WireGuard)
+    } else if insp.wg.add(dir, payload) {
+        insp.evidence.push((
+            "wireguard",
+            format!(
+                "{} transport packets with one receiver index and rising counters",
+                proto::vpn::WG_RUN
+            ),
+        ));
+        Some(A::WireGuard)
     } else if proto::vpn::probe_openvpn_udp(payload).is_some() {
         Some(A::OpenVpn)
     } else if (on(500) || on(4500))
@@ -706,7 +798,25 @@ pub(super) fn udp(
     if let Some(p) = p {
         set_proto(flow, p);
         flow.detect.done = true;
+    } else if flow.detect.app.is_none() && proto::vpn::probe_softether_udp(payload) {
+        // SoftEther's UDP acceleration / NAT-traversal answer names the client's public
+        // address; there is no app_proto of its own, the catalogue entry names it.
+        insp.evidence
+            .push(("softether", "UDP address message".into()));
+        if let Some(t) = d.shared.rules.find("softether") {
+            flow.detect.app = Some(t);
+            flow.detect.done = true;
+        }
     }
+}
+
+/// IP protocol 50: IPsec ESP outside UDP.
+pub(super) fn esp(flow: &mut Flow, insp: &mut Inspect, payload: &[u8]) {
+    if let Some(spi) = proto::vpn::probe_esp(payload) {
+        insp.evidence.push(("esp.spi", format!("0x{spi:08x}")));
+        set_proto(flow, AppProto::Esp);
+    }
+    flow.detect.done = true;
 }
 
 /// XDMCP (X Display Manager Control Protocol, X Consortium spec §10): version 1, an opcode

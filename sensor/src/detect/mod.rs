@@ -106,6 +106,8 @@ struct Inspect {
     /// Bytes of the client stream that belong to a proxy handshake (SOCKS, CONNECT); the
     /// proxied protocol starts after them.
     tunnel_off: [usize; 2],
+    /// WireGuard data packets seen so far (UDP), for sessions caught in their middle.
+    wg: crate::proto::vpn::WgTrack,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +205,9 @@ pub struct Detector {
     pub dns_obs: Vec<crate::host::dns_tunnel::DnsObs>,
 }
 
+/// IP protocol number of IPsec ESP (RFC 4303).
+const PROTO_ESP: u8 = 50;
+
 /// Signature id of the ICMP tunnel finding.
 pub const SID_ICMP_TUNNEL: u32 = 9_300_001;
 /// Echo payloads looked at per ICMP flow before giving up.
@@ -296,6 +301,9 @@ impl Detector {
         }
         flow.detect.inspected = flow.detect.inspected.saturating_add(1);
         flow.detect.payload_dirs |= if to_server { 1 } else { 2 };
+        if let Some(next) = info.ah_next {
+            tunnels::ipsec_ah(self, key, flow, next, findings);
+        }
         if key.proto == crate::decode::PROTO_ICMP || key.proto == crate::decode::PROTO_ICMPV6 {
             self.icmp(key, flow, info, payload, findings);
             return;
@@ -337,6 +345,8 @@ impl Detector {
             identify::tcp(self, key, flow, &mut insp, dir, ts);
         } else if key.proto == crate::decode::PROTO_UDP {
             identify::udp(self, key, flow, &mut insp, dir, payload, ts);
+        } else if key.proto == PROTO_ESP {
+            identify::esp(flow, &mut insp, payload);
         }
         identify::attribute(self, key, flow, &mut insp);
         insp.evidence.sort();

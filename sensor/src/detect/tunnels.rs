@@ -11,6 +11,17 @@ use std::collections::BTreeMap;
 pub const SID_VPN: u32 = 9_400_001;
 pub const SID_TOR: u32 = 9_400_002;
 pub const SID_PROXY: u32 = 9_400_003;
+pub const SID_PROXY_HEADER: u32 = 9_400_004;
+
+/// A string the proxy parsers left in the flow's metadata (`proxy.<field>`).
+fn proxy_meta<'a>(flow: &'a Flow, field: &str) -> Option<&'a str> {
+    flow.detect
+        .meta
+        .as_ref()?
+        .get("proxy")?
+        .get(field)?
+        .as_str()
+}
 
 pub(super) fn check(
     d: &Detector,
@@ -45,20 +56,42 @@ pub(super) fn check(
         | AppProto::Esp
         | AppProto::L2tp
         | AppProto::Pptp => {
+            // What was seen: a handshake, or (for ESP and a WireGuard session caught in
+            // its middle) the protocol's own data packets.
             let name = match flow.app_proto {
-                AppProto::OpenVpn => "OpenVPN",
-                AppProto::WireGuard => "WireGuard",
-                AppProto::Ike => "IKE/IPsec",
-                AppProto::Esp => "IPsec ESP in UDP",
-                AppProto::L2tp => "L2TP",
-                _ => "PPTP",
+                AppProto::OpenVpn => "OpenVPN handshake",
+                AppProto::WireGuard
+                    if insp.evidence.iter().any(|(k, _)| *k == "tailscale.disco") =>
+                {
+                    "WireGuard (Tailscale peer discovery)"
+                }
+                AppProto::WireGuard if insp.evidence.iter().any(|(k, _)| *k == "wireguard") => {
+                    "WireGuard transport data"
+                }
+                AppProto::WireGuard => "WireGuard handshake",
+                AppProto::Ike => "IKE/IPsec handshake",
+                AppProto::Esp if key.proto == crate::decode::PROTO_UDP => {
+                    "IPsec ESP in UDP (NAT traversal)"
+                }
+                AppProto::Esp => "IPsec ESP (encrypted IP traffic)",
+                AppProto::L2tp => "L2TP handshake",
+                _ => "PPTP handshake",
             };
+            // A product the flow was attributed to (Tailscale's discovery packets).
+            let app = flow
+                .detect
+                .app
+                .and_then(|id| d.shared.rules.tools().get(id as usize))
+                .map(|t| t.id.clone());
+            if let Some(a) = &app {
+                md.insert("tool".into(), vec![a.clone()]);
+            }
             Finding {
                 signature_id: SID_VPN,
-                signature: format!("SPANWATCH vpn: {name} handshake ({direction})"),
+                signature: format!("SPANWATCH vpn: {name} ({direction})"),
                 category: "vpn",
                 severity: 3,
-                app: None,
+                app,
                 metadata: md,
             }
         }
@@ -105,6 +138,42 @@ pub(super) fn check(
                 metadata: md,
             }
         }
+        AppProto::Http if proxy_meta(flow, "protocol") == Some("http-forward") => {
+            let target = proxy_meta(flow, "target").unwrap_or("?").to_string();
+            md.insert("target".into(), vec![target.clone()]);
+            Finding {
+                signature_id: SID_PROXY,
+                signature: format!(
+                    "SPANWATCH proxy: HTTP proxy request for {target} ({direction})"
+                ),
+                category: "proxy",
+                severity: 3,
+                app: None,
+                metadata: md,
+            }
+        }
+        _ if proxy_meta(flow, "protocol").is_some_and(|p| p.starts_with("proxy-v")) => {
+            // The connection arrives through a proxy or load balancer speaking the PROXY
+            // protocol: informational, it names the client the relay acts for.
+            let client = proxy_meta(flow, "client").map(String::from);
+            let relayed = match &client {
+                Some(c) => {
+                    md.insert("client".into(), vec![c.clone()]);
+                    format!(" for {c}")
+                }
+                None => String::new(),
+            };
+            Finding {
+                signature_id: SID_PROXY_HEADER,
+                signature: format!(
+                    "SPANWATCH proxy: connection relayed with a PROXY protocol header{relayed} ({direction})"
+                ),
+                category: "proxy",
+                severity: 4,
+                app: None,
+                metadata: md,
+            }
+        }
         _ => {
             let Some(id) = flow.detect.app else { return };
             let Some(t) = d.shared.rules.tools().get(id as usize) else {
@@ -130,4 +199,45 @@ pub(super) fn check(
         }
     };
     out.push(f);
+}
+
+/// Signature id of the IPsec AH tunnel finding.
+pub const SID_AH_TUNNEL: u32 = 9_400_005;
+
+/// A flow whose packets carry an IPsec Authentication Header (the decoder reads the flow's
+/// tuple from inside it). Recorded on the flow as `ipsec.ah`; in tunnel mode (the AH's next
+/// header is IPv4 or IPv6, RFC 4302 §3.1.2) two gateways carry whole IP packets for others:
+/// a site-to-site IPsec tunnel, authenticated though not encrypted, raised as `vpn`.
+/// Transport mode (AH around the hosts' own TCP, ICMP, OSPF …) only authenticates; it is
+/// recorded, not raised.
+pub(super) fn ipsec_ah(
+    d: &Detector,
+    key: &FlowKey,
+    flow: &mut Flow,
+    next: u8,
+    out: &mut Vec<Finding>,
+) {
+    let tunnel = matches!(next, 4 | 41);
+    let mode = if tunnel { "tunnel" } else { "transport" };
+    let m = flow.detect.meta_mut();
+    if m.get("ipsec").is_none() {
+        m.insert("ipsec".into(), serde_json::json!({"ah": mode}));
+    }
+    if !tunnel || flow.detect.alerted || out.iter().any(|f| f.signature_id == SID_AH_TUNNEL) {
+        return;
+    }
+    let direction = d.direction(key, flow);
+    let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    md.insert("direction".into(), vec![direction.into()]);
+    md.insert("ipsec_ah".into(), vec!["tunnel".into()]);
+    out.push(Finding {
+        signature_id: SID_AH_TUNNEL,
+        signature: format!(
+            "SPANWATCH vpn: IPsec AH tunnel (authenticated, not encrypted) ({direction})"
+        ),
+        category: "vpn",
+        severity: 3,
+        app: None,
+        metadata: md,
+    });
 }

@@ -223,6 +223,66 @@ pub fn probe_wireguard(buf: &[u8]) -> Option<WgMsg> {
     Some(msg)
 }
 
+/// A WireGuard transport-data header: type 4, three reserved zero bytes, the receiver's
+/// 32-bit index, and a 64-bit little-endian counter (whitepaper §5.4.6). Returns
+/// (receiver index, counter) when the size rules of [`probe_wireguard`] hold too.
+pub fn wireguard_transport(buf: &[u8]) -> Option<(u32, u64)> {
+    if probe_wireguard(buf)? != WgMsg::Transport {
+        return None;
+    }
+    let receiver = u32::from_le_bytes(buf.get(4..8)?.try_into().ok()?);
+    let counter = u64::from_le_bytes(buf.get(8..16)?.try_into().ok()?);
+    Some((receiver, counter))
+}
+
+/// Transport datagrams of one direction that must agree before a session caught in its
+/// middle (no handshake in the capture, port other than 51820) is called WireGuard.
+pub const WG_RUN: u8 = 3;
+/// Largest counter step still taken as the same session (loss and reordering on the way).
+const WG_MAX_STEP: u64 = 64;
+
+/// WireGuard recognised from its data packets alone: within one direction the receiver
+/// index stays the same and the counter (a nonce that must never repeat, §5.4.6) grows by
+/// small steps. A random datagram passes the header test with a chance of about 2^-28
+/// (type byte, three zero bytes, size a multiple of 16); [`WG_RUN`] in a row with one index
+/// and rising counters does not happen by chance.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WgTrack {
+    last: [Option<(u32, u64)>; 2],
+    run: [u8; 2],
+}
+
+impl WgTrack {
+    /// Feed one datagram of direction `dir` (0 to server, 1 to client); true once the
+    /// direction has shown [`WG_RUN`] agreeing transport headers in a row.
+    pub fn add(&mut self, dir: usize, buf: &[u8]) -> bool {
+        let d = dir.min(1);
+        let Some((rx, ctr)) = wireguard_transport(buf) else {
+            self.last[d] = None;
+            self.run[d] = 0;
+            return false;
+        };
+        let follows =
+            matches!(self.last[d], Some((r, c)) if r == rx && ctr > c && ctr - c <= WG_MAX_STEP);
+        self.run[d] = if follows {
+            self.run[d].saturating_add(1)
+        } else {
+            1
+        };
+        self.last[d] = Some((rx, ctr));
+        self.run[d] >= WG_RUN
+    }
+}
+
+/// Tailscale's peer-discovery ("disco") packets, which share the UDP socket of its
+/// WireGuard tunnel: the 6-byte magic "TS💬" (0x54 0x53 0xf0 0x9f 0x92 0xac), the sender's
+/// 32-byte disco public key, a 24-byte nonce, then a NaCl box (at least its 16-byte tag).
+/// Fact: tailscale disco/disco.go (`Magic`, `keyLen`, `NonceLen`).
+pub fn is_tailscale_disco(buf: &[u8]) -> bool {
+    const MAGIC: [u8; 6] = [0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac];
+    buf.len() >= 6 + 32 + 24 + 16 && buf.starts_with(&MAGIC)
+}
+
 // ====================================================================== IKE / NAT-T
 
 /// An ISAKMP / IKE message header.
@@ -533,6 +593,44 @@ pub fn probe_softether_udp(buf: &[u8]) -> bool {
             .and_then(|t| t.parse::<u16>().ok())
             .is_some();
     ip_ok && port_ok && pad.iter().all(|&b| b == 0)
+}
+
+// ====================================================================== ESP
+
+/// IPsec ESP as IP protocol 50 (RFC 4303 §2): the same header rules as ESP in UDP — an
+/// SPI above 255 (0 and 1..=255 are reserved), a sequence number that starts at 1, and room
+/// for at least an IV, padding trailer and ICV.
+pub fn probe_esp(buf: &[u8]) -> Option<u32> {
+    probe_esp_in_udp(buf).then(|| be32(buf, 0)).flatten()
+}
+
+// ====================================================================== tinc
+
+/// tinc's meta protocol opens with the ID request in clear, one line:
+/// `0 <node name> <protocol major>[.<minor>]\n` (tinc manual, "The meta-protocol": request
+/// 0 is ID; node names are `[A-Za-z0-9_]`; tinc 1.0 and 1.1 speak major version 17).
+/// Only the first line is read (the next requests may follow in the same segment).
+pub fn probe_tinc_id(buf: &[u8]) -> bool {
+    let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+        return false;
+    };
+    let line = &buf[..end];
+    if line.len() > 128 {
+        return false;
+    }
+    let mut f = line.split(|&b| b == b' ');
+    let (Some(req), Some(name), Some(ver), None) = (f.next(), f.next(), f.next(), f.next()) else {
+        return false;
+    };
+    let (major, minor) = match ver.iter().position(|&b| b == b'.') {
+        Some(i) => (&ver[..i], Some(&ver[i + 1..])),
+        None => (ver, None),
+    };
+    req == b"0"
+        && !name.is_empty()
+        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && major == b"17"
+        && minor.is_none_or(|m| !m.is_empty() && m.len() <= 3 && m.iter().all(u8::is_ascii_digit))
 }
 
 // ====================================================================== Tor
@@ -854,6 +952,77 @@ mod tests {
         assert!(!probe_tor_cert("www.abcdefgh.net", "www.abcdefgh.com"));
         assert!(!probe_tor_cert("www.abc.net", "www.qrstuvwxyz27.com"));
         assert!(!probe_tor_cert("", ""));
+    }
+
+    fn wg_data(rx: u32, ctr: u64, len: usize) -> Vec<u8> {
+        let mut v = wg(4, len);
+        v[4..8].copy_from_slice(&rx.to_le_bytes());
+        v[8..16].copy_from_slice(&ctr.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn wireguard_mid_session() {
+        // Three data packets of one session (rising counters, one receiver index).
+        let mut t = WgTrack::default();
+        assert!(!t.add(0, &wg_data(0x1576_4979, 19, 96)));
+        assert!(!t.add(1, &wg_data(0xb048_101c, 15, 96))); // the other direction
+        assert!(!t.add(0, &wg_data(0x1576_4979, 20, 80)));
+        assert!(t.add(0, &wg_data(0x1576_4979, 21, 160)));
+        // A changed index, a counter going back, or a big jump restart the run.
+        let mut t = WgTrack::default();
+        assert!(!t.add(0, &wg_data(7, 1, 32)));
+        assert!(!t.add(0, &wg_data(8, 2, 32)));
+        assert!(!t.add(0, &wg_data(8, 1, 32)));
+        assert!(!t.add(0, &wg_data(8, 1000, 32)));
+        assert!(!t.add(0, &wg_data(8, 1001, 32)));
+        assert!(t.add(0, &wg_data(8, 1002, 32)));
+        // Something else in between breaks it too.
+        let mut t = WgTrack::default();
+        assert!(!t.add(0, &wg_data(9, 1, 32)));
+        assert!(!t.add(0, &wg_data(9, 2, 32)));
+        assert!(!t.add(0, b"not wireguard at all, 32 bytes.."));
+        assert!(!t.add(0, &wg_data(9, 3, 32)));
+        // Random datagrams never start a run.
+        let mut t = WgTrack::default();
+        for n in negatives() {
+            assert!(!t.add(0, &n));
+        }
+        for i in 0..200 {
+            assert!(!t.add(1, &crate::testkit::noise(96, i)));
+        }
+    }
+
+    #[test]
+    fn tailscale_disco() {
+        let mut d = vec![0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac];
+        d.extend_from_slice(&[0x42; 32 + 24 + 16]);
+        assert!(is_tailscale_disco(&d));
+        assert!(!is_tailscale_disco(&d[..d.len() - 1]));
+        d[5] = 0xad;
+        assert!(!is_tailscale_disco(&d));
+    }
+
+    #[test]
+    fn esp_and_tinc() {
+        let mut esp = vec![0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1];
+        esp.extend_from_slice(&[0x99; 40]);
+        assert_eq!(probe_esp(&esp), Some(0x1234_5678));
+        esp[..4].copy_from_slice(&[0, 0, 0, 7]); // reserved SPI
+        assert_eq!(probe_esp(&esp), None);
+        assert!(probe_tinc_id(b"0 think 17\n"));
+        assert!(probe_tinc_id(b"0 node_2 17.7\n"));
+        assert!(probe_tinc_id(b"0 think 17\n1 429 672 0 0 2CDA\n"));
+        assert!(!probe_tinc_id(b"0 think 17"));
+        assert!(!probe_tinc_id(b"1 think 17\n"));
+        assert!(!probe_tinc_id(b"0 th-ink 17\n"));
+        assert!(!probe_tinc_id(b"0 think 16\n"));
+        assert!(!probe_tinc_id(b"0 think 17.\n"));
+        assert!(!probe_tinc_id(b"0  17\n"));
+        for n in negatives() {
+            assert!(!probe_tinc_id(&n));
+            assert!(!is_tailscale_disco(&n));
+        }
     }
 
     #[test]
