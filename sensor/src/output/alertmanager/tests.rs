@@ -222,6 +222,11 @@ fn flow_end(flow_id: u64, end_ns: u64, reason: &'static str) -> FlowRecord {
         },
         meta: Default::default(),
         end_ns,
+        start_ns: end_ns,
+        flow_start_ns: end_ns,
+        ends: Default::default(),
+        app_category: None,
+        reported: [0; 2],
     }
 }
 
