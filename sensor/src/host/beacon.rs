@@ -351,7 +351,7 @@ impl Beacons {
         let hours = dur as f64 / 3600.0;
         out.push(Raised {
             kind: "long-connection",
-            ends: rec.ends.clone(),
+            ends: rec.ends,
             flow_id: rec.flow_id,
             ts_ns: rec.end_ns,
             app_proto: rec.app_proto,
@@ -407,7 +407,7 @@ impl Beacons {
         });
         self.total -= dropped;
         // deterministic order of alerts
-        keys.sort_by(|a, b| (a.client, a.server, a.sport).cmp(&(b.client, b.server, b.sport)));
+        keys.sort_by_key(|k| (k.client, k.server, k.sport));
         for k in keys {
             let Some(p) = self.pairs.get_mut(&k) else {
                 continue;
@@ -468,7 +468,7 @@ fn beacon_alert(cfg: &BeaconConfig, ends: &Ends, p: &Pair, sc: &Score, now: u64)
     let what = p.app.as_deref().unwrap_or(p.app_proto);
     Raised {
         kind: "beacon",
-        ends: ends.clone(),
+        ends: *ends,
         flow_id: p.last_flow_id,
         ts_ns: now,
         app_proto: p.app_proto,
