@@ -41,6 +41,7 @@ def main() -> int:
     ap.add_argument("--proto", choices=["tcp", "udp"], default="tcp")
     ap.add_argument("--distinct", type=int, default=0, help="distinct tuples (default: = --flows)")
     ap.add_argument("--dport", type=int, default=0, help="server port (default 443 tcp, 40000 udp)")
+    ap.add_argument("--gap-us", type=int, default=1, help="microseconds between packets (default 1)")
     a = ap.parse_args()
     if a.flows < 1:
         ap.error("--flows must be >= 1")
@@ -77,7 +78,7 @@ def main() -> int:
             l4 = struct.pack("!HHIIBBHHH", sport, dport, (i * 2654435761) & 0xFFFFFFFF, 0, 0x50, 0x02, 64240, 0, 0)
         else:
             l4 = struct.pack("!HHHH", sport, dport, l4_len, 0) + udp_payload
-        usec = i
+        usec = i * a.gap_us
         buf.append(struct.pack("<IIII", t0 + usec // 1_000_000, usec % 1_000_000, frame_len, frame_len))
         buf.append(eth + iph + l4)
         if len(buf) >= 65536:

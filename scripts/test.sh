@@ -46,9 +46,9 @@ cargo test --release
 
 
 # Live tests: real servers and clients in network namespaces (root only; they say
-# SKIPPED otherwise). upload.sh waits for the egress detector (issue 5) and is left out.
+# SKIPPED otherwise).
 echo "== live tests"
-SPANWATCH_BIN=target/release/spanwatch tests/live/run-all.sh rdp vnc ssh proxy openvpn wireguard dns_tunnel icmp_tunnel
+SPANWATCH_BIN=target/release/spanwatch tests/live/run-all.sh rdp vnc ssh proxy openvpn wireguard dns_tunnel icmp_tunnel upload
 
 if [ -x tests/deploy/run.sh ]; then
   echo "== deploy checks"

@@ -70,15 +70,30 @@ const EGRESS_CFG: &str = "[host.egress]\nfloor_bytes = 20971520\nnew_host_bytes 
 fn egress_capture(spike: bool, minutes: std::ops::Range<u64>) -> Vec<u8> {
     let mut sc = Scene::new(1_700_000_000 - 1_700_000_000 % 60 + minutes.start * 60);
     for m in minutes {
-        sc.now_ns = (1_700_000_000 - 1_700_000_000 % 60 + m * 60) * S + S;
-        for h in 1..=12u8 {
+        let start = (1_700_000_000 - 1_700_000_000 % 60 + m * 60) * S + S;
+        // irregular start times within the minute (regular ones would be beacons)
+        let mut order: Vec<(u64, u8)> = (1..=12u8)
+            .map(|h| {
+                (
+                    ((m * 7919 + h as u64 * 104_729) * 2_654_435_761) % 40_000,
+                    h,
+                )
+            })
+            .collect();
+        order.sort();
+        for (off_ms, h) in order {
+            sc.now_ns = sc.now_ns.max(start + off_ms * 1_000_000);
             let c = v4(&format!("10.1.0.{h}"));
-            let s = v4(&format!("198.51.100.{h}"));
+            // a different server most minutes (browsing, not one regular pair: a beacon)
+            let s = v4(&format!(
+                "198.51.100.{}",
+                1 + (h as u64 * 31 + m * 17) % 200
+            ));
             let up = (2 + (m + h as u64) % 3) * MB;
-            let up = if spike && m == 22 && h == 7 {
-                150 * MB
+            let (up, s) = if spike && m == 22 && h == 7 {
+                (150 * MB, v4("198.51.100.250"))
             } else {
-                up
+                (up, s)
             };
             tls_transfer(&mut sc, c, 40_000 + m as u16, s, "example.net", up, MB);
         }
@@ -146,7 +161,7 @@ fn egress_above_baseline_and_new_host_limit() {
             >= 20
     );
     let top = md["top_destinations"][0].as_str().unwrap();
-    assert!(top.starts_with("198.51.100.7:443"), "{top}");
+    assert!(top.starts_with("198.51.100.250:443"), "{top}");
     // no other host-stage alert on this traffic
     assert_eq!(alerts(&recs).len(), 2, "{:#?}", alerts(&recs));
     // the same traffic without the spike: nothing
@@ -442,4 +457,117 @@ fn remote_access_server_reached_from_many_places() {
         .filter(|a| a["alert"]["category"] != "fan-in" && a["alert"]["category"] != "remote-access")
         .collect();
     assert!(other.is_empty(), "{other:#?}");
+}
+
+#[test]
+fn fan_in_names_countries_and_autonomous_systems() {
+    use MmdbValue::*;
+    let dir = tmpdir();
+    let country = |cc: &str| {
+        Map(vec![(
+            "country".into(),
+            Map(vec![("iso_code".into(), Str(cc.into()))]),
+        )])
+    };
+    let asn = |n: u32, o: &str| {
+        Map(vec![
+            ("autonomous_system_number".into(), U32(n)),
+            ("autonomous_system_organization".into(), Str(o.into())),
+        ])
+    };
+    let cdb = dir.path().join("country.mmdb");
+    let adb = dir.path().join("asn.mmdb");
+    std::fs::write(
+        &cdb,
+        mmdb_v4(
+            "GeoLite2-Country",
+            &[
+                ([203, 0, 113, 0], 24, country("DE")),
+                ([198, 51, 100, 0], 24, country("FR")),
+                ([192, 0, 2, 0], 24, country("DE")),
+                ([100, 64, 0, 0], 10, country("US")),
+            ],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &adb,
+        mmdb_v4(
+            "GeoLite2-ASN",
+            &[
+                ([203, 0, 113, 0], 24, asn(64500, "Example Transit")),
+                ([198, 51, 100, 0], 24, asn(64501, "Example Hosting")),
+                ([192, 0, 2, 0], 24, asn(64500, "Example Transit")),
+                ([100, 64, 0, 0], 10, asn(64502, "Example Mobile")),
+            ],
+        ),
+    )
+    .unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[host.fan_in]\ngeoip_country_db = {:?}\ngeoip_asn_db = {:?}\n",
+            cdb.to_str().unwrap(),
+            adb.to_str().unwrap()
+        ),
+    );
+    let mut sc = Scene::new(1_700_000_000);
+    for (i, s) in [
+        "203.0.113.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "198.51.100.7",
+        "192.0.2.9",
+        "100.64.1.1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut t = sc.tcp_session((v4(s), 50_000 + i as u16), (v4("10.3.0.10"), 3389));
+        t.handshake(&mut sc);
+        t.client_sends(&mut sc, &rdp_connection_request("alice", 3));
+        t.server_sends(&mut sc, &rdp_connection_confirm(2));
+        t.close(&mut sc);
+        sc.advance_ms(60_000);
+    }
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let fi = host_alerts(&recs, "fan-in");
+    // four /24s, but three autonomous systems: only the many-sources alert
+    assert_eq!(fi.len(), 1, "{fi:#?}");
+    assert_eq!(fi[0]["alert"]["signature_id"], 9_300_050);
+    let md = &fi[0]["alert"]["metadata"];
+    assert_eq!(md["countries"], serde_json::json!(["DE", "FR"]));
+    assert_eq!(
+        md["asns"],
+        serde_json::json!(["AS64500 Example Transit", "AS64501 Example Hosting"])
+    );
+    // a database that cannot be read stops start-up with its name
+    let bad = config(
+        dir.path(),
+        "[host.fan_in]\ngeoip_asn_db = \"/nonexistent/asn.mmdb\"\n",
+    );
+    let (_, out) = replay_bytes(sc.bytes(), &["--config", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/asn.mmdb"));
+}
+
+#[test]
+fn git_push_over_plain_http_is_named() {
+    let dir = tmpdir();
+    let cfg = config(dir.path(), "");
+    let mut sc = Scene::new(1_700_000_000);
+    let mut t = sc.tcp_session((v4("10.5.0.9"), 50_100), (v4("172.65.251.78"), 80));
+    t.handshake(&mut sc);
+    t.client_sends(
+        &mut sc,
+        b"POST /alice/code.git/git-receive-pack HTTP/1.1\r\nHost: gitlab.com\r\nUser-Agent: git/2.39.2\r\nContent-Type: application/x-git-receive-pack-request\r\n\r\n",
+    );
+    t.client_bulk(&mut sc, 25 * MB, 60_000);
+    t.close(&mut sc);
+    let recs = replay_cfg(sc.bytes(), &cfg);
+    let ex = host_alerts(&recs, "exfiltration");
+    assert_eq!(ex.len(), 1, "{:#?}", alerts(&recs));
+    let md = &ex[0]["alert"]["metadata"];
+    assert_eq!(md["destination"][0], "gitlab");
+    assert_eq!(md["git"][0], "git push over http (POST git-receive-pack)");
 }

@@ -161,6 +161,7 @@ impl Worker {
                 app: detector.app_name(f),
                 category: detector.app_category(f),
                 delta: d,
+                git_push: crate::host::obs::git_push_seen(f.detect.meta.as_deref()),
             })),
         );
     }
@@ -171,19 +172,28 @@ impl Worker {
         let Some(f) = self.table.get_mut(key) else {
             return;
         };
+        let ends = Ends::of(key, f.client_is_lo);
+        let mut app = self.detector.app_name(f);
         let media = matches!(
             f.app_proto,
             AppProto::Rtp | AppProto::Rtcp | AppProto::Dtls | AppProto::Stun
         ) || (key.proto == PROTO_UDP && self.detector.app_category(f) == Some("calls"));
         if !media {
-            return;
+            // unidentified UDP on a calls service's media port (Zoom's own framing on 8801)
+            if f.app_proto != AppProto::Unknown {
+                return;
+            }
+            match self.detector.calls_port(key.proto, ends.sport) {
+                Some(id) => app = Some(id),
+                None => return,
+            }
         }
         let ev = MediaObs {
             ts_ns: ts,
             flow_id: f.id,
-            ends: Ends::of(key, f.client_is_lo),
+            ends,
             app_proto: f.app_proto.as_str(),
-            app: self.detector.app_name(f),
+            app,
         };
         self.sink.push(&self.stats, Event::Media(Box::new(ev)));
     }

@@ -627,6 +627,12 @@ def series_per_sensor():
         "spanwatch_build_info": 1, "spanwatch_start_time_seconds": 1, "spanwatch_flows_active": 1,
         "spanwatch_remote_access_sessions_active": 1, "spanwatch_rules_loaded": 1,
         "spanwatch_config_last_reload_successful": 1, "spanwatch_last_packet_timestamp_seconds": 1,
+        "spanwatch_hosts_tracked": 1, "spanwatch_hosts_evicted_total": 1,
+        "spanwatch_egress_bytes_total": 3, "spanwatch_host_anomalies_total": 9,
+        "spanwatch_calls_active": 1, "spanwatch_host_state_writes_total": results,
+        "spanwatch_host_state_loads_total": results,
+        "spanwatch_resolver_bypass_flows_total": 3, "spanwatch_beacon_pairs_tracked": 1,
+        "spanwatch_beacon_pairs_evicted_total": 1,
     }
     return counts
 

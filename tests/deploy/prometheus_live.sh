@@ -31,11 +31,6 @@ finish() { [ "$SKIP" -gt 0 ] && echo "($SKIP skipped)"; echo "$PASS passed, $FAI
 # Queries that cannot return data on this traffic, with the reason. A query is matched
 # when its expression names the metric (or contains the text) in the first column.
 EXPECT_EMPTY=$(cat <<'EOF'
-spanwatch_hosts_tracked	coming soon: not exported by this spanwatch yet
-spanwatch_hosts_evicted_total	coming soon: not exported by this spanwatch yet
-spanwatch_egress_bytes_total	coming soon: not exported by this spanwatch yet
-spanwatch_host_anomalies_total	coming soon: not exported by this spanwatch yet
-spanwatch_calls_active	coming soon: not exported by this spanwatch yet
 spanwatch_alertmanager_notifications_total	coming soon: not exported by this spanwatch yet
 spanwatch_remote_access_sessions_total	appears once a remote-access session is seen; ping and HTTP make none
 ALERTS{	lists firing Prometheus alerts; none fires on healthy traffic

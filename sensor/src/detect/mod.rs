@@ -264,6 +264,17 @@ impl Detector {
             .map(|t| t.category.as_str())
     }
 
+    /// The calls service of the catalogue whose media port this is, if any (Zoom's UDP
+    /// 8801-8810, Teams' 3478-3481 …): a hint only, used for long-lived UDP flows.
+    pub fn calls_port(&self, proto: u8, port: u16) -> Option<String> {
+        let r = &self.shared.rules;
+        r.tools_on_port(proto, port)
+            .iter()
+            .filter_map(|id| r.tools().get(*id as usize))
+            .find(|t| t.category == crate::rules::Category::Calls)
+            .map(|t| t.id.clone())
+    }
+
     /// Look at a packet's payload while the flow is not yet identified.
     #[allow(clippy::too_many_arguments)]
     pub fn on_payload(

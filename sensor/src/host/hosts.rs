@@ -72,6 +72,8 @@ pub struct Upload {
     pub flows: u32,
     /// An SSH flow to the service carried most of the upload (a `git push` over SSH).
     pub ssh: bool,
+    /// A plain-HTTP git push (`git-receive-pack`) was seen.
+    pub http_push: bool,
     pub alerted: bool,
 }
 

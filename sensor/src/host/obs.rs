@@ -16,6 +16,17 @@ pub struct Usage {
     pub category: Option<&'static str>,
     /// Bytes [to server, to client] since the last report.
     pub delta: [u64; 2],
+    /// A plain-HTTP `git push` (`POST …/git-receive-pack`) seen on the flow.
+    pub git_push: bool,
+}
+
+/// Whether a flow's parsed metadata shows a git push over plain HTTP (smart HTTP protocol:
+/// `POST <repo>/git-receive-pack`, git's `http-protocol` documentation).
+pub fn git_push_seen(meta: Option<&serde_json::Map<String, serde_json::Value>>) -> bool {
+    meta.and_then(|m| m.get("http"))
+        .and_then(|h| h.get("url"))
+        .and_then(|u| u.as_str())
+        .is_some_and(|u| u.ends_with("/git-receive-pack"))
 }
 
 /// A call-media flow (RTP, RTCP, DTLS-SRTP, STUN/TURN, or a calls service over UDP) that
@@ -42,6 +53,7 @@ pub struct FlowUse<'a> {
     pub delta: [u64; 2],
     /// The flow ended (not an active-timeout record or a progress report).
     pub ended: bool,
+    pub git_push: bool,
 }
 
 impl<'a> FlowUse<'a> {
@@ -55,6 +67,7 @@ impl<'a> FlowUse<'a> {
             category: u.category,
             delta: u.delta,
             ended: false,
+            git_push: u.git_push,
         }
     }
 
@@ -71,6 +84,7 @@ impl<'a> FlowUse<'a> {
                 r.flow.bytes_toclient.saturating_sub(r.reported[1]),
             ],
             ended: r.flow.reason != "active_timeout",
+            git_push: git_push_seen(Some(&r.meta)),
         }
     }
 }

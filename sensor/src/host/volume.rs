@@ -352,6 +352,7 @@ fn note_upload(
                 last_ns: now,
                 flows: 0,
                 ssh: false,
+                http_push: false,
                 alerted: false,
             });
             x.uploads.len() - 1
@@ -365,6 +366,7 @@ fn note_upload(
             first_ns: now,
             flows: 0,
             ssh: false,
+            http_push: false,
             alerted: false,
             ..p.clone()
         };
@@ -378,6 +380,7 @@ fn note_upload(
     if u.app_proto == "ssh" && out > inn {
         p.ssh = true;
     }
+    p.http_push |= u.git_push;
     if p.alerted || p.out < limit {
         return None;
     }
@@ -399,6 +402,8 @@ fn note_upload(
     // (a clone or fetch is the other way round); over HTTPS only the volume shows.
     let push = if cat != "code-hosting" {
         None
+    } else if p.http_push {
+        Some("git push over http (POST git-receive-pack)")
     } else if p.ssh {
         Some("git push over ssh (upload-dominated SSH session to the code host)")
     } else if u.app_proto == "http" || u.app_proto == "tls" || u.app_proto == "quic" {
