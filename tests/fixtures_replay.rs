@@ -86,6 +86,34 @@ fn openssh_sessions_name_both_ends() {
 }
 
 #[test]
+fn openssh_typed_session_is_interactive_and_the_forward_is_a_tunnel() {
+    let r = fixture("live-ssh.pcap");
+    let ssh: Vec<&Value> = flows(&r)
+        .into_iter()
+        .filter(|f| f["app_proto"] == "ssh")
+        .collect();
+    // the session typed key by key (55 keys, 80-240 ms apart) on a pty
+    let typed = ssh
+        .iter()
+        .find(|f| f["ssh"]["shape"] == "interactive")
+        .expect("an interactive session");
+    let t = &typed["ssh"]["timing"];
+    assert_eq!(t["keystrokes"], 55, "{t}");
+    let gap = t["mean_keystroke_gap_ms"].as_u64().unwrap();
+    assert!((80..=240).contains(&gap), "{t}");
+    // the -L forward carrying the start of a download (the recording stops at 1200 packets)
+    let fwd = ssh
+        .iter()
+        .find(|f| f["ssh"]["shape"] == "forwarding")
+        .expect("a forwarding session");
+    let tunnel = alert_with(&r, "tunnel");
+    assert_eq!(tunnel.len(), 1, "{tunnel:#?}");
+    assert_eq!(tunnel[0]["src_port"], fwd["src_port"]);
+    assert_eq!(tunnel[0]["alert"]["signature_id"], 9_300_004);
+    assert!(tunnel.iter().all(|a| a["src_port"] != typed["src_port"]));
+}
+
+#[test]
 fn socks_and_http_connect_proxies_with_targets() {
     let r = fixture("live-proxy.pcap");
     assert!(has_flow(&r, "socks"));

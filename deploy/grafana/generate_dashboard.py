@@ -89,6 +89,7 @@ def build():
     CALL_SEL = sel(f'app_proto=~"{CALL_PROTOS}"')
     CAT_RA = sel('category="remote-access"')
     CAT_TUN = sel('category=~"tunnel|vpn|proxy"')
+    CAT_BEACON = sel('category=~"beacon|resolver-bypass"')
     CAT_EXF = sel('category=~"exfiltration|egress"')
     CAT_CALLS = sel('category="calls"')
     b = Builder()
@@ -156,6 +157,18 @@ def build():
     b.panel("timeseries", "Encapsulated packets/s on the wire",
             [(f"sum by (encap) (rate(spanwatch_encapsulated_packets_total{sel()}[{RI}]))", "{{encap}}")],
             w=8, h=8, unit="pps", description="Includes the SPAN transport itself (e.g. ERSPAN, VLAN tags) as well as tunnels inside the traffic.")
+    b.panel("timeseries", "Beacon, long-connection and resolver-bypass alerts",
+            [(f"sum by (category) (increase(spanwatch_alerts_total{CAT_BEACON}[{RI}]))", "{{category}}")],
+            w=8, h=8, stack=True,
+            description="beacon: regular connections (RITA-style score) and connections open over an hour; resolver-bypass: only with [detect.resolver_bypass] alert = true.")
+    b.panel("timeseries", "Encrypted DNS to public resolvers (flows/s)",
+            [(f"sum by (kind) (rate(spanwatch_resolver_bypass_flows_total{sel()}[{RI}]))", "{{kind}}")],
+            w=8, h=8, unit="ops", stack=True,
+            description="DNS over TLS (dot), HTTPS (doh) and QUIC (doq) to the public resolvers of rules/resolvers.toml, recorded whether or not they alert.")
+    b.panel("timeseries", "Beacon scoring: pairs tracked and evicted",
+            [(f"sum by (instance) (spanwatch_beacon_pairs_tracked{sel()})", "{{instance}} pairs"),
+             (f"sum by (instance) (rate(spanwatch_beacon_pairs_evicted_total{sel()}[{RI}]))", "{{instance}} evicted/s")],
+            w=8, h=8, description="Client/server/port pairs scored for beacons; evictions mean [detect.beacon] max_pairs or max_connections_total is reached.")
 
     b.row("Egress and exfiltration")
     b.panel("timeseries", "Traffic by direction",

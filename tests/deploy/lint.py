@@ -632,6 +632,8 @@ def series_per_sensor():
         "spanwatch_calls_active": 1, "spanwatch_host_state_writes_total": results,
         "spanwatch_host_state_loads_total": results,
         "spanwatch_alertmanager_notifications_total": 4, "spanwatch_alertmanager_active_alerts": 1,
+        "spanwatch_resolver_bypass_flows_total": 3, "spanwatch_beacon_pairs_tracked": 1,
+        "spanwatch_beacon_pairs_evicted_total": 1,
     }
     return counts
 

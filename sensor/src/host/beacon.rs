@@ -65,6 +65,10 @@ pub struct BeaconConfig {
     pub ds_weight: f64,
     pub dur_weight: f64,
     pub hist_weight: f64,
+    /// Pairs whose median connection carries more client bytes than this are not beacons
+    /// but regular transfers (backups, sync; the egress checks watch those). RITA 1 scored
+    /// data-size "smallness" as `1 − mode / 65535`, nothing from 64 KiB.
+    pub max_median_bytes: u64,
     /// Seconds of packet time between scorings of the pairs that changed.
     pub check_interval_s: u64,
     /// Only pairs whose client is inside the home networks and server outside (RITA filters
@@ -96,6 +100,7 @@ impl Default for BeaconConfig {
             ds_weight: 0.25,
             dur_weight: 0.25,
             hist_weight: 0.25,
+            max_median_bytes: 65_535,
             check_interval_s: 300,
             outbound_only: true,
             ignore_ports: vec![53, 67, 68, 123, 137, 138, 1900, 5353, 5355],
@@ -346,7 +351,7 @@ impl Beacons {
         let hours = dur as f64 / 3600.0;
         out.push(Raised {
             kind: "long-connection",
-            ends: rec.ends.clone(),
+            ends: rec.ends,
             flow_id: rec.flow_id,
             ts_ns: rec.end_ns,
             app_proto: rec.app_proto,
@@ -402,7 +407,7 @@ impl Beacons {
         });
         self.total -= dropped;
         // deterministic order of alerts
-        keys.sort_by(|a, b| (a.client, a.server, a.sport).cmp(&(b.client, b.server, b.sport)));
+        keys.sort_by_key(|k| (k.client, k.server, k.sport));
         for k in keys {
             let Some(p) = self.pairs.get_mut(&k) else {
                 continue;
@@ -419,7 +424,9 @@ impl Beacons {
             let Some(sc) = score(&self.cfg, &p.conns, dmin, dmax) else {
                 continue;
             };
-            if sc.score < self.cfg.min_score {
+            if sc.score < self.cfg.min_score
+                || sc.ds_median_bytes > self.cfg.max_median_bytes as f64
+            {
                 continue;
             }
             p.alerted_ns = Some(now);
@@ -461,7 +468,7 @@ fn beacon_alert(cfg: &BeaconConfig, ends: &Ends, p: &Pair, sc: &Score, now: u64)
     let what = p.app.as_deref().unwrap_or(p.app_proto);
     Raised {
         kind: "beacon",
-        ends: ends.clone(),
+        ends: *ends,
         flow_id: p.last_flow_id,
         ts_ns: now,
         app_proto: p.app_proto,

@@ -108,7 +108,7 @@ impl Resolvers {
         let client = crate::flow::key::to_ip(e.v6, &e.client);
         out.push(Raised {
             kind: "resolver-bypass",
-            ends: e.clone(),
+            ends: *e,
             flow_id: rec.flow_id,
             ts_ns: rec.end_ns,
             app_proto: rec.app_proto,
