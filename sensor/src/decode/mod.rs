@@ -422,12 +422,7 @@ impl<'a> Ctx<'a> {
                 info.fragment = pl.fragmented;
                 info.later_fragment = pl.fragmented && ipv6_frag_offset(s.extensions()) != 0;
                 if info.ah_next.is_none() {
-                    info.ah_next = s.extensions().clone().into_iter().find_map(|e| match e {
-                        etherparse::Ipv6ExtensionSlice::Authentication(a) => {
-                            Some(a.next_header().0)
-                        }
-                        _ => None,
-                    });
+                    info.ah_next = ipv6_ah_next(s.extensions());
                 }
             }
         }
@@ -727,6 +722,24 @@ fn ipv6_frag_offset(exts: &etherparse::Ipv6ExtensionsSlice<'_>) -> u16 {
         o += hl;
     }
     0
+}
+
+/// The header after an IPsec AH in an IPv6 extension chain, walked with bounds checks
+/// (etherparse's extension iterator trusts lengths that a lax parse did not check).
+fn ipv6_ah_next(exts: &etherparse::Ipv6ExtensionsSlice<'_>) -> Option<u8> {
+    let b = exts.slice();
+    let mut next = exts.first_header()?.0;
+    let mut o = 0usize;
+    while o + 8 <= b.len() {
+        let hl = match next {
+            51 => return Some(b[o]),
+            44 => 8,
+            _ => (b[o + 1] as usize + 1) * 8,
+        };
+        next = b[o];
+        o += hl;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -162,3 +162,48 @@ fn non_ip_frames() {
         Decoded::Error(ErrorLayer::LinkTypeUnsupported)
     ));
 }
+
+/// A fuzz find: an IPv6 extension chain that a lax parse accepted but whose lengths run past
+/// the buffer made etherparse's extension iterator read out of bounds (undefined behaviour,
+/// caught by the fuzz build's checks). The AH lookup walks the chain itself now.
+#[test]
+fn ipv6_extension_chain_past_the_end_is_safe() {
+    let crash: [u8; 48] = [
+        0x66, 0x66, 0x66, 0xff, 0x00, 0x00, 0x00, 0x30, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0x81, 0x00, 0x00, 0xda, 0x00, 0x00, 0x00, 0xff, 0x66, 0x66, 0x66, 0x66, 0x60, 0x66, 0x66,
+        0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0xff, 0xff, 0xff, 0x00, 0x00, 0xff, 0xff, 0x00,
+        0x00, 0x00, 0x66,
+    ];
+    for lt in [
+        LinkType::Ethernet,
+        LinkType::RawIp,
+        LinkType::Null,
+        LinkType::LinuxSll,
+    ] {
+        let _ = decode(lt, &crash);
+    }
+}
+
+#[test]
+fn ipv6_ah_next_header_is_found_in_the_chain() {
+    // IPv6, next header 0 (hop-by-hop, 8 bytes) → 51 (AH, 24 bytes) → 17 (UDP)
+    let mut p = vec![0x60, 0, 0, 0];
+    let udp = [0x13, 0x88, 0x17, 0x70, 0, 8, 0, 0];
+    let ext_len = 8 + 24 + udp.len();
+    p.extend_from_slice(&(ext_len as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 64]);
+    p.extend_from_slice(&[0xfd; 16]);
+    p.extend_from_slice(&[0xfe; 16]);
+    p.extend_from_slice(&[51, 0, 1, 4, 0, 0, 0, 0]);
+    let mut ah = vec![17, 4, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 1];
+    ah.extend_from_slice(&[0xab; 12]);
+    p.extend_from_slice(&ah);
+    p.extend_from_slice(&udp);
+    match decode(LinkType::RawIp, &p) {
+        Decoded::Ip(info) => {
+            assert_eq!(info.ah_next, Some(17));
+            assert_eq!(info.proto, 17);
+        }
+        _ => panic!("not decoded"),
+    }
+}
