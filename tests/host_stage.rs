@@ -33,6 +33,19 @@ fn host_alerts<'a>(recs: &'a [Value], cat: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// (source address, a metadata value) of each alert, in order.
+fn src_and<'a>(alerts: &[&'a Value], key: &str) -> Vec<(&'a str, &'a str)> {
+    alerts
+        .iter()
+        .map(|a| {
+            (
+                a["src_ip"].as_str().unwrap(),
+                a["alert"]["metadata"][key][0].as_str().unwrap_or(""),
+            )
+        })
+        .collect()
+}
+
 fn replay_cfg(bytes: &[u8], cfg: &std::path::Path) -> Vec<Value> {
     let (recs, out) = replay_bytes(bytes, &["--config", cfg.to_str().unwrap()]);
     assert!(
@@ -127,15 +140,7 @@ fn egress_above_baseline_and_new_host_limit() {
     let cfg = config(dir.path(), EGRESS_CFG);
     let recs = replay_cfg(&egress_capture(true, 0..25), &cfg);
     let eg = host_alerts(&recs, "egress");
-    let who: Vec<(&str, &str)> = eg
-        .iter()
-        .map(|a| {
-            (
-                a["src_ip"].as_str().unwrap(),
-                a["alert"]["metadata"]["basis"][0].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let who = src_and(&eg, "basis");
     assert_eq!(
         who,
         vec![("10.1.0.7", "baseline"), ("10.1.0.99", "new-host")],
@@ -274,15 +279,7 @@ fn uploads_to_code_hosting_are_exfiltration() {
     t.close(&mut sc);
     let recs = replay_cfg(sc.bytes(), &cfg);
     let ex = host_alerts(&recs, "exfiltration");
-    let who: Vec<(&str, &str)> = ex
-        .iter()
-        .map(|a| {
-            (
-                a["src_ip"].as_str().unwrap(),
-                a["alert"]["metadata"]["destination"][0].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let who = src_and(&ex, "destination");
     assert_eq!(
         who,
         vec![("10.5.0.1", "github"), ("10.5.0.5", "github")],

@@ -4,22 +4,11 @@
 //! workers before deduplication, so every session counts. With MaxMind-format databases
 //! the alert names countries and autonomous systems, and networks are counted as ASNs.
 
-use super::hosts::{ip_of, Source};
+use super::hosts::{ip_of, raw_of as raw, Source};
 use super::*;
 
 /// Sources kept per host (the oldest goes first).
 const MAX_SOURCES: usize = 64;
-
-fn raw(ip: std::net::IpAddr) -> (bool, [u8; 16]) {
-    match ip {
-        std::net::IpAddr::V4(a) => {
-            let mut b = [0u8; 16];
-            b[..4].copy_from_slice(&a.octets());
-            (false, b)
-        }
-        std::net::IpAddr::V6(a) => (true, a.octets()),
-    }
-}
 
 impl HostStage {
     /// The network a source counts as: its autonomous system when known, else its IPv4 /24

@@ -18,6 +18,18 @@ impl HostKey {
     }
 }
 
+/// An address as the host stage keys it: IPv4 in the first four bytes (the flow key's layout).
+pub fn raw_of(ip: std::net::IpAddr) -> (bool, [u8; 16]) {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&a.octets());
+            (false, b)
+        }
+        std::net::IpAddr::V6(a) => (true, a.octets()),
+    }
+}
+
 pub fn ip_of(v6: bool, a: &[u8; 16]) -> std::net::IpAddr {
     if v6 {
         std::net::Ipv6Addr::from(*a).into()

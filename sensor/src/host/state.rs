@@ -79,14 +79,7 @@ impl HostStage {
         self.restored_interval = Some(s.interval);
         let n = s.hosts.len();
         for SavedHost(ip, e, c, out, inn, col, last, flags) in s.hosts {
-            let (v6, addr) = match ip {
-                IpAddr::V4(a) => {
-                    let mut x = [0u8; 16];
-                    x[..4].copy_from_slice(&a.octets());
-                    (false, x)
-                }
-                IpAddr::V6(a) => (true, a.octets()),
-            };
+            let (v6, addr) = super::hosts::raw_of(ip);
             let h = self.hosts.entry(HostKey { v6, addr }, last);
             *h = Host {
                 last_ns: last,
