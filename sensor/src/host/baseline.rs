@@ -103,8 +103,9 @@ impl Baseline {
         };
         let m2 = m + a * (x - m);
         let d2 = d + a * ((x - m).abs() - d);
-        self.mean = m2 as f32;
-        self.dev = d2 as f32;
+        // f32 keeps a host at 16 bytes; clamp so a value past its range is never infinity
+        self.mean = m2.clamp(0.0, f32::MAX as f64) as f32;
+        self.dev = d2.clamp(0.0, f32::MAX as f64) as f32;
         self.n = self.n.saturating_add(1);
     }
 }
