@@ -292,3 +292,175 @@ fn a_failed_switch_to_the_user_ends_the_process_with_status_1() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("cannot switch to user \"nobody\""), "{err}");
 }
+
+/// GET `path` from 127.0.0.1:`port`: (status line, body), or None when nothing answered
+/// within `limit`.
+fn http_get(port: u16, path: &str, limit: Duration) -> Option<(String, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), limit).ok()?;
+    s.set_read_timeout(Some(limit)).ok()?;
+    s.set_write_timeout(Some(limit)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+/// Wait until `f` holds, for at most `limit`.
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+#[test]
+fn sighup_reloads_off_the_control_thread_and_names_keys_that_need_a_restart() {
+    if !need_root("the SIGHUP test") {
+        return;
+    }
+    let dir = tmpdir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A rules folder that takes a while to load: the catalogue plus one tool with many names.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    for e in std::fs::read_dir(&root).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            std::fs::copy(&p, rules.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let names: Vec<String> = (0..40_000)
+        .map(|i| format!("\"h{i}.reload-test.example\""))
+        .collect();
+    std::fs::write(
+        rules.join("zz-big.toml"),
+        format!(
+            "family = \"remote-access\"\n[[tool]]\nid = \"reload-test\"\nsid = 9999001\nname = \"Reload test\"\ncategory = \"remote-access\"\nseverity = 4\nreference = \"https://example.org/\"\ndomains = [{}]\n",
+            names.join(", ")
+        ),
+    )
+    .unwrap();
+    let cfg = dir.path().join("s.toml");
+    let base = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&cfg, &base).unwrap();
+    let log = dir.path().join("log");
+    let child = Command::new(bin())
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "-q",
+            "--interface",
+            "lo",
+        ])
+        .env("SPANWATCH_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(child);
+    let logtext = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            http_get(port, "/healthz", Duration::from_secs(1))
+                .is_some_and(|(s, _)| s.contains(" 200"))
+        }),
+        "the sensor did not become healthy: {}",
+        logtext()
+    );
+    let metric = |m: &str| -> Option<String> {
+        let (_, body) = http_get(port, "/metrics", Duration::from_secs(2))?;
+        body.lines()
+            .find(|l| l.starts_with(m))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+    };
+    assert_eq!(
+        metric("spanwatch_config_reloads_total{result=\"partial\"}").as_deref(),
+        Some("0")
+    );
+    // Change keys that need a restart, and the rules folder (which reloads).
+    std::fs::write(
+        &cfg,
+        format!(
+            "{base}[sensor]\nworkers = 3\nhome_net = [\"10.9.0.0/16\"]\n[rules]\ndir = {:?}\n",
+            rules.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    // SAFETY: a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    // /healthz keeps answering while the rules load on the reload thread.
+    let mut slowest = Duration::ZERO;
+    let done = wait_until(Duration::from_secs(120), || {
+        let t = Instant::now();
+        let ok = http_get(port, "/healthz", Duration::from_secs(5))
+            .is_some_and(|(s, _)| s.contains(" 200"));
+        slowest = slowest.max(t.elapsed());
+        assert!(
+            ok,
+            "/healthz did not answer during the reload: {}",
+            logtext()
+        );
+        logtext().contains("reload partially applied")
+    });
+    assert!(done, "no reload result logged: {}", logtext());
+    assert!(
+        slowest < Duration::from_secs(2),
+        "/healthz took {slowest:?} during the reload"
+    );
+    let line = logtext()
+        .lines()
+        .find(|l| l.contains("reload partially applied"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("sensor.home_net, sensor.workers"), "{line}");
+    assert!(!line.contains("rules.dir"), "{line}");
+    assert_eq!(
+        metric("spanwatch_config_reloads_total{result=\"partial\"}").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        metric("spanwatch_config_reloads_total{result=\"success\"}").as_deref(),
+        Some("0")
+    );
+    let tools: u64 = metric("spanwatch_rules_loaded").unwrap().parse().unwrap();
+    assert!(tools > 300, "the rules were reloaded: {tools} tools");
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let t = Instant::now();
+    let st = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(st.code(), Some(0), "{}", logtext());
+}
