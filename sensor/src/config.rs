@@ -666,6 +666,43 @@ mod tests {
     }
 
     #[test]
+    fn every_numeric_key_has_a_range() {
+        // a key added later without a range fails here
+        fn walk(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    for (k, v) in o {
+                        let p = if at.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{at}.{k}")
+                        };
+                        walk(v, &p, out);
+                    }
+                }
+                serde_json::Value::Number(_) => out.push(at.to_string()),
+                _ => {}
+            }
+        }
+        let mut keys = Vec::new();
+        walk(
+            &serde_json::to_value(Config::default()).unwrap(),
+            "",
+            &mut keys,
+        );
+        for k in &keys {
+            assert!(range(k).is_some(), "{k} has no entry in RANGES");
+        }
+        for r in RANGES {
+            assert!(
+                keys.iter().any(|k| k == r.key),
+                "RANGES names {}, which is not a key",
+                r.key
+            );
+        }
+    }
+
+    #[test]
     fn issue_cases_are_refused_with_the_key() {
         for (text, key) in [
             (
