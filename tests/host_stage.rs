@@ -219,6 +219,97 @@ fn state_file_keeps_baselines_across_a_restart() {
     assert_eq!(host_alerts(&recs, "egress").len(), 1);
 }
 
+/// The `NAME.bad-*` files beside the state file.
+fn kept_aside(state: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let name = state.file_name().unwrap().to_str().unwrap().to_string();
+    let mut v: Vec<_> = std::fs::read_dir(state.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{name}.bad-")))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every number in a JSON document is finite and nothing is `null`.
+fn all_finite(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Number(n) => n.as_f64().is_some_and(f64::is_finite),
+        Value::Array(a) => a.iter().all(all_finite),
+        Value::Object(o) => o.values().all(all_finite),
+        _ => true,
+    }
+}
+
+#[test]
+fn state_file_entries_are_rejected_one_by_one_and_a_damaged_file_is_kept() {
+    let dir = tmpdir();
+    let state = dir.path().join("hosts.json");
+    let cfg = config(
+        dir.path(),
+        &format!("state_file = {:?}\n{EGRESS_CFG}", state.to_str().unwrap()),
+    );
+    replay_cfg(&egress_capture(true, 0..20), &cfg);
+    let mut saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert!(all_finite(&saved));
+    // Damage two hosts other than 10.1.0.7: a mean beyond f32 (it loaded as infinity and
+    // was saved as null) and a null; the peers' level null too.
+    let hosts = saved["hosts"].as_array_mut().unwrap();
+    let mut damaged = 0;
+    for h in hosts.iter_mut() {
+        if h[0] != "10.1.0.7" && damaged < 2 {
+            h[1][0] = if damaged == 0 {
+                serde_json::from_str("1e39").unwrap()
+            } else {
+                Value::Null
+            };
+            damaged += 1;
+        }
+    }
+    saved["peer"][0] = Value::Null;
+    let text = serde_json::to_string(&saved).unwrap();
+    assert!(text.contains("1e+39") && text.contains("null"), "{text}");
+    std::fs::write(&state, &text).unwrap();
+    let (recs, out) = replay_bytes(
+        &egress_capture(true, 20..25),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("without 3 unusable entries"), "{err}");
+    // the rest of the baselines were kept: 10.1.0.7 is still caught against its history
+    let eg: Vec<&str> = host_alerts(&recs, "egress")
+        .iter()
+        .map(|a| a["src_ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(eg, vec!["10.1.0.7", "10.1.0.99"]);
+    // the damaged file is kept beside the new one, which holds only finite numbers
+    let kept = kept_aside(&state);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), text);
+    let new: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert!(all_finite(&new), "{new}");
+    // a file that is not JSON at all: kept aside, a new one written at exit
+    std::fs::write(&state, b"{not json").unwrap();
+    let (_, out) = replay_bytes(
+        &egress_capture(true, 20..25),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let kept = kept_aside(&state);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept
+        .iter()
+        .any(|k| std::fs::read(k).unwrap() == b"{not json"));
+    let new: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert!(all_finite(&new) && new["hosts"].as_array().is_some_and(|h| !h.is_empty()));
+}
+
 #[test]
 fn uploads_to_code_hosting_are_exfiltration() {
     let dir = tmpdir();

@@ -2,7 +2,7 @@
 //! then command-line flags on top.
 
 use crate::flow::FlowConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ impl std::fmt::Display for ConfigError {
 }
 impl std::error::Error for ConfigError {}
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub sensor: SensorSection,
@@ -32,7 +32,7 @@ pub struct Config {
     pub alertmanager: crate::output::alertmanager::AlertmanagerConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SensorSection {
     /// The sensor's name in alerts (default: the host name).
@@ -61,7 +61,7 @@ impl Default for SensorSection {
 pub const DEFAULT_HOME_NET: [&str; 4] =
     ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureSection {
     pub interface: Option<String>,
@@ -87,7 +87,23 @@ impl Default for CaptureSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+impl CaptureSection {
+    /// libpcap's options for `interface` (the values are range-checked by
+    /// [`Config::validate`], so the buffer size in bytes fits libpcap's `int`).
+    pub fn live_options(&self, interface: String) -> crate::capture::live::LiveOptions {
+        crate::capture::live::LiveOptions {
+            interface,
+            bpf: self.bpf.clone(),
+            snaplen: self.snaplen,
+            buffer_size: self.buffer_mib.saturating_mul(1 << 20),
+            immediate: self.immediate,
+            timeout_ms: self.timeout_ms,
+            promisc: self.promisc,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlowSection {
     /// Hard cap on flows across all workers.
@@ -132,7 +148,7 @@ impl FlowSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputSection {
     /// EVE JSON lines: a path, or "-" for standard output.
@@ -159,7 +175,7 @@ impl Default for OutputSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
     /// Address of /metrics and /healthz (live mode).
@@ -174,14 +190,14 @@ impl Default for HttpSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesSection {
     /// Folder of rule files; the catalogue built into the binary when unset.
     pub dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectSection {
     /// Packets with payload a flow is inspected for before identification gives up.
@@ -210,6 +226,171 @@ impl Default for DetectSection {
     }
 }
 
+/// The allowed range of one numeric configuration key. [`RANGES`] is the one table the
+/// checks, the README's table and the example configuration's comments follow (a test
+/// compares them).
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    /// Dotted key, as in the file: `sensor.workers`, `host.egress.deviations`.
+    pub key: &'static str,
+    pub min: f64,
+    pub max: f64,
+    pub unit: &'static str,
+}
+
+impl Range {
+    /// `1 to 64 threads`.
+    pub fn describe(&self) -> String {
+        let n = |x: f64| {
+            if x.fract() == 0.0 && x.abs() < 1e17 {
+                format!("{}", x as i64)
+            } else {
+                format!("{x}")
+            }
+        };
+        if self.unit.is_empty() {
+            format!("{} to {}", n(self.min), n(self.max))
+        } else {
+            format!("{} to {} {}", n(self.min), n(self.max), self.unit)
+        }
+    }
+}
+
+macro_rules! ranges {
+    ($($key:literal: $min:expr, $max:expr, $unit:literal;)*) => {
+        /// Every numeric key and its allowed range (both ends included).
+        pub const RANGES: &[Range] = &[$(Range { key: $key, min: $min as f64, max: $max as f64, unit: $unit }),*];
+    };
+}
+
+const PIB: u64 = 1 << 50;
+/// Flow timeouts go up to ~136 years: "never", for forensic replays that must not split
+/// flows (still small enough that packet time plus the timeout fits in nanoseconds).
+const NEVER_S: u64 = u32::MAX as u64;
+const DAY: u64 = 86_400;
+
+ranges! {
+    "sensor.workers": 1, 64, "threads";
+    "sensor.queue_packets": 256, 1 << 20, "packets";
+    "capture.snaplen": 64, 262_144, "bytes";
+    "capture.buffer_mib": 1, 2047, "MiB";
+    "capture.timeout_ms": 1, 1000, "ms";
+    "flow.max_flows": 16, 100_000_000, "flows";
+    "flow.tcp_new_timeout_s": 1, NEVER_S, "s";
+    "flow.tcp_established_timeout_s": 1, NEVER_S, "s";
+    "flow.tcp_closed_timeout_s": 1, NEVER_S, "s";
+    "flow.udp_timeout_s": 1, NEVER_S, "s";
+    "flow.other_timeout_s": 1, NEVER_S, "s";
+    "flow.active_timeout_s": 1, NEVER_S, "s";
+    "output.stats_interval_s": 1, DAY, "s";
+    "output.alert_suppress_s": 0, 7 * DAY, "s";
+    "detect.max_inspect_packets": 1, 1000, "packets";
+    "detect.max_inspect_bytes": 64, 1 << 20, "bytes";
+    "detect.dns_tunnel.window_s": 1, DAY, "s";
+    "detect.dns_tunnel.min_queries": 1, 1_000_000, "queries";
+    "detect.dns_tunnel.min_unique_subdomains": 0, 1_000_000, "names";
+    "detect.dns_tunnel.min_mean_subdomain_len": 0, 253, "characters";
+    "detect.dns_tunnel.min_mean_entropy": 0, 8, "bits per character";
+    "detect.dns_tunnel.unusual_type_share": 0, 1, "";
+    "detect.beacon.window_s": 60, 30 * DAY, "s";
+    "detect.beacon.min_connections": 4, 100_000, "connections";
+    "detect.beacon.min_score": 0, 1, "";
+    "detect.beacon.ts_weight": 0, 1, "";
+    "detect.beacon.ds_weight": 0, 1, "";
+    "detect.beacon.dur_weight": 0, 1, "";
+    "detect.beacon.hist_weight": 0, 1, "";
+    "detect.beacon.max_median_bytes": 0, u32::MAX, "bytes";
+    "detect.beacon.check_interval_s": 1, DAY, "s";
+    "detect.beacon.max_pairs": 1, 10_000_000, "pairs";
+    "detect.beacon.max_connections_per_pair": 4, 1_000_000, "connections";
+    "detect.beacon.max_connections_total": 4, 100_000_000, "connections";
+    "detect.beacon.long_connection_s": 0, 30 * DAY, "s (0: off)";
+    "detect.resolver_bypass.max_hosts": 0, 10_000_000, "hosts";
+    "host.max_hosts": 1, 10_000_000, "hosts";
+    "host.interval_s": 1, DAY, "s";
+    "host.baseline_intervals": 1, 100_000, "intervals";
+    "host.warmup_intervals": 0, 100_000, "intervals";
+    "host.snapshot_interval_s": 1, DAY, "s";
+    "host.egress.floor_bytes": 1, PIB, "bytes";
+    "host.egress.new_host_bytes": 1, PIB, "bytes";
+    "host.egress.deviations": 0.1, 100, "";
+    "host.egress.peer_factor": 0, 1000, "";
+    "host.collection.floor_bytes": 1, PIB, "bytes";
+    "host.collection.new_host_bytes": 1, PIB, "bytes";
+    "host.collection.deviations": 0.1, 100, "";
+    "host.collection.peer_factor": 0, 1000, "";
+    "host.exfiltration.code_hosting_bytes": 1, PIB, "bytes";
+    "host.exfiltration.cloud_storage_bytes": 1, PIB, "bytes";
+    "host.exfiltration.file_transfer_bytes": 1, PIB, "bytes";
+    "host.exfiltration.paste_bytes": 1, PIB, "bytes";
+    "host.exfiltration.idle_s": 1, DAY, "s";
+    "host.calls.max_concurrent": 0, 10_000, "calls";
+    "host.fan_in.window_s": 1, 30 * DAY, "s";
+    "host.fan_in.max_sources": 0, 1_000_000, "addresses";
+    "host.fan_in.max_networks": 0, 1_000_000, "networks";
+    "alertmanager.timeout_s": 1, 300, "s";
+    "alertmanager.resend_interval_s": 1, DAY, "s";
+    "alertmanager.resolve_timeout_s": 1, 7 * DAY, "s";
+    "alertmanager.queue_size": 1, 1_000_000, "alerts";
+    "alertmanager.max_active_alerts": 1, 1_000_000, "alerts";
+    "alertmanager.max_retries": 0, 100, "retries";
+    "alertmanager.retry_backoff_max_s": 1, 3600, "s";
+}
+
+/// The range of a key in [`RANGES`].
+pub fn range(key: &str) -> Option<&'static Range> {
+    RANGES.iter().find(|r| r.key == key)
+}
+
+/// A configuration number: its value for the range check and as written.
+pub trait ConfigNum: Copy + std::fmt::Display {
+    fn as_f64(self) -> f64;
+}
+macro_rules! config_num {
+    ($($t:ty),*) => { $(impl ConfigNum for $t { fn as_f64(self) -> f64 { self as f64 } })* };
+}
+config_num!(u16, u32, u64, usize, i32, i64, f32, f64);
+
+/// Check one value against its key's range: `sensor.workers = 100 is out of range (allowed:
+/// 1 to 64 threads)`. A key missing from [`RANGES`] is a bug the tests catch.
+pub fn check<T: ConfigNum>(key: &str, v: T) -> Result<(), String> {
+    let Some(r) = range(key) else {
+        panic!("configuration key {key} has no entry in config::RANGES");
+    };
+    let x = v.as_f64();
+    if x.is_nan() || x < r.min || x > r.max {
+        return Err(format!(
+            "{key} = {v} is out of range (allowed: {})",
+            r.describe()
+        ));
+    }
+    Ok(())
+}
+
+/// The dotted key whose value starts at byte `at` of a TOML text, found from the nearest
+/// `[table]` header and `key =` before it (for deserialization errors, which name only
+/// the line).
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at.min(text.len()))?;
+    let mut key = None;
+    for line in before.lines().rev() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            let table = l.trim_matches(|c| c == '[' || c == ']').trim();
+            return key.map(|k| format!("{table}.{k}"));
+        }
+        if key.is_none() && !l.starts_with('#') {
+            if let Some((k, _)) = l.split_once('=') {
+                let k = k.trim().trim_matches('"');
+                if !k.is_empty() {
+                    key = Some(k.to_string());
+                }
+            }
+        }
+    }
+    key
+}
+
 impl Config {
     /// Read a config file. Errors name the file and, for TOML errors, the line and key.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -223,7 +404,17 @@ impl Config {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let msg = e.message().to_string();
+            let mut msg = e.message().trim_end().to_string();
+            // Type errors (a negative number, a float for an integer, a string) name the
+            // key and its range as well.
+            if let Some(k) = e.span().and_then(|s| key_at(text, s.start)) {
+                if !msg.contains(&k) {
+                    msg = format!("{k}: {msg}");
+                }
+                if let Some(r) = range(&k) {
+                    msg = format!("{msg} (allowed: {})", r.describe());
+                }
+            }
             match line {
                 Some(l) => ConfigError(format!("{name}:{l}: {msg}")),
                 None => ConfigError(format!("{name}: {msg}")),
@@ -235,40 +426,109 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.sensor.workers == 0 || self.sensor.workers > 64 {
-            return Err(format!(
-                "sensor.workers must be 1..=64, not {}",
-                self.sensor.workers
-            ));
+        let s = &self.sensor;
+        check("sensor.workers", s.workers)?;
+        check("sensor.queue_packets", s.queue_packets)?;
+        HomeNet::parse(&s.home_net).map_err(|e| format!("sensor.home_net: {e}"))?;
+        if let Some(u) = &s.user {
+            if u.is_empty() || u.contains('\0') {
+                return Err(format!("sensor.user: {u:?} is not a user name"));
+            }
         }
-        HomeNet::parse(&self.sensor.home_net).map_err(|e| format!("sensor.home_net: {e}"))?;
-        if self.flow.max_flows < 16 {
-            return Err("flow.max_flows must be at least 16".into());
-        }
+        let c = &self.capture;
+        check("capture.snaplen", c.snaplen)?;
+        check("capture.buffer_mib", c.buffer_mib)?;
+        check("capture.timeout_ms", c.timeout_ms)?;
+        let f = &self.flow;
+        check("flow.max_flows", f.max_flows)?;
+        check("flow.tcp_new_timeout_s", f.tcp_new_timeout_s)?;
+        check(
+            "flow.tcp_established_timeout_s",
+            f.tcp_established_timeout_s,
+        )?;
+        check("flow.tcp_closed_timeout_s", f.tcp_closed_timeout_s)?;
+        check("flow.udp_timeout_s", f.udp_timeout_s)?;
+        check("flow.other_timeout_s", f.other_timeout_s)?;
+        check("flow.active_timeout_s", f.active_timeout_s)?;
         if !matches!(self.output.log_format.as_str(), "text" | "json") {
             return Err(format!(
                 "output.log_format must be \"text\" or \"json\", not {:?}",
                 self.output.log_format
             ));
         }
-        if !matches!(self.detect.ssh_alert.as_str(), "inbound" | "all" | "none") {
+        check("output.stats_interval_s", self.output.stats_interval_s)?;
+        check("output.alert_suppress_s", self.output.alert_suppress_s)?;
+        let d = &self.detect;
+        if !matches!(d.ssh_alert.as_str(), "inbound" | "all" | "none") {
             return Err(format!(
                 "detect.ssh_alert must be \"inbound\", \"all\" or \"none\", not {:?}",
-                self.detect.ssh_alert
+                d.ssh_alert
             ));
         }
-        if self.output.stats_interval_s == 0 {
-            return Err("output.stats_interval_s must be at least 1".into());
-        }
+        check("detect.max_inspect_packets", d.max_inspect_packets)?;
+        check("detect.max_inspect_bytes", d.max_inspect_bytes)?;
+        d.dns_tunnel.validate()?;
+        check(
+            "detect.resolver_bypass.max_hosts",
+            d.resolver_bypass.max_hosts,
+        )?;
         self.host.validate()?;
-        self.detect.beacon.validate()?;
+        d.beacon.validate()?;
         self.alertmanager.validate()?;
         Ok(())
+    }
+
+    /// Keys whose value in `new` differs from this (running) configuration and that a
+    /// reload does not apply: everything but `rules.dir` is read once at start (workers,
+    /// queues, home networks, the capture, the HTTP listener, thresholds, the sink …).
+    /// Dotted keys, sorted: `["capture.snaplen", "sensor.workers"]`.
+    pub fn restart_keys(&self, new: &Config) -> Vec<String> {
+        const RELOADED: &[&str] = &["rules.dir"];
+        fn walk(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+            use serde_json::Value::Object;
+            match (a, b) {
+                (Object(x), Object(y)) => {
+                    let keys: std::collections::BTreeSet<&String> =
+                        x.keys().chain(y.keys()).collect();
+                    for k in keys {
+                        let p = if at.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{at}.{k}")
+                        };
+                        let null = serde_json::Value::Null;
+                        walk(
+                            x.get(k).unwrap_or(&null),
+                            y.get(k).unwrap_or(&null),
+                            &p,
+                            out,
+                        );
+                    }
+                }
+                _ if a != b => out.push(at.to_string()),
+                _ => {}
+            }
+        }
+        let (Ok(a), Ok(b)) = (serde_json::to_value(self), serde_json::to_value(new)) else {
+            return vec!["(configuration)".into()];
+        };
+        let mut out = Vec::new();
+        walk(&a, &b, "", &mut out);
+        out.retain(|k| !RELOADED.contains(&k.as_str()));
+        out
     }
 
     pub fn home_net(&self) -> HomeNet {
         HomeNet::parse(&self.sensor.home_net).unwrap_or_default()
     }
+}
+
+/// A CIDR prefix length: decimal digits only (no sign, no spaces).
+fn parse_prefix(c: &str, l: &str) -> Result<u32, String> {
+    if l.is_empty() || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{c:?}: bad prefix length"));
+    }
+    l.parse().map_err(|_| format!("{c:?}: bad prefix length"))
 }
 
 /// The internal networks, for telling inbound from outbound.
@@ -286,7 +546,12 @@ impl HomeNet {
             if c.is_empty() {
                 continue;
             }
-            let (a, l) = c.split_once('/').unwrap_or((c, ""));
+            // "10.0.0.0/" is a typo, not a /32: a slash needs a prefix length after it.
+            let (a, l) = match c.split_once('/') {
+                Some((_, "")) => return Err(format!("{c:?}: prefix length missing after '/'")),
+                Some((a, l)) => (a, l),
+                None => (c, ""),
+            };
             let addr: IpAddr = a
                 .parse()
                 .map_err(|_| format!("{c:?} is not an address or CIDR"))?;
@@ -295,7 +560,7 @@ impl HomeNet {
                     let len: u32 = if l.is_empty() {
                         32
                     } else {
-                        l.parse().map_err(|_| format!("{c:?}: bad prefix length"))?
+                        parse_prefix(c, l)?
                     };
                     if len > 32 {
                         return Err(format!("{c:?}: prefix length over 32"));
@@ -307,7 +572,7 @@ impl HomeNet {
                     let len: u32 = if l.is_empty() {
                         128
                     } else {
-                        l.parse().map_err(|_| format!("{c:?}: bad prefix length"))?
+                        parse_prefix(c, l)?
                     };
                     if len > 128 {
                         return Err(format!("{c:?}: prefix length over 128"));
@@ -362,6 +627,200 @@ mod tests {
         assert!(
             e.0.contains("y.toml") && e.0.contains("prefix length"),
             "{e}"
+        );
+    }
+
+    /// `[a.b]\nkey = v` for the dotted key `a.b.key`.
+    pub(crate) fn toml_for(key: &str, v: &str) -> String {
+        let (table, k) = key.rsplit_once('.').unwrap();
+        format!("[{table}]\n{k} = {v}\n")
+    }
+
+    #[test]
+    fn defaults_are_in_range_and_every_range_is_checked() {
+        Config::default().validate().unwrap();
+        for r in RANGES {
+            // every key of the table is read by validate(): one past each end is refused
+            let mut bad = vec![format!("{}", r.max * 2.0 + 1.0)];
+            if r.min > 0.0 {
+                bad.push(format!("{}", r.min / 2.0 - 0.01));
+            }
+            bad.push("nan".into());
+            for v in bad {
+                let e = Config::parse(&toml_for(r.key, &v), "t.toml").unwrap_err();
+                assert!(e.0.contains(r.key), "{} = {v}: {e}", r.key);
+                assert!(e.0.contains(&r.describe()), "{} = {v}: {e}", r.key);
+            }
+            // both ends are accepted (the beacon weights must also sum to 1)
+            for v in [r.min, r.max] {
+                let text = toml_for(r.key, &format!("{v}"));
+                match Config::parse(&text, "t.toml") {
+                    Ok(_) => {}
+                    Err(e) => assert!(
+                        r.key.ends_with("_weight") && e.0.contains("sum to 1"),
+                        "{text}: {e}"
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_numeric_key_has_a_range() {
+        // a key added later without a range fails here
+        fn walk(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    for (k, v) in o {
+                        let p = if at.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{at}.{k}")
+                        };
+                        walk(v, &p, out);
+                    }
+                }
+                serde_json::Value::Number(_) => out.push(at.to_string()),
+                _ => {}
+            }
+        }
+        let mut keys = Vec::new();
+        walk(
+            &serde_json::to_value(Config::default()).unwrap(),
+            "",
+            &mut keys,
+        );
+        for k in &keys {
+            assert!(range(k).is_some(), "{k} has no entry in RANGES");
+        }
+        for r in RANGES {
+            assert!(
+                keys.iter().any(|k| k == r.key),
+                "RANGES names {}, which is not a key",
+                r.key
+            );
+        }
+    }
+
+    #[test]
+    fn issue_cases_are_refused_with_the_key() {
+        for (text, key) in [
+            (
+                "[sensor]\nqueue_packets = 1099511627776\n",
+                "sensor.queue_packets",
+            ),
+            ("[sensor]\nqueue_packets = -1\n", "sensor.queue_packets"),
+            (
+                "[alertmanager]\nqueue_size = 4611686018427387904\n",
+                "alertmanager.queue_size",
+            ),
+            (
+                "[alertmanager]\ntimeout_s = 9223372036854775807\n",
+                "alertmanager.timeout_s",
+            ),
+            ("[capture]\ntimeout_ms = -5\n", "capture.timeout_ms"),
+            ("[capture]\nbuffer_mib = 2147483647\n", "capture.buffer_mib"),
+            ("[sensor]\nhome_net = [\"10.0.0.0/\"]\n", "sensor.home_net"),
+            (
+                "[sensor]\nhome_net = [\"10.0.0.0/+8\"]\n",
+                "sensor.home_net",
+            ),
+            (
+                "[detect.beacon]\nmin_score = nan\n",
+                "detect.beacon.min_score",
+            ),
+            ("sensor.workers = \"two\"\n", "sensor.workers"),
+            (
+                "[detect.dns_tunnel]\nwindow_s = 1.5\n",
+                "detect.dns_tunnel.window_s",
+            ),
+        ] {
+            let e = Config::parse(text, "c.toml").unwrap_err();
+            assert!(
+                e.0.starts_with("c.toml") && e.0.contains(key),
+                "{text}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn restart_keys_name_what_a_reload_does_not_apply() {
+        let old = Config::default();
+        let same = Config::parse("[rules]\ndir = \"/tmp/r\"\n", "n").unwrap();
+        assert!(old.restart_keys(&same).is_empty(), "rules.dir reloads");
+        let new = Config::parse(
+            "[sensor]\nworkers = 4\nhome_net = [\"10.0.0.0/8\"]\n[capture]\nsnaplen = 1500\n\
+             [http]\nlisten = \"127.0.0.1:9700\"\n[detect.beacon]\nmin_score = 0.9\n\
+             [host.egress]\ndeviations = 4.0\n[alertmanager]\nlabels = { site = \"dc1\" }\n",
+            "n",
+        )
+        .unwrap();
+        assert_eq!(
+            old.restart_keys(&new),
+            [
+                "alertmanager.labels.site",
+                "capture.snaplen",
+                "detect.beacon.min_score",
+                "host.egress.deviations",
+                "http.listen",
+                "sensor.home_net",
+                "sensor.workers",
+            ]
+        );
+        assert!(new.restart_keys(&new.clone()).is_empty());
+    }
+
+    /// The README's table of ranges, as [`RANGES`] makes it.
+    fn ranges_markdown() -> String {
+        let mut t = String::from("| key | allowed values |\n| --- | --- |\n");
+        for r in RANGES {
+            t.push_str(&format!("| `{}` | {} |\n", r.key, r.describe()));
+        }
+        t
+    }
+
+    #[test]
+    fn readme_and_example_config_state_the_ranges() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let want = ranges_markdown();
+        assert!(
+            readme.contains(&want),
+            "README.md's table of configuration ranges differs from config::RANGES; it should read:\n{want}"
+        );
+        // every number the example configuration sets (or shows commented out) carries its
+        // range in a comment on the same line
+        let example = std::fs::read_to_string(root.join("deploy/spanwatch.toml")).unwrap();
+        let mut table = String::new();
+        let mut seen = 0;
+        for line in example.lines() {
+            let l = line.trim_start_matches(['#', ' ']);
+            if l.starts_with('[') {
+                table = l.trim_matches(|c| c == '[' || c == ']').to_string();
+                continue;
+            }
+            let Some((k, v)) = l.split_once('=') else {
+                continue;
+            };
+            let (k, v) = (k.trim(), v.trim());
+            let Some(r) = range(&format!("{table}.{k}")) else {
+                continue;
+            };
+            seen += 1;
+            let value = v.split('#').next().unwrap().trim();
+            let n: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("{line}: not a number"));
+            assert!(n >= r.min && n <= r.max, "{line}: outside {}", r.describe());
+            assert!(
+                line.contains(&format!("# {}", r.describe())),
+                "deploy/spanwatch.toml: `{line}` should end with `# {}`",
+                r.describe()
+            );
+        }
+        assert!(
+            seen >= 20,
+            "only {seen} numeric keys found in deploy/spanwatch.toml"
         );
     }
 

@@ -205,27 +205,34 @@ fn main() -> ExitCode {
             bpf,
             listen,
         } => {
+            let flags = RunFlags {
+                interface,
+                bpf,
+                listen,
+            };
             let mut cfg = cfg;
-            if let Some(i) = interface {
-                cfg.capture.interface = Some(i);
-            }
-            if let Some(b) = bpf {
-                cfg.capture.bpf = Some(b);
-            }
-            if let Some(l) = listen {
-                cfg.http.listen = l;
-            }
+            flags.apply(&mut cfg);
             let Some(iface) = cfg.capture.interface.clone() else {
                 eprintln!("spanwatch: run needs --interface (or capture.interface in the config)");
                 return ExitCode::from(2);
             };
-            run_live(
-                cfg,
-                shared,
-                iface,
-                cli.common.quiet,
-                cli.common.config.clone(),
-            )
+            // Mistakes in the configuration end the start with status 2 before anything
+            // is opened; a lack of privileges is found when the capture opens (status 1).
+            if let Some(u) = &cfg.sensor.user {
+                if let Err(e) = lookup_user(u) {
+                    eprintln!("spanwatch: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            if let Err(e) = check_interface(&iface) {
+                eprintln!("spanwatch: {e}");
+                return ExitCode::from(2);
+            }
+            let reload = Reloader {
+                common: cli.common.clone(),
+                flags,
+            };
+            run_live(cfg, shared, iface, cli.common.quiet, reload)
         }
     }
 }
@@ -340,18 +347,72 @@ fn summary_text(
     t
 }
 
-/// Switch to an unprivileged user once the capture is open (it keeps its descriptor).
-fn drop_privileges(user: &str) -> Result<(), String> {
-    let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name {user:?}"))?;
+/// The command-line flags of `run` that override the configuration file (applied again
+/// to the file read at a reload, so the comparison is like for like).
+struct RunFlags {
+    interface: Option<String>,
+    bpf: Option<String>,
+    listen: Option<String>,
+}
+
+impl RunFlags {
+    fn apply(&self, cfg: &mut Config) {
+        if let Some(i) = &self.interface {
+            cfg.capture.interface = Some(i.clone());
+        }
+        if let Some(b) = &self.bpf {
+            cfg.capture.bpf = Some(b.clone());
+        }
+        if let Some(l) = &self.listen {
+            cfg.http.listen = l.clone();
+        }
+    }
+}
+
+/// The user's uid and gid from the password database.
+fn lookup_user(user: &str) -> Result<(libc::uid_t, libc::gid_t), String> {
+    let name =
+        std::ffi::CString::new(user).map_err(|_| format!("sensor.user: bad user name {user:?}"))?;
     // SAFETY: getpwnam returns a pointer into static storage or null; we copy what we need
-    // at once, before any other call could reuse it.
-    let (uid, gid) = unsafe {
+    // at once, before any other call could reuse it. Called from one thread at a time
+    // (at start-up, and on the capture thread once the capture is open).
+    unsafe {
         let pw = libc::getpwnam(name.as_ptr());
         if pw.is_null() {
-            return Err(format!("sensor.user: no such user {user:?}"));
+            return Err(format!(
+                "sensor.user: no such user {user:?} (create it, e.g. `useradd --system --no-create-home {user}`, or remove sensor.user)"
+            ));
         }
-        ((*pw).pw_uid, (*pw).pw_gid)
+        Ok(((*pw).pw_uid, (*pw).pw_gid))
+    }
+}
+
+/// A live capture needs an interface that exists: say so, with the ones there are, rather
+/// than a capability hint (libpcap's "No such device" comes only after the privilege check).
+fn check_interface(name: &str) -> Result<(), String> {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return Err(format!("capture.interface: bad interface name {name:?}"));
     };
+    // SAFETY: a plain lookup of a NUL-terminated name.
+    if unsafe { libc::if_nametoindex(c.as_ptr()) } != 0 {
+        return Ok(());
+    }
+    // libpcap's own devices ("any", nflog, usbmon …) have no kernel index.
+    let devices: Vec<String> = pcap::Device::list()
+        .map(|l| l.into_iter().map(|d| d.name).collect())
+        .unwrap_or_default();
+    if devices.is_empty() || devices.iter().any(|d| d == name) {
+        return Ok(());
+    }
+    Err(format!(
+        "no such interface {name} (available: {})",
+        devices.join(", ")
+    ))
+}
+
+/// Switch to an unprivileged user once the capture is open (it keeps its descriptor).
+fn drop_privileges(user: &str) -> Result<(), String> {
+    let (uid, gid) = lookup_user(user)?;
     // SAFETY: plain system calls on values from the password database.
     unsafe {
         if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
@@ -364,25 +425,73 @@ fn drop_privileges(user: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What a SIGHUP does: read the configuration file again (with the same flags on top),
+/// load the rules it names, swap them in, and name every other changed key (those need a
+/// restart). Runs on its own thread: loading a large rules folder takes seconds, and the
+/// control plane must keep answering /healthz meanwhile.
+struct Reloader {
+    common: Common,
+    flags: RunFlags,
+}
+
+impl Reloader {
+    fn reload(&self, sensor: &Sensor) {
+        let tel = &sensor.tel;
+        let fail = |e: &str| {
+            tracing::error!("SIGHUP: {e}; keeping the running configuration and rules");
+            tel.reloads_failed.add(1);
+            tel.last_reload_ok.set(0);
+        };
+        let new = match load_config(&self.common) {
+            Ok(mut c) => {
+                self.flags.apply(&mut c);
+                c
+            }
+            Err(e) => return fail(&e),
+        };
+        let rules = match new.rules.dir.as_deref() {
+            Some(d) => match spanwatch::rules::Catalogue::load_dir(d) {
+                Ok(c) => c,
+                Err(errs) => {
+                    let e: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+                    return fail(&format!(
+                        "rules in {} failed to load: {}",
+                        d.display(),
+                        e.join("; ")
+                    ));
+                }
+            },
+            None => spanwatch::rules::Catalogue::builtin(),
+        };
+        let n = sensor.live.replace_rules(rules);
+        tel.rules_loaded.set(n as u64);
+        tel.last_reload_ok.set(1);
+        let restart = sensor.cfg.restart_keys(&new);
+        if restart.is_empty() {
+            tel.reloads_ok.add(1);
+            tracing::info!(tools = n, "SIGHUP: configuration and rules reloaded");
+        } else {
+            tel.reloads_partial.add(1);
+            tracing::warn!(
+                tools = n,
+                restart_needed = %restart.join(","),
+                "SIGHUP: reload partially applied: rules reloaded, but {} changed and take effect only after a restart",
+                restart.join(", ")
+            );
+        }
+    }
+}
+
 fn run_live(
     cfg: Config,
     shared: Arc<spanwatch::detect::Shared>,
     iface: String,
     quiet: bool,
-    config_path: Option<PathBuf>,
+    reloader: Reloader,
 ) -> ExitCode {
-    let opts = LiveOptions {
-        interface: iface,
-        bpf: cfg.capture.bpf.clone(),
-        snaplen: cfg.capture.snaplen,
-        buffer_size: cfg.capture.buffer_mib.saturating_mul(1 << 20),
-        immediate: cfg.capture.immediate,
-        timeout_ms: cfg.capture.timeout_ms,
-        promisc: cfg.capture.promisc,
-    };
+    let opts: LiveOptions = cfg.capture.live_options(iface);
     let listen = cfg.http.listen.clone();
     let user = cfg.sensor.user.clone();
-    let cli_rules = cfg.rules.dir.clone();
     let sensor = Arc::new(Sensor::new(cfg, "live", shared));
     let stop = Arc::new(AtomicBool::new(false));
     let health = Arc::new(Health {
@@ -407,10 +516,13 @@ fn run_live(
         }
     };
     tracing::info!(listen = %listen, "serving /metrics and /healthz");
+    // A failed switch to sensor.user stops the capture and ends the process with status 1.
+    let drop_failed: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     // The capture runs on its own thread; the control plane on this one.
     let cap = {
         let (sensor, stop, health, waker) =
             (sensor.clone(), stop.clone(), health.clone(), waker.clone());
+        let drop_failed = drop_failed.clone();
         std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
@@ -422,6 +534,9 @@ fn run_live(
                             Ok(()) => tracing::info!(user = %u, "capture open; running as an unprivileged user"),
                             Err(e) => {
                                 tracing::error!("{e}");
+                                if let Ok(mut f) = drop_failed.lock() {
+                                    *f = Some(e);
+                                }
                                 stop2.store(true, Ordering::Relaxed);
                                 return;
                             }
@@ -434,6 +549,20 @@ fn run_live(
             })
             .expect("spawn capture thread")
     };
+    // Reloads run on their own thread, one at a time; SIGHUPs that arrive during a reload
+    // are coalesced into one more reload after it (a queue of one).
+    let (reload_tx, reload_rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let reload_thread = {
+        let sensor = sensor.clone();
+        std::thread::Builder::new()
+            .name("reload".into())
+            .spawn(move || {
+                while reload_rx.recv().is_ok() {
+                    reloader.reload(&sensor);
+                }
+            })
+            .expect("spawn reload thread")
+    };
     rt.block_on(async {
         let server = tokio::spawn(control::serve(listener, sensor.tel.clone(), health.clone()));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -444,17 +573,12 @@ fn run_live(
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => { tracing::info!("SIGTERM: stopping"); break; }
                 _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => {
-                    // Reload: the config file (for the rules folder) and the rules; a failure keeps the old ones.
-                    let dir = match &config_path {
-                        Some(p) => match Config::load(p) {
-                            Ok(c) => c.rules.dir.or_else(|| cli_rules.clone()),
-                            Err(e) => { tracing::error!("SIGHUP: {e}; keeping the running configuration"); sensor.tel.reloads_failed.add(1); sensor.tel.last_reload_ok.set(0); continue; }
-                        },
-                        None => cli_rules.clone(),
-                    };
-                    match sensor.reload_rules(dir.as_deref()) {
-                        Ok(n) => tracing::info!(tools = n, "SIGHUP: rules reloaded"),
-                        Err(e) => tracing::error!("SIGHUP: rules failed to load, keeping the old ones: {e}"),
+                    // Other SIGHUP duties that are quick (reopening the EVE file) go here.
+                    // Reload off this thread (see Reloader); a failure keeps the old rules.
+                    match reload_tx.try_send(()) {
+                        Ok(()) => tracing::info!("SIGHUP: reloading the configuration and rules"),
+                        Err(std::sync::mpsc::TrySendError::Full(())) => tracing::info!("SIGHUP: a reload is already queued; this one is folded into it"),
+                        Err(std::sync::mpsc::TrySendError::Disconnected(())) => tracing::error!("SIGHUP: the reload thread is gone; restart to reload"),
                     }
                 }
                 _ = ticker.tick() => { if cap.is_finished() { break; } }
@@ -468,6 +592,10 @@ fn run_live(
         }
         server.abort();
     });
+    // The reload thread ends when its channel closes (a reload in progress finishes first;
+    // it only swaps rules, so the capture's shutdown does not wait for it).
+    drop(reload_tx);
+    let _ = reload_thread;
     let summary = match cap.join() {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -480,6 +608,10 @@ fn run_live(
         }
     };
     let _ = write_metrics_file(&sensor);
+    if let Some(e) = drop_failed.lock().ok().and_then(|mut f| f.take()) {
+        eprintln!("spanwatch: {e}; the capture was stopped");
+        return ExitCode::from(1);
+    }
     if !quiet {
         let p = sensor.tel.capture.packets.get();
         eprint!(

@@ -623,7 +623,7 @@ def series_per_sensor():
         "spanwatch_flows_created_total": 1, "spanwatch_flows_ended_total": reasons,
         "spanwatch_flows_identified_total": app_protos, "spanwatch_alerts_total": categories * severities,
         "spanwatch_alerts_suppressed_total": 1, "spanwatch_eve_records_total": event_types,
-        "spanwatch_eve_write_errors_total": 1, "spanwatch_config_reloads_total": results,
+        "spanwatch_eve_write_errors_total": 1, "spanwatch_config_reloads_total": 3,
         "spanwatch_build_info": 1, "spanwatch_start_time_seconds": 1, "spanwatch_flows_active": 1,
         "spanwatch_remote_access_sessions_active": 1, "spanwatch_rules_loaded": 1,
         "spanwatch_config_last_reload_successful": 1, "spanwatch_last_packet_timestamp_seconds": 1,

@@ -37,18 +37,13 @@ impl VolumeConfig {
             peer_factor: 3.0,
         }
     }
+    /// `name` is the section (`host.egress`); ranges from [`crate::config::RANGES`].
     pub fn validate(&self, name: &str) -> Result<(), String> {
-        if !(self.deviations > 0.0 && self.deviations.is_finite()) {
-            return Err(format!("{name}.deviations must be a positive number"));
-        }
-        if !(self.peer_factor >= 0.0 && self.peer_factor.is_finite()) {
-            return Err(format!("{name}.peer_factor must be 0 or more"));
-        }
-        if self.floor_bytes == 0 || self.new_host_bytes == 0 {
-            return Err(format!(
-                "{name}.floor_bytes and {name}.new_host_bytes must be above 0"
-            ));
-        }
+        use crate::config::check;
+        check(&format!("{name}.floor_bytes"), self.floor_bytes)?;
+        check(&format!("{name}.new_host_bytes"), self.new_host_bytes)?;
+        check(&format!("{name}.deviations"), self.deviations)?;
+        check(&format!("{name}.peer_factor"), self.peer_factor)?;
         Ok(())
     }
 }
@@ -108,8 +103,9 @@ impl Baseline {
         };
         let m2 = m + a * (x - m);
         let d2 = d + a * ((x - m).abs() - d);
-        self.mean = m2 as f32;
-        self.dev = d2 as f32;
+        // f32 keeps a host at 16 bytes; clamp so a value past its range is never infinity
+        self.mean = m2.clamp(0.0, f32::MAX as f64) as f32;
+        self.dev = d2.clamp(0.0, f32::MAX as f64) as f32;
         self.n = self.n.saturating_add(1);
     }
 }

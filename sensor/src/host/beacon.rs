@@ -29,7 +29,7 @@
 use crate::config::HomeNet;
 use crate::flow::Ends;
 use crate::output::eve::{Finding, FlowRecord};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 const S: u64 = 1_000_000_000;
@@ -48,7 +48,7 @@ const MODE_SENSITIVITY: f64 = 0.05;
 /// Bins forgiven as outliers in the bimodal fit (RITA `histogram_bimodal_outlier_removal`).
 const BIMODAL_OUTLIERS: usize = 1;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BeaconConfig {
     /// Score pairs and raise `beacon` alerts.
@@ -115,27 +115,37 @@ impl Default for BeaconConfig {
 
 impl BeaconConfig {
     pub fn validate(&self) -> Result<(), String> {
+        use crate::config::check;
+        check("detect.beacon.window_s", self.window_s)?;
+        check("detect.beacon.min_connections", self.min_connections)?;
+        check("detect.beacon.min_score", self.min_score)?;
+        check("detect.beacon.ts_weight", self.ts_weight)?;
+        check("detect.beacon.ds_weight", self.ds_weight)?;
+        check("detect.beacon.dur_weight", self.dur_weight)?;
+        check("detect.beacon.hist_weight", self.hist_weight)?;
+        check("detect.beacon.max_median_bytes", self.max_median_bytes)?;
+        check("detect.beacon.check_interval_s", self.check_interval_s)?;
+        check("detect.beacon.max_pairs", self.max_pairs)?;
+        check(
+            "detect.beacon.max_connections_per_pair",
+            self.max_connections_per_pair,
+        )?;
+        check(
+            "detect.beacon.max_connections_total",
+            self.max_connections_total,
+        )?;
+        check("detect.beacon.long_connection_s", self.long_connection_s)?;
         let w = [
             self.ts_weight,
             self.ds_weight,
             self.dur_weight,
             self.hist_weight,
         ];
-        if w.iter().any(|x| !(0.0..=1.0).contains(x)) || (w.iter().sum::<f64>() - 1.0).abs() > 1e-6
-        {
-            return Err(
-                "detect.beacon: ts_weight, ds_weight, dur_weight and hist_weight must each be 0..1 and sum to 1"
-                    .into(),
-            );
-        }
-        if !(0.0..=1.0).contains(&self.min_score) {
-            return Err("detect.beacon.min_score must be between 0 and 1".into());
-        }
-        if self.min_connections < 4 {
-            return Err("detect.beacon.min_connections must be at least 4".into());
-        }
-        if self.window_s == 0 || self.check_interval_s == 0 {
-            return Err("detect.beacon.window_s and check_interval_s must be at least 1".into());
+        let sum: f64 = w.iter().sum();
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(format!(
+                "detect.beacon.ts_weight + detect.beacon.ds_weight + detect.beacon.dur_weight + detect.beacon.hist_weight must sum to 1, not {sum}"
+            ));
         }
         HomeNet::parse(&self.allow).map_err(|e| format!("detect.beacon.allow: {e}"))?;
         Ok(())

@@ -1,10 +1,10 @@
 //! The `[host]` section: the per-host stage's cap, clock, baselines and thresholds.
 
 use super::baseline::VolumeConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostConfig {
     /// Internal hosts tracked at most; when full, the least recently active sixteenth is
@@ -47,7 +47,7 @@ impl Default for HostConfig {
 }
 
 /// Bytes a host sends to addresses outside the home networks, per interval.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EgressConfig {
     pub floor_bytes: u64,
@@ -69,7 +69,7 @@ impl Default for EgressConfig {
 }
 
 /// Bytes a host reads from internal file shares and code servers, per interval.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectionConfig {
     pub floor_bytes: u64,
@@ -110,7 +110,7 @@ volume!(CollectionConfig);
 /// Uploads to the destinations of `rules/` that matter (category → bytes). An upload is
 /// what one host sends to one service while the transfers keep coming (gaps under
 /// `idle_s`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExfilConfig {
     pub code_hosting_bytes: u64,
@@ -145,7 +145,7 @@ impl ExfilConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallsConfig {
     /// Concurrent calls a host may carry; one more raises a `calls` alert.
@@ -158,7 +158,7 @@ impl Default for CallsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FanInConfig {
     /// Seconds of packet time over which distinct sources are counted.
@@ -188,18 +188,32 @@ impl Default for FanInConfig {
 }
 
 impl HostConfig {
+    /// Every number against its range in [`crate::config::RANGES`].
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_hosts == 0 {
-            return Err("host.max_hosts must be above 0".into());
-        }
-        if self.interval_s == 0 || self.snapshot_interval_s == 0 {
-            return Err("host.interval_s and host.snapshot_interval_s must be above 0".into());
-        }
-        if self.fan_in.window_s == 0 || self.exfiltration.idle_s == 0 {
-            return Err("host.fan_in.window_s and host.exfiltration.idle_s must be above 0".into());
-        }
+        use crate::config::check;
+        check("host.max_hosts", self.max_hosts)?;
+        check("host.interval_s", self.interval_s)?;
+        check("host.baseline_intervals", self.baseline_intervals)?;
+        check("host.warmup_intervals", self.warmup_intervals)?;
+        check("host.snapshot_interval_s", self.snapshot_interval_s)?;
         self.egress.volume().validate("host.egress")?;
         self.collection.volume().validate("host.collection")?;
+        let x = &self.exfiltration;
+        check("host.exfiltration.code_hosting_bytes", x.code_hosting_bytes)?;
+        check(
+            "host.exfiltration.cloud_storage_bytes",
+            x.cloud_storage_bytes,
+        )?;
+        check(
+            "host.exfiltration.file_transfer_bytes",
+            x.file_transfer_bytes,
+        )?;
+        check("host.exfiltration.paste_bytes", x.paste_bytes)?;
+        check("host.exfiltration.idle_s", x.idle_s)?;
+        check("host.calls.max_concurrent", self.calls.max_concurrent)?;
+        check("host.fan_in.window_s", self.fan_in.window_s)?;
+        check("host.fan_in.max_sources", self.fan_in.max_sources)?;
+        check("host.fan_in.max_networks", self.fan_in.max_networks)?;
         Ok(())
     }
 }

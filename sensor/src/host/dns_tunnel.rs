@@ -3,7 +3,7 @@
 //! query rate and response sizes. Thresholds come from the config, with defaults tuned so
 //! ordinary browsing, CDNs and reputation lookups stay quiet.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
@@ -23,7 +23,7 @@ pub struct DnsObs {
     pub size: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsTunnelConfig {
     /// Seconds per measuring window.
@@ -53,6 +53,28 @@ impl Default for DnsTunnelConfig {
             unusual_type_share: 0.5,
             allow: DEFAULT_ALLOW.iter().map(|s| s.to_string()).collect(),
         }
+    }
+}
+
+impl DnsTunnelConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::config::check;
+        check("detect.dns_tunnel.window_s", self.window_s)?;
+        check("detect.dns_tunnel.min_queries", self.min_queries)?;
+        check(
+            "detect.dns_tunnel.min_unique_subdomains",
+            self.min_unique_subdomains,
+        )?;
+        check(
+            "detect.dns_tunnel.min_mean_subdomain_len",
+            self.min_mean_subdomain_len,
+        )?;
+        check("detect.dns_tunnel.min_mean_entropy", self.min_mean_entropy)?;
+        check(
+            "detect.dns_tunnel.unusual_type_share",
+            self.unusual_type_share,
+        )?;
+        Ok(())
     }
 }
 

@@ -6,11 +6,11 @@
 use super::beacon::Raised;
 use crate::detect::resolver::KINDS;
 use crate::output::eve::{Finding, FlowRecord};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResolverBypassConfig {
     /// Raise an alert for each host and resolver (flows are recorded and counted always).

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 const VERSION: u32 = 1;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Snapshot {
     version: u32,
     interval_s: u64,
@@ -25,13 +25,41 @@ struct Snapshot {
     hosts: Vec<SavedHost>,
 }
 
+/// A snapshot as read: each host on its own, so one bad entry (a `null`, a number beyond
+/// f32 written by hand or by an older version) costs that host, not every baseline.
+#[derive(Deserialize)]
+struct Loaded {
+    version: u32,
+    interval_s: u64,
+    interval: u64,
+    peer: [Option<f64>; 2],
+    hosts: Vec<serde_json::Value>,
+}
+
 type B = (f32, f32, u32);
 
 #[derive(Serialize, Deserialize)]
 struct SavedHost(IpAddr, B, B, u64, u64, u64, u64, u8);
 
+/// A smoothed byte count as stored: finite and not negative, whatever happened upstream
+/// (JSON has no infinity: serde_json would write `null`).
+fn fin32(x: f32) -> f32 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(0.0, f32::MAX)
+    }
+}
+fn fin64(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(0.0, f64::MAX)
+    }
+}
+
 fn b(x: &Baseline) -> B {
-    (x.mean, x.dev, x.n)
+    (fin32(x.mean), fin32(x.dev), x.n)
 }
 fn unb(x: B) -> Baseline {
     Baseline {
@@ -39,6 +67,42 @@ fn unb(x: B) -> Baseline {
         dev: x.1,
         n: x.2,
     }
+}
+
+/// A loaded baseline is usable when its numbers are finite and not negative (serde reads
+/// 1e39 into an f32 as infinity).
+fn usable(x: &B) -> bool {
+    x.0.is_finite() && x.1.is_finite() && x.0 >= 0.0 && x.1 >= 0.0
+}
+
+/// Keep a state file that could not be used whole beside it, as `NAME.bad-<unix time>`,
+/// before the next save replaces it. Returns the new name.
+fn keep_aside(p: &std::path::Path) -> Option<std::path::PathBuf> {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let base = p.as_os_str().to_owned();
+    for i in 0..100 {
+        let mut name = base.clone();
+        name.push(if i == 0 {
+            format!(".bad-{t}")
+        } else {
+            format!(".bad-{t}-{i}")
+        });
+        let bad = std::path::PathBuf::from(name);
+        if bad.exists() {
+            continue;
+        }
+        return match std::fs::rename(p, &bad) {
+            Ok(()) => Some(bad),
+            Err(e) => {
+                tracing::error!(file = %p.display(), "cannot keep the unusable host state aside (it will be overwritten): {e}");
+                None
+            }
+        };
+    }
+    None
 }
 
 impl HostStage {
@@ -58,27 +122,47 @@ impl HostStage {
                 return;
             }
         };
-        let s: Snapshot = match serde_json::from_slice(&text) {
+        let s: Loaded = match serde_json::from_slice(&text) {
             Ok(s) => s,
             Err(e) => {
                 self.stats.host_state_loads[1].inc();
-                tracing::error!(file = %p.display(), "host state file is not valid (line {}, column {}): {e}; baselines start empty", e.line(), e.column());
+                let kept = keep_aside(&p);
+                tracing::error!(file = %p.display(), kept = ?kept, "host state file is not valid (line {}, column {}): {e}; baselines start empty", e.line(), e.column());
                 return;
             }
         };
         if s.version != VERSION || s.interval_s != self.cfg.interval_s {
             self.stats.host_state_loads[1].inc();
+            let kept = keep_aside(&p);
             tracing::warn!(
                 file = %p.display(),
+                kept = ?kept,
                 "host state has version {} and interval {} s, this sensor {} and {} s; baselines start empty",
                 s.version, s.interval_s, VERSION, self.cfg.interval_s
             );
             return;
         }
-        self.peer = s.peer;
+        let mut rejected = 0usize;
+        self.peer = s.peer.map(|x| match x {
+            Some(v) if v.is_finite() && v >= 0.0 => v,
+            _ => {
+                rejected += 1;
+                0.0
+            }
+        });
         self.restored_interval = Some(s.interval);
         let n = s.hosts.len();
-        for SavedHost(ip, e, c, out, inn, col, last, flags) in s.hosts {
+        for v in s.hosts {
+            let Ok(SavedHost(ip, e, c, out, inn, col, last, flags)) =
+                serde_json::from_value::<SavedHost>(v)
+            else {
+                rejected += 1;
+                continue;
+            };
+            if !usable(&e) || !usable(&c) {
+                rejected += 1;
+                continue;
+            }
             let (v6, addr) = super::hosts::raw_of(ip);
             let h = self.hosts.entry(HostKey { v6, addr }, last);
             *h = Host {
@@ -93,7 +177,12 @@ impl HostStage {
             };
         }
         self.stats.host_state_loads[0].inc();
-        tracing::info!(file = %p.display(), hosts = n, "host state loaded");
+        if rejected > 0 {
+            let kept = keep_aside(&p);
+            tracing::warn!(file = %p.display(), kept = ?kept, rejected, "host state loaded without {rejected} unusable entries (null, negative or beyond range); the rest of {n} hosts kept");
+        } else {
+            tracing::info!(file = %p.display(), hosts = n, "host state loaded");
+        }
     }
 
     pub(super) fn save_state(&mut self) {
@@ -105,7 +194,7 @@ impl HostStage {
             interval_s: self.cfg.interval_s,
             interval: self.interval.unwrap_or(0),
             saved_ns: self.now,
-            peer: self.peer,
+            peer: self.peer.map(fin64),
             hosts: self
                 .hosts
                 .map

@@ -38,7 +38,7 @@
 use crate::output::eve::{timestamp, AlertRecord, FlowRecord};
 use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// `[alertmanager]` in the configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertmanagerConfig {
     /// Alertmanager base URLs (`http://host:9093`, with any `--web.route-prefix` path).
@@ -116,24 +116,14 @@ impl AlertmanagerConfig {
         for (i, u) in self.urls.iter().enumerate() {
             Endpoint::parse(u).map_err(|e| format!("alertmanager.urls[{i}]: {e}"))?;
         }
-        for (k, v) in [
-            ("timeout_s", self.timeout_s),
-            ("resend_interval_s", self.resend_interval_s),
-            ("resolve_timeout_s", self.resolve_timeout_s),
-            ("queue_size", self.queue_size as u64),
-            ("max_active_alerts", self.max_active_alerts as u64),
-            ("retry_backoff_max_s", self.retry_backoff_max_s),
-        ] {
-            if v == 0 {
-                return Err(format!("alertmanager.{k} must be at least 1"));
-            }
-        }
-        if self.max_retries > 100 {
-            return Err(format!(
-                "alertmanager.max_retries must be at most 100, not {}",
-                self.max_retries
-            ));
-        }
+        use crate::config::check;
+        check("alertmanager.timeout_s", self.timeout_s)?;
+        check("alertmanager.resend_interval_s", self.resend_interval_s)?;
+        check("alertmanager.resolve_timeout_s", self.resolve_timeout_s)?;
+        check("alertmanager.queue_size", self.queue_size)?;
+        check("alertmanager.max_active_alerts", self.max_active_alerts)?;
+        check("alertmanager.max_retries", self.max_retries)?;
+        check("alertmanager.retry_backoff_max_s", self.retry_backoff_max_s)?;
         for (k, v) in &self.labels {
             let ok =
                 k.chars().enumerate().all(|(i, c)| {

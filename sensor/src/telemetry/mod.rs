@@ -217,6 +217,8 @@ pub struct Telemetry {
     pub rules_loaded: SharedCtr,
     pub reloads_ok: SharedCtr,
     pub reloads_failed: SharedCtr,
+    /// Reloads that applied the rules while changed keys wait for a restart.
+    pub reloads_partial: SharedCtr,
     pub last_reload_ok: SharedCtr,
     pub start_time_s: f64,
     pub mode: &'static str,
@@ -232,6 +234,7 @@ impl Telemetry {
             rules_loaded: SharedCtr::default(),
             reloads_ok: SharedCtr::default(),
             reloads_failed: SharedCtr::default(),
+            reloads_partial: SharedCtr::default(),
             last_reload_ok: SharedCtr::default(),
             start_time_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -522,9 +525,13 @@ impl Telemetry {
         ));
         v.push(counter(
             "spanwatch_config_reloads_total",
-            "Configuration and rules reloads, by result.",
+            "Configuration and rules reloads, by result (partial: the rules were reloaded, but changed keys need a restart; the log names them).",
             vec![
                 (vec![("result", "success".into())], self.reloads_ok.get()),
+                (
+                    vec![("result", "partial".into())],
+                    self.reloads_partial.get(),
+                ),
                 (
                     vec![("result", "failure".into())],
                     self.reloads_failed.get(),
