@@ -164,13 +164,76 @@ impl Default for OutputSection {
 pub struct HttpSection {
     /// Address of /metrics and /healthz (live mode).
     pub listen: String,
+    /// Connections open at once (1..=65536). At the cap a new connection closes the one idle
+    /// the longest; when every connection is in a request, the new one is closed at once.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers, TLS handshake included (1..=300).
+    pub header_read_timeout_s: u64,
+    /// Seconds a connection may stay open without a new request (1..=86400).
+    pub idle_timeout_s: u64,
+    /// TLS and basic authentication: a web configuration file in the format of Prometheus's
+    /// exporter-toolkit (node_exporter's `--web.config.file`). Unset: plain HTTP, no auth.
+    pub web_config_file: Option<PathBuf>,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
             listen: "127.0.0.1:9617".into(),
+            max_connections: 128,
+            header_read_timeout_s: 10,
+            idle_timeout_s: 60,
+            web_config_file: None,
         }
+    }
+}
+
+impl HttpSection {
+    pub const MAX_CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=65_536;
+    pub const HEADER_READ_TIMEOUT_S: std::ops::RangeInclusive<u64> = 1..=300;
+    pub const IDLE_TIMEOUT_S: std::ops::RangeInclusive<u64> = 1..=86_400;
+
+    pub fn validate(&self) -> Result<(), String> {
+        fn check<T: PartialOrd + std::fmt::Display>(
+            key: &str,
+            v: T,
+            r: &std::ops::RangeInclusive<T>,
+        ) -> Result<(), String> {
+            if r.contains(&v) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{key} must be {}..={}, not {v}",
+                    r.start(),
+                    r.end()
+                ))
+            }
+        }
+        check(
+            "http.max_connections",
+            self.max_connections,
+            &Self::MAX_CONNECTIONS,
+        )?;
+        check(
+            "http.header_read_timeout_s",
+            self.header_read_timeout_s,
+            &Self::HEADER_READ_TIMEOUT_S,
+        )?;
+        check(
+            "http.idle_timeout_s",
+            self.idle_timeout_s,
+            &Self::IDLE_TIMEOUT_S,
+        )?;
+        if self
+            .web_config_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(
+                "http.web_config_file must not be empty (leave it out for no TLS/auth)".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -260,6 +323,7 @@ impl Config {
         if self.output.stats_interval_s == 0 {
             return Err("output.stats_interval_s must be at least 1".into());
         }
+        self.http.validate()?;
         self.host.validate()?;
         self.detect.beacon.validate()?;
         self.alertmanager.validate()?;
@@ -363,6 +427,44 @@ mod tests {
             e.0.contains("y.toml") && e.0.contains("prefix length"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn http_limits_are_range_checked() {
+        for (text, key) in [
+            (
+                "[http]\nmax_connections = 0\n",
+                "http.max_connections must be 1..=65536, not 0",
+            ),
+            (
+                "[http]\nmax_connections = 1000000\n",
+                "http.max_connections",
+            ),
+            (
+                "[http]\nheader_read_timeout_s = 0\n",
+                "http.header_read_timeout_s must be 1..=300",
+            ),
+            (
+                "[http]\nidle_timeout_s = 100000\n",
+                "http.idle_timeout_s must be 1..=86400",
+            ),
+            ("[http]\nweb_config_file = \"\"\n", "http.web_config_file"),
+        ] {
+            let e = Config::parse(text, "h.toml").unwrap_err();
+            assert!(
+                e.0.starts_with("h.toml: ") && e.0.contains(key),
+                "{text}: {e}"
+            );
+        }
+        let e = Config::parse("[http]\nmax_connections = -1\n", "h.toml").unwrap_err();
+        assert!(e.0.contains("h.toml:2"), "{e}");
+        let c = Config::parse(
+            "[http]\nmax_connections = 64\nweb_config_file = \"web.yml\"\n",
+            "h.toml",
+        )
+        .unwrap();
+        assert_eq!(c.http.max_connections, 64);
+        assert_eq!(c.http.idle_timeout_s, 60);
     }
 
     #[test]
