@@ -3,7 +3,8 @@
 # scrape config, and the listener's limits against a real sensor.
 #
 # In one network namespace (only its loopback is used): `spanwatch run --interface lo` with
-# a web config in exporter-toolkit's format (self-signed certificate made here with the
+# the web config of deploy/kubernetes/web-config.example.yaml (exporter-toolkit's format;
+# self-signed certificate made here with the
 # openssl CLI, a bcrypt hash made with htpasswd, as node_exporter's docs do); Prometheus
 # with two jobs for the same target, one with the right password and one with a wrong one
 # (`scheme: https`, `tls_config`, `basic_auth`). Checks, each waited for, never slept for:
@@ -61,15 +62,19 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
     -keyout "$TMP/server.key" -out "$TMP/server.crt" >"$TMP/openssl.log" 2>&1 \
     || { fail "openssl could not make a certificate" "$TMP/openssl.log"; finish; }
 HASH=$(htpasswd -nbBC 10 prometheus "$PW" | cut -d: -f2-)
-cat >"$TMP/web.yml" <<EOF
-# exporter-toolkit format, as node_exporter's --web.config.file
-tls_server_config:
-  cert_file: server.crt
-  key_file: server.key
-basic_auth_users:
-  prometheus: '$HASH'
-EOF
-pass "self-signed certificate (openssl) and bcrypt hash (htpasswd) made"
+# The web.yml of the DaemonSet's example Secret, with this run's hash; the certificate and
+# key sit beside it under the Secret's key names, as the Secret's volume lays them out.
+cp "$TMP/server.crt" "$TMP/tls.crt" && cp "$TMP/server.key" "$TMP/tls.key"
+python3 - "$ROOT/deploy/kubernetes/web-config.example.yaml" "$HASH" >"$TMP/web.yml" <<'PY' \
+    || { fail "deploy/kubernetes/web-config.example.yaml has no usable web.yml"; finish; }
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+web = yaml.safe_load(doc["stringData"]["web.yml"])
+assert doc["kind"] == "Secret" and set(web["basic_auth_users"]) == {"prometheus"}, web
+web["basic_auth_users"]["prometheus"] = sys.argv[2]
+print(yaml.safe_dump(web, sort_keys=False))
+PY
+pass "self-signed certificate (openssl), bcrypt hash (htpasswd), web.yml of deploy/kubernetes/web-config.example.yaml"
 
 # ------------------------------------------------------------------ the sensor
 start_sensor() { # PORT LOG [prlimit args...]
