@@ -26,7 +26,7 @@ async fn start(limits: Limits, web: Option<WebConfig>) -> SocketAddr {
         limits,
         web: web.map(Arc::new),
     };
-    tokio::spawn(control::serve(l, server));
+    tokio::spawn(control::serve_with(l, server));
     addr
 }
 
@@ -116,8 +116,25 @@ async fn healthz_answers_past_the_connection_cap() {
     assert_eq!((st, body.as_str()), (200, "ok\n"));
 }
 
+/// 1,000 client sockets plus the server's: lift the soft descriptor limit to the hard one
+/// (a login shell's 1024 would make the client, not the server, run out).
+fn raise_nofile_limit() {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
 #[tokio::test]
 async fn thousand_idle_connections_do_not_starve_healthz() {
+    raise_nofile_limit();
     let addr = start(Limits::default(), None).await;
     let mut idle = Vec::new();
     for _ in 0..1000 {

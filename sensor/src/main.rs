@@ -462,7 +462,7 @@ fn run_live(
             .expect("spawn capture thread")
     };
     rt.block_on(async {
-        let server = tokio::spawn(control::serve(
+        let server = tokio::spawn(control::serve_with(
             listener,
             control::Server {
                 tel: sensor.tel.clone(),

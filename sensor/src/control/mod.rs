@@ -260,8 +260,22 @@ fn is_out_of_descriptors(e: &std::io::Error) -> bool {
     )
 }
 
-/// Serve until the listener fails or the task is dropped.
-pub async fn serve(listener: TcpListener, server: Server) {
+/// Serve with the default limits, no TLS and no authentication.
+pub async fn serve(listener: TcpListener, tel: Arc<Telemetry>, health: Arc<Health>) {
+    serve_with(
+        listener,
+        Server {
+            tel,
+            health,
+            limits: Limits::default(),
+            web: None,
+        },
+    )
+    .await
+}
+
+/// Serve until the task is dropped (accept errors are retried with a back-off).
+pub async fn serve_with(listener: TcpListener, server: Server) {
     let server = Arc::new(server);
     let reg = Arc::new(Registry {
         start: Instant::now(),
