@@ -468,3 +468,38 @@ fn binary_exits_2_on_a_bad_web_config() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("http.max_connections"), "{err}");
 }
+
+/// A renewed certificate (files rewritten in place) is served without a restart.
+#[tokio::test]
+async fn renewed_certificate_is_served_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    write(dir.path(), "tls.crt", &old.cert.pem());
+    write(dir.path(), "tls.key", &old.key_pair.serialize_pem());
+    let p = write(
+        dir.path(),
+        "web.yml",
+        "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n",
+    );
+    let addr = start(Limits::default(), Some(WebConfig::load(&p).unwrap())).await;
+    let s = tls_connect(addr, old.cert.der(), None)
+        .await
+        .expect("old certificate");
+    assert_eq!(get_on(s, "/healthz", None).await.0, 200);
+    let new = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    // key first, then certificate: in between the pair does not match and the old one stays
+    write(dir.path(), "tls.key", &new.key_pair.serialize_pem());
+    write(dir.path(), "tls.crt", &new.cert.pem());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = tls_connect(addr, new.cert.der(), None).await {
+            assert_eq!(get_on(s, "/healthz", None).await.0, 200);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

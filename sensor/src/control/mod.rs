@@ -434,3 +434,49 @@ async fn serve_conn<S>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(reg: &Registry, id: u64, last: u64, busy: bool) -> Arc<ConnState> {
+        let c = Arc::new(ConnState {
+            last_active_ms: AtomicU64::new(last),
+            busy: AtomicBool::new(busy),
+            close: Notify::new(),
+        });
+        reg.conns.lock().unwrap().insert(id, c.clone());
+        c
+    }
+
+    #[tokio::test]
+    async fn eviction_takes_the_idlest_and_never_a_busy_connection() {
+        let reg = Registry {
+            start: Instant::now(),
+            next_id: AtomicU64::new(0),
+            conns: Mutex::new(HashMap::new()),
+        };
+        let busy_old = conn(&reg, 1, 10, true);
+        let idle_old = conn(&reg, 2, 20, false);
+        let idle_new = conn(&reg, 3, 30, false);
+        assert!(reg.evict_idlest());
+        // the one told to close is the idle one with the oldest activity
+        tokio::time::timeout(Duration::from_secs(1), idle_old.close.notified())
+            .await
+            .expect("the idlest connection was told to close");
+        assert_eq!(reg.len(), 2);
+        assert!(reg.evict_idlest());
+        tokio::time::timeout(Duration::from_secs(1), idle_new.close.notified())
+            .await
+            .unwrap();
+        // only a connection in the middle of a request is left: nothing to evict, so the
+        // accept loop closes the new connection instead
+        assert!(!reg.evict_idlest());
+        assert_eq!(reg.len(), 1);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), busy_old.close.notified())
+                .await
+                .is_err()
+        );
+    }
+}
