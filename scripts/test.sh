@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(libpcap-dev pkg-config tshark prometheus prometheus-alertmanager iproute2 iputils-ping
-      python3 python3-yaml curl systemd procps)
+      python3 python3-yaml curl systemd procps openssl apache2-utils util-linux)
 
 # Each test area may list the Debian packages it uses in a packages.txt beside it.
 for f in tests/*/packages.txt; do
@@ -56,6 +56,9 @@ if [ -x tests/deploy/run.sh ]; then
   # A real Prometheus scraping a running spanwatch in network namespaces; every dashboard
   # query and rule expression through its query API; SIGHUP reload (root; skips otherwise).
   SPANWATCH_BIN=target/release/spanwatch tests/deploy/prometheus_live.sh
+  # /metrics over TLS with basic auth scraped by a real Prometheus (node_exporter-style
+  # scrape config), 1,000 idle connections, descriptors exhausted (root; skips otherwise).
+  SPANWATCH_BIN=target/release/spanwatch tests/deploy/web_tls_live.sh
   # The Alertmanager sink against two real Alertmanagers (replay; no root needed).
   SPANWATCH_BIN=target/release/spanwatch tests/deploy/alertmanager_live.sh
   # End to end (root; skips otherwise): VNC, a DNS tunnel and an upload across a veth pair,

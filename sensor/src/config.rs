@@ -180,13 +180,45 @@ impl Default for OutputSection {
 pub struct HttpSection {
     /// Address of /metrics and /healthz (live mode).
     pub listen: String,
+    /// Connections open at once (1..=65536). At the cap a new connection closes the one idle
+    /// the longest; when every connection is in a request, the new one is closed at once.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers, TLS handshake included (1..=300).
+    pub header_read_timeout_s: u64,
+    /// Seconds a connection may stay open without a new request (1..=86400).
+    pub idle_timeout_s: u64,
+    /// TLS and basic authentication: a web configuration file in the format of Prometheus's
+    /// exporter-toolkit (node_exporter's `--web.config.file`). Unset: plain HTTP, no auth.
+    pub web_config_file: Option<PathBuf>,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
             listen: "127.0.0.1:9617".into(),
+            max_connections: 128,
+            header_read_timeout_s: 10,
+            idle_timeout_s: 60,
+            web_config_file: None,
         }
+    }
+}
+
+impl HttpSection {
+    pub fn validate(&self) -> Result<(), String> {
+        check("http.max_connections", self.max_connections)?;
+        check("http.header_read_timeout_s", self.header_read_timeout_s)?;
+        check("http.idle_timeout_s", self.idle_timeout_s)?;
+        if self
+            .web_config_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(
+                "http.web_config_file must not be empty (leave it out for no TLS/auth)".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -284,6 +316,9 @@ ranges! {
     "flow.active_timeout_s": 1, NEVER_S, "s";
     "output.stats_interval_s": 1, DAY, "s";
     "output.alert_suppress_s": 0, 7 * DAY, "s";
+    "http.max_connections": 1, 65_536, "connections";
+    "http.header_read_timeout_s": 1, 300, "s";
+    "http.idle_timeout_s": 1, DAY, "s";
     "detect.max_inspect_packets": 1, 1000, "packets";
     "detect.max_inspect_bytes": 64, 1 << 20, "bytes";
     "detect.dns_tunnel.window_s": 1, DAY, "s";
@@ -472,6 +507,7 @@ impl Config {
             "detect.resolver_bypass.max_hosts",
             d.resolver_bypass.max_hosts,
         )?;
+        self.http.validate()?;
         self.host.validate()?;
         d.beacon.validate()?;
         self.alertmanager.validate()?;
@@ -822,6 +858,44 @@ mod tests {
             seen >= 20,
             "only {seen} numeric keys found in deploy/spanwatch.toml"
         );
+    }
+
+    #[test]
+    fn http_limits_are_range_checked() {
+        for (text, key) in [
+            (
+                "[http]\nmax_connections = 0\n",
+                "http.max_connections = 0 is out of range (allowed: 1 to 65536 connections)",
+            ),
+            (
+                "[http]\nmax_connections = 1000000\n",
+                "http.max_connections",
+            ),
+            (
+                "[http]\nheader_read_timeout_s = 0\n",
+                "http.header_read_timeout_s = 0 is out of range (allowed: 1 to 300 s)",
+            ),
+            (
+                "[http]\nidle_timeout_s = 100000\n",
+                "http.idle_timeout_s = 100000 is out of range (allowed: 1 to 86400 s)",
+            ),
+            ("[http]\nweb_config_file = \"\"\n", "http.web_config_file"),
+        ] {
+            let e = Config::parse(text, "h.toml").unwrap_err();
+            assert!(
+                e.0.starts_with("h.toml: ") && e.0.contains(key),
+                "{text}: {e}"
+            );
+        }
+        let e = Config::parse("[http]\nmax_connections = -1\n", "h.toml").unwrap_err();
+        assert!(e.0.contains("h.toml:2"), "{e}");
+        let c = Config::parse(
+            "[http]\nmax_connections = 64\nweb_config_file = \"web.yml\"\n",
+            "h.toml",
+        )
+        .unwrap();
+        assert_eq!(c.http.max_connections, 64);
+        assert_eq!(c.http.idle_timeout_s, 60);
     }
 
     #[test]

@@ -62,6 +62,10 @@ enum Cmd {
         /// Address for /metrics and /healthz (default 127.0.0.1:9617).
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<String>,
+        /// TLS and basic auth for /metrics: a web configuration file in the format of
+        /// Prometheus's exporter-toolkit (node_exporter's flag of the same name).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
     },
     /// Read pcap or pcapng files; packet time is the clock. Ends with a summary.
     Replay {
@@ -204,11 +208,13 @@ fn main() -> ExitCode {
             interface,
             bpf,
             listen,
+            web_config_file,
         } => {
             let flags = RunFlags {
                 interface,
                 bpf,
                 listen,
+                web_config_file,
             };
             let mut cfg = cfg;
             flags.apply(&mut cfg);
@@ -353,6 +359,7 @@ struct RunFlags {
     interface: Option<String>,
     bpf: Option<String>,
     listen: Option<String>,
+    web_config_file: Option<PathBuf>,
 }
 
 impl RunFlags {
@@ -365,6 +372,9 @@ impl RunFlags {
         }
         if let Some(l) = &self.listen {
             cfg.http.listen = l.clone();
+        }
+        if let Some(w) = &self.web_config_file {
+            cfg.http.web_config_file = Some(w.clone());
         }
     }
 }
@@ -491,6 +501,19 @@ fn run_live(
 ) -> ExitCode {
     let opts: LiveOptions = cfg.capture.live_options(iface);
     let listen = cfg.http.listen.clone();
+    let limits = control::Limits::from(&cfg.http);
+    // The web config (TLS, basic auth) is read and checked before anything starts: a bad
+    // file is a start-up error naming the file and the key.
+    let web = match &cfg.http.web_config_file {
+        Some(p) => match control::WebConfig::load(p) {
+            Ok(w) => Some(Arc::new(w)),
+            Err(e) => {
+                eprintln!("spanwatch: http.web_config_file: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let user = cfg.sensor.user.clone();
     let sensor = Arc::new(Sensor::new(cfg, "live", shared));
     let stop = Arc::new(AtomicBool::new(false));
@@ -515,7 +538,13 @@ fn run_live(
             return ExitCode::from(2);
         }
     };
-    tracing::info!(listen = %listen, "serving /metrics and /healthz");
+    tracing::info!(
+        listen = %listen,
+        tls = web.as_ref().is_some_and(|w| w.tls.is_some()),
+        basic_auth = web.as_ref().is_some_and(|w| w.auth.is_some()),
+        max_connections = limits.max_connections,
+        "serving /metrics and /healthz"
+    );
     // A failed switch to sensor.user stops the capture and ends the process with status 1.
     let drop_failed: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     // The capture runs on its own thread; the control plane on this one.
@@ -564,7 +593,15 @@ fn run_live(
             .expect("spawn reload thread")
     };
     rt.block_on(async {
-        let server = tokio::spawn(control::serve(listener, sensor.tel.clone(), health.clone()));
+        let server = tokio::spawn(control::serve_with(
+            listener,
+            control::Server {
+                tel: sensor.tel.clone(),
+                health: health.clone(),
+                limits,
+                web,
+            },
+        ));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(200));

@@ -596,6 +596,34 @@ def cmd_k8s(_):
     ns = {d["metadata"].get("namespace") for d in (ds, svc, pm, cm)}
     if len(ns) != 1:
         bad(f"resources are in different namespaces: {ns}")
+    # The web config example (TLS, basic auth) and the commented lines that use it.
+    wpath = os.path.join(kd, "web-config.example.yaml")
+    if os.path.exists(wpath):
+        sec = load_yaml(wpath)
+        ds_text = open(os.path.join(kd, "daemonset.yaml"), encoding="utf-8").read()
+        pm_text = open(os.path.join(kd, "podmonitor.yaml"), encoding="utf-8").read()
+        if sec.get("kind") != "Secret" or sec["metadata"].get("namespace") not in ns:
+            bad("web-config.example.yaml must be a Secret in the sensor's namespace")
+        try:
+            web = yaml.safe_load(sec["stringData"]["web.yml"])
+            tls = web["tls_server_config"]
+            if not web.get("basic_auth_users"):
+                bad("web-config.example.yaml: web.yml should show basic_auth_users")
+            for k in ("cert_file", "key_file"):
+                if "/" in tls[k]:
+                    bad(f"web-config.example.yaml: {k} should name a key of the Secret (relative path)")
+        except (KeyError, TypeError, yaml.YAMLError) as e:
+            bad(f"web-config.example.yaml: no usable web.yml with tls_server_config: {e}")
+        name = sec["metadata"]["name"]
+        for needle, what in ((f"secretName: {name}", "the Secret volume"),
+                             ("--web.config.file=/etc/spanwatch/web/web.yml", "the --web.config.file argument"),
+                             ("mountPath: /etc/spanwatch/web", "the Secret's mount"),
+                             ("scheme: HTTPS", "the probes' HTTPS scheme")):
+            if needle not in ds_text:
+                bad(f"daemonset.yaml does not show {what} ({needle!r}) for the web config")
+        for needle in ("scheme: https", "tlsConfig:", "basicAuth:"):
+            if needle not in pm_text:
+                bad(f"podmonitor.yaml does not show {needle!r} for the web config")
     return finish()
 
 
