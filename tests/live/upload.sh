@@ -35,7 +35,8 @@ start_spanwatch "${CFG_ARGS[@]}"
 in_a timeout 50 curl -fsS --limit-rate 40M -T "$WORK/upload.bin" -o "$WORK/upload-answer" http://$B4:8080/upload.bin &
 curl_pid=$!
 if [ "$RESTART" = 1 ]; then
-  sleep 2
+  # restart once the sensor has seen a fifth of the upload (40 MB), so it falls in its middle
+  wait_for 20 sw_metric_ge spanwatch_bytes_total 40000000 || fail "spanwatch did not see 40 MB of the upload within 20 s"
   log "restarting spanwatch in the middle of the upload"
   SW_SETTLE=0 stop_spanwatch
   start_spanwatch "${CFG_ARGS[@]}"
