@@ -16,8 +16,8 @@ fn demo_metrics() -> String {
 #[test]
 fn promtool_check_metrics_is_clean() {
     let Some(promtool) = which("promtool") else {
-        eprintln!(
-            "SKIPPED: promtool not installed (Debian package `prometheus`; .ci/run installs it)"
+        missing_prerequisite(
+            "promtool not installed (Debian package `prometheus`; scripts/test.sh installs it)",
         );
         return;
     };
