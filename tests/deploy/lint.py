@@ -618,6 +618,38 @@ def cmd_dockerfile(a):
     return finish()
 
 
+def cmd_logrotate(_):
+    """deploy/logrotate/spanwatch rotates the EVE file of deploy/spanwatch.toml as the unit's
+    user, by renaming and SIGHUP (the sensor reopens), never copytruncate."""
+    import shlex
+    path = os.path.join(DEPLOY, "logrotate", "spanwatch")
+    text = open(path, encoding="utf-8").read()
+    body = "\n".join(l.split("#", 1)[0] for l in text.splitlines())
+    words = [l.split() for l in body.splitlines() if l.strip()]
+    with open(os.path.join(DEPLOY, "spanwatch.toml"), "rb") as f:
+        import tomllib
+        eve = tomllib.load(f)["output"]["eve"]
+    globs = [w[0] for w in words if w[-1] == "{"]
+    if not globs or not any(os.path.dirname(g) == os.path.dirname(eve) and
+                            __import__("fnmatch").fnmatch(eve, g) for g in globs):
+        bad(f"no rotated path matches deploy/spanwatch.toml's eve = {eve!r}: {globs}")
+    if any(w[0] == "copytruncate" for w in words):
+        bad("copytruncate: spanwatch reopens its EVE file on SIGHUP, rename and signal instead")
+    unit = open(os.path.join(DEPLOY, "systemd", "spanwatch.service"), encoding="utf-8").read()
+    user = re.search(r"^User=(\S+)", unit, re.M).group(1)
+    su = [w for w in words if w[0] == "su"]
+    if not su or su[0][1] != user:
+        bad(f"'su {user} {user}' needed: /var/log/spanwatch belongs to the unit's user")
+    m = re.search(r"postrotate\n(.*?)\n\s*endscript", body, re.S)
+    post = m.group(1).strip() if m else ""
+    if not re.search(r"systemctl (reload|kill -s (HUP|SIGHUP)) spanwatch|kill -HUP", post):
+        bad(f"postrotate does not send SIGHUP to spanwatch: {post!r}")
+    if "systemctl reload" in post and "ExecReload=/bin/kill -HUP $MAINPID" not in unit:
+        bad("postrotate uses systemctl reload but the unit's ExecReload does not send SIGHUP")
+    print(f"rotates {globs} as {user}; postrotate: {post}")
+    return finish()
+
+
 def cmd_k8s(_):
     kd = os.path.join(DEPLOY, "kubernetes")
     docs = {}
@@ -826,6 +858,7 @@ def main():
     p = sub.add_parser("dockerfile"); p.add_argument("dockerfile", nargs="?")
     p = sub.add_parser("docker-context"); p.add_argument("out"); p.add_argument("--dockerfile")
     sub.add_parser("k8s")
+    sub.add_parser("logrotate")
     p = sub.add_parser("k8s-mutant"); p.add_argument("src"); p.add_argument("out")
     p = sub.add_parser("cardinality"); p.add_argument("--metrics-file")
     p = sub.add_parser("metrics-drift"); p.add_argument("metrics_file")
@@ -836,7 +869,7 @@ def main():
         "dashboard": cmd_dashboard, "provisioning": cmd_provisioning, "exprs": cmd_exprs, "query": cmd_query,
         "compose": cmd_compose, "healthcheck-cmd": cmd_healthcheck_cmd, "dockerfile": cmd_dockerfile,
         "docker-context": cmd_docker_context,
-        "k8s": cmd_k8s, "k8s-mutant": cmd_config_mutant, "cardinality": cmd_cardinality,
+        "k8s": cmd_k8s, "logrotate": cmd_logrotate, "k8s-mutant": cmd_config_mutant, "cardinality": cmd_cardinality,
         "metrics-drift": cmd_metrics_drift,
         "boolify": lambda a: print(boolify(a.expr)) or 0,
     }[a.cmd]

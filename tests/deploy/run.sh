@@ -171,6 +171,33 @@ mkdir -p "$TMP/sysusers-root/etc"
 check "systemd-sysusers --dry-run accepts deploy/systemd/spanwatch.sysusers" \
     sh -c "systemd-sysusers --dry-run --root='$TMP/sysusers-root' - <'$D/systemd/spanwatch.sysusers' 2>&1 | grep -q \"Creating user 'spanwatch'\""
 
+# ------------------------------------------------------------------ logrotate
+check "logrotate/spanwatch: rotates deploy/spanwatch.toml's EVE path as the unit's user, SIGHUP in postrotate, no copytruncate" \
+    $LINT logrotate
+if need logrotate; then
+    # The snippet as shipped, in a scratch folder: its user becomes root (no spanwatch user on
+    # this machine), its path the scratch log folder, its postrotate a marker file. A forced
+    # rotation must rename eve.json, create a new one and run postrotate once.
+    LR="$TMP/logrotate"
+    mkdir -p "$LR/log"
+    sed -e "s|/var/log/spanwatch|$LR/log|" -e 's/spanwatch spanwatch/root root/' \
+        -e "s|^\( *\)systemctl reload spanwatch.service.*|\1echo hup >>$LR/postrotate-ran|" \
+        "$D/logrotate/spanwatch" >"$LR/spanwatch"
+    chmod 644 "$LR/spanwatch"
+    echo '{"event_type":"flow"}' >"$LR/log/eve.json"
+    check_clean "logrotate -d deploy/logrotate/spanwatch (scratch copy): parses with no error" \
+        sh -c "logrotate -d -s '$LR/state' '$LR/spanwatch' 2>&1 | grep -i 'error' ; true"
+    rotated() {
+        logrotate -f -s "$LR/state" "$LR/spanwatch" || return 1
+        [ -s "$LR/log/eve.json.1" ] || { echo "eve.json.1 missing: $(ls "$LR/log")"; return 1; }
+        [ -e "$LR/log/eve.json" ] && [ ! -s "$LR/log/eve.json" ] || { echo "no new empty eve.json"; return 1; }
+        [ "$(cat "$LR/postrotate-ran" 2>/dev/null)" = hup ] || { echo "postrotate did not run once"; return 1; }
+    }
+    check "logrotate -f with the snippet: eve.json renamed to eve.json.1, a new one created, postrotate (SIGHUP) run once" rotated
+else
+    skip "logrotate not installed (apt-get install logrotate): rotation check of deploy/logrotate/spanwatch"
+fi
+
 # ------------------------------------------------------------------ spanwatch binary
 if [ -x "$SPANWATCH_BIN" ]; then
     check "spanwatch loads deploy/spanwatch.toml (demo replay with it)" \
