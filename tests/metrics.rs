@@ -169,9 +169,10 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, Series> {
 /// Every family whose label values come from a fixed set, with that set: (family, label
 /// sets). A counter of this kind must be exported at 0 with every value from the start, so
 /// that Prometheus's first scrape already holds the 0 and `increase()` sees the first event.
-fn fixed_label_families(workers: usize) -> Vec<(&'static str, Vec<Vec<(String, String)>>)> {
+type LabelSets = Vec<Vec<(String, String)>>;
+fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
     use spanwatch::telemetry::{EndReason, ALERTMANAGER_RESULTS, ALERT_CATEGORIES};
-    fn one(k: &str, vals: impl IntoIterator<Item = String>) -> Vec<Vec<(String, String)>> {
+    fn one(k: &str, vals: impl IntoIterator<Item = String>) -> LabelSets {
         vals.into_iter().map(|v| vec![(k.to_string(), v)]).collect()
     }
     let s = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
