@@ -4,15 +4,20 @@
 # On a fresh Debian machine as root it first installs the packages the tests use
 # (libpcap for the build; tshark, promtool, Alertmanager, iproute2 and the real servers
 # and clients for the conformance, metrics, deploy and live tests). Not root: nothing is
-# installed, and each test that needs a missing tool prints SKIPPED with the reason.
+# installed, and each test that needs a missing tool prints SKIPPED with the reason — except
+# under CI=true (.ci/run sets it), where a missing prerequisite (root, a package, the binary)
+# is a failure.
 #
 #   scripts/test.sh              everything
+#   CARGO_TARGET_DIR=DIR         honoured: the tests use DIR/release/spanwatch
 #   SPANWATCH_FUZZ_SECONDS=0     skip the fuzz smoke run (default 15 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(libpcap-dev pkg-config tshark prometheus prometheus-alertmanager iproute2 iputils-ping
-      python3 python3-yaml curl systemd procps openssl apache2-utils util-linux)
+      python3 python3-yaml curl systemd procps openssl apache2-utils util-linux binutils logrotate)
+# The binary cargo builds, wherever CARGO_TARGET_DIR puts it.
+export SPANWATCH_BIN="${SPANWATCH_BIN:-${CARGO_TARGET_DIR:-target}/release/spanwatch}"
 
 # Each test area may list the Debian packages it uses in a packages.txt beside it.
 for f in tests/*/packages.txt; do
@@ -43,29 +48,34 @@ cargo clippy --release --all-targets --quiet -- -D warnings
 
 echo "== cargo test (unit, golden, metrics, conformance, live)"
 cargo test --release
+[ -x "$SPANWATCH_BIN" ] || { echo "cargo test built no binary at $SPANWATCH_BIN" >&2; exit 1; }
 
 
 # Live tests: real servers and clients in network namespaces (root only; they say
 # SKIPPED otherwise).
 echo "== live tests"
-SPANWATCH_BIN=target/release/spanwatch tests/live/run-all.sh rdp vnc ssh proxy openvpn wireguard dns_tunnel icmp_tunnel upload
+tests/live/run-all.sh rdp vnc ssh proxy openvpn wireguard dns_tunnel icmp_tunnel upload
 
 if [ -x tests/deploy/run.sh ]; then
   echo "== deploy checks"
-  SPANWATCH_BIN=target/release/spanwatch tests/deploy/run.sh
+  tests/deploy/run.sh
   # A real Prometheus scraping a running spanwatch in network namespaces; every dashboard
   # query and rule expression through its query API; SIGHUP reload (root; skips otherwise).
-  SPANWATCH_BIN=target/release/spanwatch tests/deploy/prometheus_live.sh
+  tests/deploy/prometheus_live.sh
   # /metrics over TLS with basic auth scraped by a real Prometheus (node_exporter-style
   # scrape config), 1,000 idle connections, descriptors exhausted (root; skips otherwise).
-  SPANWATCH_BIN=target/release/spanwatch tests/deploy/web_tls_live.sh
+  tests/deploy/web_tls_live.sh
   # The Alertmanager sink against two real Alertmanagers (replay; no root needed).
-  SPANWATCH_BIN=target/release/spanwatch tests/deploy/alertmanager_live.sh
+  tests/deploy/alertmanager_live.sh
   # End to end (root; skips otherwise): VNC, a DNS tunnel and an upload across a veth pair,
   # spanwatch run, a real Prometheus and Alertmanager asked what they saw. Its egress check
   # waits for the egress detector (issue 5).
   echo "== end-to-end test"
-  SPANWATCH_BIN=target/release/spanwatch tests/deploy/e2e.sh
+  tests/deploy/e2e.sh
+  # The container image: built with buildah when it is installed and the base images can be
+  # pulled; otherwise built from exactly the files the Dockerfile copies (a missing COPY fails).
+  echo "== container image"
+  tests/deploy/container_build.sh
 fi
 if [ -x fuzz/run-all.sh ] && [ "${SPANWATCH_FUZZ_SECONDS:-10}" != 0 ]; then
   echo "== fuzz smoke run (slowest stage, last)"

@@ -303,8 +303,8 @@ fn corpus_flow_counts_match_tshark() {
         return;
     };
     if which("tshark").is_none() {
-        eprintln!(
-            "SKIPPED: tshark is not installed (Debian package `tshark`; .ci/run installs it)"
+        missing_prerequisite(
+            "tshark is not installed (Debian package `tshark`; scripts/test.sh installs it)",
         );
         return;
     }

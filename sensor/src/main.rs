@@ -19,6 +19,9 @@ use std::sync::Arc;
     about = "Passive network sensor: remote control, tunnels and data leaving, as EVE JSON and Prometheus metrics"
 )]
 struct Cli {
+    // The options shared by run, replay and demo are accepted before the subcommand and
+    // after it (`spanwatch --config F run` and `spanwatch run --config F`), but are not
+    // global: `rules --help` shows only what applies to rules.
     #[command(flatten)]
     common: Common,
     #[command(subcommand)]
@@ -28,26 +31,41 @@ struct Cli {
 #[derive(Args, Clone)]
 struct Common {
     /// TOML configuration file (flags override it).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Write EVE JSON lines to FILE, or "-" for standard output.
-    #[arg(long, global = true, value_name = "FILE|-")]
+    #[arg(long, value_name = "FILE|-")]
     eve: Option<String>,
     /// Write the final metrics in Prometheus text format (node_exporter textfile convention).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     metrics_file: Option<PathBuf>,
     /// Internal networks, comma-separated CIDRs (default: RFC 1918 and fc00::/7).
-    #[arg(long, global = true, value_name = "CIDR[,CIDR...]")]
+    #[arg(long, value_name = "CIDR[,CIDR...]")]
     home_net: Option<String>,
     /// Worker threads; packets are sharded to them by a symmetric flow hash.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     workers: Option<usize>,
     /// Folder of rule files (default: the catalogue built into the binary).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,
     /// Print no summary on the terminal.
-    #[arg(long, short, global = true)]
+    #[arg(long, short)]
     quiet: bool,
+}
+
+impl Common {
+    /// The options given before the subcommand, overridden by those given after it.
+    fn merged(self, sub: Common) -> Common {
+        Common {
+            config: sub.config.or(self.config),
+            eve: sub.eve.or(self.eve),
+            metrics_file: sub.metrics_file.or(self.metrics_file),
+            home_net: sub.home_net.or(self.home_net),
+            workers: sub.workers.or(self.workers),
+            rules: sub.rules.or(self.rules),
+            quiet: sub.quiet || self.quiet,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -66,14 +84,21 @@ enum Cmd {
         /// Prometheus's exporter-toolkit (node_exporter's flag of the same name).
         #[arg(long = "web.config.file", value_name = "FILE")]
         web_config_file: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
     },
     /// Read pcap or pcapng files; packet time is the clock. Ends with a summary.
     Replay {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
     },
     /// Replay the small capture built into the binary and print what was found.
-    Demo,
+    Demo {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Check or list the detection rules catalogue.
     Rules {
         #[command(subcommand)]
@@ -86,7 +111,11 @@ enum RulesCmd {
     /// Validate every rule file in DIR; each error as file:line:col: message.
     Check { dir: PathBuf },
     /// Print the catalogue (the built-in one, or --rules DIR).
-    List,
+    List {
+        /// Folder of rule files to list instead of the built-in catalogue.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
 }
 
 /// The demo capture: made by this project's own generator (see tests/demo_capture.rs).
@@ -127,7 +156,8 @@ fn init_logging(json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         let _ = b.json().try_init();
     } else {
@@ -149,7 +179,7 @@ fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
-            RulesCmd::List => match &cli.common.rules {
+            RulesCmd::List { rules } => match rules.as_ref().or(cli.common.rules.as_ref()) {
                 Some(dir) => match spanwatch::rules::Catalogue::load_dir(dir) {
                     Ok(c) => {
                         print!("{}", spanwatch::rules::list_report(&c));
@@ -172,7 +202,13 @@ fn main() -> ExitCode {
             },
         };
     }
-    let cfg = match load_config(&cli.common) {
+    let common = match &cli.cmd {
+        Cmd::Run { common, .. } | Cmd::Replay { common, .. } | Cmd::Demo { common } => {
+            cli.common.clone().merged(common.clone())
+        }
+        Cmd::Rules { .. } => cli.common.clone(),
+    };
+    let cfg = match load_config(&common) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("spanwatch: {e}");
@@ -188,12 +224,12 @@ fn main() -> ExitCode {
         }
     };
     match cli.cmd {
-        Cmd::Replay { files } => {
+        Cmd::Replay { files, .. } => {
             let sensor = Sensor::new(cfg, "replay", shared);
             let sources: Vec<Source> = files.into_iter().map(Source::File).collect();
-            run_replay(&sensor, &sources, cli.common.quiet)
+            run_replay(&sensor, &sources, common.quiet)
         }
-        Cmd::Demo => {
+        Cmd::Demo { .. } => {
             let sensor = Sensor::new(cfg, "replay", shared);
             let banner = "spanwatch demo: replaying the built-in capture (an office network with remote access, tunnels and uploads)\n";
             if sensor.cfg.output.eve.as_deref() == Some("-") {
@@ -209,6 +245,7 @@ fn main() -> ExitCode {
             bpf,
             listen,
             web_config_file,
+            ..
         } => {
             let flags = RunFlags {
                 interface,
@@ -235,10 +272,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let reload = Reloader {
-                common: cli.common.clone(),
+                common: common.clone(),
                 flags,
             };
-            run_live(cfg, shared, iface, cli.common.quiet, reload)
+            run_live(cfg, shared, iface, common.quiet, reload)
         }
     }
 }
@@ -499,6 +536,7 @@ fn run_live(
     quiet: bool,
     reloader: Reloader,
 ) -> ExitCode {
+    let started = std::time::Instant::now();
     let opts: LiveOptions = cfg.capture.live_options(iface);
     let listen = cfg.http.listen.clone();
     let limits = control::Limits::from(&cfg.http);
@@ -651,10 +689,7 @@ fn run_live(
     }
     if !quiet {
         let p = sensor.tel.capture.packets.get();
-        eprint!(
-            "{}",
-            summary_text(&sensor, &summary, p, std::time::Duration::from_secs(1))
-        );
+        eprint!("{}", summary_text(&sensor, &summary, p, started.elapsed()));
     }
     ExitCode::SUCCESS
 }

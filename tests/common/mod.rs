@@ -87,3 +87,12 @@ pub fn which(tool: &str) -> Option<PathBuf> {
             .find(|c| c.is_file())
     })
 }
+
+/// A prerequisite of a test is missing on this machine (a tool, root): print SKIPPED with the
+/// reason, or under `CI=true` fail the test, since CI installs everything the tests use.
+pub fn missing_prerequisite(why: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why} (under CI=true a missing prerequisite fails the test)");
+    }
+    eprintln!("SKIPPED: {why}");
+}

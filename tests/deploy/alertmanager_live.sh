@@ -16,25 +16,30 @@
 # No root needed; nothing but 127.0.0.1 is contacted.
 #
 # Needs: prometheus-alertmanager, curl, python3; the binary from $SPANWATCH_BIN (default
-# target/release/spanwatch).
+# ${CARGO_TARGET_DIR:-target}/release/spanwatch). Under CI=true a missing prerequisite fails.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 D="$ROOT/deploy"
-SPANWATCH_BIN="${SPANWATCH_BIN:-target/release/spanwatch}"
+SPANWATCH_BIN="${SPANWATCH_BIN:-${CARGO_TARGET_DIR:-target}/release/spanwatch}"
 case "$SPANWATCH_BIN" in /*) ;; *) SPANWATCH_BIN="$ROOT/$SPANWATCH_BIN" ;; esac
 
 PASS=0; FAIL=0
 pass() { PASS=$((PASS + 1)); echo "PASS  $1"; }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/      | /' "$2" | tail -n 30; return 0; }
 finish() { echo "alertmanager_live: $PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
+# skip REASON: this machine cannot run the test (SKIPPED, exit 0), except under CI=true where a
+# missing prerequisite is a failure.
+skip() {
+    if [ "${CI:-}" = true ]; then fail "cannot run under CI=true: $1"; finish; fi
+    echo "SKIPPED: alertmanager_live: $1"; finish
+}
 
 AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
 if [ -z "$AM_BIN" ]; then
-    echo "SKIPPED: alertmanager_live: prometheus-alertmanager not installed (apt-get install prometheus-alertmanager)"
-    finish
+    skip "prometheus-alertmanager not installed (apt-get install prometheus-alertmanager)"
 fi
-for t in curl python3; do command -v "$t" >/dev/null || { echo "SKIPPED: alertmanager_live: $t not installed"; finish; }; done
+for t in curl python3; do command -v "$t" >/dev/null || skip "$t not installed"; done
 [ -x "$SPANWATCH_BIN" ] || { fail "no spanwatch binary at $SPANWATCH_BIN (cargo build --release)"; finish; }
 
 TMP="$(mktemp -d /tmp/spanwatch-am-live.XXXXXX)"

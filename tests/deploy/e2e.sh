@@ -87,6 +87,21 @@ EOF
 start_spanwatch --config "$WORK/e2e.toml"
 T_START=$(date +%s)
 
+# ------------------------------------------------------------------ query helpers
+promq() { in_a curl -fsS --get --data-urlencode "query=$1" http://127.0.0.1:9090/api/v1/query; }
+# prom_n EXPR: how many series EXPR returns (0 when the query fails)
+prom_n() { promq "$1" 2>/dev/null | python3 -c 'import sys,json; print(len(json.load(sys.stdin)["data"]["result"]))' 2>/dev/null || echo 0; }
+
+# Prometheus must hold a first sample of the alert counters (at 0) before any traffic: an
+# alert raised before the first scrape would make that first sample 1, and increase() (the
+# SpanwatchTunnel and SpanwatchRemoteAccessSession rules) would see no rise.
+scraped() {
+  [ "$(prom_n 'up{job="spanwatch"} == 1')" = 1 ] &&
+  [ "$(prom_n 'spanwatch_alerts_total{job="spanwatch",category=~"tunnel|remote-access|egress"} == 0')" -ge 12 ]
+}
+if wait_for 30 scraped; then pass "prometheus scraped spanwatch (up == 1) and holds the alert counters at 0 before any traffic"
+else fail "prometheus did not scrape spanwatch within 30 s (up: $(promq 'up{job="spanwatch"}' 2>&1 | head -c 300))"; fi
+
 # ------------------------------------------------------------------ servers in swb
 mkdir -p "$WORK/vnc"
 echo 'sw4tchVNC' | vncpasswd -f >"$WORK/vnc/passwd"
@@ -103,14 +118,16 @@ wait_port "$NS_B" 5901 tcp 10 || fail "Xtigervnc did not listen on 5901"
 wait_port "$NS_B" 53 udp 10 || fail "iodined did not listen on udp/53"
 wait_port "$NS_B" 8080 tcp 10 || fail "upload receiver did not listen on 8080"
 
-# ------------------------------------------------------------------ query helpers
-promq() { in_a curl -fsS --get --data-urlencode "query=$1" http://127.0.0.1:9090/api/v1/query; }
-# prom_ge DESC EXPR MIN: the (single) value of EXPR is >= MIN
+# prom_ge DESC EXPR MIN: the (summed) value of EXPR is >= MIN, polled for up to 15 s (the
+# next scrape and rule evaluation)
 prom_ge() {
-  local v
-  v=$(promq "$2" | python3 -c 'import sys,json; r=json.load(sys.stdin)["data"]["result"]; print(sum(float(x["value"][1]) for x in r) if r else "none")')
-  if [ "$v" != none ] && python3 -c "import sys; sys.exit(0 if $v >= $3 else 1)"; then pass "prometheus: $1 ($v)"
-  else fail "prometheus: $1: $2 = $v, want >= $3"; fi
+  local v i
+  for i in $(seq 1 30); do
+    v=$(promq "$2" | python3 -c 'import sys,json; r=json.load(sys.stdin)["data"]["result"]; print(sum(float(x["value"][1]) for x in r) if r else "none")')
+    if [ "$v" != none ] && python3 -c "import sys; sys.exit(0 if $v >= $3 else 1)"; then pass "prometheus: $1 ($v)"; return 0; fi
+    sleep 0.5
+  done
+  fail "prometheus: $1: $2 = $v, want >= $3"
 }
 amq() { in_a curl -fsS http://127.0.0.1:9093/api/v2/alerts >"$WORK/am.json"; }
 # am_has DESC PYTHON-EXPR: some active alert a (labels l) satisfies the expression
@@ -149,7 +166,6 @@ want="$(stat -c %s "$WORK/upload.bin") $(sha256sum "$WORK/upload.bin" | cut -d' 
 in_a timeout 60 curl -fsS -T "$WORK/upload.bin" -o "$WORK/upload-answer" http://$B4:8080/upload.bin
 check "upload: 200 MB received whole (byte count and SHA-256 match)" test "$(cat "$WORK/upload-answer" 2>/dev/null)" = "$want"
 rm -f "$WORK/upload.bin"
-sleep 3   # a few more scrapes and rule evaluations; the upload's flow record (closed timeout)
 
 # ------------------------------------------------------------------ VNC, last: its alert fires, then resolves
 # The viewer stays connected until its timeout ends it (the TCP session then closes). While
@@ -195,9 +211,9 @@ prom_ge "captured bytes rose by the upload (>= 200 MB)" "increase(spanwatch_byte
 prom_ge "spanwatch's notifications to Alertmanager sent" "spanwatch_alertmanager_notifications_total{job=\"spanwatch\",result=\"sent\"}" 2
 v=$(promq 'sum(spanwatch_alertmanager_notifications_total{job="spanwatch",result=~"failed|rejected|dropped"})' | python3 -c 'import sys,json; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")')
 [ "$v" = 0 ] && pass "prometheus: no notification failed, was rejected or dropped" || fail "prometheus: failed/rejected/dropped notifications = $v"
+firing() { [ "$(prom_n "ALERTS{alertname=\"$1\",alertstate=\"firing\"}")" -ge 1 ]; }
 for a in SpanwatchRemoteAccessSession SpanwatchTunnel; do
-  n=$(promq "ALERTS{alertname=\"$a\",alertstate=\"firing\"}" | python3 -c 'import sys,json; print(len(json.load(sys.stdin)["data"]["result"]))')
-  [ "$n" -ge 1 ] && pass "prometheus: rule $a firing" || fail "prometheus: rule $a not firing"
+  wait_for 15 firing "$a" && pass "prometheus: rule $a firing" || fail "prometheus: rule $a not firing"
 done
 
 # ------------------------------------------------------------------ what Alertmanager holds

@@ -449,8 +449,137 @@ def cmd_healthcheck_cmd(_):
     return 0
 
 
-def cmd_dockerfile(_):
-    path = os.path.join(DEPLOY, "container", "Dockerfile")
+DOCKERFILE = os.path.join(DEPLOY, "container", "Dockerfile")
+
+
+def dockerfile_stages(path):
+    """The stages of a Dockerfile: dicts with base, name, workdir and copies, each copy a
+    (sources, destination, from-stage or None) tuple. Line continuations joined, comments
+    dropped; COPY in its shell form (no JSON array form is used here)."""
+    stages = []
+    for raw in open(path, encoding="utf-8").read().replace("\\\n", " ").splitlines():
+        l = raw.strip()
+        if not l or l.startswith("#"):
+            continue
+        word = l.split()[0].upper()
+        if word == "FROM":
+            parts = l.split()
+            stages.append({"base": parts[1], "name": parts[3] if len(parts) > 3 and parts[2].upper() == "AS" else None,
+                           "workdir": "/", "copies": []})
+        elif word == "WORKDIR" and stages:
+            w = l.split(None, 1)[1]
+            stages[-1]["workdir"] = w if w.startswith("/") else os.path.join(stages[-1]["workdir"], w)
+        elif word in ("COPY", "ADD") and stages:
+            args = l.split()[1:]
+            frm = None
+            while args and args[0].startswith("--"):
+                if args[0].startswith("--from="):
+                    frm = args[0].split("=", 1)[1]
+                args = args[1:]
+            stages[-1]["copies"].append((args[:-1], args[-1], frm))
+    return stages
+
+
+def dockerignore_patterns(path):
+    ign = path + ".dockerignore"
+    if not os.path.exists(ign):
+        ign = os.path.join(ROOT, ".dockerignore")
+    if not os.path.exists(ign):
+        return []
+    return [l.strip().rstrip("/") for l in open(ign, encoding="utf-8") if l.strip() and not l.startswith("#")]
+
+
+def dockerignored(rel, patterns):
+    """Whether the context path rel (or a folder above it) matches a .dockerignore pattern."""
+    import fnmatch
+    parts = rel.split("/")
+    for i in range(1, len(parts) + 1):
+        p = "/".join(parts[:i])
+        for pat in patterns:
+            if fnmatch.fnmatchcase(p, pat) or (pat.startswith("**/") and fnmatch.fnmatchcase(parts[i - 1], pat[3:])):
+                return True
+    return False
+
+
+def build_inputs():
+    """What `cargo build` of the binary reads from the repository: the manifest and lockfile,
+    build.rs and the folders it reads (root.join("...")), and the top folder of each target's
+    source path."""
+    need = {"Cargo.toml", "Cargo.lock"}
+    br = os.path.join(ROOT, "build.rs")
+    if os.path.exists(br):
+        need.add("build.rs")
+        need.update(re.findall(r'root\.join\("([^"/]+)[^"]*"\)', open(br, encoding="utf-8").read()))
+    for m in re.finditer(r'^path\s*=\s*"([^"]+)"', open(os.path.join(ROOT, "Cargo.toml"), encoding="utf-8").read(), re.M):
+        need.add(m.group(1).split("/")[0])
+    return sorted(need)
+
+
+def build_stage(stages):
+    for st in stages:
+        if st["name"] and any(frm == st["name"] for s in stages for (_, _, frm) in s["copies"]):
+            return st
+    return stages[0]
+
+
+def cmd_docker_context(a):
+    """Materialise what each stage of the Dockerfile COPYs from the build context (the
+    repository root, .dockerignore applied): the build stage's files under OUT/build at the
+    paths they get below WORKDIR, the final stage's under OUT/final (absolute destinations)."""
+    import shutil
+    path = a.dockerfile or DOCKERFILE
+    stages = dockerfile_stages(path)
+    pats = dockerignore_patterns(path)
+    bs = build_stage(stages)
+    for tag, st in (("build", bs), ("final", stages[-1])):
+        root = os.path.join(a.out, tag)
+        os.makedirs(root, exist_ok=True)
+        for srcs, dest, frm in st["copies"]:
+            if frm:
+                continue
+            d = dest if dest.startswith("/") else os.path.join(st["workdir"], dest)
+            d = os.path.join(root, d.lstrip("/"))
+            for src in srcs:
+                sp = os.path.join(ROOT, src)
+                if not os.path.exists(sp):
+                    bad(f"COPY source {src} missing")
+                    continue
+                if os.path.isdir(sp):
+                    # COPY dir dest: the contents of dir into dest
+                    for dp, dns, fns in os.walk(sp):
+                        dns[:] = [x for x in dns if not dockerignored(os.path.relpath(os.path.join(dp, x), ROOT), pats)]
+                        for fn in fns:
+                            rel = os.path.relpath(os.path.join(dp, fn), ROOT)
+                            if dockerignored(rel, pats):
+                                continue
+                            t = os.path.join(d, os.path.relpath(os.path.join(dp, fn), sp))
+                            os.makedirs(os.path.dirname(t), exist_ok=True)
+                            shutil.copy2(os.path.join(dp, fn), t)
+                elif not dockerignored(src, pats):
+                    t = os.path.join(d, os.path.basename(src)) if (dest.endswith("/") or len(srcs) > 1) else d
+                    os.makedirs(os.path.dirname(t), exist_ok=True)
+                    shutil.copy2(sp, t)
+                print(f"{tag}: {src} -> {dest}")
+    print(f"build stage workdir {bs['workdir']}")
+    return finish()
+
+
+def cmd_dockerfile(a):
+    path = a.dockerfile or DOCKERFILE
+    # Every input of the build is copied into the build stage and not excluded by the
+    # .dockerignore (a missing build.rs or rules/ made the image fail to build: OUT_DIR not defined).
+    stages = dockerfile_stages(path)
+    bs = build_stage(stages)
+    pats = dockerignore_patterns(path)
+    copied = set()
+    for srcs, _, frm in bs["copies"]:
+        if not frm:
+            copied.update(s.rstrip("/") for s in srcs)
+    for need in build_inputs():
+        if need not in copied:
+            bad(f"the build stage does not COPY {need} (cargo build reads it)")
+        elif dockerignored(need, pats):
+            bad(f"{need} is excluded by the .dockerignore but the build needs it")
     lines = []
     for raw in open(path, encoding="utf-8").read().replace("\\\n", " ").splitlines():
         s = raw.strip()
@@ -486,6 +615,38 @@ def cmd_dockerfile(_):
                     bad(f"COPY source {src} missing from the repository")
     if not re.search(r'ENTRYPOINT \["/usr/bin/spanwatch"\]', text):
         bad("ENTRYPOINT should be the binary (exec form)")
+    return finish()
+
+
+def cmd_logrotate(_):
+    """deploy/logrotate/spanwatch rotates the EVE file of deploy/spanwatch.toml as the unit's
+    user, by renaming and SIGHUP (the sensor reopens), never copytruncate."""
+    import shlex
+    path = os.path.join(DEPLOY, "logrotate", "spanwatch")
+    text = open(path, encoding="utf-8").read()
+    body = "\n".join(l.split("#", 1)[0] for l in text.splitlines())
+    words = [l.split() for l in body.splitlines() if l.strip()]
+    with open(os.path.join(DEPLOY, "spanwatch.toml"), "rb") as f:
+        import tomllib
+        eve = tomllib.load(f)["output"]["eve"]
+    globs = [w[0] for w in words if w[-1] == "{"]
+    if not globs or not any(os.path.dirname(g) == os.path.dirname(eve) and
+                            __import__("fnmatch").fnmatch(eve, g) for g in globs):
+        bad(f"no rotated path matches deploy/spanwatch.toml's eve = {eve!r}: {globs}")
+    if any(w[0] == "copytruncate" for w in words):
+        bad("copytruncate: spanwatch reopens its EVE file on SIGHUP, rename and signal instead")
+    unit = open(os.path.join(DEPLOY, "systemd", "spanwatch.service"), encoding="utf-8").read()
+    user = re.search(r"^User=(\S+)", unit, re.M).group(1)
+    su = [w for w in words if w[0] == "su"]
+    if not su or su[0][1] != user:
+        bad(f"'su {user} {user}' needed: /var/log/spanwatch belongs to the unit's user")
+    m = re.search(r"postrotate\n(.*?)\n\s*endscript", body, re.S)
+    post = m.group(1).strip() if m else ""
+    if not re.search(r"systemctl (reload|kill -s (HUP|SIGHUP)) spanwatch|kill -HUP", post):
+        bad(f"postrotate does not send SIGHUP to spanwatch: {post!r}")
+    if "systemctl reload" in post and "ExecReload=/bin/kill -HUP $MAINPID" not in unit:
+        bad("postrotate uses systemctl reload but the unit's ExecReload does not send SIGHUP")
+    print(f"rotates {globs} as {user}; postrotate: {post}")
     return finish()
 
 
@@ -722,8 +883,10 @@ def main():
     p = sub.add_parser("query"); p.add_argument("url")
     sub.add_parser("compose")
     sub.add_parser("healthcheck-cmd")
-    sub.add_parser("dockerfile")
+    p = sub.add_parser("dockerfile"); p.add_argument("dockerfile", nargs="?")
+    p = sub.add_parser("docker-context"); p.add_argument("out"); p.add_argument("--dockerfile")
     sub.add_parser("k8s")
+    sub.add_parser("logrotate")
     p = sub.add_parser("k8s-mutant"); p.add_argument("src"); p.add_argument("out")
     p = sub.add_parser("cardinality"); p.add_argument("--metrics-file")
     p = sub.add_parser("metrics-drift"); p.add_argument("metrics_file")
@@ -733,7 +896,8 @@ def main():
         "rules-meta": cmd_rules_meta, "alert-names": cmd_alert_names, "mutant": cmd_mutant,
         "dashboard": cmd_dashboard, "provisioning": cmd_provisioning, "exprs": cmd_exprs, "query": cmd_query,
         "compose": cmd_compose, "healthcheck-cmd": cmd_healthcheck_cmd, "dockerfile": cmd_dockerfile,
-        "k8s": cmd_k8s, "k8s-mutant": cmd_config_mutant, "cardinality": cmd_cardinality,
+        "docker-context": cmd_docker_context,
+        "k8s": cmd_k8s, "logrotate": cmd_logrotate, "k8s-mutant": cmd_config_mutant, "cardinality": cmd_cardinality,
         "metrics-drift": cmd_metrics_drift,
         "boolify": lambda a: print(boolify(a.expr)) or 0,
     }[a.cmd]

@@ -27,7 +27,6 @@ if wait_for 20 grep -q "Connection setup complete" "$WORK/iodine.log"; then
 else
   fail "iodine tunnel setup"; sed 's/^/    iodine: /' "$WORK/iodine.log" | tail -10
 fi
-sleep 0.5
 record_stop
 stop_spanwatch
 

@@ -13,7 +13,8 @@ bg_b http sh -c "cd '$WORK/www' && exec python3 -m http.server --bind 127.0.0.1 
 in_b sysctl -qw net.ipv4.icmp_echo_ignore_all=1
 bg_b ptunnel-server ptunnel-ng -r127.0.0.1 -R8000 -Pspanwatch-live -v1 -o"$WORK/ptunnel-server.out"
 wait_port "$NS_B" 8000 || fail "http.server did not listen on 8000"
-sleep 0.5
+# ptunnel-ng listens on a raw ICMP socket
+wait_for 10 sh -c "ip netns exec '$NS_B' ss -Hwan | grep -q ." || fail "ptunnel-ng proxy opened no raw ICMP socket"
 
 record_start 400
 start_spanwatch
@@ -23,7 +24,6 @@ t0=$(date +%s)
 in_a timeout 45 curl -fsS -o "$WORK/got1m5" http://127.0.0.1:18000/file1m5
 if cmp -s "$WORK/www/file1m5" "$WORK/got1m5"; then pass "1.5 MB through the ICMP tunnel in $(( $(date +%s) - t0 )) s, bytes identical"
 else fail "1.5 MB through the ICMP tunnel"; tail -5 "$WORK/ptunnel-client.out" "$WORK/ptunnel-server.out" 2>/dev/null | sed 's/^/    /'; fi
-sleep 0.5
 record_stop
 stop_spanwatch
 

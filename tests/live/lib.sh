@@ -16,7 +16,10 @@
 # two "hosts". Nothing leaves the two namespaces this script creates.
 #
 # Environment:
-#   SPANWATCH_BIN          the binary (default target/release/spanwatch under the repo root)
+#   SPANWATCH_BIN          the binary (default ${CARGO_TARGET_DIR:-target}/release/spanwatch,
+#                          relative paths from the repo root)
+#   CI                     true: a scenario that cannot run here (not root, a package or the
+#                          binary missing) FAILS instead of printing SKIPPED
 #   SPANWATCH_LIVE_RECORD  1: write the tcpdump recording to tests/fixtures/live-NAME.pcap
 #   SPANWATCH_LIVE_KEEP    1: keep the work folder (EVE, metrics, logs) even when all passed
 #   SPANWATCH_LIVE_TIMEOUT whole-script watchdog in seconds (default 150)
@@ -25,7 +28,7 @@ set -uo pipefail
 
 LIVE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$LIVE_DIR/../.." && pwd)
-SPANWATCH_BIN=${SPANWATCH_BIN:-target/release/spanwatch}
+SPANWATCH_BIN=${SPANWATCH_BIN:-${CARGO_TARGET_DIR:-target}/release/spanwatch}
 [[ $SPANWATCH_BIN = /* ]] || SPANWATCH_BIN=$REPO_ROOT/$SPANWATCH_BIN
 
 LIVE_NAME=unnamed
@@ -49,8 +52,17 @@ EVE="" METRICS=""
 exec 3>&1 4>&2
 log() { printf '[%s %s] %s\n' "$LIVE_NAME" "$(date +%H:%M:%S)" "$*" >&4; }
 
-# skip REASON: the whole scenario cannot run here. Exit 0 so CI without root stays green.
+# skip REASON: the whole scenario cannot run here. Exit 0 (a machine without root stays
+# green), except under CI=true, where a missing prerequisite is a failure.
 skip() {
+  if [ "${CI:-}" = true ]; then
+    echo "FAIL - live $LIVE_NAME cannot run under CI=true: $*" >&3
+    echo "live $LIVE_NAME: 0 passed, 1 failed" >&3
+    RESULT_PRINTED=1
+    trap - EXIT
+    live_cleanup
+    exit 1
+  fi
   echo "SKIPPED: live $LIVE_NAME: $*" >&3
   echo "live $LIVE_NAME: 0 passed, 0 failed" >&3
   RESULT_PRINTED=1
@@ -59,8 +71,11 @@ skip() {
   exit 0
 }
 
-# skip_step REASON: one step cannot run; the rest of the scenario goes on.
-skip_step() { echo "SKIPPED: $*"; SKIPPED_STEPS=$((SKIPPED_STEPS + 1)); }
+# skip_step REASON: one step cannot run; the rest of the scenario goes on (a failure under CI=true).
+skip_step() {
+  if [ "${CI:-}" = true ]; then fail "cannot run under CI=true: $*"; return 0; fi
+  echo "SKIPPED: $*"; SKIPPED_STEPS=$((SKIPPED_STEPS + 1))
+}
 
 pass() { echo "ok - $*"; PASSED=$((PASSED + 1)); }
 fail() { echo "FAIL - $*"; FAILED=$((FAILED + 1)); }
@@ -165,7 +180,7 @@ record_start() {
 
 record_stop() {
   [ -n "$REC_PID" ] || return 0
-  sleep 0.3
+  settle_capture
   kill -INT "$REC_PID" 2>/dev/null
   local i
   for i in $(seq 1 50); do kill -0 "$REC_PID" 2>/dev/null || break; sleep 0.1; done
@@ -190,8 +205,10 @@ start_spanwatch() {
   ip netns exec "$NS_A" "$SPANWATCH_BIN" run --interface veth-a --eve "$EVE.$SW_RUNS" \
     --metrics-file "$METRICS.$SW_RUNS" --listen "$SW_LISTEN" "$@" >"$WORK/spanwatch.$SW_RUNS.log" 2>&1 </dev/null &
   SW_PID=$!
+  SW_T0=$(date +%s.%N)
   if wait_for 15 healthz_ok; then
     pass "spanwatch run #$SW_RUNS: /healthz says ok"
+    sw_base_mark
   else
     fail "spanwatch run #$SW_RUNS: /healthz did not say ok within 15 s"
     sed 's/^/    spanwatch: /' "$WORK/spanwatch.$SW_RUNS.log" | tail -20
@@ -201,12 +218,41 @@ start_spanwatch() {
 # scrape_metrics FILE: the live /metrics of the running spanwatch.
 scrape_metrics() { ip netns exec "$NS_A" curl -fsS --max-time 3 "http://$SW_LISTEN/metrics" >"$1"; }
 
+# sw_metric NAME: the value of an unlabelled series of the running spanwatch ("" if none).
+sw_metric() {
+  ip netns exec "$NS_A" curl -fsS --max-time 1 "http://$SW_LISTEN/metrics" 2>/dev/null | sed -n "s/^$1 //p"
+}
+# sw_metric_ge NAME MIN: that value is >= MIN.
+sw_metric_ge() { local v; v=$(sw_metric "$1"); [ -n "$v" ] && python3 -c "import sys; sys.exit(0 if $v >= $2 else 1)"; }
+
+# if_packets: packets veth-a has sent and received (what the capture on it sees).
+if_packets() { ip netns exec "$NS_A" sh -c 'echo $(( $(cat /sys/class/net/veth-a/statistics/rx_packets) + $(cat /sys/class/net/veth-a/statistics/tx_packets) ))'; }
+# sw_base_mark: remember both counters (spanwatch's first, then the interface's), so that
+# settle_capture knows how many packets spanwatch must have read by a later point.
+SW_BASE_SW=0 SW_BASE_IF=0
+sw_base_mark() { SW_BASE_SW=$(sw_metric spanwatch_packets_total); SW_BASE_SW=${SW_BASE_SW:-0}; SW_BASE_IF=$(if_packets); }
+# settle_capture: wait until the running spanwatch has read every packet that crossed veth-a
+# so far (its packet counter plus the kernel's drops has caught up with the interface's
+# counters since start_spanwatch), at most 15 s.
+settle_capture() {
+  [ -n "$SW_PID" ] || return 0
+  local want cur drops i
+  want=$(( SW_BASE_SW + $(if_packets) - SW_BASE_IF ))
+  for i in $(seq 1 75); do
+    cur=$(sw_metric spanwatch_packets_total)
+    drops=$(sw_metric spanwatch_capture_kernel_dropped_packets_total)
+    [ -n "$cur" ] && [ $(( ${cur%.*} + ${drops:-0} )) -ge "$want" ] && return 0
+    sleep 0.2
+  done
+  log "spanwatch read ${cur:-?} packets (+${drops:-?} dropped) of the $want that crossed veth-a, after 15 s"
+}
+
 # stop_spanwatch: SIGTERM, wait (20 s) for exit 0; EVE and metrics of all runs so far are joined
 # into $EVE and $METRICS (metrics: the last run's).
 stop_spanwatch() {
   [ -n "$SW_PID" ] || return 0
-  # Let the last packets of the clients reach the capture.
-  sleep "${SW_SETTLE:-1}"
+  # Let the last packets of the clients reach the capture (SW_SETTLE=0: stop at once).
+  [ "${SW_SETTLE:-1}" = 0 ] || settle_capture
   kill -TERM "$SW_PID" 2>/dev/null
   local i rc
   for i in $(seq 1 200); do kill -0 "$SW_PID" 2>/dev/null || break; sleep 0.1; done
@@ -216,6 +262,14 @@ stop_spanwatch() {
   fi
   wait "$SW_PID"; rc=$?
   SW_PID=""
+  # the summary's "in N s" is the wall time the sensor ran (within 2 s)
+  local ran said
+  ran=$(python3 -c "import time; print(round(time.time() - $SW_T0, 2))")
+  said=$(sed -n 's/^packets .* in \([0-9.]*\)s, .*/\1/p' "$WORK/spanwatch.$SW_RUNS.log" | tail -1)
+  if [ -n "$said" ]; then
+    check "spanwatch run #$SW_RUNS: the summary says it ran ${said}s (wall time ${ran}s)" \
+      python3 -c "import sys; sys.exit(0 if abs($said - $ran) <= 2 else 1)"
+  fi
   if [ "$rc" = 0 ]; then pass "spanwatch run #$SW_RUNS exited 0 on SIGTERM"; else
     fail "spanwatch run #$SW_RUNS exit status $rc"; sed 's/^/    spanwatch: /' "$WORK/spanwatch.$SW_RUNS.log" | tail -20; fi
   cat "$EVE".[0-9]* >"$EVE" 2>/dev/null

@@ -50,7 +50,9 @@ variant() {
     fail "openvpn $name: tunnel did not come up"; sed 's/^/    client: /' "$WORK/ovpn-client-$name.log" | tail -8
   fi
   kill -TERM -- "-$cpid" "-$spid" 2>/dev/null
-  sleep 0.5
+  # both ends gone (their tun devices removed) before the next variant
+  wait_for 10 sh -c "! ip -n '$NS_A' link show 'tun-c$name' && ! ip -n '$NS_B' link show 'tun-s$name'" \
+    || log "openvpn $name: tun devices still present 10 s after SIGTERM"
 }
 variant udp udp 1194 10.8.77
 variant tcp tcp 1195 10.8.78

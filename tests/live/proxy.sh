@@ -58,7 +58,6 @@ check "curl through tinyproxy HTTP CONNECT, bytes identical" cmp -s "$WORK/www/f
 # 4. SSH through the SOCKS proxy
 out=$( in_a timeout 20 "${SSH[@]}" -o ProxyCommand="nc -X 5 -x $B4:1080 %h %p" root@$T4 'echo via-socks; id -un' 2>&1 )
 case $out in *via-socks*root*) pass "ssh through the SOCKS5 proxy ran a command";; *) fail "ssh through SOCKS5: $out";; esac
-sleep 0.5
 
 record_stop
 stop_spanwatch

@@ -37,7 +37,6 @@ if grep -q "Authentication only, exit status 0" "$WORK/xfreerdp.log"; then
 else
   fail "xfreerdp connection (exit $rc)"; sed 's/^/    xfreerdp: /' "$WORK/xfreerdp.log" | tail -15
 fi
-sleep 0.5
 
 record_stop
 stop_spanwatch

@@ -37,7 +37,6 @@ check "download through ssh -D SOCKS proxy, bytes identical" cmp -s "$WORK/www/s
 
 # Close the tunnels so their flows end with the TCP close.
 kill -TERM -- "-${BG_PIDS[-1]}" "-${BG_PIDS[-2]}" 2>/dev/null
-sleep 0.5
 
 record_stop
 stop_spanwatch

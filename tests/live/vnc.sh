@@ -28,7 +28,6 @@ if grep -q "Authentication success" "$WORK/vncviewer.log"; then
 else
   fail "vncviewer session"; sed 's/^/    vncviewer: /' "$WORK/vncviewer.log" | tail -15
 fi
-sleep 0.5
 
 record_stop
 stop_spanwatch

@@ -46,7 +46,6 @@ if in_a timeout 10 ping -c 3 -i 0.3 -W 2 10.9.77.2 >/dev/null &&
 else
   fail "wireguard ($IMPL): traffic through the tunnel"; in_a wg show "$WGA" | sed 's/^/    wg: /'
 fi
-sleep 0.5
 record_stop
 stop_spanwatch
 

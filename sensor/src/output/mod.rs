@@ -237,8 +237,9 @@ impl Output {
                 category: a.alert.category,
                 severity: a.alert.severity,
                 signature: a.alert.signature.clone(),
-                src: format!("{}:{}", a.tuple.src_ip, a.tuple.src_port),
-                dest: format!("{}:{}", a.tuple.dest_ip, a.tuple.dest_port),
+                // IPv6 in brackets: [2001:db8::1]:443
+                src: std::net::SocketAddr::new(a.tuple.src_ip, a.tuple.src_port).to_string(),
+                dest: std::net::SocketAddr::new(a.tuple.dest_ip, a.tuple.dest_port).to_string(),
                 direction: a.direction,
             });
         }
