@@ -1,6 +1,7 @@
 //! Regression over captures recorded from real programs in network namespaces
 //! (tests/fixtures/README.md says how): xrdp + FreeRDP, TigerVNC, OpenSSH, dante and
-//! tinyproxy, OpenVPN, wireguard-go, iodine, ptunnel-ng. Runs without root.
+//! tinyproxy, OpenVPN, wireguard-go, iodine, ptunnel-ng; scp, sftp, rsync and git over
+//! OpenSSH. Runs without root.
 
 mod common;
 use common::*;
@@ -86,7 +87,7 @@ fn openssh_sessions_name_both_ends() {
 }
 
 #[test]
-fn openssh_typed_session_is_interactive_and_the_forward_is_a_tunnel() {
+fn openssh_typed_session_is_interactive_and_one_download_is_a_transfer() {
     let r = fixture("live-ssh.pcap");
     let ssh: Vec<&Value> = flows(&r)
         .into_iter()
@@ -101,16 +102,108 @@ fn openssh_typed_session_is_interactive_and_the_forward_is_a_tunnel() {
     assert_eq!(t["keystrokes"], 55, "{t}");
     let gap = t["mean_keystroke_gap_ms"].as_u64().unwrap();
     assert!((80..=240).contains(&gap), "{t}");
-    // the -L forward carrying the start of a download (the recording stops at 1200 packets)
-    let fwd = ssh
+    // The -L forward carrying the start of one download (the recording stops at 1200
+    // packets): one request, one run of data back, as a copy looks; no tunnel alert.
+    let one = ssh
         .iter()
-        .find(|f| f["ssh"]["shape"] == "forwarding")
-        .expect("a forwarding session");
+        .find(|f| f["ssh"]["shape"] == "transfer")
+        .expect("a transfer");
+    assert_eq!(one["ssh"]["transfer"]["direction"], "to_client");
+    assert!(alert_with(&r, "tunnel").is_empty());
+}
+
+/// The SSH sessions of `live-ssh_transfer.pcap` in the order they started: (client port,
+/// shape, flow record).
+fn ssh_sessions(r: &[Value]) -> Vec<(u64, &str, &Value)> {
+    let mut v: Vec<(u64, &str, &Value)> = flows(r)
+        .into_iter()
+        .filter(|f| f["app_proto"] == "ssh")
+        .map(|f| {
+            (
+                f["src_port"].as_u64().unwrap(),
+                f["ssh"]["shape"].as_str().unwrap(),
+                f,
+            )
+        })
+        .collect();
+    v.sort_by_key(|(_, _, f)| f["flow"]["start"].as_str().unwrap().to_string());
+    v
+}
+
+#[test]
+fn ssh_copies_are_transfers_forwards_are_tunnels_typing_is_nothing() {
+    let r = fixture("live-ssh_transfer.pcap");
+    let s = ssh_sessions(&r);
+    let shapes: Vec<&str> = s.iter().map(|x| x.1).collect();
+    // scp up, scp down, sftp put, sftp get, rsync -e ssh up, git push; ssh -L, -R, -D
+    // with six requests each; a typed session
+    assert_eq!(
+        shapes,
+        [
+            "transfer",
+            "transfer",
+            "transfer",
+            "transfer",
+            "transfer",
+            "transfer",
+            "forwarding",
+            "forwarding",
+            "forwarding",
+            "interactive"
+        ]
+    );
+    let dirs: Vec<&str> = s[..6]
+        .iter()
+        .map(|x| x.2["ssh"]["transfer"]["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dirs,
+        ["to_server", "to_client", "to_server", "to_client", "to_server", "to_server"]
+    );
+    for (_, _, f) in &s[..6] {
+        let t = &f["ssh"]["transfer"];
+        assert!(t["payload_bytes"].as_u64().unwrap() > 256 * 1024, "{t}");
+        assert_eq!(f["ssh"]["timing"]["exchanges"], 1);
+    }
+    for (_, _, f) in &s[6..9] {
+        assert_eq!(f["ssh"]["timing"]["exchanges"], 6, "{}", f["ssh"]);
+    }
+    // One tunnel alert per client, server and port (the output deduplicates the rest): on
+    // the first forward. Nothing on the copies or the typed session.
     let tunnel = alert_with(&r, "tunnel");
     assert_eq!(tunnel.len(), 1, "{tunnel:#?}");
-    assert_eq!(tunnel[0]["src_port"], fwd["src_port"]);
+    assert_eq!(tunnel[0]["src_port"].as_u64(), Some(s[6].0));
     assert_eq!(tunnel[0]["alert"]["signature_id"], 9_300_004);
-    assert!(tunnel.iter().all(|a| a["src_port"] != typed["src_port"]));
+    assert_eq!(alerts(&r).len(), 1);
+}
+
+#[test]
+fn ssh_copies_reach_the_host_stage_as_uploads_and_downloads() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-ssh_transfer.pcap");
+    let dir = tmpdir();
+    let run = |extra: &str| {
+        let cfg = dir.path().join("spanwatch.toml");
+        std::fs::write(&cfg, extra).unwrap();
+        let (recs, out) = replay(&p, &["--config", cfg.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        recs
+    };
+    // The client alone inside: the server is outside, and the first upload over 200 kB
+    // (scp's) is egress far above what a new host is allowed.
+    let r = run("[sensor]\nhome_net = [\"10.77.0.1/32\"]\n[host.egress]\nfloor_bytes = 200000\nnew_host_bytes = 200000\n");
+    let s = ssh_sessions(&r);
+    let eg = alert_with(&r, "egress");
+    assert_eq!(eg.len(), 1, "{eg:#?}");
+    assert_eq!(eg[0]["app_proto"], "ssh");
+    assert_eq!(eg[0]["src_port"].as_u64(), Some(s[0].0));
+    assert!(alert_with(&r, "tunnel").iter().all(|a| a["src_port"].as_u64() == Some(s[6].0)));
+    // Both inside: the first download over 200 kB (scp's) is collection from an internal
+    // SSH server.
+    let r = run("[sensor]\nhome_net = [\"10.77.0.0/24\"]\n[host.collection]\nfloor_bytes = 200000\nnew_host_bytes = 200000\n");
+    let col = alert_with(&r, "collection");
+    assert_eq!(col.len(), 1, "{col:#?}");
+    assert_eq!(col[0]["alert"]["metadata"]["service"][0], "ssh");
+    assert_eq!(col[0]["src_port"].as_u64(), Some(s[1].0));
 }
 
 #[test]
