@@ -158,7 +158,14 @@ fn ssh_copies_are_transfers_forwards_are_tunnels_typing_is_nothing() {
         .collect();
     assert_eq!(
         dirs,
-        ["to_server", "to_client", "to_server", "to_client", "to_server", "to_server"]
+        [
+            "to_server",
+            "to_client",
+            "to_server",
+            "to_client",
+            "to_server",
+            "to_server"
+        ]
     );
     for (_, _, f) in &s[..6] {
         let t = &f["ssh"]["transfer"];
@@ -185,7 +192,11 @@ fn ssh_copies_reach_the_host_stage_as_uploads_and_downloads() {
         let cfg = dir.path().join("spanwatch.toml");
         std::fs::write(&cfg, extra).unwrap();
         let (recs, out) = replay(&p, &["--config", cfg.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         recs
     };
     // The client alone inside: the server is outside, and the first upload over 200 kB
@@ -196,7 +207,9 @@ fn ssh_copies_reach_the_host_stage_as_uploads_and_downloads() {
     assert_eq!(eg.len(), 1, "{eg:#?}");
     assert_eq!(eg[0]["app_proto"], "ssh");
     assert_eq!(eg[0]["src_port"].as_u64(), Some(s[0].0));
-    assert!(alert_with(&r, "tunnel").iter().all(|a| a["src_port"].as_u64() == Some(s[6].0)));
+    assert!(alert_with(&r, "tunnel")
+        .iter()
+        .all(|a| a["src_port"].as_u64() == Some(s[6].0)));
     // Both inside: the first download over 200 kB (scp's) is collection from an internal
     // SSH server.
     let r = run("[sensor]\nhome_net = [\"10.77.0.0/24\"]\n[host.collection]\nfloor_bytes = 200000\nnew_host_bytes = 200000\n");

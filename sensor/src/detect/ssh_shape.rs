@@ -406,7 +406,13 @@ mod tests {
         let mut s = SshShape::default();
         let mut t = 0;
         handshake(&mut s, &mut t);
-        for (to_server, size) in [(true, 112), (false, 288), (false, 216), (true, 68), (false, 76)] {
+        for (to_server, size) in [
+            (true, 112),
+            (false, 288),
+            (false, 216),
+            (true, 68),
+            (false, 76),
+        ] {
             t += MS;
             s.observe(to_server, size, t);
         }
