@@ -136,7 +136,8 @@ fn ssh_copies_are_transfers_forwards_are_tunnels_typing_is_nothing() {
     let s = ssh_sessions(&r);
     let shapes: Vec<&str> = s.iter().map(|x| x.1).collect();
     // scp up, scp down, sftp put, sftp get, rsync -e ssh up, git push; ssh -L, -R, -D
-    // with six requests each; a typed session
+    // with six requests each; a typed session; a typed session whose -L forward carried
+    // three downloads meanwhile
     assert_eq!(
         shapes,
         [
@@ -149,7 +150,8 @@ fn ssh_copies_are_transfers_forwards_are_tunnels_typing_is_nothing() {
             "forwarding",
             "forwarding",
             "forwarding",
-            "interactive"
+            "interactive",
+            "forwarding"
         ]
     );
     let dirs: Vec<&str> = s[..6]
@@ -175,13 +177,35 @@ fn ssh_copies_are_transfers_forwards_are_tunnels_typing_is_nothing() {
     for (_, _, f) in &s[6..9] {
         assert_eq!(f["ssh"]["timing"]["exchanges"], 6, "{}", f["ssh"]);
     }
-    // One tunnel alert per client, server and port (the output deduplicates the rest): on
-    // the first forward. Nothing on the copies or the typed session.
+    let typed = &s[10].2["ssh"]["timing"];
+    assert!(typed["keystrokes"].as_u64().unwrap() >= 30, "{typed}");
+    assert_eq!(typed["exchanges"], 3, "{typed}");
+    // One tunnel alert per client, server and port within the suppression window (an hour
+    // by default): on the first forward. Nothing on the copies or the typed session.
     let tunnel = alert_with(&r, "tunnel");
     assert_eq!(tunnel.len(), 1, "{tunnel:#?}");
     assert_eq!(tunnel[0]["src_port"].as_u64(), Some(s[6].0));
     assert_eq!(tunnel[0]["alert"]["signature_id"], 9_300_004);
     assert_eq!(alerts(&r).len(), 1);
+    // With a one-second suppression window every forward has its own alert.
+    let dir = tmpdir();
+    let cfg = dir.path().join("spanwatch.toml");
+    std::fs::write(&cfg, "[output]\nalert_suppress_s = 1\n").unwrap();
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-ssh_transfer.pcap");
+    let (r, out) = replay(&p, &["--config", cfg.to_str().unwrap()]);
+    assert!(out.status.success());
+    let ports: Vec<u64> = alerts(&r)
+        .iter()
+        .map(|a| {
+            assert_eq!(a["alert"]["signature_id"], 9_300_004, "{a}");
+            a["src_port"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(ports, [s[6].0, s[7].0, s[8].0, s[10].0]);
+    assert!(alerts(&r)[3]["alert"]["signature"]
+        .as_str()
+        .unwrap()
+        .contains("beside someone typing"));
 }
 
 #[test]

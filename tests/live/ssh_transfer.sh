@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SSH used three ways, each recorded to tell them apart by shape: file copies (scp and sftp
 # up and down, rsync -e ssh, git push to a bare repository served by the sshd), port
-# forwards carrying several exchanges (-L, -R, -D) and a session typed key by key. All
+# forwards carrying several exchanges (-L, -R, -D), a session typed key by key and one typed
+# while its -L forward carries three downloads. All
 # from swa to a real OpenSSH server in swb. A copy is `transfer` (no tunnel alert, its
 # bytes go to the host stage as any upload); a forward is `forwarding` (tunnel alert); the
 # typed session is `interactive` (nothing).
@@ -98,10 +99,27 @@ case $out in *"typed by hand"*) pass "interactive ssh session ran typed commands
   *) fail "interactive ssh session: $out";; esac
 sleep 0.5
 
+# 4. the same typing in a session that also forwards (-L): three downloads through it meanwhile
+in_a timeout 60 python3 "$LIVE_DIR/type_slowly.py" --seed 11 --line 'uname -n' --line 'sleep 3' \
+        --line 'echo typed beside a forward' --line exit -- "${SSH[@]}" -tt -L 127.0.0.1:18002:127.0.0.1:8000 root@$B4 \
+        >"$WORK/typed_fwd.log" 2>&1 &
+typed=$!
+wait_port "$NS_A" 18002 tcp 10 || fail "ssh -tt -L did not open 127.0.0.1:18002"
+ok=0
+for i in 1 2 3; do
+  in_a timeout 10 curl -fsS -o "$WORK/cli/T$i" http://127.0.0.1:18002/p$i && same "$WORK/www/p$i" "$WORK/cli/T$i" && ok=$((ok + 1))
+  sleep 0.3
+done
+check "three downloads through the forward of a typed session" test $ok = 3
+wait $typed
+check "the typed session with a forward ran its commands" grep -q "typed beside a forward" "$WORK/typed_fwd.log"
+sleep 0.5
+
 record_stop
 stop_spanwatch
 
-# Ports 2222 sessions by shape: six copies, three forwards, one typed session.
+# Port 2222 sessions by shape: six copies, three forwards, a typed session, a typed session
+# with a forward in use.
 shapes() { python3 - "$EVE" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -111,7 +129,7 @@ tunnel = {r["src_port"]: r["alert"]["signature_id"] for r in recs
           if r.get("event_type") == "alert" and r["alert"]["category"] == "tunnel"}
 got = [(s, tunnel.get(p)) for _, p, s in ssh]
 # one tunnel alert per client, server and port (the output deduplicates): on the first forward
-want = [("transfer", None)] * 6 + [("forwarding", 9300004)] + [("forwarding", None)] * 2 + [("interactive", None)]
+want = [("transfer", None)] * 6 + [("forwarding", 9300004)] + [("forwarding", None)] * 2 + [("interactive", None), ("forwarding", None)]
 print("    sessions in order (shape, tunnel alert):", got)
 sys.exit(0 if got == want and len(tunnel) == 1 else 1)
 PY

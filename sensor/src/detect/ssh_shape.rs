@@ -239,13 +239,14 @@ impl SshShape {
     }
 
     pub fn shape(&self) -> Shape {
-        if self.keystrokes >= MIN_KEYSTROKES {
-            return Shape::Interactive;
-        }
-        // Several answers the same way, each asked for: a forward used again and again. One
-        // run each way is still a copy (git's reference advertisement, then the pack).
+        // Several answers the same way, each asked for: a forward used again and again, also
+        // beside a typed shell (typing asks for nothing larger than a keystroke). One run
+        // each way is still a copy (git's reference advertisement, then the pack).
         if self.exchange_dirs[0] >= 2 || self.exchange_dirs[1] >= 2 {
             return Shape::Forwarding;
+        }
+        if self.keystrokes >= MIN_KEYSTROKES {
+            return Shape::Interactive;
         }
         let moved = self.big[0] + self.big[1] >= FORWARD_BIG;
         if moved && self.exchanges >= 1 {
@@ -387,6 +388,25 @@ mod tests {
         assert_eq!(s.shape(), Shape::Forwarding, "{:?}", s.figures());
         assert!(s.figures().contains(&("exchanges", 3)));
         assert_eq!(s.transfer(), None);
+    }
+
+    #[test]
+    fn a_forward_beside_typing_is_forwarding() {
+        let mut s = SshShape::default();
+        let mut t = 0;
+        handshake(&mut s, &mut t);
+        for k in 0..3 {
+            for i in 0..10u64 {
+                t += (90 + i * 13) * MS;
+                s.observe(true, 36, t);
+                s.observe(false, 36, t + 2 * MS);
+            }
+            if k < 2 {
+                forwarded_download(&mut s, &mut t, 14);
+            }
+        }
+        assert_eq!(s.shape(), Shape::Forwarding, "{:?}", s.figures());
+        assert!(s.figures().contains(&("keystrokes", 30)));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use super::{SID_SSH_BULK, SID_SSH_FORWARDING};
 use crate::config::HomeNet;
-use crate::detect::ssh_shape::BULK_BYTES;
+use crate::detect::ssh_shape::{BULK_BYTES, MIN_KEYSTROKES};
 use crate::output::eve::{alert_from_tuple, AlertRecord, Finding, FlowRecord};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -69,10 +69,18 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
             ),
         )
     } else {
+        let typed = ssh
+            .and_then(|s| s.pointer("/timing/keystrokes"))
+            .and_then(Value::as_u64)
+            .is_some_and(|k| k >= MIN_KEYSTROKES as u64);
+        let how = if typed {
+            "requests and answers beside someone typing"
+        } else {
+            "data exchanged, nobody typing"
+        };
         (
             SID_SSH_FORWARDING,
-            "SPANWATCH tunnel: SSH session shaped like port forwarding (data exchanged, nobody typing)"
-                .to_string(),
+            format!("SPANWATCH tunnel: SSH session shaped like port forwarding ({how})"),
         )
     };
     let fnd = Finding {
