@@ -1,7 +1,7 @@
 //! Regression over captures recorded from real programs in network namespaces
 //! (tests/fixtures/README.md says how): xrdp + FreeRDP, TigerVNC, OpenSSH, dante and
 //! tinyproxy, OpenVPN, wireguard-go, iodine, ptunnel-ng; scp, sftp, rsync and git over
-//! OpenSSH. Runs without root.
+//! OpenSSH; ocserv and openconnect. Runs without root.
 
 mod common;
 use common::*;
@@ -277,4 +277,31 @@ fn plain_upload_raises_no_remote_access_or_tunnel_alert() {
     for c in ["remote-access", "tunnel", "vpn", "proxy"] {
         assert!(alert_with(&r, c).is_empty(), "{c}");
     }
+}
+
+#[test]
+fn openconnect_dtls_channel_is_not_a_call_leg() {
+    // ocserv and openconnect: TLS to the gateway, then the DTLS data channel on UDP 443
+    // carrying a ping flood and a 300 kB download (800 datagrams). Every call leg would
+    // raise a `calls` alert with max_concurrent = 0; the VPN's DTLS is none.
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-openconnect.pcap");
+    let dir = tmpdir();
+    let cfg = dir.path().join("spanwatch.toml");
+    std::fs::write(&cfg, "[host.calls]\nmax_concurrent = 0\n").unwrap();
+    let (r, out) = replay(&p, &["--config", cfg.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_schema(&r);
+    let dtls = flows(&r)
+        .into_iter()
+        .find(|f| f["app_proto"] == "dtls")
+        .expect("the DTLS channel");
+    assert_eq!(dtls["dest_port"], 443);
+    let f = &dtls["flow"];
+    assert!(f["pkts_toserver"].as_u64().unwrap() + f["pkts_toclient"].as_u64().unwrap() > 700);
+    let tls = flows(&r)
+        .into_iter()
+        .find(|f| f["app_proto"] == "tls")
+        .expect("the TLS session to the gateway");
+    assert_eq!(tls["dest_ip"], dtls["dest_ip"]);
+    assert!(alert_with(&r, "calls").is_empty());
 }
