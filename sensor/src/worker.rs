@@ -167,17 +167,25 @@ impl Worker {
     }
 
     /// Call media that has carried [`MEDIA_PACKETS`]: one notice to the host stage, which
-    /// counts concurrent calls (short STUN checks never get this far).
+    /// counts concurrent calls (short STUN checks never get this far). DTLS counts only when
+    /// it looked like WebRTC media (STUN on the same 5-tuple, `use_srtp`, SRTP beside the
+    /// records) or belongs to a calls service: a VPN's DTLS data channel (OpenConnect,
+    /// AnyConnect) is not a call.
     fn media(&mut self, key: &FlowKey, ts: u64) {
         let Some(f) = self.table.get_mut(key) else {
             return;
         };
         let ends = Ends::of(key, f.client_is_lo);
         let mut app = self.detector.app_name(f);
+        let calls_service =
+            key.proto == PROTO_UDP && self.detector.app_category(f) == Some("calls");
+        if f.app_proto == AppProto::Dtls && !calls_service && !f.detect.dtls_media() {
+            return;
+        }
         let media = matches!(
             f.app_proto,
             AppProto::Rtp | AppProto::Rtcp | AppProto::Dtls | AppProto::Stun
-        ) || (key.proto == PROTO_UDP && self.detector.app_category(f) == Some("calls"));
+        ) || calls_service;
         if !media {
             // unidentified UDP on a calls service's media port (Zoom's own framing on 8801)
             if f.app_proto != AppProto::Unknown {
@@ -335,6 +343,12 @@ impl Worker {
                 .payload_len
                 .max(wire_len.saturating_sub(info.payload_off));
             flow.detect.ssh_packet(dir == TO_SERVER, size, ts);
+        }
+        if info.payload_len > 0
+            && flow.app_proto == AppProto::Dtls
+            && flow.pkts[TO_SERVER] + flow.pkts[TO_CLIENT] <= MEDIA_PACKETS
+        {
+            flow.detect.dtls_packet(info.payload(data));
         }
         if media_due {
             self.media(&key, ts);

@@ -390,6 +390,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 AllowTcpForwarding yes
+Subsystem sftp internal-sftp
 PrintMotd no
 CFG
   } >"$WORK/ssh/sshd_config"

@@ -55,6 +55,7 @@ pub struct FlowDetect {
 enum Extra {
     Icmp(icmp::IcmpStats),
     Ssh(ssh_shape::SshShape),
+    Dtls(crate::proto::calls::DtlsMedia),
 }
 
 impl FlowDetect {
@@ -72,6 +73,23 @@ impl FlowDetect {
         {
             s.observe(to_server, size, ts);
         }
+    }
+
+    /// One DTLS-flow datagram, for whether it is call media (WebRTC) or not (a VPN).
+    #[inline]
+    pub fn dtls_packet(&mut self, payload: &[u8]) {
+        if let Extra::Dtls(m) = self
+            .extra
+            .get_or_insert_with(|| Box::new(Extra::Dtls(Default::default())))
+            .as_mut()
+        {
+            m.observe(payload);
+        }
+    }
+
+    /// A DTLS flow showed WebRTC-style media (STUN beside it, `use_srtp`, SRTP packets).
+    pub fn dtls_media(&self) -> bool {
+        matches!(self.extra.as_deref(), Some(Extra::Dtls(m)) if m.is_media())
     }
 
     /// The SSH session's shape so far, when the flow is SSH.

@@ -1,5 +1,6 @@
-//! The shape of an SSH session once the handshake is over: someone typing, or programs
-//! moving data through it (port forwarding `-L`/`-R`/`-D`, scripted copies).
+//! The shape of an SSH session once the handshake is over: someone typing, a file copy
+//! (scp, sftp, rsync over SSH, git push/fetch over SSH), or programs talking through it
+//! (port forwarding `-L`/`-R`/`-D`).
 //!
 //! Facts this rests on:
 //! - In interactive mode every keystroke leaves in its own packet as soon as it is typed,
@@ -11,7 +12,17 @@
 //!   every 20 ms while typing (`ObscureKeystrokeTiming`): still small packets at human-scale
 //!   (not machine-speed) gaps, which is what is counted here.
 //! - Programs behind a forward neither type nor wait: requests larger than a keystroke and
-//!   answers in full-sized segments, or one-way bulk.
+//!   answers in full-sized segments. Each connection through a forward is its own channel:
+//!   a request from one side (an HTTP request, a SOCKS target: more than a keystroke), then
+//!   the answer in full-sized segments, then the channel's EOF and close, then the next.
+//!   So a forward in use shows several *exchanges*: runs of full-sized data, each started
+//!   by a request from the side that receives it, or data both ways.
+//! - A copy (scp and sftp — OpenSSH 9's scp speaks SFTP — rsync, git-receive-pack and
+//!   git-upload-pack) is one run of full-sized data one way after a few small set-up
+//!   exchanges; what goes back meanwhile is keystroke-sized (SFTP status replies, pipelined
+//!   SFTP read requests, window adjustments: recordings of OpenSSH 9.2, rsync 3.2 and git
+//!   2.39 in `tests/fixtures/live-ssh_transfer.pcap`). A forward carrying exactly one
+//!   download and nothing else has the same shape, and is reported as a transfer.
 //!
 //! Per packet the worker only adds to a few counters (SSH flows only, state boxed); the
 //! verdict is made when the flow record is written.
@@ -38,15 +49,19 @@ const FAST_GAP_NS: u64 = 5_000_000;
 const KEY_RUN: u32 = 3;
 /// Keystroke-sized packets at human gaps that make a session interactive.
 pub const MIN_KEYSTROKES: u32 = 8;
-/// Payload bytes one way that make a session bulk, whatever else it shows.
+/// Payload bytes one way that make a forwarding or typed session bulk.
 pub const BULK_BYTES: u64 = 5 * 1024 * 1024;
 /// Full-sized segments that show data moved through a session nobody types in.
 const FORWARD_BIG: u32 = 16;
+/// A run of data is counted as an exchange once it has this many full-sized segments.
+const RUN_BIG: u32 = 4;
+/// A side that sent nothing for this long after its data has finished its answer.
+const ANSWERED_NS: u64 = 200_000_000;
 /// Client packets larger than a keystroke (requests) that show a program speaking.
 const FORWARD_REQUESTS: u32 = 4;
 
 /// Counters of one SSH flow after its handshake.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct SshShape {
     seen: u32,
     last_client_ns: u64,
@@ -67,6 +82,18 @@ pub struct SshShape {
     run_gap_ms: u64,
     /// The server sent a full-sized segment since the client's last packet.
     big_since_client: bool,
+    /// Exchanges: runs of at least [`RUN_BIG`] full-sized segments one way, each begun by a
+    /// request from the receiving side or by a change of direction.
+    exchanges: u32,
+    /// Counted exchanges by direction [to server, to client].
+    exchange_dirs: [u32; 2],
+    /// The current run: its direction (0 to server, 1 to client, 2 none yet) and its
+    /// full-sized segments so far.
+    run_dir: u8,
+    run_big: u32,
+    /// Size and time of each side's last packet [to server, to client].
+    last_size: [u32; 2],
+    last_ns: [u64; 2],
 }
 
 /// What the counters say.
@@ -74,7 +101,8 @@ pub struct SshShape {
 pub enum Shape {
     Interactive,
     Forwarding,
-    Bulk,
+    /// One run of data one way: a file copy (or a forward that carried one download).
+    Transfer,
     /// Too little after the handshake, or neither typing nor data moving (an idle forward,
     /// a short command).
     Other,
@@ -85,13 +113,72 @@ impl Shape {
         match self {
             Shape::Interactive => "interactive",
             Shape::Forwarding => "forwarding",
-            Shape::Bulk => "bulk",
+            Shape::Transfer => "transfer",
             Shape::Other => "other",
         }
     }
 }
 
+impl Default for SshShape {
+    fn default() -> SshShape {
+        SshShape {
+            seen: 0,
+            last_client_ns: 0,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            big: [0; 2],
+            client_requests: 0,
+            keystrokes: 0,
+            keystroke_gap_sum_ms: 0,
+            keystroke_gaps: 0,
+            client_fast: 0,
+            run: 0,
+            run_gap_ms: 0,
+            big_since_client: false,
+            exchanges: 0,
+            exchange_dirs: [0; 2],
+            run_dir: 2,
+            run_big: 0,
+            last_size: [0; 2],
+            last_ns: [0; 2],
+        }
+    }
+}
+
 impl SshShape {
+    /// Exchanges: a full-sized segment continues the current run when it goes the same way
+    /// and the receiving side has asked for nothing since; otherwise it starts a new run. A
+    /// run counts once it reaches [`RUN_BIG`] segments.
+    ///
+    /// A request ends the run only once the sending side has finished its answer: its last
+    /// packet keystroke-sized (a channel's EOF and close, which end each connection through
+    /// a forward), or nothing from it for [`ANSWERED_NS`]. A message from the receiving side
+    /// while data still streams (git's progress and status, a rekey) is not a new request.
+    #[inline]
+    fn exchange(&mut self, d: usize, size: u32, ts: u64) {
+        if size >= BIG_MIN {
+            if self.run_dir as usize != d {
+                self.run_dir = d as u8;
+                self.run_big = 0;
+            }
+            self.run_big = self.run_big.saturating_add(1);
+            if self.run_big == RUN_BIG {
+                self.exchanges = self.exchanges.saturating_add(1);
+                self.exchange_dirs[d] = self.exchange_dirs[d].saturating_add(1);
+            }
+        } else if size > KEYSTROKE_MAX
+            && self.run_dir as usize == 1 - d
+            && (self.last_size[1 - d] <= KEYSTROKE_MAX
+                || ts.saturating_sub(self.last_ns[1 - d]) >= ANSWERED_NS)
+        {
+            // a request from the side receiving the run: what comes next is another answer
+            self.run_dir = 2;
+            self.run_big = 0;
+        }
+        self.last_size[d] = size;
+        self.last_ns[d] = ts;
+    }
+
     /// One packet with payload. `size` is the TCP payload as sent (from the wire length when
     /// the capture cut the packet short).
     #[inline]
@@ -109,6 +196,7 @@ impl SshShape {
         if size >= BIG_MIN {
             self.big[d] = self.big[d].saturating_add(1);
         }
+        self.exchange(d, size, ts);
         if !to_server {
             if size >= BIG_MIN {
                 self.big_since_client = true;
@@ -151,19 +239,36 @@ impl SshShape {
     }
 
     pub fn shape(&self) -> Shape {
-        if self.bytes[0].max(self.bytes[1]) >= BULK_BYTES {
-            return Shape::Bulk;
+        // Several answers the same way, each asked for: a forward used again and again, also
+        // beside a typed shell (typing asks for nothing larger than a keystroke). One run
+        // each way is still a copy (git's reference advertisement, then the pack).
+        if self.exchange_dirs[0] >= 2 || self.exchange_dirs[1] >= 2 {
+            return Shape::Forwarding;
         }
         if self.keystrokes >= MIN_KEYSTROKES {
             return Shape::Interactive;
         }
-        let data = self.big[0] + self.big[1] >= FORWARD_BIG && self.pkts[0] >= 2;
+        let moved = self.big[0] + self.big[1] >= FORWARD_BIG;
+        if moved && self.exchanges >= 1 {
+            return Shape::Transfer;
+        }
+        let data = moved && self.pkts[0] >= 2;
         let talk = self.client_requests >= FORWARD_REQUESTS && self.keystrokes == 0;
         if data || talk {
             Shape::Forwarding
         } else {
             Shape::Other
         }
+    }
+
+    /// The way the one run of a transfer went (0 to server, 1 to client) and its payload
+    /// bytes.
+    pub fn transfer(&self) -> Option<(usize, u64)> {
+        if self.shape() != Shape::Transfer {
+            return None;
+        }
+        let d = if self.bytes[0] >= self.bytes[1] { 0 } else { 1 };
+        Some((d, self.bytes[d]))
     }
 
     /// The figures, for the flow record and the alert.
@@ -177,6 +282,7 @@ impl SshShape {
             ("mean_keystroke_gap_ms", mean_gap),
             ("client_requests", self.client_requests as u64),
             ("client_fast_pkts", self.client_fast as u64),
+            ("exchanges", self.exchanges as u64),
             ("pkts_toserver", self.pkts[0] as u64),
             ("pkts_toclient", self.pkts[1] as u64),
             ("payload_bytes_toserver", self.bytes[0]),
@@ -197,6 +303,13 @@ impl SshShape {
             .map(|(k, v)| (k.to_string(), json!(v)))
             .collect();
         s.insert("timing".into(), Value::Object(t));
+        if let Some((d, bytes)) = self.transfer() {
+            let dir = if d == 0 { "to_server" } else { "to_client" };
+            s.insert(
+                "transfer".into(),
+                json!({"direction": dir, "payload_bytes": bytes}),
+            );
+        }
     }
 }
 
@@ -249,20 +362,113 @@ mod tests {
         assert_eq!(s.shape(), Shape::Interactive);
     }
 
+    /// One connection through a forward: channel open, request, the answer, EOF and close.
+    fn forwarded_download(s: &mut SshShape, t: &mut u64, segments: u64) {
+        s.observe(true, 92, *t); // channel open
+        s.observe(false, 44, *t + MS); // confirmation
+        s.observe(true, 116, *t + 2 * MS); // the request
+        for i in 0..segments {
+            s.observe(false, 1448, *t + 3 * MS + i * 100_000);
+        }
+        *t += 10 * MS + segments * 100_000;
+        s.observe(false, 36, *t); // EOF, close both ways
+        s.observe(true, 36, *t + MS);
+        s.observe(false, 36, *t + 2 * MS);
+        *t += 3 * MS;
+    }
+
     #[test]
-    fn a_download_through_a_forward_is_forwarding() {
+    fn downloads_through_a_forward_are_forwarding() {
         let mut s = SshShape::default();
         let mut t = 0;
         handshake(&mut s, &mut t);
-        s.observe(true, 120, t); // channel open
-        s.observe(false, 36, t + MS);
-        s.observe(true, 140, t + 2 * MS); // the request
-        for i in 0..70 {
-            s.observe(false, 1448, t + 3 * MS + i * 100_000);
+        for _ in 0..3 {
+            forwarded_download(&mut s, &mut t, 14);
         }
-        s.observe(true, 36, t + 20 * MS); // EOF, close
-        s.observe(true, 36, t + 21 * MS);
         assert_eq!(s.shape(), Shape::Forwarding, "{:?}", s.figures());
+        assert!(s.figures().contains(&("exchanges", 3)));
+        assert_eq!(s.transfer(), None);
+    }
+
+    #[test]
+    fn a_forward_beside_typing_is_forwarding() {
+        let mut s = SshShape::default();
+        let mut t = 0;
+        handshake(&mut s, &mut t);
+        for k in 0..3 {
+            for i in 0..10u64 {
+                t += (90 + i * 13) * MS;
+                s.observe(true, 36, t);
+                s.observe(false, 36, t + 2 * MS);
+            }
+            if k < 2 {
+                forwarded_download(&mut s, &mut t, 14);
+            }
+        }
+        assert_eq!(s.shape(), Shape::Forwarding, "{:?}", s.figures());
+        assert!(s.figures().contains(&("keystrokes", 30)));
+    }
+
+    #[test]
+    fn one_download_through_a_forward_looks_like_a_copy() {
+        let mut s = SshShape::default();
+        let mut t = 0;
+        handshake(&mut s, &mut t);
+        forwarded_download(&mut s, &mut t, 70);
+        assert_eq!(s.shape(), Shape::Transfer, "{:?}", s.figures());
+        assert_eq!(s.transfer(), Some((1, 70 * 1448 + 44 + 36 * 2)));
+    }
+
+    #[test]
+    fn copies_are_transfers() {
+        // sftp upload: set-up exchanges, then 32 KiB writes (22 full segments and a tail),
+        // small status replies and window adjustments back, a rekey message mid-stream
+        let mut s = SshShape::default();
+        let mut t = 0;
+        handshake(&mut s, &mut t);
+        for (to_server, size) in [
+            (true, 112),
+            (false, 288),
+            (false, 216),
+            (true, 68),
+            (false, 76),
+        ] {
+            t += MS;
+            s.observe(to_server, size, t);
+        }
+        for w in 0..40 {
+            for _ in 0..22 {
+                t += 50_000;
+                s.observe(true, 1448, t);
+            }
+            s.observe(true, 948, t);
+            if w % 4 == 3 {
+                s.observe(false, 60, t + 10_000);
+            }
+            if w == 20 {
+                s.observe(false, 288, t + 20_000);
+            }
+        }
+        assert_eq!(s.shape(), Shape::Transfer, "{:?}", s.figures());
+        assert_eq!(s.transfer().map(|x| x.0), Some(0));
+
+        // git push to a repository with many references: the advertisement comes first
+        // (a run to the client), then the pack (one to the server)
+        let mut g = SshShape::default();
+        let mut t = 0;
+        handshake(&mut g, &mut t);
+        g.observe(true, 116, t);
+        for _ in 0..8 {
+            t += 100_000;
+            g.observe(false, 1448, t);
+        }
+        g.observe(true, 220, t + MS);
+        for _ in 0..300 {
+            t += 50_000;
+            g.observe(true, 1448, t);
+        }
+        assert_eq!(g.shape(), Shape::Transfer, "{:?}", g.figures());
+        assert_eq!(g.transfer().map(|x| x.0), Some(0));
     }
 
     #[test]
@@ -274,7 +480,7 @@ mod tests {
             t += 10_000;
             s.observe(false, 1448, t);
         }
-        assert_eq!(s.shape(), Shape::Bulk);
+        assert_eq!(s.shape(), Shape::Transfer);
 
         let mut q = SshShape::default();
         let mut t = 0;

@@ -1,15 +1,20 @@
-//! SSH sessions whose shape says port forwarding or bulk transfer rather than someone
-//! typing: the worker measures the session after its handshake (`detect::ssh_shape`) and
-//! puts `ssh.shape` and `ssh.timing` into the flow record; this raises the `tunnel` alert.
+//! SSH sessions whose shape says port forwarding rather than someone typing or a file copy:
+//! the worker measures the session after its handshake (`detect::ssh_shape`) and puts
+//! `ssh.shape` and `ssh.timing` into the flow record; this raises the `tunnel` alert.
+//!
+//! A `transfer` (scp, sftp, rsync, git over SSH) raises nothing here: it is a copy, not a
+//! hidden channel, and its bytes and direction reach the egress, exfiltration and
+//! collection accounting of the host stage as any upload or download does.
 
 use super::{SID_SSH_BULK, SID_SSH_FORWARDING};
 use crate::config::HomeNet;
-use crate::detect::ssh_shape::BULK_BYTES;
+use crate::detect::ssh_shape::{BULK_BYTES, MIN_KEYSTROKES};
 use crate::output::eve::{alert_from_tuple, AlertRecord, Finding, FlowRecord};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// A flow record of an SSH session: alert when it is forwarding or bulk.
+/// A flow record of an SSH session: alert when it is forwarding, or moved bulk data without
+/// being a copy.
 pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
     if rec.app_proto != "ssh" {
         return;
@@ -20,9 +25,12 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
         .and_then(|s| s.get("shape"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    // The record's own volume (wire bytes) also makes it bulk, whatever the shape says:
-    // a copy inside an interactive session still moves the data.
-    let bulk = shape == "bulk" || f.bytes_toclient.max(f.bytes_toserver) >= BULK_BYTES;
+    if shape == "transfer" {
+        return;
+    }
+    // The record's own volume (wire bytes) makes any other shape bulk: a forward carrying a
+    // large download, or data moved inside a typed session (a forward beside the shell).
+    let bulk = f.bytes_toclient.max(f.bytes_toserver) >= BULK_BYTES;
     if !bulk && shape != "forwarding" {
         return;
     }
@@ -57,14 +65,22 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
         (
             SID_SSH_BULK,
             format!(
-                "SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding or copy)"
+                "SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding, not a copy)"
             ),
         )
     } else {
+        let typed = ssh
+            .and_then(|s| s.pointer("/timing/keystrokes"))
+            .and_then(Value::as_u64)
+            .is_some_and(|k| k >= MIN_KEYSTROKES as u64);
+        let how = if typed {
+            "requests and answers beside someone typing"
+        } else {
+            "data exchanged, nobody typing"
+        };
         (
             SID_SSH_FORWARDING,
-            "SPANWATCH tunnel: SSH session shaped like port forwarding (data exchanged, nobody typing)"
-                .to_string(),
+            format!("SPANWATCH tunnel: SSH session shaped like port forwarding ({how})"),
         )
     };
     let fnd = Finding {

@@ -257,6 +257,91 @@ pub fn probe_dtls(buf: &[u8]) -> Option<Dtls> {
     })
 }
 
+/// The `use_srtp` extension (RFC 5764 §4.1.1, extension type 14) in a DTLS ClientHello or
+/// ServerHello at the start of the datagram: the handshake that keys SRTP for WebRTC and
+/// other DTLS-SRTP media. Walks the handshake message (RFC 6347 §4.2.2: 12-byte header;
+/// ClientHello: version, random, session id, cookie, cipher suites, compression methods,
+/// extensions; ServerHello the same without the cookie and with one suite and method).
+/// Only an unfragmented first message is read; a capture cut short reads as absent.
+pub fn dtls_use_srtp(buf: &[u8]) -> bool {
+    use_srtp(buf).unwrap_or(false)
+}
+
+fn use_srtp(buf: &[u8]) -> Option<bool> {
+    let d = probe_dtls(buf)?;
+    if d.content_type != 22 || be16(buf, 3)? != 0 {
+        return Some(false);
+    }
+    let hs = buf.get(13..)?;
+    let ty = *hs.first()?;
+    if ty != 1 && ty != 2 {
+        return Some(false);
+    }
+    // fragment offset 0 and the whole message in this fragment
+    let len = u32::from_be_bytes([0, *hs.get(1)?, *hs.get(2)?, *hs.get(3)?]);
+    let off = u32::from_be_bytes([0, *hs.get(6)?, *hs.get(7)?, *hs.get(8)?]);
+    let flen = u32::from_be_bytes([0, *hs.get(9)?, *hs.get(10)?, *hs.get(11)?]);
+    if off != 0 || flen != len {
+        return Some(false);
+    }
+    let body = hs.get(12..12 + len as usize)?;
+    let mut i = 2 + 32; // version, random
+    i += 1 + usize::from(*body.get(i)?); // session id
+    if ty == 1 {
+        i += 1 + usize::from(*body.get(i)?); // cookie
+        i += 2 + usize::from(be16(body, i)?); // cipher suites
+        i += 1 + usize::from(*body.get(i)?); // compression methods
+    } else {
+        i += 3; // cipher suite, compression method
+    }
+    let end = i + 2 + usize::from(be16(body, i)?);
+    i += 2;
+    while i + 4 <= end.min(body.len()) {
+        if be16(body, i)? == 14 {
+            return Some(true);
+        }
+        i += 4 + usize::from(be16(body, i + 2)?);
+    }
+    Some(false)
+}
+
+/// What a flow identified as DTLS showed of WebRTC-style media, packet by packet: STUN on
+/// the same 5-tuple (ICE connectivity checks and consent freshness, RFC 7675), a
+/// `use_srtp` handshake, and SRTP/SRTCP packets (RTP and RTCP headers in the clear, RFC
+/// 3711 §3.1) beside the DTLS records (RFC 7983 §7 demultiplexes them on the first
+/// byte). A VPN's DTLS data channel (OpenConnect, AnyConnect) shows none of these: only
+/// handshake and application-data records.
+#[derive(Debug, Default, Clone)]
+pub struct DtlsMedia {
+    stun: bool,
+    use_srtp: bool,
+    srtp: u16,
+}
+
+/// SRTP or SRTCP packets that make a DTLS flow media.
+const DTLS_SRTP_PACKETS: u16 = 3;
+
+impl DtlsMedia {
+    pub fn observe(&mut self, buf: &[u8]) {
+        match buf.first() {
+            Some(0..=3) if !self.stun => self.stun = probe_stun(buf).is_some(),
+            Some(20..=63) if !self.use_srtp => self.use_srtp = dtls_use_srtp(buf),
+            Some(128..=191)
+                if self.srtp < DTLS_SRTP_PACKETS
+                    && (probe_rtcp(buf).is_some() || probe_rtp(buf).is_some()) =>
+            {
+                self.srtp += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// The flow is call media rather than some other DTLS (a VPN's data channel).
+    pub fn is_media(&self) -> bool {
+        self.stun || self.use_srtp || self.srtp >= DTLS_SRTP_PACKETS
+    }
+}
+
 // ====================================================================== Zoom
 
 /// Zoom media over UDP (nDPI src/lib/protocols/zoom.c facts, after the Princeton
@@ -373,6 +458,67 @@ mod tests {
         let mut v = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12];
         v.extend_from_slice(&[1, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8]);
         v
+    }
+
+    /// A DTLS 1.2 ClientHello with the given extensions (type, data).
+    fn dtls_hello(exts: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = vec![0xfe, 0xfd];
+        body.extend_from_slice(&[9; 32]); // random
+        body.push(0); // session id
+        body.push(0); // cookie
+        body.extend_from_slice(&[0, 2, 0xc0, 0x2b]); // one suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        let mut e = Vec::new();
+        for (t, d) in exts {
+            e.extend_from_slice(&t.to_be_bytes());
+            e.extend_from_slice(&(d.len() as u16).to_be_bytes());
+            e.extend_from_slice(d);
+        }
+        body.extend_from_slice(&(e.len() as u16).to_be_bytes());
+        body.extend(e);
+        let l = body.len() as u32;
+        let mut hs = vec![1, (l >> 16) as u8, (l >> 8) as u8, l as u8, 0, 0, 0, 0, 0];
+        hs.extend_from_slice(&[(l >> 16) as u8, (l >> 8) as u8, l as u8]);
+        hs.extend(body);
+        let mut v = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        v.extend(hs);
+        v
+    }
+
+    #[test]
+    fn dtls_srtp_or_not() {
+        let webrtc = dtls_hello(&[(10, &[0, 2, 0, 29]), (14, &[0, 2, 0, 1, 0])]);
+        let vpn = dtls_hello(&[(10, &[0, 2, 0, 29]), (0xff01, &[0])]);
+        assert!(dtls_use_srtp(&webrtc));
+        assert!(!dtls_use_srtp(&vpn));
+        for i in 0..webrtc.len() {
+            assert!(!dtls_use_srtp(&webrtc[..i]), "{i}");
+        }
+        // a VPN data channel: handshake, then application data only
+        let mut app = vec![23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 5, 0, 100];
+        app.extend_from_slice(&[0x42; 100]);
+        let mut m = DtlsMedia::default();
+        m.observe(&vpn);
+        for _ in 0..200 {
+            m.observe(&app);
+        }
+        assert!(!m.is_media());
+        // use_srtp in the hello, or STUN beside, or SRTP after the handshake
+        let mut m = DtlsMedia::default();
+        m.observe(&webrtc);
+        assert!(m.is_media());
+        let mut m = DtlsMedia::default();
+        m.observe(&vpn);
+        m.observe(&stun_binding(b"x"));
+        assert!(m.is_media());
+        let mut m = DtlsMedia::default();
+        m.observe(&vpn);
+        for _ in 0..3 {
+            assert!(!m.is_media());
+            m.observe(&rtp(111));
+        }
+        assert!(m.is_media());
     }
 
     #[test]
