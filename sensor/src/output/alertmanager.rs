@@ -629,9 +629,9 @@ const BATCH_ALERTS: usize = 256;
 const QUEUE_BATCHES: usize = 64;
 /// Batches waiting per Alertmanager while it is failing.
 const FAILING_QUEUE_BATCHES: usize = 4;
-/// Pause after taking messages before waiting for more (at most 100 wake-ups a second; the
+/// Pause after taking messages before waiting for more (at most 20 wake-ups a second; the
 /// queue from the output thread holds `queue_size` messages meanwhile).
-const DRAIN_PAUSE: Duration = Duration::from_millis(10);
+const DRAIN_PAUSE: Duration = Duration::from_millis(50);
 /// New alerts are gathered this long (at most) into one POST.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
 
