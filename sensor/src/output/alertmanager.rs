@@ -44,7 +44,7 @@ use crate::output::eve::{timestamp, AlertRecord, FlowRecord};
 use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;

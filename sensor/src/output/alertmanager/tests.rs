@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::output::eve::{alert_from_tuple, Finding, FlowStats, Tuple};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
