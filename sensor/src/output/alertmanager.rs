@@ -396,7 +396,7 @@ pub fn annotations_of(a: &AlertRecord, sensor: &str) -> Labels {
 }
 
 enum Msg {
-    Fire(Box<Fired>),
+    Fire(Fired),
     /// The last record of a flow an alert was raised on (not a shutdown).
     FlowEnded {
         flow_id: u64,
@@ -407,7 +407,8 @@ enum Msg {
 }
 
 struct Fired {
-    key: String,
+    /// Allocated on the output thread, kept by the sink as is.
+    key: Arc<str>,
     /// `"labels":{…},"annotations":{…}` serialised on the output thread: one string for the
     /// sink to keep and free rather than two maps of small strings (freeing those on the
     /// sink's thread was most of its work in an alert flood).
@@ -485,7 +486,7 @@ impl AmHandle {
             }
         }
         let fired = Fired {
-            key: a.dedup_key.clone(),
+            key: a.dedup_key.as_str().into(),
             body: alert_body(
                 &labels_of(a, &self.sensor, &self.labels),
                 &annotations_of(a, &self.sensor),
@@ -493,7 +494,7 @@ impl AmHandle {
             starts_ns: a.ts_ns,
             flow,
         };
-        if self.send(Msg::Fire(Box::new(fired))) {
+        if self.send(Msg::Fire(fired)) {
             if let Some(id) = flow {
                 self.bound.entry(id).or_default().push(a.dedup_key.clone());
                 self.n_bound += 1;
@@ -568,12 +569,60 @@ struct Batch {
     n: u64,
 }
 
+/// A list that nearly always holds one item (an alert's flows, a flow's alerts): no heap
+/// allocation until a second one comes (in an alert flood each was one more allocation to
+/// make and free per alert).
+#[derive(Debug, Default)]
+enum Few<T> {
+    #[default]
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: PartialEq> Few<T> {
+    fn push(&mut self, x: T) {
+        *self = match std::mem::take(self) {
+            Few::None => Few::One(x),
+            Few::One(a) => Few::Many(vec![a, x]),
+            Few::Many(mut v) => {
+                v.push(x);
+                Few::Many(v)
+            }
+        };
+    }
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Few::None => &[],
+            Few::One(a) => std::slice::from_ref(a),
+            Few::Many(v) => v,
+        }
+    }
+    fn contains(&self, x: &T) -> bool {
+        self.as_slice().contains(x)
+    }
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        match self {
+            Few::None => {}
+            Few::One(a) => {
+                if !keep(a) {
+                    *self = Few::None;
+                }
+            }
+            Few::Many(v) => v.retain(keep),
+        }
+    }
+}
+
 struct Active {
     /// See [`Fired::body`].
     body: Box<str>,
     starts_ns: u64,
     /// Live flows the alert was raised on.
-    flows: Vec<u64>,
+    flows: Few<u64>,
     /// Raised on flows (resolves when they end) rather than across flows (resolve timeout).
     on_flows: bool,
     /// Latest end of its flows (packet time).
@@ -614,7 +663,7 @@ struct Sink {
     /// Keys are shared (`Arc<str>`) with `by_flow`, `order` and `pending`.
     active: ahash::AHashMap<Arc<str>, Active>,
     /// Flow → keys of the alerts raised on it.
-    by_flow: ahash::AHashMap<u64, Vec<Arc<str>>>,
+    by_flow: ahash::AHashMap<u64, Few<Arc<str>>>,
     seq: u64,
     /// (seq, key) of the active alerts, oldest first, for eviction in O(1) amortised. Entries
     /// of alerts gone since are skipped when met and compacted away in bulk.
@@ -731,11 +780,7 @@ impl Sink {
         let now = Instant::now();
         match m {
             Msg::Fire(f) => {
-                if let Some(k) = self
-                    .active
-                    .get_key_value(f.key.as_str())
-                    .map(|(k, _)| k.clone())
-                {
+                if let Some(k) = self.active.get_key_value(&*f.key).map(|(k, _)| k.clone()) {
                     let a = self.active.get_mut(&k).expect("just found");
                     a.last_seen = now;
                     if let Some(id) = f.flow {
@@ -747,8 +792,7 @@ impl Sink {
                     }
                     return;
                 }
-                let f = *f;
-                let key: Arc<str> = f.key.into();
+                let key = f.key;
                 if self.active.len() >= self.s.max_active {
                     self.evict_oldest();
                 }
@@ -763,7 +807,7 @@ impl Sink {
                     Active {
                         body: f.body,
                         starts_ns: f.starts_ns,
-                        flows: f.flow.into_iter().collect(),
+                        flows: f.flow.map_or(Few::None, Few::One),
                         on_flows: f.flow.is_some(),
                         end_ns: f.starts_ns,
                         last_seen: now,
@@ -774,8 +818,9 @@ impl Sink {
                 );
             }
             Msg::FlowEnded { flow_id, end_ns } => {
-                for key in self.by_flow.remove(&flow_id).unwrap_or_default() {
-                    if let Some(a) = self.active.get_mut(&key) {
+                let keys = self.by_flow.remove(&flow_id).unwrap_or_default();
+                for key in keys.as_slice() {
+                    if let Some(a) = self.active.get_mut(key) {
                         a.flows.retain(|x| *x != flow_id);
                         a.end_ns = a.end_ns.max(end_ns);
                         a.last_seen = now;
@@ -783,7 +828,7 @@ impl Sink {
                 }
             }
             Msg::FlowAlive(id) => {
-                for key in self.by_flow.get(&id).into_iter().flatten() {
+                for key in self.by_flow.get(&id).map_or(&[][..], Few::as_slice) {
                     if let Some(a) = self.active.get_mut(key) {
                         a.last_seen = now;
                     }
@@ -808,7 +853,7 @@ impl Sink {
         while let Some((seq, k)) = self.order.pop_front() {
             if self.active.get(&k).is_some_and(|a| a.seq == seq) {
                 if let Some(a) = self.active.remove(&k) {
-                    self.forget_flows(&k, &a.flows);
+                    self.forget_flows(&k, a.flows.as_slice());
                 }
                 self.stats.dropped.add(1);
                 return;
@@ -926,7 +971,7 @@ impl Sink {
     fn finish_flush(&mut self, queues: &[Queue], out: Outgoing, over: Vec<Arc<str>>) {
         for k in over {
             if let Some(a) = self.active.remove(&k) {
-                self.forget_flows(&k, &a.flows);
+                self.forget_flows(&k, a.flows.as_slice());
             }
         }
         self.compact_order();

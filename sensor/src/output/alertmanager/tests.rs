@@ -334,12 +334,12 @@ fn posted(rx: &mut mpsc::Receiver<Arc<Batch>>) -> Vec<Value> {
 }
 
 fn fire(a: &AlertRecord) -> Msg {
-    Msg::Fire(Box::new(Fired {
-        key: a.dedup_key.clone(),
+    Msg::Fire(Fired {
+        key: a.dedup_key.as_str().into(),
         body: alert_body(&labels_of(a, "s", &Labels::new()), &annotations_of(a, "s")),
         starts_ns: a.ts_ns,
         flow: Some(a.flow_id),
-    }))
+    })
 }
 
 #[test]
