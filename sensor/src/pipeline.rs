@@ -181,7 +181,8 @@ impl Sensor {
 struct Item {
     ts: u64,
     wire_len: u32,
-    off: u32,
+    /// Offset into the batch's bytes: 64-bit, as a capture file may exceed 4 GiB.
+    off: u64,
     len: u32,
     info: PacketInfo,
 }
@@ -224,7 +225,7 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>) {
                 let bytes = b.bytes();
                 for it in &b.items {
                     let data = bytes
-                        .get(it.off as usize..(it.off + it.len) as usize)
+                        .get(it.off as usize..it.off as usize + it.len as usize)
                         .unwrap_or(&[]);
                     w.packet(it.ts, it.wire_len, data, &it.info);
                 }
@@ -346,9 +347,9 @@ impl Dispatch {
                 let i = (key.shard_hash() % txs.len() as u64) as usize;
                 let b = &mut batches[i];
                 let (off, len) = match off {
-                    Some(o) => (o as u32, p.data.len() as u32),
+                    Some(o) => (o as u64, p.data.len() as u32),
                     None => {
-                        let o = b.owned.len() as u32;
+                        let o = b.owned.len() as u64;
                         b.owned.extend_from_slice(p.data);
                         (o, p.data.len() as u32)
                     }

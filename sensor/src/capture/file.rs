@@ -16,6 +16,8 @@ const PCAP_MAGIC_US: u32 = 0xa1b2_c3d4;
 const PCAP_MAGIC_NS: u32 = 0xa1b2_3c4d;
 const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 const PCAPNG_BOM: u32 = 0x1a2b_3c4d;
+/// Largest file whose map is populated when opened (see [`CaptureFile::open`]).
+const POPULATE_MAX: u64 = 1 << 30;
 
 /// The bytes of a capture: a file's memory map, or a capture built into the binary.
 pub enum FileBytes {
@@ -96,9 +98,15 @@ impl CaptureFile {
         // SAFETY: the map is read-only; a file truncated underneath us by another process
         // is outside what a capture reader can defend against (as with any mmap reader).
         // Populate the mapping up front: faulting it in page by page on first touch cost
-        // more than the whole decode (perf showed most cycles in page faults).
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
-            .map_err(|e| err(format!("cannot map: {e}")))?;
+        // more than the whole decode (perf showed most cycles in page faults). Only for
+        // files that comfortably fit in memory: populating a capture of many GiB would read
+        // all of it before the first packet (and evict its own start on a small machine);
+        // those are faulted in as read, with read-ahead from the sequential advice.
+        let mut opts = memmap2::MmapOptions::new();
+        if meta.len() <= POPULATE_MAX {
+            opts.populate();
+        }
+        let map = unsafe { opts.map(&file) }.map_err(|e| err(format!("cannot map: {e}")))?;
         let _ = map.advise(memmap2::Advice::Sequential);
         Self::from_map(name, Arc::new(FileBytes::Map(map)))
     }

@@ -30,18 +30,23 @@
 //!   `resolve_timeout_s` after they were last raised.
 //! - `startsAt` is the packet time of the alert; resend and resolve timing here uses the wall
 //!   clock (this is the control plane, not the packet path).
-//! - Delivery: every Alertmanager in `urls` gets every alert (a cluster deduplicates). Each
-//!   has its own bounded queue of batches and one delivery task: connection errors, timeouts
-//!   and 5xx are retried with exponential backoff and jitter, `max_retries` times; a 4xx is a
-//!   bad payload, counted as `rejected` and not retried.
+//! - Delivery: every Alertmanager in `urls` gets every alert (a cluster deduplicates). New
+//!   alerts are gathered for up to 200 ms into one POST; the whole table (re-sends, resolves)
+//!   is looked at once per tick, not per alert. Each Alertmanager has its own bounded queue
+//!   of batches and one delivery task (one request in flight): connection errors, timeouts
+//!   and 5xx are retried `max_retries` times with exponential backoff and jitter; a 4xx is a
+//!   bad payload, counted as `rejected` and not retried. The back-off is a circuit breaker
+//!   per Alertmanager: while one fails, every attempt waits for it (a down or black-holing
+//!   Alertmanager is not tried once per alert or per batch), only a few batches wait for
+//!   it, and what does not fit is dropped and counted.
 
 use crate::output::eve::{timestamp, AlertRecord, FlowRecord};
 use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -381,7 +386,7 @@ pub fn annotations_of(a: &AlertRecord, sensor: &str) -> Labels {
 }
 
 enum Msg {
-    Fire(Box<Fired>),
+    Fire(Fired),
     /// The last record of a flow an alert was raised on (not a shutdown).
     FlowEnded {
         flow_id: u64,
@@ -392,9 +397,12 @@ enum Msg {
 }
 
 struct Fired {
-    key: String,
-    labels: Labels,
-    annotations: Labels,
+    /// Allocated on the output thread, kept by the sink as is.
+    key: Arc<str>,
+    /// `"labels":{…},"annotations":{…}` serialised on the output thread: one string for the
+    /// sink to keep and free rather than two maps of small strings (freeing those on the
+    /// sink's thread was most of its work in an alert flood).
+    body: Box<str>,
     starts_ns: u64,
     flow: Option<u64>,
 }
@@ -468,13 +476,15 @@ impl AmHandle {
             }
         }
         let fired = Fired {
-            key: a.dedup_key.clone(),
-            labels: labels_of(a, &self.sensor, &self.labels),
-            annotations: annotations_of(a, &self.sensor),
+            key: a.dedup_key.as_str().into(),
+            body: alert_body(
+                &labels_of(a, &self.sensor, &self.labels),
+                &annotations_of(a, &self.sensor),
+            ),
             starts_ns: a.ts_ns,
             flow,
         };
-        if self.send(Msg::Fire(Box::new(fired))) {
+        if self.send(Msg::Fire(fired)) {
             if let Some(id) = flow {
                 self.bound.entry(id).or_default().push(a.dedup_key.clone());
                 self.n_bound += 1;
@@ -512,6 +522,27 @@ impl AmHandle {
         }
     }
 
+    /// CPU time the sink thread has used so far (tests; `None` once it has stopped).
+    pub fn sink_cpu_time(&self) -> Option<Duration> {
+        use std::os::unix::thread::JoinHandleExt;
+        let t = self.thread.as_ref()?;
+        let mut clk: libc::clockid_t = 0;
+        // SAFETY: the thread is not joined yet (we hold its handle), so its pthread_t is
+        // valid; both calls only write into the locals passed.
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        unsafe {
+            if libc::pthread_getcpuclockid(t.as_pthread_t(), &mut clk) != 0
+                || libc::clock_gettime(clk, &mut ts) != 0
+            {
+                return None;
+            }
+        }
+        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+
     /// Close the queue and wait for the sink to deliver what it holds (bounded by twice the
     /// request timeout).
     pub fn finish(mut self) {
@@ -528,12 +559,60 @@ struct Batch {
     n: u64,
 }
 
+/// A list that nearly always holds one item (an alert's flows, a flow's alerts): no heap
+/// allocation until a second one comes (in an alert flood each was one more allocation to
+/// make and free per alert).
+#[derive(Debug, Default)]
+enum Few<T> {
+    #[default]
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: PartialEq> Few<T> {
+    fn push(&mut self, x: T) {
+        *self = match std::mem::take(self) {
+            Few::None => Few::One(x),
+            Few::One(a) => Few::Many(vec![a, x]),
+            Few::Many(mut v) => {
+                v.push(x);
+                Few::Many(v)
+            }
+        };
+    }
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Few::None => &[],
+            Few::One(a) => std::slice::from_ref(a),
+            Few::Many(v) => v,
+        }
+    }
+    fn contains(&self, x: &T) -> bool {
+        self.as_slice().contains(x)
+    }
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        match self {
+            Few::None => {}
+            Few::One(a) => {
+                if !keep(a) {
+                    *self = Few::None;
+                }
+            }
+            Few::Many(v) => v.retain(keep),
+        }
+    }
+}
+
 struct Active {
-    labels: Labels,
-    annotations: Labels,
+    /// See [`Fired::body`].
+    body: Box<str>,
     starts_ns: u64,
     /// Live flows the alert was raised on.
-    flows: Vec<u64>,
+    flows: Few<u64>,
     /// Raised on flows (resolves when they end) rather than across flows (resolve timeout).
     on_flows: bool,
     /// Latest end of its flows (packet time).
@@ -549,30 +628,62 @@ struct Queue {
     tx: mpsc::Sender<Arc<Batch>>,
     /// Alerts queued or being delivered to this Alertmanager.
     inflight: Arc<AtomicU64>,
+    /// Set by the delivery task while this Alertmanager is failing (its last POST failed).
+    failing: Arc<AtomicBool>,
+}
+
+impl Queue {
+    /// Whether one more batch may wait for this Alertmanager: up to [`QUEUE_BATCHES`] while it
+    /// answers, only [`FAILING_QUEUE_BATCHES`] while it is failing (what waits then is sent
+    /// after the back-off; alerts still firing are re-sent every resend interval anyway).
+    fn has_room(&self) -> bool {
+        let queued = QUEUE_BATCHES - self.tx.capacity();
+        let limit = if self.failing.load(Relaxed) {
+            FAILING_QUEUE_BATCHES
+        } else {
+            QUEUE_BATCHES
+        };
+        queued < limit
+    }
 }
 
 struct Sink {
     s: Arc<Settings>,
     stats: Arc<AlertmanagerStats>,
-    active: HashMap<String, Active>,
+    /// Keys are shared (`Arc<str>`) with `by_flow`, `order` and `pending`.
+    active: ahash::AHashMap<Arc<str>, Active>,
     /// Flow → keys of the alerts raised on it.
-    by_flow: HashMap<u64, Vec<String>>,
+    by_flow: ahash::AHashMap<u64, Few<Arc<str>>>,
     seq: u64,
+    /// (seq, key) of the active alerts, oldest first, for eviction in O(1) amortised. Entries
+    /// of alerts gone since are skipped when met and compacted away in bulk.
+    order: VecDeque<(u64, Arc<str>)>,
+    /// New alerts not sent yet: the batch flush looks at these only.
+    pending: Vec<Arc<str>>,
 }
 
 /// Alerts per POST.
 const BATCH_ALERTS: usize = 256;
 /// Batches waiting per Alertmanager.
 const QUEUE_BATCHES: usize = 64;
+/// Batches waiting per Alertmanager while it is failing.
+const FAILING_QUEUE_BATCHES: usize = 4;
+/// Pause after taking messages before waiting for more (at most 20 wake-ups a second; the
+/// queue from the output thread holds `queue_size` messages meanwhile).
+const DRAIN_PAUSE: Duration = Duration::from_millis(50);
+/// New alerts are gathered this long (at most) into one POST.
+const BATCH_WAIT: Duration = Duration::from_millis(200);
 
 impl Sink {
     fn new(s: Settings, stats: Arc<AlertmanagerStats>) -> Sink {
         Sink {
             s: Arc::new(s),
             stats,
-            active: HashMap::new(),
-            by_flow: HashMap::new(),
+            active: ahash::AHashMap::new(),
+            by_flow: ahash::AHashMap::new(),
             seq: 0,
+            order: VecDeque::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -582,6 +693,7 @@ impl Sink {
         for ep in &self.s.endpoints {
             let (tx, brx) = mpsc::channel(QUEUE_BATCHES);
             let inflight = Arc::new(AtomicU64::new(0));
+            let failing = Arc::new(AtomicBool::new(false));
             tasks.push((
                 tokio::spawn(deliver(
                     ep.clone(),
@@ -589,30 +701,50 @@ impl Sink {
                     self.stats.clone(),
                     brx,
                     inflight.clone(),
+                    failing.clone(),
                 )),
                 inflight.clone(),
             ));
-            queues.push(Queue { tx, inflight });
+            queues.push(Queue {
+                tx,
+                inflight,
+                failing,
+            });
         }
         let tick = (self.s.resend.min(self.s.resolve_timeout) / 4)
             .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let batch_wait = BATCH_WAIT.min(tick);
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // When the gathered new alerts go out (one POST per BATCH_WAIT at most, however
+        // many alerts arrive); the whole table (re-sends, resolves) is looked at every tick.
+        let mut batch_at: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 m = rx.recv() => match m {
                     Some(m) => {
                         self.on_msg(m);
-                        // Take what else is waiting, so it goes out in one POST.
                         while let Ok(m) = rx.try_recv() {
                             self.on_msg(m);
                         }
+                        if !self.pending.is_empty() && batch_at.is_none() {
+                            batch_at = Some(tokio::time::Instant::now() + batch_wait);
+                        }
+                        // Let messages gather rather than wake for each one: in an alert
+                        // flood a wake-up per message cost more than the capture thread.
+                        tokio::time::sleep(DRAIN_PAUSE).await;
                     }
                     None => break,
                 },
-                _ = ticker.tick() => {}
+                _ = async { tokio::time::sleep_until(batch_at.expect("guarded")).await }, if batch_at.is_some() => {
+                    batch_at = None;
+                    self.flush_pending(&queues);
+                }
+                _ = ticker.tick() => {
+                    batch_at = None;
+                    self.flush(&queues, false);
+                }
             }
-            self.flush(&queues, false);
         }
         // The output thread is done: send what is due, then wait (bounded) for delivery.
         self.flush(&queues, true);
@@ -638,31 +770,34 @@ impl Sink {
         let now = Instant::now();
         match m {
             Msg::Fire(f) => {
-                if let Some(a) = self.active.get_mut(&f.key) {
+                if let Some(k) = self.active.get_key_value(&*f.key).map(|(k, _)| k.clone()) {
+                    let a = self.active.get_mut(&k).expect("just found");
                     a.last_seen = now;
                     if let Some(id) = f.flow {
                         a.on_flows = true;
                         if !a.flows.contains(&id) {
                             a.flows.push(id);
-                            self.by_flow.entry(id).or_default().push(f.key.clone());
+                            self.by_flow.entry(id).or_default().push(k.clone());
                         }
                     }
                     return;
                 }
+                let key = f.key;
                 if self.active.len() >= self.s.max_active {
                     self.evict_oldest();
                 }
                 self.seq += 1;
                 if let Some(id) = f.flow {
-                    self.by_flow.entry(id).or_default().push(f.key.clone());
+                    self.by_flow.entry(id).or_default().push(key.clone());
                 }
+                self.order.push_back((self.seq, key.clone()));
+                self.pending.push(key.clone());
                 self.active.insert(
-                    f.key,
+                    key,
                     Active {
-                        labels: f.labels,
-                        annotations: f.annotations,
+                        body: f.body,
                         starts_ns: f.starts_ns,
-                        flows: f.flow.into_iter().collect(),
+                        flows: f.flow.map_or(Few::None, Few::One),
                         on_flows: f.flow.is_some(),
                         end_ns: f.starts_ns,
                         last_seen: now,
@@ -673,8 +808,9 @@ impl Sink {
                 );
             }
             Msg::FlowEnded { flow_id, end_ns } => {
-                for key in self.by_flow.remove(&flow_id).unwrap_or_default() {
-                    if let Some(a) = self.active.get_mut(&key) {
+                let keys = self.by_flow.remove(&flow_id).unwrap_or_default();
+                for key in keys.as_slice() {
+                    if let Some(a) = self.active.get_mut(key) {
                         a.flows.retain(|x| *x != flow_id);
                         a.end_ns = a.end_ns.max(end_ns);
                         a.last_seen = now;
@@ -682,7 +818,7 @@ impl Sink {
                 }
             }
             Msg::FlowAlive(id) => {
-                for key in self.by_flow.get(&id).into_iter().flatten() {
+                for key in self.by_flow.get(&id).map_or(&[][..], Few::as_slice) {
                     if let Some(a) = self.active.get_mut(key) {
                         a.last_seen = now;
                     }
@@ -695,7 +831,7 @@ impl Sink {
     fn forget_flows(&mut self, key: &str, flows: &[u64]) {
         for f in flows {
             if let Some(keys) = self.by_flow.get_mut(f) {
-                keys.retain(|k| k != key);
+                keys.retain(|k| &**k != key);
                 if keys.is_empty() {
                     self.by_flow.remove(f);
                 }
@@ -704,18 +840,99 @@ impl Sink {
     }
 
     fn evict_oldest(&mut self) {
-        let Some(k) = self
-            .active
-            .iter()
-            .min_by_key(|(_, a)| a.seq)
-            .map(|(k, _)| k.clone())
-        else {
-            return;
-        };
-        if let Some(a) = self.active.remove(&k) {
-            self.forget_flows(&k, &a.flows);
+        while let Some((seq, k)) = self.order.pop_front() {
+            if self.active.get(&k).is_some_and(|a| a.seq == seq) {
+                if let Some(a) = self.active.remove(&k) {
+                    self.forget_flows(&k, a.flows.as_slice());
+                }
+                self.stats.dropped.add(1);
+                return;
+            }
         }
-        self.stats.dropped.add(1);
+    }
+
+    /// Drop the entries of `order` whose alerts are gone, once they outnumber the live ones.
+    fn compact_order(&mut self) {
+        if self.order.len() > 2 * self.active.len() + 1024 {
+            let active = &self.active;
+            self.order
+                .retain(|(seq, k)| active.get(k).is_some_and(|a| a.seq == *seq));
+        }
+    }
+
+    /// What to do with one alert at a flush, when something changes: `Some((over, send))`,
+    /// `send` the `endsAt` to send it with.
+    fn due(
+        s: &Settings,
+        a: &mut Active,
+        now: Instant,
+        wall: u64,
+        closing: bool,
+    ) -> Option<(bool, Option<u64>)> {
+        let firing_until = wall + 4 * s.resend.as_nanos() as u64;
+        let idle = now.duration_since(a.last_seen);
+        let hold = s.resend.as_nanos() as u64;
+        let ends = if a.on_flows && a.flows.is_empty() {
+            // The session is over. It stays firing for one resend interval at least,
+            // so that Alertmanager (group_wait) notifies about a short session too.
+            match a.first_sent_ns {
+                // Never sent: one alert that Alertmanager itself resolves at endsAt.
+                None => Some(a.end_ns.max(wall + hold)),
+                // Sent as firing: the resolve must carry an endsAt that has passed, or
+                // Alertmanager keeps the later endsAt of the firing alert.
+                Some(first) if wall >= first + hold => Some(a.end_ns.max(first + hold).min(wall)),
+                // Held; at the last flush it is left to expire at its firing endsAt.
+                Some(_) if closing => return Some((true, None)),
+                Some(_) => None,
+            }
+        } else if (!a.on_flows && idle >= s.resolve_timeout)
+            || (a.on_flows && idle >= s.stale_after)
+        {
+            Some(wall)
+        } else {
+            None
+        };
+        match ends {
+            Some(end) => Some((true, Some(end))),
+            None => {
+                if a.last_sent
+                    .is_none_or(|t| now.duration_since(t) >= s.resend)
+                {
+                    a.last_sent = Some(now);
+                    a.first_sent_ns.get_or_insert(wall);
+                    Some((false, Some(firing_until)))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Send the new alerts gathered since the last flush (not the whole table).
+    fn flush_pending(&mut self, queues: &[Queue]) {
+        let now = Instant::now();
+        let wall = wall_ns();
+        let mut out = Outgoing::new(queues);
+        let mut over = Vec::new();
+        let mut pending = std::mem::take(&mut self.pending);
+        for k in pending.drain(..) {
+            let Some(a) = self.active.get_mut(&k) else {
+                continue;
+            };
+            if a.last_sent.is_some() {
+                continue;
+            }
+            if let Some((is_over, send)) = Self::due(&self.s, a, now, wall, false) {
+                if let Some(end) = send {
+                    out.push(a, end);
+                }
+                if is_over {
+                    over.push(k);
+                }
+            }
+        }
+        self.pending = pending; // keeps its capacity
+        self.finish_flush(queues, out, over);
     }
 
     /// Send what is new, due for a re-send, or over; forget what is over.
@@ -723,69 +940,54 @@ impl Sink {
     fn flush(&mut self, queues: &[Queue], closing: bool) {
         let now = Instant::now();
         let wall = wall_ns();
-        let firing_until = wall + 4 * self.s.resend.as_nanos() as u64;
-        let mut out: Vec<Value> = Vec::new();
+        let mut out = Outgoing::new(queues);
         let mut over = Vec::new();
+        self.pending.clear();
         for (k, a) in self.active.iter_mut() {
-            let idle = now.duration_since(a.last_seen);
-            let hold = self.s.resend.as_nanos() as u64;
-            let ends = if a.on_flows && a.flows.is_empty() {
-                // The session is over. It stays firing for one resend interval at least,
-                // so that Alertmanager (group_wait) notifies about a short session too.
-                match a.first_sent_ns {
-                    // Never sent: one alert that Alertmanager itself resolves at endsAt.
-                    None => Some(a.end_ns.max(wall + hold)),
-                    // Sent as firing: the resolve must carry an endsAt that has passed, or
-                    // Alertmanager keeps the later endsAt of the firing alert.
-                    Some(first) if wall >= first + hold => {
-                        Some(a.end_ns.max(first + hold).min(wall))
-                    }
-                    // Held; at the last flush it is left to expire at its firing endsAt.
-                    Some(_) if closing => {
-                        over.push(k.clone());
-                        continue;
-                    }
-                    Some(_) => None,
+            if let Some((is_over, send)) = Self::due(&self.s, a, now, wall, closing) {
+                if let Some(end) = send {
+                    out.push(a, end);
                 }
-            } else if (!a.on_flows && idle >= self.s.resolve_timeout)
-                || (a.on_flows && idle >= self.s.stale_after)
-            {
-                Some(wall)
-            } else {
-                None
-            };
-            match ends {
-                Some(end) => {
+                if is_over {
                     over.push(k.clone());
-                    out.push(alert_json(a, end));
-                }
-                None => {
-                    if a.last_sent
-                        .is_none_or(|t| now.duration_since(t) >= self.s.resend)
-                    {
-                        a.last_sent = Some(now);
-                        a.first_sent_ns.get_or_insert(wall);
-                        out.push(alert_json(a, firing_until));
-                    }
                 }
             }
         }
+        self.finish_flush(queues, out, over);
+    }
+
+    /// Forget what is over and queue the alerts for every Alertmanager with room for them;
+    /// what finds no room is counted as dropped.
+    fn finish_flush(&mut self, queues: &[Queue], out: Outgoing, over: Vec<Arc<str>>) {
         for k in over {
             if let Some(a) = self.active.remove(&k) {
-                self.forget_flows(&k, &a.flows);
+                self.forget_flows(&k, a.flows.as_slice());
             }
         }
+        self.compact_order();
         self.stats.active.set(self.active.len() as u64);
-        for chunk in out.chunks(BATCH_ALERTS) {
-            let body = match serde_json::to_vec(chunk) {
-                Ok(b) => Bytes::from(b),
-                Err(_) => continue,
-            };
-            let batch = Arc::new(Batch {
-                body,
-                n: chunk.len() as u64,
-            });
-            for q in queues {
+        self.stats.dropped.add(out.skipped * queues.len() as u64);
+        for chunk in out.json.chunks(BATCH_ALERTS) {
+            let n = chunk.len() as u64;
+            let open: Vec<&Queue> = queues.iter().filter(|q| q.has_room()).collect();
+            self.stats
+                .dropped
+                .add(n * (queues.len() - open.len()) as u64);
+            if open.is_empty() {
+                continue;
+            }
+            let mut b = Vec::with_capacity(chunk.iter().map(|j| j.len() + 1).sum::<usize>() + 2);
+            b.push(b'[');
+            for (i, j) in chunk.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                b.extend_from_slice(j.as_bytes());
+            }
+            b.push(b']');
+            let body = Bytes::from(b);
+            let batch = Arc::new(Batch { body, n });
+            for q in open {
                 q.inflight.fetch_add(batch.n, Relaxed);
                 if q.tx.try_send(batch.clone()).is_err() {
                     q.inflight.fetch_sub(batch.n, Relaxed);
@@ -796,14 +998,65 @@ impl Sink {
     }
 }
 
-fn alert_json(a: &Active, ends_ns: u64) -> Value {
-    json!({
-        "labels": a.labels,
-        "annotations": a.annotations,
-        "startsAt": rfc3339(a.starts_ns),
+/// The alerts of one flush, in JSON as long as some Alertmanager has room for them: past
+/// that they are only counted (a failing Alertmanager costs no serialisation).
+struct Outgoing {
+    json: Vec<String>,
+    /// Alerts that fit no queue.
+    budget: usize,
+    skipped: u64,
+}
+
+impl Outgoing {
+    fn new(queues: &[Queue]) -> Outgoing {
+        let batches = queues
+            .iter()
+            .map(|q| {
+                let queued = QUEUE_BATCHES - q.tx.capacity();
+                let limit = if q.failing.load(Relaxed) {
+                    FAILING_QUEUE_BATCHES
+                } else {
+                    QUEUE_BATCHES
+                };
+                limit.saturating_sub(queued)
+            })
+            .max()
+            .unwrap_or(0);
+        Outgoing {
+            json: Vec::new(),
+            budget: batches * BATCH_ALERTS,
+            skipped: 0,
+        }
+    }
+
+    fn push(&mut self, a: &Active, ends_ns: u64) {
+        if self.json.len() < self.budget {
+            self.json.push(alert_json(a, ends_ns));
+        } else {
+            self.skipped += 1;
+        }
+    }
+}
+
+/// `"labels":{…},"annotations":{…}`, the part of an alert's JSON that does not change.
+fn alert_body(labels: &Labels, annotations: &Labels) -> Box<str> {
+    let mut v = serde_json::to_string(&json!({ "labels": labels, "annotations": annotations }))
+        .unwrap_or_else(|_| "{}".into());
+    // Drop the braces: the times are added to the same object.
+    v.pop();
+    v.remove(0);
+    v.into_boxed_str()
+}
+
+/// One alert of the POST body.
+fn alert_json(a: &Active, ends_ns: u64) -> String {
+    format!(
+        "{{{},\"startsAt\":\"{}\",\"endsAt\":\"{}\"}}",
+        a.body,
+        rfc3339(a.starts_ns),
         // Alertmanager refuses an end before the start.
-        "endsAt": rfc3339(ends_ns.max(a.starts_ns)),
-    })
+        rfc3339(ends_ns.max(a.starts_ns)),
+    )
 }
 
 /// A small random number for jitter (no crate for this: the std hasher's random keys).
@@ -832,37 +1085,58 @@ enum Outcome {
 }
 
 /// Deliver batches to one Alertmanager, in order, each retried until it is accepted,
-/// refused or out of retries.
+/// refused or out of retries; one request at a time.
+///
+/// Circuit breaker: failures are counted per Alertmanager, not per batch. While it fails,
+/// every attempt (the retries of a batch and the first attempt of the next one alike) waits
+/// an exponentially growing, jittered back-off (up to `retry_backoff_max_s`), so a dead or
+/// black-holing Alertmanager is tried a few times a minute whatever the alert rate, and only
+/// [`FAILING_QUEUE_BATCHES`] batches wait for it (the rest is dropped and counted).
 async fn deliver(
     ep: Endpoint,
     s: Arc<Settings>,
     stats: Arc<AlertmanagerStats>,
     mut rx: mpsc::Receiver<Arc<Batch>>,
     inflight: Arc<AtomicU64>,
+    failing: Arc<AtomicBool>,
 ) {
+    let mut failures = 0u32;
+    let mut retry_at: Option<tokio::time::Instant> = None;
     while let Some(b) = rx.recv().await {
         let mut attempt = 0u32;
         loop {
+            if let Some(t) = retry_at.take() {
+                tokio::time::sleep_until(t).await;
+            }
             match post(&ep, b.body.clone(), s.timeout).await {
                 Outcome::Accepted => {
+                    if failures > 0 {
+                        tracing::info!(url = %ep.url, failures, "alertmanager: reachable again");
+                    }
+                    failures = 0;
+                    failing.store(false, Relaxed);
                     stats.sent.add(b.n);
                     break;
                 }
                 Outcome::Rejected(code, text) => {
+                    failures = 0;
+                    failing.store(false, Relaxed);
                     tracing::warn!(url = %ep.url, status = code, answer = %text, alerts = b.n, "alertmanager refused the alerts");
                     stats.rejected.add(b.n);
                     break;
                 }
                 Outcome::Retry(why) => {
+                    let d = backoff(&s, failures);
+                    failures = failures.saturating_add(1);
+                    failing.store(true, Relaxed);
+                    retry_at = Some(tokio::time::Instant::now() + d);
                     if attempt >= s.max_retries {
                         tracing::warn!(url = %ep.url, error = %why, alerts = b.n, attempts = attempt + 1, "alertmanager: giving up");
                         stats.failed.add(b.n);
                         break;
                     }
-                    let d = backoff(&s, attempt);
                     tracing::debug!(url = %ep.url, error = %why, retry_in_ms = d.as_millis() as u64, "alertmanager: retrying");
                     attempt += 1;
-                    tokio::time::sleep(d).await;
                 }
             }
         }

@@ -5,11 +5,14 @@
 pub mod alertmanager;
 pub mod eve;
 
+#[cfg(test)]
+mod dedup_tests;
+
 use crate::host::HostStage;
 use crate::telemetry::{category_index, Telemetry};
 use eve::{AlertRecord, FlowRecord};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -55,7 +58,11 @@ pub struct Output {
     suppress_ns: u64,
     stats_interval_ns: u64,
     next_stats_ns: u64,
-    dedup: HashMap<String, u64>,
+    /// Alert identity (see [`Output::dedup_id`]) → packet time it last alerted.
+    dedup: ahash::AHashMap<u128, u64>,
+    dedup_keys: [std::collections::hash_map::RandomState; 2],
+    /// Table size that triggers the next sweep of expired identities.
+    dedup_prune_at: usize,
     host: HostStage,
     pub summary: Summary,
     last_ns: u64,
@@ -63,6 +70,9 @@ pub struct Output {
     /// The Alertmanager sink, when `[alertmanager] urls` is set.
     am: Option<alertmanager::AmHandle>,
 }
+
+/// Identities the alert dedup table holds before it first sweeps out expired ones.
+const DEDUP_PRUNE_MIN: usize = 100_000;
 
 /// How many alerts the summary keeps for printing.
 const SUMMARY_ALERTS: usize = 50;
@@ -81,7 +91,9 @@ impl Output {
             suppress_ns: suppress_s * 1_000_000_000,
             stats_interval_ns: stats_interval_s.max(1) * 1_000_000_000,
             next_stats_ns: 0,
-            dedup: HashMap::new(),
+            dedup: ahash::AHashMap::new(),
+            dedup_keys: Default::default(),
+            dedup_prune_at: DEDUP_PRUNE_MIN,
             host,
             summary: Summary::default(),
             last_ns: 0,
@@ -205,18 +217,36 @@ impl Output {
         self.alert(a);
     }
 
+    /// A 128-bit identity for a dedup key: two SipHash values under random keys. The table
+    /// then holds no strings (no allocation per alert, one cache line per probe); two distinct
+    /// keys share an identity with a probability of about n²/2¹²⁹, nil for any table size.
+    fn dedup_id(&self, key: &str) -> u128 {
+        use std::hash::BuildHasher;
+        (self.dedup_keys[0].hash_one(key) as u128) << 64 | self.dedup_keys[1].hash_one(key) as u128
+    }
+
     fn alert(&mut self, a: AlertRecord) {
-        if let Some(last) = self.dedup.get(&a.dedup_key) {
-            if a.ts_ns.saturating_sub(*last) < self.suppress_ns {
-                self.tel.output.alerts_suppressed.inc();
-                return;
+        let key = self.dedup_id(&a.dedup_key);
+        match self.dedup.get_mut(&key) {
+            Some(last) => {
+                if a.ts_ns.saturating_sub(*last) < self.suppress_ns {
+                    self.tel.output.alerts_suppressed.inc();
+                    return;
+                }
+                *last = a.ts_ns;
+            }
+            None => {
+                if self.dedup.len() > self.dedup_prune_at {
+                    // Forget identities whose suppression has run out. The next sweep waits
+                    // until the table has doubled again, so each alert pays O(1) amortised
+                    // even when every entry is still live (a sweep per alert was quadratic).
+                    let horizon = a.ts_ns.saturating_sub(self.suppress_ns);
+                    self.dedup.retain(|_, t| *t >= horizon);
+                    self.dedup_prune_at = DEDUP_PRUNE_MIN.max(2 * self.dedup.len());
+                }
+                self.dedup.insert(key, a.ts_ns);
             }
         }
-        if self.dedup.len() > 100_000 {
-            let horizon = a.ts_ns.saturating_sub(self.suppress_ns);
-            self.dedup.retain(|_, t| *t >= horizon);
-        }
-        self.dedup.insert(a.dedup_key.clone(), a.ts_ns);
         let sev = (a.alert.severity.clamp(1, 4) - 1) as usize;
         self.tel.output.alerts[category_index(a.alert.category)][sev].inc();
         if a.alert.category == "remote-access" {

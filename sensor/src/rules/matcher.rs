@@ -150,7 +150,8 @@ impl Matchers {
             for r in &t.ports {
                 for port in r.lo..=r.hi {
                     let v = ports.entry((r.proto, port)).or_default();
-                    if !v.contains(&id) {
+                    // Tools come in order: only this tool can have pushed `id` already.
+                    if v.last() != Some(&id) {
                         v.push(id);
                     }
                 }

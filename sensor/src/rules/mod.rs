@@ -264,11 +264,12 @@ impl Catalogue {
         let mut domains: AHashMap<String, usize> = AHashMap::new();
         for (path, text) in &sources {
             files.push(path.clone());
-            let parsed = schema::parse_file(path, text, &mut errors);
+            let lines = schema::Lines::new(text);
+            let parsed = schema::parse_file(path, text, &lines, &mut errors);
             for (tool, spans) in parsed {
                 let idx = tools.len();
                 let here = |span: usize, message: String| {
-                    let (line, col) = schema::line_col(text, span);
+                    let (line, col) = lines.line_col(span);
                     RuleError {
                         file: path.clone(),
                         line,

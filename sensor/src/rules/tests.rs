@@ -346,3 +346,34 @@ fn repo_rules_check_passes() {
     assert!(ok, "{out}");
     assert!(out.starts_with("ok: "), "{out}");
 }
+
+#[test]
+fn line_index_agrees_with_counting_from_the_top() {
+    let text = "a = 1\n\nb = \"é∂x\"\r\n  c = [\n\"ü\", 2]\n";
+    let lines = schema::Lines::new(text);
+    for (off, _) in text.char_indices().chain([(text.len(), ' ')]) {
+        let before = &text[..off];
+        let line = before.matches('\n').count() + 1;
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = text[start..off].chars().count() + 1;
+        assert_eq!(lines.line_col(off), (line, col), "offset {off}");
+    }
+    assert_eq!(lines.line_col(10_000), (6, 1));
+}
+
+#[test]
+fn many_domains_load_and_duplicates_are_still_found() {
+    let mut doms: Vec<String> = (0..20_000).map(|i| format!("\"h{i}.example\"")).collect();
+    let text = tool(&format!("domains = [{}]\n", doms.join(", ")));
+    let c = load(&[("a.toml", &text)]).expect("loads");
+    assert_eq!(c.tools()[0].domains.len(), 20_000);
+    assert_eq!(c.match_domain("h19999.example"), Some(0));
+    doms.push("\"h7.example\"".into());
+    let text = tool(&format!("domains = [{}]\n", doms.join(", ")));
+    let e = load(&[("a.toml", &text)]).expect_err("duplicate");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].message.contains("\"h7.example\" listed twice"),
+        "{e:?}"
+    );
+}
