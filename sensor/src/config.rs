@@ -68,9 +68,18 @@ pub struct CaptureSection {
     pub bpf: Option<String>,
     pub snaplen: i32,
     pub buffer_mib: i32,
+    /// Hand every packet over at once (one wake-up each, costly); off, the kernel fills
+    /// blocks and hands them over when full or `timeout_ms` after their first packet.
     pub immediate: bool,
+    /// Milliseconds a packet may wait in the kernel's buffer before the capture is woken
+    /// (with `immediate = false`): the latency batching adds.
     pub timeout_ms: i32,
     pub promisc: bool,
+    /// Live clock tick (milliseconds, 10..=1000, at least `timeout_ms`): however quiet the
+    /// link, the capture and every worker wake this often; flows expire, `stats` records
+    /// and host-stage intervals come due, pending events reach the output thread and the
+    /// drop counters in /metrics are refreshed.
+    pub tick_ms: u64,
 }
 
 impl Default for CaptureSection {
@@ -80,9 +89,10 @@ impl Default for CaptureSection {
             bpf: None,
             snaplen: 65_535,
             buffer_mib: 64,
-            immediate: true,
+            immediate: false,
             timeout_ms: 100,
             promisc: true,
+            tick_ms: 250,
         }
     }
 }
@@ -257,6 +267,14 @@ impl Config {
                 self.detect.ssh_alert
             ));
         }
+        if !(10..=1000).contains(&self.capture.tick_ms)
+            || (self.capture.tick_ms as i64) < self.capture.timeout_ms as i64
+        {
+            return Err(format!(
+                "capture.tick_ms must be 10..=1000 and at least capture.timeout_ms ({}), not {}",
+                self.capture.timeout_ms, self.capture.tick_ms
+            ));
+        }
         if self.output.stats_interval_s == 0 {
             return Err("output.stats_interval_s must be at least 1".into());
         }
@@ -363,6 +381,25 @@ mod tests {
             e.0.contains("y.toml") && e.0.contains("prefix length"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn tick_ms_is_range_checked() {
+        assert_eq!(Config::default().capture.tick_ms, 250);
+        assert!(!Config::default().capture.immediate);
+        for bad in [
+            "tick_ms = 5",
+            "tick_ms = 1001",
+            "timeout_ms = 300\ntick_ms = 200",
+        ] {
+            let e = Config::parse(&format!("[capture]\n{bad}\n"), "t.toml").unwrap_err();
+            assert!(
+                e.0.contains("capture.tick_ms must be 10..=1000"),
+                "{bad}: {e}"
+            );
+        }
+        let c = Config::parse("[capture]\ntick_ms = 100\ntimeout_ms = 100\n", "t.toml").unwrap();
+        assert_eq!(c.capture.tick_ms, 100);
     }
 
     #[test]

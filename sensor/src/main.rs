@@ -444,6 +444,7 @@ fn run_live(
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => { tracing::info!("SIGTERM: stopping"); break; }
                 _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => {
+                    sensor.reopen_eve(); // logrotate: the EVE file is opened again by its name
                     // Reload: the config file (for the rules folder) and the rules; a failure keeps the old ones.
                     let dir = match &config_path {
                         Some(p) => match Config::load(p) {
