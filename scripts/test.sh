@@ -48,7 +48,7 @@ cargo test --release
 # Live tests: real servers and clients in network namespaces (root only; they say
 # SKIPPED otherwise).
 echo "== live tests"
-SPANWATCH_BIN=target/release/spanwatch tests/live/run-all.sh rdp vnc ssh proxy openvpn wireguard dns_tunnel icmp_tunnel upload
+SPANWATCH_BIN=target/release/spanwatch tests/live/run-all.sh rdp vnc ssh proxy openvpn wireguard dns_tunnel icmp_tunnel upload quiet timely beacon
 
 if [ -x tests/deploy/run.sh ]; then
   echo "== deploy checks"
