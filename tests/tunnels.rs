@@ -283,7 +283,7 @@ fn beacons_under_a_second_apart_are_raised_as_the_evidence_comes() {
     let end_ns = sc.now_ns;
     let dir = tmpdir();
     let cfg = config(dir.path(), "");
-    let recs = replay_cfg(&sc.bytes().to_vec(), &cfg, &[]);
+    let recs = replay_cfg(sc.bytes(), &cfg, &[]);
     let b: Vec<&Value> = cat_alerts(&recs, "beacon")
         .into_iter()
         .filter(|a| a["alert"]["signature_id"] == 9_300_060)

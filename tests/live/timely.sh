@@ -2,8 +2,9 @@
 # Live EVE is timely: alerts raised by real SSH sessions (OpenSSH in swb, `ssh` from swa; every
 # SSH session alerts with detect.ssh_alert = "all", none suppressed) are all in the EVE file
 # 2 s after /metrics counted them, even though the sensor is then killed with SIGKILL (no
-# chance to flush at exit). A second run ended by SIGTERM writes a flow record for every flow
-# it created, the SSH session still open at that moment included.
+# chance to flush at exit). A second run has its EVE file rotated (moved away, SIGHUP: opened
+# again by name) and, ended by SIGTERM, writes a flow record for every flow it created over the
+# two files, the SSH session still open at that moment included.
 . "$(dirname "$0")/lib.sh"
 live_init timely openssh-server openssh-client python3 curl
 live_netns
@@ -54,12 +55,25 @@ check "every alert counted ($counted) is in the EVE file after SIGKILL ($written
 start_spanwatch --config "$WORK/spanwatch.toml"
 EVE2=$EVE.$SW_RUNS
 for i in 1 2 3; do in_a timeout 20 "${SSH[@]}" root@$B4 true >>"$WORK/ssh.log" 2>&1; done
+three_alerts() { [ "$(count "$EVE2" alert)" -ge 3 ]; }
+wait_for 10 three_alerts || fail "the three SSH alerts of run 2 did not reach the EVE file"
+# logrotate's way: move the file away, SIGHUP; the sensor opens the name again.
+mv "$EVE2" "$WORK/rotated.json"
+kill -HUP "$SW_PID"
+if wait_for 5 test -e "$EVE2"; then pass "SIGHUP: the EVE file is opened again by its name"
+else fail "SIGHUP: no new EVE file 5 s after moving the old one away"; fi
 bg_a ssh_open "${SSH[@]}" root@$B4 sleep 60
 open_seen() { in_b ss -Htn state established "( sport = :2222 )" | grep -q .; }
 wait_for 10 open_seen || fail "the long SSH session did not connect"
+in_alert() { [ "$(count "$EVE2" alert)" -ge 1 ]; }
+if wait_for 10 in_alert; then pass "the alert raised after the rotation is in the new EVE file"
+else fail "no alert in the new EVE file after the rotation"; fi
 stop_spanwatch
+check "the rotated file still holds the three alerts of before, whole lines only" \
+  python3 "$LIVE_DIR/eve.py" valid "$WORK/rotated.json"
+check "the rotated file holds the three alerts" test "$(count "$WORK/rotated.json" alert)" = 3
 created=$(awk '$1 == "spanwatch_flows_created_total" { print $2 }' "$METRICS")
-records=$(count "$EVE2" flow)
+records=$(( $(count "$EVE2" flow) + $(count "$WORK/rotated.json" flow) ))
 log "flows: $created created, $records flow records after SIGTERM"
 check "a flow record for every flow created ($created) after SIGTERM ($records)" \
   test -n "$created" -a "$created" = "$records"
