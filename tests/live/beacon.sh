@@ -17,6 +17,8 @@ tcp_closed_timeout_s = 1
 [detect.beacon]
 outbound_only = false
 min_connections = 10
+# the data set is this test's few seconds (default: 60 s before the histogram and duration count)
+min_span_s = 5
 min_score = 0.7
 # (with 0.8, the default, the alert comes at 20 connections: 10 in 24 histogram bins score 0)
 CFG

@@ -3,7 +3,8 @@
 //! sub-scores between 0 and 1, weighted (0.25 each by default) into one score.
 //!
 //! - **timestamp** (`ts_score`): the intervals between connection starts (to the
-//!   millisecond, so beacons under a second apart score too; zero intervals left out). Bowley skewness `(Q1 + Q3 − 2·Q2) / (Q3 − Q1)` scores
+//!   millisecond, so beacons under a second apart score too; intervals under 100 ms, a burst
+//!   of parallel connections, left out as RITA leaves out the zero intervals of whole seconds). Bowley skewness `(Q1 + Q3 − 2·Q2) / (Q3 − Q1)` scores
 //!   `1 − |skew|` (taken as 0 when `Q3 − Q1 < 10` or the median equals a quartile); the median
 //!   absolute deviation about the median scores `(median − MAD) / median` (1 when the median
 //!   is under 1). The sub-score is their mean.
@@ -18,7 +19,8 @@
 //!   pair's first-to-last span over the data set's span and the longest run of consecutive
 //!   non-empty bins (wrapping round) over 12.
 //!
-//! The data set is the packet time seen within the window (`window_s`, 24 h by default).
+//! The data set is the packet time seen within the window (`window_s`, 24 h by default);
+//! until it spans `min_span_s` (60 s) the histogram and duration scores are 0.
 //! Each pair keeps the start time and size of its connections in the window (capped);
 //! pairs are capped too, the least recently active ones evicted first (counted).
 //!
@@ -53,6 +55,10 @@ const BIMODAL_MIN_BINS: usize = 11;
 const MODE_SENSITIVITY: f64 = 0.05;
 /// Bins forgiven as outliers in the bimodal fit (RITA `histogram_bimodal_outlier_removal`).
 const BIMODAL_OUTLIERS: usize = 1;
+/// Intervals shorter than this (seconds) are left out: connections opened together are one
+/// burst (a client opening parallel connections), as RITA's whole seconds leave out the zero
+/// intervals between them. Beacons 0.2 s apart still score.
+const BURST_S: f64 = 0.1;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -77,6 +83,10 @@ pub struct BeaconConfig {
     pub max_median_bytes: u64,
     /// Seconds of packet time between scorings of the pairs that changed.
     pub check_interval_s: u64,
+    /// Seconds the data set must span before the histogram and duration scores count
+    /// (over a few seconds every busy pair looks regular: a client opening a pool of
+    /// connections is no beacon). 1..=86400.
+    pub min_span_s: u64,
     /// Seconds of packet time after which a pair is scored again as its connections come in
     /// (from `min_connections` on, and whenever they doubled); 0: only at the periodic check.
     pub pair_rescore_s: u64,
@@ -112,6 +122,7 @@ impl Default for BeaconConfig {
             max_median_bytes: 65_535,
             check_interval_s: 300,
             pair_rescore_s: 60,
+            min_span_s: 60,
             outbound_only: true,
             ignore_ports: vec![53, 67, 68, 123, 137, 138, 1900, 5353, 5355],
             allow: Vec::new(),
@@ -146,6 +157,12 @@ impl BeaconConfig {
         }
         if self.window_s == 0 || self.check_interval_s == 0 {
             return Err("detect.beacon.window_s and check_interval_s must be at least 1".into());
+        }
+        if !(1..=86_400).contains(&self.min_span_s) {
+            return Err(format!(
+                "detect.beacon.min_span_s must be 1..=86400, not {}",
+                self.min_span_s
+            ));
         }
         if self.pair_rescore_s > 86_400 {
             return Err(format!(
@@ -671,7 +688,7 @@ fn score(cfg: &BeaconConfig, conns: &VecDeque<Conn>, dmin: f64, dmax: f64) -> Op
     let mut deltas: Vec<f64> = ts
         .windows(2)
         .map(|w| w[1] - w[0])
-        .filter(|d| *d > 0.0)
+        .filter(|d| *d >= BURST_S)
         .collect();
     if deltas.len() < 3 {
         return None;
@@ -729,9 +746,15 @@ fn score(cfg: &BeaconConfig, conns: &VecDeque<Conn>, dmin: f64, dmax: f64) -> Op
     } else {
         0.0
     };
-    let hist_score = cv_score.max(bimodal);
+    // a data set too short to tell regular from busy: no histogram or duration evidence
+    let long_enough = dmax - dmin >= cfg.min_span_s as f64;
+    let hist_score = if long_enough {
+        cv_score.max(bimodal)
+    } else {
+        0.0
+    };
 
-    let dur_score = if seen >= DUR_MIN_BINS {
+    let dur_score = if long_enough && seen >= DUR_MIN_BINS {
         let first = ts.first().copied().unwrap_or(0.0);
         let last = ts.last().copied().unwrap_or(0.0);
         let coverage = ((last - first).max(0.0) / (dmax - dmin) * 1000.0).ceil() / 1000.0;
@@ -833,6 +856,25 @@ mod tests {
         assert_eq!(s.ts_mode_s, 0.2);
         assert_eq!(fmt_interval(s.ts_mode_s), "0.20");
         assert_eq!(fmt_interval(53.0), "53");
+    }
+
+    #[test]
+    fn a_burst_of_parallel_connections_is_not_a_beacon() {
+        let cfg = BeaconConfig::default();
+        // 62 connections 20 ms apart, within 1.3 s (a VPN client opening its pool)
+        let t0 = 1_700_000_000 * S;
+        let c: VecDeque<Conn> = (0..62u64)
+            .map(|i| Conn::at(t0 + i * 20_000_000, 4000 + (i * 37 % 600)))
+            .collect();
+        assert!(score(&cfg, &c, (t0 / S) as f64, (t0 / S) as f64 + 7.0).is_none());
+        // spread over 7 s at 100 ms and more: a data set that short gives no histogram or
+        // duration evidence
+        let c: VecDeque<Conn> = (0..62u64)
+            .map(|i| Conn::at(t0 + i * 110_000_000 + (i * 7 % 5) * 30_000_000, 4000))
+            .collect();
+        let s = score(&cfg, &c, (t0 / S) as f64, (t0 / S) as f64 + 7.0).unwrap();
+        assert_eq!((s.hist_score, s.dur_score), (0.0, 0.0), "{s:?}");
+        assert!(s.score < cfg.min_score, "{s:?}");
     }
 
     #[test]
