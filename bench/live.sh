@@ -88,6 +88,8 @@ metric() {
 }
 # cpu_ns PID: CPU time of every thread; ctx PID: context switches of every thread.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
+# stat_ns PID: the same from /proc/PID/stat (utime + stime, clock ticks): a cross-check.
+stat_ns() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d\n", ($12 + $13) * 1e9 / hz }' /proc/"$1"/stat; }
 ctx() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s }'; }
 
 RESULTS=()
@@ -103,8 +105,8 @@ measure() {
         sleep 0.1
     done
     sleep 0.5
-    local p0 c0 x0 d0
-    p0=$(metric spanwatch_packets_total); c0=$(cpu_ns $SW); x0=$(ctx $SW)
+    local p0 c0 x0 d0 s0
+    p0=$(metric spanwatch_packets_total); c0=$(cpu_ns $SW); x0=$(ctx $SW); s0=$(stat_ns $SW)
     d0=$(metric spanwatch_capture_kernel_dropped_packets_total)
     say "$name: sending $PCAP"
     local rate=(--topspeed)
@@ -118,8 +120,8 @@ measure() {
         [ "$now" = "$last" ] && break
         last=$now
     done
-    local p1 c1 x1 d1
-    p1=$(metric spanwatch_packets_total); c1=$(cpu_ns $SW); x1=$(ctx $SW)
+    local p1 c1 x1 d1 s1
+    p1=$(metric spanwatch_packets_total); c1=$(cpu_ns $SW); x1=$(ctx $SW); s1=$(stat_ns $SW)
     d1=$(metric spanwatch_capture_kernel_dropped_packets_total)
     kill -TERM "$SW"; wait "$SW" 2>/dev/null || true; SW=""
     local sent pps
@@ -130,7 +132,7 @@ measure() {
     line=$(python3 -c "
 seen, cpu, sw = $seen, $cpu, $sw
 print(f'| $name | ${sent:-?} | {seen} | $drops | ${pps:-?} | {cpu / 1e9:.2f} | {cpu / max(seen, 1) / 1e3:.2f} | {sw} | {sw * 1000 / max(seen, 1):.1f} |')")
-    say "$line"
+    say "$line (CPU from /proc/PID/stat: $(( (s1 - s0) / 1000000 )) ms)"
     RESULTS+=("$line")
 }
 
