@@ -68,9 +68,18 @@ pub struct CaptureSection {
     pub bpf: Option<String>,
     pub snaplen: i32,
     pub buffer_mib: i32,
+    /// Hand every packet over at once (one wake-up each, costly); off, the kernel fills
+    /// blocks and hands them over when full or `timeout_ms` after their first packet.
     pub immediate: bool,
+    /// Milliseconds a packet may wait in the kernel's buffer before the capture is woken
+    /// (with `immediate = false`): the latency batching adds.
     pub timeout_ms: i32,
     pub promisc: bool,
+    /// Live clock tick (milliseconds, 10..=1000, at least `timeout_ms`): however quiet the
+    /// link, the capture and every worker wake this often; flows expire, `stats` records
+    /// and host-stage intervals come due, pending events reach the output thread and the
+    /// drop counters in /metrics are refreshed.
+    pub tick_ms: u64,
 }
 
 impl Default for CaptureSection {
@@ -80,9 +89,10 @@ impl Default for CaptureSection {
             bpf: None,
             snaplen: 65_535,
             buffer_mib: 64,
-            immediate: true,
+            immediate: false,
             timeout_ms: 100,
             promisc: true,
+            tick_ms: 250,
         }
     }
 }
@@ -307,6 +317,7 @@ ranges! {
     "capture.snaplen": 64, 262_144, "bytes";
     "capture.buffer_mib": 1, 2047, "MiB";
     "capture.timeout_ms": 1, 1000, "ms";
+    "capture.tick_ms": 10, 1000, "ms";
     "flow.max_flows": 16, 100_000_000, "flows";
     "flow.tcp_new_timeout_s": 1, NEVER_S, "s";
     "flow.tcp_established_timeout_s": 1, NEVER_S, "s";
@@ -340,6 +351,8 @@ ranges! {
     "detect.beacon.max_connections_per_pair": 4, 1_000_000, "connections";
     "detect.beacon.max_connections_total": 4, 100_000_000, "connections";
     "detect.beacon.long_connection_s": 0, 30 * DAY, "s (0: off)";
+    "detect.beacon.min_span_s": 1, DAY, "s";
+    "detect.beacon.pair_rescore_s": 0, DAY, "s";
     "detect.resolver_bypass.max_hosts": 0, 10_000_000, "hosts";
     "host.max_hosts": 1, 10_000_000, "hosts";
     "host.interval_s": 1, DAY, "s";
@@ -508,6 +521,13 @@ impl Config {
             d.resolver_bypass.max_hosts,
         )?;
         self.http.validate()?;
+        check("capture.tick_ms", self.capture.tick_ms)?;
+        if (self.capture.tick_ms as i64) < self.capture.timeout_ms as i64 {
+            return Err(format!(
+                "capture.tick_ms = {} must be at least capture.timeout_ms ({})",
+                self.capture.tick_ms, self.capture.timeout_ms
+            ));
+        }
         self.host.validate()?;
         d.beacon.validate()?;
         self.alertmanager.validate()?;
@@ -687,13 +707,16 @@ mod tests {
                 assert!(e.0.contains(r.key), "{} = {v}: {e}", r.key);
                 assert!(e.0.contains(&r.describe()), "{} = {v}: {e}", r.key);
             }
-            // both ends are accepted (the beacon weights must also sum to 1)
+            // both ends are accepted (the beacon weights must also sum to 1; the tick may not be
+            // shorter than the capture timeout)
             for v in [r.min, r.max] {
                 let text = toml_for(r.key, &format!("{v}"));
                 match Config::parse(&text, "t.toml") {
                     Ok(_) => {}
                     Err(e) => assert!(
-                        r.key.ends_with("_weight") && e.0.contains("sum to 1"),
+                        (r.key.ends_with("_weight") && e.0.contains("sum to 1"))
+                            || (matches!(r.key, "capture.tick_ms" | "capture.timeout_ms")
+                                && e.0.contains("at least capture.timeout_ms")),
                         "{text}: {e}"
                     ),
                 }
@@ -896,6 +919,31 @@ mod tests {
         .unwrap();
         assert_eq!(c.http.max_connections, 64);
         assert_eq!(c.http.idle_timeout_s, 60);
+    }
+
+    #[test]
+    fn tick_ms_is_range_checked() {
+        assert_eq!(Config::default().capture.tick_ms, 250);
+        assert!(!Config::default().capture.immediate);
+        for (bad, msg) in [
+            (
+                "tick_ms = 5",
+                "capture.tick_ms = 5 is out of range (allowed: 10 to 1000 ms)",
+            ),
+            (
+                "tick_ms = 1001",
+                "capture.tick_ms = 1001 is out of range (allowed: 10 to 1000 ms)",
+            ),
+            (
+                "timeout_ms = 300\ntick_ms = 200",
+                "capture.tick_ms = 200 must be at least capture.timeout_ms (300)",
+            ),
+        ] {
+            let e = Config::parse(&format!("[capture]\n{bad}\n"), "t.toml").unwrap_err();
+            assert!(e.0.contains(msg), "{bad}: {e}");
+        }
+        let c = Config::parse("[capture]\ntick_ms = 100\ntimeout_ms = 100\n", "t.toml").unwrap();
+        assert_eq!(c.capture.tick_ms, 100);
     }
 
     #[test]

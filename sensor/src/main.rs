@@ -648,7 +648,7 @@ fn run_live(
                 _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => { tracing::info!("SIGTERM: stopping"); break; }
                 _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => {
-                    // Other SIGHUP duties that are quick (reopening the EVE file) go here.
+                    sensor.reopen_eve(); // logrotate: the EVE file is opened again by its name
                     // Reload off this thread (see Reloader); a failure keeps the old rules.
                     match reload_tx.try_send(()) {
                         Ok(()) => tracing::info!("SIGHUP: reloading the configuration and rules"),

@@ -8,6 +8,13 @@
 //! ```
 //! With one worker, the worker runs on the capture thread itself: no queue, no copy.
 //! Replay never drops (queues block); live capture drops when a queue is full and counts it.
+//!
+//! Clocks: a replay's only clock is packet time (byte-identical output every time). Live,
+//! the capture thread also ticks every `capture.tick_ms` of wall time, packets or not
+//! ([`LiveClock`]): the tick carries the later of packet time and a safe wall time to every
+//! worker and to the output thread, so a quiet link still expires flows, writes `stats`
+//! records, closes host-stage intervals and hands pending events over; the output thread
+//! writes its EVE buffer out at least once a tick.
 
 use crate::capture::file::{CaptureFile, FileBytes};
 use crate::capture::live::{LiveCapture, LiveNext, LiveOptions};
@@ -17,11 +24,11 @@ use crate::decode::{decode, Decoded, Encap, PacketInfo};
 use crate::detect::{DetectConfig, Detector};
 use crate::flow::{FlowKey, FlowTable};
 use crate::host::HostStage;
+use crate::output::eve_file::{EveWriter, FileTarget, StdoutTarget};
 use crate::output::{Event, Output, Summary};
 use crate::telemetry::{CaptureStats, Telemetry};
 use crate::worker::{EventSink, Worker};
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use std::io::Write;
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,6 +45,8 @@ pub struct Sensor {
     pub detect: Arc<crate::detect::Shared>,
     /// The reloadable detection context workers follow.
     pub live: Arc<crate::detect::Live>,
+    /// Set to have the output thread open the EVE file again (SIGHUP, log rotation).
+    eve_reopen: Arc<AtomicBool>,
 }
 
 impl Sensor {
@@ -53,7 +62,14 @@ impl Sensor {
             home,
             detect,
             live,
+            eve_reopen: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Have the output thread open the EVE file again by its name, after writing out what
+    /// it holds (logrotate's convention: move the file away, then SIGHUP).
+    pub fn reopen_eve(&self) {
+        self.eve_reopen.store(true, Ordering::Relaxed);
     }
 
     /// Reload the rules (SIGHUP): new rules that fail to load keep the old ones, and the
@@ -92,8 +108,14 @@ impl Sensor {
         }
     }
 
-    fn make_worker(&self, idx: usize, sink: EventSink) -> Worker {
-        let table = FlowTable::new(self.cfg.flow.flow_config(self.cfg.sensor.workers));
+    /// A worker; live (`tick_ns` set), its table is swept every tick rather than every
+    /// second of packet time, so a flow record comes out within its timeout and one tick.
+    fn make_worker(&self, idx: usize, sink: EventSink, tick_ns: Option<u64>) -> Worker {
+        let mut fc = self.cfg.flow.flow_config(self.cfg.sensor.workers);
+        if let Some(t) = tick_ns {
+            fc.sweep_ns = t;
+        }
+        let table = FlowTable::new(fc);
         let det = Detector::new(self.detect_config(), self.detect.clone(), self.home.clone())
             .with_live(self.live.clone());
         Worker::new(
@@ -106,30 +128,25 @@ impl Sensor {
         )
     }
 
-    fn open_eve(&self) -> Result<Option<Box<dyn Write + Send>>, String> {
+    fn open_eve(&self) -> Result<Option<EveWriter>, String> {
         match self.cfg.output.eve.as_deref() {
             None => Ok(None),
-            Some("-") => Ok(Some(Box::new(std::io::BufWriter::with_capacity(
-                1 << 16,
-                std::io::stdout(),
-            )))),
+            Some("-") => Ok(Some(EveWriter::new(Box::new(StdoutTarget)))),
             Some(p) => {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
+                let t = FileTarget::open(PathBuf::from(p))
                     .map_err(|e| format!("{p}: cannot open EVE output: {e}"))?;
-                Ok(Some(Box::new(std::io::BufWriter::with_capacity(
-                    1 << 16,
-                    f,
-                ))))
+                Ok(Some(EveWriter::new(Box::new(t))))
             }
         }
     }
 
+    /// The output thread. `tick`: live, EVE lines are written out as soon as no more events
+    /// wait (and at least once a tick under load), and a SIGHUP's reopen is done; a replay
+    /// writes 64 KiB at a time.
     fn start_output(
         &self,
         lossless: bool,
+        tick: Option<std::time::Duration>,
     ) -> Result<(Sender<Vec<Event>>, JoinHandle<Summary>), String> {
         let eve = self.open_eve()?;
         // Workers send events in batches of up to 128.
@@ -161,19 +178,55 @@ impl Sensor {
             let h = crate::output::alertmanager::start(s, self.tel.alertmanager.clone())?;
             out = out.with_alertmanager(h);
         }
+        let reopen = self.eve_reopen.clone();
         let h = std::thread::Builder::new()
             .name("output".into())
             .spawn(move || {
-                for batch in rx {
-                    for ev in batch {
-                        out.handle(ev);
+                match tick {
+                    None => {
+                        for batch in rx {
+                            for ev in batch {
+                                out.handle(ev);
+                            }
+                        }
                     }
+                    Some(tick) => output_live(&mut out, &rx, &reopen, tick),
                 }
                 out.finish();
                 out.summary
             })
             .map_err(|e| format!("cannot start output thread: {e}"))?;
         Ok((tx, h))
+    }
+}
+
+/// The live output loop: events as they come; the EVE buffer written out when no event
+/// waits, or a tick after the last write under a steady load; never later than a tick.
+fn output_live(
+    out: &mut Output,
+    rx: &Receiver<Vec<Event>>,
+    reopen: &AtomicBool,
+    tick: std::time::Duration,
+) {
+    let mut last_write = std::time::Instant::now();
+    loop {
+        match rx.recv_timeout(tick) {
+            Ok(batch) => {
+                for ev in batch {
+                    out.handle(ev);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if reopen.swap(false, Ordering::Relaxed) {
+            out.reopen_eve();
+            last_write = std::time::Instant::now();
+        }
+        if out.dirty() && (rx.is_empty() || last_write.elapsed() >= tick) {
+            out.flush();
+            last_write = std::time::Instant::now();
+        }
     }
 }
 
@@ -194,6 +247,8 @@ struct Batch {
     items: Vec<Item>,
     /// Packet time at the dispatcher when the batch was sent.
     now: u64,
+    /// A live tick: the worker hands its pending events over too.
+    tick: bool,
 }
 
 enum Msg {
@@ -208,6 +263,7 @@ impl Batch {
             owned: Vec::new(),
             items: Vec::with_capacity(BATCH),
             now: 0,
+            tick: false,
         }
     }
     fn bytes(&self) -> &[u8] {
@@ -229,7 +285,11 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>) {
                         .unwrap_or(&[]);
                     w.packet(it.ts, it.wire_len, data, &it.info);
                 }
-                w.advance(b.now);
+                if b.tick {
+                    w.tick(b.now);
+                } else {
+                    w.advance(b.now);
+                }
             }
             Msg::Finish => break,
         }
@@ -286,17 +346,18 @@ enum Dispatch {
 }
 
 impl Dispatch {
-    fn new(sensor: &Sensor, sink: EventSink, lossless: bool) -> Dispatch {
+    /// `tick_ns`: live, the tick (see [`Sensor::make_worker`]).
+    fn new(sensor: &Sensor, sink: EventSink, lossless: bool, tick_ns: Option<u64>) -> Dispatch {
         let n = sensor.cfg.sensor.workers;
         if n == 1 {
-            return Dispatch::Inline(Box::new(sensor.make_worker(0, sink)));
+            return Dispatch::Inline(Box::new(sensor.make_worker(0, sink, tick_ns)));
         }
         let qcap = (sensor.cfg.sensor.queue_packets / BATCH).max(4);
         let mut txs = Vec::new();
         let mut handles = Vec::new();
         for i in 0..n {
             let (tx, rx) = bounded::<Msg>(qcap);
-            let w = sensor.make_worker(i, sink.clone());
+            let w = sensor.make_worker(i, sink.clone(), tick_ns);
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
@@ -398,6 +459,28 @@ impl Dispatch {
         }
     }
 
+    /// A live tick: every worker moves to `now` and hands its pending events over, with the
+    /// packets waiting in its batch (time-only batches when there are none).
+    fn tick(&mut self, stats: &CaptureStats, now: u64) {
+        match self {
+            Dispatch::Inline(w) => w.tick(now),
+            Dispatch::Threads {
+                txs,
+                batches,
+                lossless,
+                ..
+            } => {
+                for (i, b) in batches.iter_mut().enumerate() {
+                    let map = b.map.clone();
+                    let mut full = std::mem::replace(b, Batch::new(map));
+                    full.now = now;
+                    full.tick = true;
+                    send(&txs[i], full, *lossless, stats);
+                }
+            }
+        }
+    }
+
     fn finish(self, stats: &CaptureStats) {
         match self {
             Dispatch::Inline(mut w) => w.finish(),
@@ -445,9 +528,9 @@ pub enum Source {
 /// Replay capture files (or the built-in demo capture). Packet time is the only clock.
 pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, String> {
     let t0 = std::time::Instant::now();
-    let (etx, out) = sensor.start_output(true)?;
+    let (etx, out) = sensor.start_output(true, None)?;
     let stats = &*sensor.tel.capture;
-    let mut dispatch = Dispatch::new(sensor, EventSink::new(etx.clone(), true), true);
+    let mut dispatch = Dispatch::new(sensor, EventSink::new(etx.clone(), true), true, None);
     let mut file_errors = Vec::new();
     let mut last_tick = 0u64;
     let stats_ns = sensor.cfg.output.stats_interval_s.max(1) * 1_000_000_000;
@@ -495,7 +578,81 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
     })
 }
 
+/// Wall time now, in nanoseconds since the epoch (the live plane only).
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// The live clock: packet time, moved on by wall time when the link is quiet.
+///
+/// Wall time may only count once no packet older than it can still come: a packet waits in
+/// the kernel's buffer up to the buffer timeout (twice that when it lands in a block opened
+/// just after the kernel's retire timer ran) before the capture sees it. So the clock at a
+/// tick is the latest of the last packet's time and the wall time at which the capture last
+/// found the buffer empty less that lag. Under a steady load the buffer is never found
+/// empty and the clock is packet time alone, as in a replay. It never goes back.
+#[derive(Debug, Default)]
+pub struct LiveClock {
+    lag_ns: u64,
+    now: u64,
+    last_packet: u64,
+    drained_wall: u64,
+}
+
+impl LiveClock {
+    /// `lag_ns`: how long a packet can wait in the kernel before the capture sees it.
+    pub fn new(lag_ns: u64) -> LiveClock {
+        LiveClock {
+            lag_ns,
+            ..Default::default()
+        }
+    }
+
+    /// The lag for these capture options: twice the buffer timeout (none in immediate
+    /// mode) and 50 ms for the scheduler and the timer's slack.
+    pub fn lag_for(immediate: bool, timeout_ms: i32) -> u64 {
+        let buffer = if immediate {
+            0
+        } else {
+            2 * timeout_ms.max(0) as u64
+        };
+        (buffer + 50) * 1_000_000
+    }
+
+    #[inline]
+    pub fn packet(&mut self, ts: u64) {
+        if ts > self.last_packet {
+            self.last_packet = ts;
+        }
+    }
+
+    /// The capture found nothing to read at wall time `wall`.
+    pub fn drained(&mut self, wall: u64) {
+        self.drained_wall = wall;
+    }
+
+    /// The time a tick carries.
+    pub fn tick(&mut self) -> u64 {
+        self.now = self
+            .now
+            .max(self.last_packet)
+            .max(self.drained_wall.saturating_sub(self.lag_ns));
+        self.now
+    }
+}
+
+/// Packets between two looks at the wall clock while packets keep coming.
+const CLOCK_CHECK_PACKETS: u32 = 64;
+
 /// Live capture until `stop` is set. The caller serves /metrics from `sensor.tel`.
+///
+/// The capture handle is non-blocking: the loop reads until nothing is ready, then waits on
+/// the descriptor until a packet may be there or the next tick is due. Each tick (every
+/// `capture.tick_ms` of wall time, packets or not) takes the clock to the workers and the
+/// output thread and refreshes the drop counters.
 pub fn live(
     sensor: &Sensor,
     opts: &LiveOptions,
@@ -508,36 +665,40 @@ pub fn live(
         *w = Some(cap.breakloop_handle());
     }
     ready();
-    let (etx, out) = sensor.start_output(false)?;
+    let tick = std::time::Duration::from_millis(sensor.cfg.capture.tick_ms.max(1));
+    let tick_ns = tick.as_nanos() as u64;
+    let (etx, out) = sensor.start_output(false, Some(tick))?;
     let stats = &*sensor.tel.capture;
-    let mut dispatch = Dispatch::new(sensor, EventSink::new(etx.clone(), false), false);
-    let mut last_stats = std::time::Instant::now();
-    let mut last_ts = 0u64;
-    let mut last_tick = 0u64;
+    let mut dispatch = Dispatch::new(
+        sensor,
+        EventSink::new(etx.clone(), false),
+        false,
+        Some(tick_ns),
+    );
+    let mut clock = LiveClock::new(LiveClock::lag_for(opts.immediate, opts.timeout_ms));
+    let mut next_tick = std::time::Instant::now() + tick;
+    let mut since_check = 0u32;
     let mut err = None;
     while !stop.load(Ordering::Relaxed) {
         match cap.next() {
             Ok(LiveNext::Packet(p)) => {
-                last_ts = last_ts.max(p.ts_ns);
+                clock.packet(p.ts_ns);
                 if let Some(info) = decode_counted(stats, &p) {
                     dispatch.packet(stats, &p, &info, None);
                 }
-                if p.ts_ns >= last_tick + TICK_NS {
-                    last_tick = p.ts_ns;
-                    let _ = etx.try_send(vec![Event::Tick(p.ts_ns)]);
+                since_check += 1;
+                if since_check < CLOCK_CHECK_PACKETS {
+                    continue;
                 }
+                since_check = 0;
             }
             Ok(LiveNext::Idle) => {
-                // No packet within the timeout: let time move on so idle flows expire.
-                // This wall-clock read is off the packet path (nothing arrived).
-                let wall = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(0);
-                if wall > last_ts {
-                    last_ts = wall;
-                    dispatch.flush_all(stats, wall);
-                    let _ = etx.try_send(vec![Event::Tick(wall)]);
+                // Nothing to read: off the packet path, the wall clock is cheap here.
+                clock.drained(wall_ns());
+                let now = std::time::Instant::now();
+                if now < next_tick {
+                    cap.wait(next_tick - now);
+                    continue;
                 }
             }
             Err(e) => {
@@ -548,8 +709,12 @@ pub fn live(
                 break;
             }
         }
-        if last_stats.elapsed() >= std::time::Duration::from_secs(1) {
-            last_stats = std::time::Instant::now();
+        let now = std::time::Instant::now();
+        if now >= next_tick {
+            next_tick = now + tick;
+            let t = clock.tick();
+            dispatch.tick(stats, t);
+            let _ = etx.try_send(vec![Event::Tick(t)]);
             cap.refresh_stats();
             stats.kernel_drops.set(cap.kernel_drops.total());
             stats.iface_drops.set(cap.iface_drops.total());
@@ -564,5 +729,121 @@ pub fn live(
     match err {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::config::Config;
+    use crate::testkit::{ether, ip, udp, v4};
+
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+
+    fn sensor(cfg: Config) -> Sensor {
+        let shared = Arc::new(crate::detect::Shared::load(None).unwrap());
+        Sensor::new(cfg, "live", shared)
+    }
+
+    #[test]
+    fn a_live_worker_writes_an_idle_flow_out_on_a_tick_with_no_packet() {
+        let s = sensor(Config::default());
+        let (tx, rx) = bounded::<Vec<Event>>(16);
+        let mut w = s.make_worker(0, EventSink::new(tx, false), Some(250 * MS));
+        let frame = ether(
+            0x0800,
+            &ip(v4("10.0.0.1"), v4("10.0.0.2"), 17, &udp(5000, 6000, b"hi")),
+        );
+        let Decoded::Ip(info) = decode(LinkType::Ethernet, &frame) else {
+            panic!("not decoded")
+        };
+        let t0 = 1_700_000_000 * S;
+        w.packet(t0, frame.len() as u32, &frame, &info);
+        w.tick(t0 + 250 * MS);
+        assert!(rx.try_recv().is_err(), "nothing to say yet");
+        // the UDP timeout (180 s) passes with no packet: the tick alone writes the flow out
+        w.tick(t0 + 180 * S + 300 * MS);
+        let batch = rx
+            .try_recv()
+            .expect("the flow record, handed over on the tick");
+        assert!(matches!(&batch[..], [Event::Flow(r)] if r.flow.reason == "timeout"));
+    }
+
+    #[test]
+    fn live_output_writes_records_out_within_a_tick_and_reopens_on_request() {
+        let dir = std::env::temp_dir().join(format!("spanwatch-live-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("eve.json");
+        let _ = std::fs::remove_file(&p);
+        let mut cfg = Config::default();
+        cfg.output.eve = Some(p.display().to_string());
+        cfg.output.stats_interval_s = 1;
+        let s = sensor(cfg);
+        let tick = std::time::Duration::from_millis(50);
+        let (tx, out) = s.start_output(false, Some(tick)).unwrap();
+        let t0 = 1_700_000_000 * S;
+        tx.send(vec![Event::Tick(t0), Event::Tick(t0 + S)]).unwrap();
+        let has = |p: &std::path::Path, what: &str| {
+            std::fs::read_to_string(p).is_ok_and(|t| t.contains(what) && t.ends_with('\n'))
+        };
+        let wait = |f: &dyn Fn() -> bool| {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_secs(1) {
+                if f() {
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            false
+        };
+        // the channel stays open, nothing more comes: the stats record is on disk anyway
+        assert!(wait(&|| has(&p, "\"event_type\":\"stats\"")));
+        // logrotate: the file moved away, then SIGHUP
+        let rotated = dir.join("eve.json.1");
+        std::fs::rename(&p, &rotated).unwrap();
+        s.reopen_eve();
+        assert!(
+            wait(&|| p.exists()),
+            "the EVE file opened again by its name"
+        );
+        tx.send(vec![Event::Tick(t0 + 2 * S)]).unwrap();
+        assert!(wait(&|| has(&p, "\"event_type\":\"stats\"")));
+        drop(tx);
+        out.join().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&rotated).unwrap().lines().count(),
+            1,
+            "the rotated file keeps what it had"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn quiet_link_moves_the_clock_by_wall_time_less_the_lag() {
+        let mut c = LiveClock::new(LiveClock::lag_for(false, 100));
+        assert_eq!(LiveClock::lag_for(false, 100), 250 * MS);
+        assert_eq!(LiveClock::lag_for(true, 100), 50 * MS);
+        c.packet(1_000 * MS);
+        assert_eq!(c.tick(), 1_000 * MS);
+        // nothing more arrives; the buffer is found empty later on
+        c.drained(5_000 * MS);
+        assert_eq!(c.tick(), 4_750 * MS);
+        c.drained(5_250 * MS);
+        assert_eq!(c.tick(), 5_000 * MS);
+    }
+
+    #[test]
+    fn under_load_the_clock_is_packet_time_and_never_goes_back() {
+        let mut c = LiveClock::new(250 * MS);
+        c.drained(10_000 * MS);
+        assert_eq!(c.tick(), 9_750 * MS);
+        // a late packet (it sat in the buffer) and a wall clock stepped back: no going back
+        c.packet(9_700 * MS);
+        c.drained(2_000 * MS);
+        assert_eq!(c.tick(), 9_750 * MS);
+        c.packet(12_000 * MS);
+        assert_eq!(c.tick(), 12_000 * MS);
     }
 }

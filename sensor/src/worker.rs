@@ -1,5 +1,6 @@
 //! A worker owns one shard of the flow table: every packet of a flow reaches the same
-//! worker (symmetric hash), so the table needs no lock. Packet time is its only clock.
+//! worker (symmetric hash), so the table needs no lock. Packet time is its clock; live, a
+//! tick carries wall time too when the link is quiet ([`Worker::tick`]).
 
 use crate::config::HomeNet;
 use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP, PROTO_UDP};
@@ -223,6 +224,13 @@ impl Worker {
             // At least once a second of packet time, whatever is pending goes out.
             sink.flush(stats);
         }
+    }
+
+    /// A live tick: time moves on (expiring flows when a sweep is due) and whatever events
+    /// are pending go to the output thread now, packets or not.
+    pub fn tick(&mut self, now: u64) {
+        self.advance(now);
+        self.sink.flush(&self.stats);
     }
 
     /// One decoded packet.

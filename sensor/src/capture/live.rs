@@ -1,6 +1,12 @@
-//! Live capture through libpcap: promiscuous, with snap length, kernel buffer size and
-//! immediate mode (or a short timeout) from the config, and an optional BPF filter.
+//! Live capture through libpcap: promiscuous, with snap length, kernel buffer size, buffer
+//! timeout (or immediate mode) from the config, and an optional BPF filter.
 //! libpcap's drop counters are 32-bit and wrap; [`DropCounter`] keeps 64-bit totals.
+//!
+//! The handle is non-blocking and the caller waits on its descriptor with `poll(2)` and a
+//! timeout of its own: on Linux, libpcap's blocking read never returns on its read timeout
+//! when no packet comes (the timeout only bounds how long packets wait in the kernel's
+//! buffer; libpcap issues #550 and #1489), so a blocking read cannot give the sensor a
+//! clock on a quiet link.
 
 use super::{CaptureError, LinkType, RawPacket};
 
@@ -36,6 +42,7 @@ impl DropCounter {
 pub struct LiveCapture {
     name: String,
     cap: pcap::Capture<pcap::Active>,
+    fd: std::os::unix::io::RawFd,
     linktype: LinkType,
     pub kernel_drops: DropCounter,
     pub iface_drops: DropCounter,
@@ -43,7 +50,8 @@ pub struct LiveCapture {
 
 pub enum LiveNext<'a> {
     Packet(RawPacket<'a>),
-    /// The read timed out with nothing to deliver: a chance to check for shutdown.
+    /// Nothing to deliver now (the kernel's buffer holds no finished block): wait with
+    /// [`LiveCapture::wait`].
     Idle,
 }
 
@@ -60,11 +68,16 @@ impl LiveCapture {
             .buffer_size(o.buffer_size)
             .immediate_mode(o.immediate)
             .timeout(o.timeout_ms);
-        let mut cap = cap.open().map_err(|e| {
+        let cap = cap.open().map_err(|e| {
             err(format!(
                 "cannot open capture: {e} (needs CAP_NET_RAW and CAP_NET_ADMIN)"
             ))
         })?;
+        let mut cap = cap
+            .setnonblock()
+            .map_err(|e| err(format!("cannot make the capture non-blocking: {e}")))?;
+        // On Linux the selectable descriptor is the packet socket itself (pcap_fileno).
+        let fd = std::os::unix::io::AsRawFd::as_raw_fd(&cap);
         if let Some(f) = &o.bpf {
             cap.filter(f, true)
                 .map_err(|e| err(format!("bad BPF filter {f:?}: {e}")))?;
@@ -73,6 +86,7 @@ impl LiveCapture {
         Ok(LiveCapture {
             name: o.interface.clone(),
             cap,
+            fd,
             linktype,
             kernel_drops: DropCounter::default(),
             iface_drops: DropCounter::default(),
@@ -108,6 +122,21 @@ impl LiveCapture {
                 message: format!("capture failed: {e}"),
             }),
         }
+    }
+
+    /// Wait until a packet may be ready or `timeout` has passed (whichever is first).
+    /// Returns whether the descriptor said it is readable; a signal ends the wait early.
+    pub fn wait(&self, timeout: std::time::Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // round up: a wait of 0.3 ms must not become a busy loop of poll(…, 0)
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        n > 0 && pfd.revents != 0
     }
 
     /// Refresh the 64-bit drop totals from libpcap's counters.

@@ -2,8 +2,9 @@
 //! the manner RITA publishes (activecm/rita `analysis/beacons.go`, default config): four
 //! sub-scores between 0 and 1, weighted (0.25 each by default) into one score.
 //!
-//! - **timestamp** (`ts_score`): the intervals between connection starts (whole seconds,
-//!   zero intervals left out). Bowley skewness `(Q1 + Q3 − 2·Q2) / (Q3 − Q1)` scores
+//! - **timestamp** (`ts_score`): the intervals between connection starts (to the
+//!   millisecond, so beacons under a second apart score too; intervals under 100 ms, a burst
+//!   of parallel connections, left out as RITA leaves out the zero intervals of whole seconds). Bowley skewness `(Q1 + Q3 − 2·Q2) / (Q3 − Q1)` scores
 //!   `1 − |skew|` (taken as 0 when `Q3 − Q1 < 10` or the median equals a quartile); the median
 //!   absolute deviation about the median scores `(median − MAD) / median` (1 when the median
 //!   is under 1). The sub-score is their mean.
@@ -18,9 +19,16 @@
 //!   pair's first-to-last span over the data set's span and the longest run of consecutive
 //!   non-empty bins (wrapping round) over 12.
 //!
-//! The data set is the packet time seen within the window (`window_s`, 24 h by default).
+//! The data set is the packet time seen within the window (`window_s`, 24 h by default);
+//! until it spans `min_span_s` (60 s) the histogram and duration scores are 0.
 //! Each pair keeps the start time and size of its connections in the window (capped);
 //! pairs are capped too, the least recently active ones evicted first (counted).
+//!
+//! When scored: every `check_interval_s` of packet time, the pairs that changed; and a pair
+//! as its connections come in, as soon as it has `min_connections`, then again each time
+//! they have doubled or `pair_rescore_s` has passed, so a live sensor raises a beacon when
+//! the evidence is there rather than at the next periodic check. Scored as connections
+//! come in, the data set ends at the latest connection start seen.
 //!
 //! Long connections (RITA: `long_connection_minimum_duration`, 1 h): a flow open longer
 //! than `long_connection_s`, noticed at its active-timeout records or its end, one alert per
@@ -47,6 +55,10 @@ const BIMODAL_MIN_BINS: usize = 11;
 const MODE_SENSITIVITY: f64 = 0.05;
 /// Bins forgiven as outliers in the bimodal fit (RITA `histogram_bimodal_outlier_removal`).
 const BIMODAL_OUTLIERS: usize = 1;
+/// Intervals shorter than this (seconds) are left out: connections opened together are one
+/// burst (a client opening parallel connections), as RITA's whole seconds leave out the zero
+/// intervals between them. Beacons 0.2 s apart still score.
+const BURST_S: f64 = 0.1;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -71,6 +83,13 @@ pub struct BeaconConfig {
     pub max_median_bytes: u64,
     /// Seconds of packet time between scorings of the pairs that changed.
     pub check_interval_s: u64,
+    /// Seconds the data set must span before the histogram and duration scores count
+    /// (over a few seconds every busy pair looks regular: a client opening a pool of
+    /// connections is no beacon). 1..=86400.
+    pub min_span_s: u64,
+    /// Seconds of packet time after which a pair is scored again as its connections come in
+    /// (from `min_connections` on, and whenever they doubled); 0: only at the periodic check.
+    pub pair_rescore_s: u64,
     /// Only pairs whose client is inside the home networks and server outside (RITA filters
     /// internal-to-internal and external-to-internal the same way).
     pub outbound_only: bool,
@@ -102,6 +121,8 @@ impl Default for BeaconConfig {
             hist_weight: 0.25,
             max_median_bytes: 65_535,
             check_interval_s: 300,
+            pair_rescore_s: 60,
+            min_span_s: 60,
             outbound_only: true,
             ignore_ports: vec![53, 67, 68, 123, 137, 138, 1900, 5353, 5355],
             allow: Vec::new(),
@@ -147,6 +168,8 @@ impl BeaconConfig {
                 "detect.beacon.ts_weight + detect.beacon.ds_weight + detect.beacon.dur_weight + detect.beacon.hist_weight must sum to 1, not {sum}"
             ));
         }
+        check("detect.beacon.min_span_s", self.min_span_s)?;
+        check("detect.beacon.pair_rescore_s", self.pair_rescore_s)?;
         HomeNet::parse(&self.allow).map_err(|e| format!("detect.beacon.allow: {e}"))?;
         Ok(())
     }
@@ -161,13 +184,39 @@ struct PairKey {
     proto: u8,
 }
 
+/// One connection of a pair: its start (second and millisecond) and the bytes the client
+/// sent (12 bytes: millions are kept).
+#[derive(Debug, Clone, Copy)]
+struct Conn {
+    s: u32,
+    ms: u16,
+    bytes: u32,
+}
+
+impl Conn {
+    fn at(ns: u64, bytes: u64) -> Conn {
+        Conn {
+            s: (ns / S) as u32,
+            ms: ((ns % S) / 1_000_000) as u16,
+            bytes: bytes.min(u32::MAX as u64) as u32,
+        }
+    }
+    /// Start time in seconds.
+    fn t(&self) -> f64 {
+        self.s as f64 + self.ms as f64 / 1000.0
+    }
+}
+
 #[derive(Debug, Default)]
 struct Pair {
-    /// (start second, bytes the client sent), in arrival order.
-    conns: VecDeque<(u32, u32)>,
+    /// Connections in arrival order.
+    conns: VecDeque<Conn>,
     last_seen_ns: u64,
     dirty: bool,
     alerted_ns: Option<u64>,
+    /// Packet time of the last scoring as connections came in, and how many it had.
+    scored_ns: Option<u64>,
+    scored_n: usize,
     last_flow_id: u64,
     last_cport: u16,
     app_proto: &'static str,
@@ -186,7 +235,9 @@ pub struct Score {
     pub ts_skew: f64,
     pub ts_mad_s: f64,
     pub ts_median_s: f64,
-    pub ts_mode_s: u64,
+    /// The commonest interval: whole seconds (rounded) from a median of 1 s, else
+    /// hundredths of a second.
+    pub ts_mode_s: f64,
     pub ds_skew: f64,
     pub ds_mad_bytes: f64,
     pub ds_median_bytes: f64,
@@ -212,6 +263,8 @@ pub struct Beacons {
     pairs: HashMap<PairKey, Pair>,
     total: usize,
     first_ns: Option<u64>,
+    /// The latest flow start seen: the end of the data set as flow records tell it.
+    last_start_ns: u64,
     next_check_ns: u64,
     /// Flows already reported as long connections (bounded).
     long_done: HashSet<u64>,
@@ -227,6 +280,7 @@ impl Beacons {
             pairs: HashMap::new(),
             total: 0,
             first_ns: None,
+            last_start_ns: 0,
             next_check_ns: 0,
             long_done: HashSet::new(),
             evicted: 0,
@@ -264,6 +318,7 @@ impl Beacons {
             return;
         }
         self.time(rec.flow_start_ns.min(rec.end_ns));
+        self.last_start_ns = self.last_start_ns.max(rec.flow_start_ns);
         let e = &rec.ends;
         if !self.wanted(home, e) {
             return;
@@ -283,10 +338,8 @@ impl Beacons {
             self.evict(rec.end_ns);
         }
         let p = self.pairs.entry(key).or_default();
-        p.conns.push_back((
-            (rec.flow_start_ns / S) as u32,
-            rec.flow.bytes_toserver.min(u32::MAX as u64) as u32,
-        ));
+        p.conns
+            .push_back(Conn::at(rec.flow_start_ns, rec.flow.bytes_toserver));
         self.total += 1;
         if p.conns.len() > self.cfg.max_connections_per_pair {
             p.conns.pop_front();
@@ -298,6 +351,24 @@ impl Beacons {
         p.last_cport = e.cport;
         p.app_proto = rec.app_proto;
         p.app.clone_from(&rec.app);
+        // Scored again when its connections doubled (more evidence) or after
+        // `pair_rescore_s` (a longer span).
+        let due = p.conns.len() >= self.cfg.min_connections as usize
+            && self.cfg.pair_rescore_s > 0
+            && p.scored_ns.is_none_or(|t| {
+                rec.end_ns.saturating_sub(t) >= self.cfg.pair_rescore_s * S
+                    || p.conns.len() >= 2 * p.scored_n
+            });
+        if due {
+            p.scored_ns = Some(rec.end_ns);
+            p.scored_n = p.conns.len();
+            // The data set as the flow records tell it so far: from the first start to the
+            // latest (records come a flow timeout after their start; RITA's data set too
+            // ends at the latest connection's start).
+            if let Some(r) = self.evaluate(&key, rec.end_ns, self.last_start_ns) {
+                out.push(r);
+            }
+        }
         if self.total > self.cfg.max_connections_total {
             self.evict(rec.end_ns);
         }
@@ -397,15 +468,12 @@ impl Beacons {
     }
 
     fn check(&mut self, now: u64, out: &mut Vec<Raised>) {
-        let window_ns = self.cfg.window_s * S;
-        let horizon_s = (now.saturating_sub(window_ns) / S) as u32;
-        let dmin = (self.first_ns.unwrap_or(now) / S).max(horizon_s as u64);
-        let dmax = now / S;
+        let horizon_s = self.horizon_s(now);
         let mut dropped = 0;
         let mut keys: Vec<PairKey> = Vec::new();
         self.pairs.retain(|k, p| {
             let before = p.conns.len();
-            p.conns.retain(|(t, _)| *t >= horizon_s);
+            p.conns.retain(|c| c.s >= horizon_s);
             dropped += before - p.conns.len();
             if p.conns.is_empty() {
                 return false;
@@ -419,37 +487,62 @@ impl Beacons {
         // deterministic order of alerts
         keys.sort_by_key(|k| (k.client, k.server, k.sport));
         for k in keys {
-            let Some(p) = self.pairs.get_mut(&k) else {
-                continue;
-            };
-            p.dirty = false;
-            if p.conns.len() < self.cfg.min_connections as usize {
-                continue;
+            if let Some(p) = self.pairs.get_mut(&k) {
+                p.dirty = false;
             }
-            if p.alerted_ns
-                .is_some_and(|t| now.saturating_sub(t) < window_ns)
-            {
-                continue;
+            if let Some(r) = self.evaluate(&k, now, now) {
+                out.push(r);
             }
-            let Some(sc) = score(&self.cfg, &p.conns, dmin, dmax) else {
-                continue;
-            };
-            if sc.score < self.cfg.min_score
-                || sc.ds_median_bytes > self.cfg.max_median_bytes as f64
-            {
-                continue;
-            }
-            p.alerted_ns = Some(now);
-            let ends = Ends {
-                v6: k.v6,
-                client: k.client,
-                server: k.server,
-                cport: p.last_cport,
-                sport: k.sport,
-                proto: k.proto,
-            };
-            out.push(beacon_alert(&self.cfg, &ends, p, &sc, now));
         }
+    }
+
+    /// The first second still in the window at `now`.
+    fn horizon_s(&self, now: u64) -> u32 {
+        (now.saturating_sub(self.cfg.window_s * S) / S) as u32
+    }
+
+    /// Score one pair at `now` over the data set ending at `end` (its connections past the
+    /// window dropped first): the alert, if it is a beacon not raised within the window.
+    fn evaluate(&mut self, k: &PairKey, now: u64, end: u64) -> Option<Raised> {
+        let window_ns = self.cfg.window_s * S;
+        let horizon_s = self.horizon_s(now);
+        let dmin = self.first_ns.unwrap_or(now).max(horizon_s as u64 * S) as f64 / 1e9;
+        let dmax = end as f64 / 1e9;
+        let p = self.pairs.get_mut(k)?;
+        let before = p.conns.len();
+        p.conns.retain(|c| c.s >= horizon_s);
+        self.total -= before - p.conns.len();
+        if p.conns.len() < self.cfg.min_connections as usize {
+            return None;
+        }
+        if p.alerted_ns
+            .is_some_and(|t| now.saturating_sub(t) < window_ns)
+        {
+            return None;
+        }
+        let sc = score(&self.cfg, &p.conns, dmin, dmax)?;
+        if sc.score < self.cfg.min_score || sc.ds_median_bytes > self.cfg.max_median_bytes as f64 {
+            return None;
+        }
+        p.alerted_ns = Some(now);
+        let ends = Ends {
+            v6: k.v6,
+            client: k.client,
+            server: k.server,
+            cport: p.last_cport,
+            sport: k.sport,
+            proto: k.proto,
+        };
+        Some(beacon_alert(&self.cfg, &ends, p, &sc, now))
+    }
+}
+
+/// An interval for the signature and the metadata: whole seconds from 1 s, else hundredths.
+fn fmt_interval(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.2}")
     }
 }
 
@@ -467,7 +560,7 @@ fn beacon_alert(cfg: &BeaconConfig, ends: &Ends, p: &Pair, sc: &Score, now: u64)
     put("ts_skew", format!("{:.3}", sc.ts_skew));
     put("ts_median_s", format!("{:.1}", sc.ts_median_s));
     put("ts_mad_s", format!("{:.1}", sc.ts_mad_s));
-    put("ts_mode_s", sc.ts_mode_s.to_string());
+    put("ts_mode_s", fmt_interval(sc.ts_mode_s));
     put("ds_skew", format!("{:.3}", sc.ds_skew));
     put("ds_median_bytes", format!("{:.0}", sc.ds_median_bytes));
     put("ds_mad_bytes", format!("{:.1}", sc.ds_mad_bytes));
@@ -493,7 +586,8 @@ fn beacon_alert(cfg: &BeaconConfig, ends: &Ends, p: &Pair, sc: &Score, now: u64)
             signature_id: super::SID_BEACON,
             signature: format!(
                 "SPANWATCH beacon: regular connections every ~{} s ({what}), score {:.2}",
-                sc.ts_mode_s, sc.score
+                fmt_interval(sc.ts_mode_s),
+                sc.score
             ),
             category: "beacon",
             severity: if sc.score >= 0.9 { 2 } else { 3 },
@@ -554,14 +648,16 @@ fn mad(v: &[f64], default_score: f64) -> (f64, f64, f64) {
     (m, mad, if score.is_nan() { 0.0 } else { score.max(0.0) })
 }
 
-/// The most frequent value (the smallest on ties); sorted input.
-fn mode(v: &[f64]) -> u64 {
+/// The most frequent value in steps of `unit` (each value rounded to one; the smallest on
+/// ties), in those units; sorted input.
+fn mode_in(v: &[f64], unit: f64) -> u64 {
+    let q = |x: f64| (x / unit).round() as u64;
     let mut best = (0usize, 0u64);
     let mut i = 0;
     while i < v.len() {
-        let x = v[i] as u64;
+        let x = q(v[i]);
         let mut j = i;
-        while j < v.len() && v[j] as u64 == x {
+        while j < v.len() && q(v[j]) == x {
             j += 1;
         }
         if j - i > best.0 {
@@ -572,22 +668,27 @@ fn mode(v: &[f64]) -> u64 {
     best.1
 }
 
+/// The most frequent value, in whole units (sizes in bytes); sorted input.
+fn mode(v: &[f64]) -> u64 {
+    mode_in(v, 1.0)
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
 /// Score a pair's connections over the data set `[dmin, dmax]` (seconds); `None` when
 /// there is too little to score (fewer than 3 non-zero intervals, or no span).
-fn score(cfg: &BeaconConfig, conns: &VecDeque<(u32, u32)>, dmin: u64, dmax: u64) -> Option<Score> {
+fn score(cfg: &BeaconConfig, conns: &VecDeque<Conn>, dmin: f64, dmax: f64) -> Option<Score> {
     if conns.len() < 4 || dmax <= dmin {
         return None;
     }
-    let mut ts: Vec<u32> = conns.iter().map(|c| c.0).collect();
-    ts.sort_unstable();
+    let mut ts: Vec<f64> = conns.iter().map(Conn::t).collect();
+    ts.sort_by(f64::total_cmp);
     let mut deltas: Vec<f64> = ts
         .windows(2)
-        .map(|w| (w[1] - w[0]) as f64)
-        .filter(|d| *d > 0.0)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d >= BURST_S)
         .collect();
     if deltas.len() < 3 {
         return None;
@@ -597,7 +698,7 @@ fn score(cfg: &BeaconConfig, conns: &VecDeque<(u32, u32)>, dmin: u64, dmax: u64)
     let (ts_median, ts_mad, ts_mad_score) = mad(&deltas, 1.0);
     let ts_score = round3((ts_skew_score + ts_mad_score) / 2.0);
 
-    let mut sizes: Vec<f64> = conns.iter().map(|c| c.1 as f64).collect();
+    let mut sizes: Vec<f64> = conns.iter().map(|c| c.bytes as f64).collect();
     sizes.sort_by(f64::total_cmp);
     let (ds_skew, ds_skew_score) = bowley(&sizes);
     let (ds_median, ds_mad, ds_mad_score) = mad(&sizes, 0.0);
@@ -605,13 +706,13 @@ fn score(cfg: &BeaconConfig, conns: &VecDeque<(u32, u32)>, dmin: u64, dmax: u64)
 
     // histogram of connection starts over the data set
     let mut bins = [0u32; BINS];
-    let step = (dmax - dmin) as f64 / BINS as f64;
+    let step = (dmax - dmin) / BINS as f64;
+    let lo = dmin;
     for &t in &ts {
-        let t = t as u64;
-        if t < dmin {
+        if t < lo {
             continue;
         }
-        let i = (((t - dmin) as f64 / step) as usize).min(BINS - 1);
+        let i = (((t - lo) / step) as usize).min(BINS - 1);
         bins[i] += 1;
     }
     let seen = bins.iter().filter(|b| **b > 0).count();
@@ -645,13 +746,18 @@ fn score(cfg: &BeaconConfig, conns: &VecDeque<(u32, u32)>, dmin: u64, dmax: u64)
     } else {
         0.0
     };
-    let hist_score = cv_score.max(bimodal);
+    // a data set too short to tell regular from busy: no histogram or duration evidence
+    let long_enough = dmax - dmin >= cfg.min_span_s as f64;
+    let hist_score = if long_enough {
+        cv_score.max(bimodal)
+    } else {
+        0.0
+    };
 
-    let dur_score = if seen >= DUR_MIN_BINS {
-        let first = *ts.first().unwrap_or(&0) as u64;
-        let last = *ts.last().unwrap_or(&0) as u64;
-        let coverage =
-            ((last.saturating_sub(first)) as f64 / (dmax - dmin) as f64 * 1000.0).ceil() / 1000.0;
+    let dur_score = if long_enough && seen >= DUR_MIN_BINS {
+        let first = ts.first().copied().unwrap_or(0.0);
+        let last = ts.last().copied().unwrap_or(0.0);
+        let coverage = ((last - first).max(0.0) / (dmax - dmin) * 1000.0).ceil() / 1000.0;
         let mut run = 0;
         let mut longest = 0;
         for i in 0..2 * BINS {
@@ -683,13 +789,17 @@ fn score(cfg: &BeaconConfig, conns: &VecDeque<(u32, u32)>, dmin: u64, dmax: u64)
         ts_skew,
         ts_mad_s: ts_mad,
         ts_median_s: ts_median,
-        ts_mode_s: mode(&deltas),
+        ts_mode_s: if ts_median >= 1.0 {
+            mode_in(&deltas, 1.0) as f64
+        } else {
+            mode_in(&deltas, 0.01) as f64 / 100.0
+        },
         ds_skew,
         ds_mad_bytes: ds_mad,
         ds_median_bytes: ds_median,
         ds_mode_bytes: mode(&sizes),
         bins_seen: seen,
-        span_s: (*ts.last().unwrap_or(&0) - *ts.first().unwrap_or(&0)) as u64,
+        span_s: (ts.last().copied().unwrap_or(0.0) - ts.first().copied().unwrap_or(0.0)) as u64,
     })
 }
 
@@ -697,21 +807,23 @@ fn score(cfg: &BeaconConfig, conns: &VecDeque<(u32, u32)>, dmin: u64, dmax: u64)
 mod tests {
     use super::*;
 
-    fn conns(v: &[(u32, u32)]) -> VecDeque<(u32, u32)> {
-        v.iter().copied().collect()
+    fn conns(v: &[(u32, u32)]) -> VecDeque<Conn> {
+        v.iter()
+            .map(|&(s, bytes)| Conn { s, ms: 0, bytes })
+            .collect()
     }
 
     #[test]
     fn a_perfect_beacon_scores_one() {
         let cfg = BeaconConfig::default();
         let c: Vec<(u32, u32)> = (0..120).map(|i| (1_000_000 + i * 60, 312)).collect();
-        let s = score(&cfg, &conns(&c), 1_000_000, 1_000_000 + 119 * 60).unwrap();
+        let s = score(&cfg, &conns(&c), 1e6, 1e6 + 119.0 * 60.0).unwrap();
         assert_eq!(
             (s.ts_score, s.ds_score, s.hist_score, s.dur_score, s.score),
             (1.0, 1.0, 1.0, 1.0, 1.0),
             "{s:?}"
         );
-        assert_eq!((s.ts_mode_s, s.ds_mode_bytes, s.bins_seen), (60, 312, 24));
+        assert_eq!((s.ts_mode_s, s.ds_mode_bytes, s.bins_seen), (60.0, 312, 24));
     }
 
     #[test]
@@ -725,9 +837,44 @@ mod tests {
             })
             .collect();
         let (a, b) = (c[0].0 as u64, c[99].0 as u64);
-        let s = score(&cfg, &conns(&c), a, b).unwrap();
+        let s = score(&cfg, &conns(&c), a as f64, b as f64).unwrap();
         assert!(s.ts_score > 0.8 && s.ts_score < 1.0, "{s:?}");
         assert!(s.score >= 0.8, "{s:?}");
+    }
+
+    #[test]
+    fn beacons_under_a_second_apart_score() {
+        let cfg = BeaconConfig::default();
+        // every 200 ms (± 3 ms) for a minute: whole seconds would make most intervals zero
+        let t0 = 1_700_000_000 * S;
+        let c: VecDeque<Conn> = (0..300u64)
+            .map(|i| Conn::at(t0 + i * 200_000_000 + (i * 7 % 7) * 1_000_000, 310))
+            .collect();
+        let s = score(&cfg, &c, (t0 / S) as f64, (t0 / S) as f64 + 60.0).unwrap();
+        assert!(s.ts_score > 0.95, "{s:?}");
+        assert!(s.score >= 0.9, "{s:?}");
+        assert_eq!(s.ts_mode_s, 0.2);
+        assert_eq!(fmt_interval(s.ts_mode_s), "0.20");
+        assert_eq!(fmt_interval(53.0), "53");
+    }
+
+    #[test]
+    fn a_burst_of_parallel_connections_is_not_a_beacon() {
+        let cfg = BeaconConfig::default();
+        // 62 connections 20 ms apart, within 1.3 s (a VPN client opening its pool)
+        let t0 = 1_700_000_000 * S;
+        let c: VecDeque<Conn> = (0..62u64)
+            .map(|i| Conn::at(t0 + i * 20_000_000, 4000 + (i * 37 % 600)))
+            .collect();
+        assert!(score(&cfg, &c, (t0 / S) as f64, (t0 / S) as f64 + 7.0).is_none());
+        // spread over 7 s at 100 ms and more: a data set that short gives no histogram or
+        // duration evidence
+        let c: VecDeque<Conn> = (0..62u64)
+            .map(|i| Conn::at(t0 + i * 110_000_000 + (i * 7 % 5) * 30_000_000, 4000))
+            .collect();
+        let s = score(&cfg, &c, (t0 / S) as f64, (t0 / S) as f64 + 7.0).unwrap();
+        assert_eq!((s.hist_score, s.dur_score), (0.0, 0.0), "{s:?}");
+        assert!(s.score < cfg.min_score, "{s:?}");
     }
 
     #[test]
@@ -742,7 +889,7 @@ mod tests {
             .enumerate()
             .map(|(i, t)| (2_000_000 + t, 500 + (i as u32 * 7717) % 40_000))
             .collect();
-        let s = score(&cfg, &conns(&c), 2_000_000, 2_007_200).unwrap();
+        let s = score(&cfg, &conns(&c), 2e6, 2e6 + 7200.0).unwrap();
         assert!(s.score < 0.6, "{s:?}");
     }
 

@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod eve;
+pub mod eve_file;
 
 #[cfg(test)]
 mod dedup_tests;
@@ -11,15 +12,16 @@ mod dedup_tests;
 use crate::host::HostStage;
 use crate::telemetry::{category_index, Telemetry};
 use eve::{AlertRecord, FlowRecord};
+use eve_file::{EveWriter, Kind};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 
 pub enum Event {
     Flow(Box<FlowRecord>),
     Alert(Box<AlertRecord>),
-    /// Packet time advanced (for periodic `stats` records and host-stage windows).
+    /// Time advanced (for periodic `stats` records and host-stage windows): packet time in
+    /// a replay; live, the later of packet time and wall time.
     Tick(u64),
     /// One DNS message, for the per-domain tunnel statistics of the host stage.
     Dns(Box<crate::host::dns_tunnel::DnsObs>),
@@ -53,7 +55,7 @@ pub struct AlertLine {
 }
 
 pub struct Output {
-    eve: Option<Box<dyn Write + Send>>,
+    eve: Option<EveWriter>,
     tel: Arc<Telemetry>,
     suppress_ns: u64,
     stats_interval_ns: u64,
@@ -79,7 +81,7 @@ const SUMMARY_ALERTS: usize = 50;
 
 impl Output {
     pub fn new(
-        eve: Option<Box<dyn Write + Send>>,
+        eve: Option<EveWriter>,
         tel: Arc<Telemetry>,
         suppress_s: u64,
         stats_interval_s: u64,
@@ -108,21 +110,37 @@ impl Output {
         self
     }
 
-    fn write<T: Serialize>(&mut self, rec: &T) -> bool {
+    /// One EVE record, as a whole line (counted once it is written).
+    fn write<T: Serialize>(&mut self, rec: &T, kind: Kind) {
         let Some(w) = self.eve.as_mut() else {
-            return true;
+            return;
         };
         self.line.clear();
         if serde_json::to_writer(&mut self.line, rec).is_err() {
             self.tel.output.eve_write_errors.inc();
-            return false;
+            return;
         }
         self.line.push(b'\n');
-        if w.write_all(&self.line).is_err() {
-            self.tel.output.eve_write_errors.inc();
-            return false;
+        w.line(&self.line, Some(kind), &self.tel.output);
+    }
+
+    /// Write out the buffered EVE lines now (live: on the wall-clock flush).
+    pub fn flush(&mut self) {
+        if let Some(w) = self.eve.as_mut() {
+            w.flush(&self.tel.output);
         }
-        true
+    }
+
+    /// Whether EVE lines wait in the buffer.
+    pub fn dirty(&self) -> bool {
+        self.eve.as_ref().is_some_and(|w| w.dirty())
+    }
+
+    /// Open the EVE file again by its name (SIGHUP after log rotation).
+    pub fn reopen_eve(&mut self) {
+        if let Some(w) = self.eve.as_mut() {
+            w.reopen(&self.tel.output);
+        }
     }
 
     fn time(&mut self, ts: u64) {
@@ -155,9 +173,7 @@ impl Output {
                 if let Some(am) = self.am.as_mut() {
                     am.flow(&rec);
                 }
-                if self.write(&*rec) {
-                    self.tel.output.eve_flow.inc();
-                }
+                self.write(&*rec, Kind::Flow);
                 for a in alerts {
                     self.host_alert(a);
                 }
@@ -273,9 +289,7 @@ impl Output {
                 direction: a.direction,
             });
         }
-        if self.write(&a) {
-            self.tel.output.eve_alert.inc();
-        }
+        self.write(&a, Kind::Alert);
     }
 
     /// A Suricata-shaped `stats` record with the sensor's counters.
@@ -311,9 +325,7 @@ impl Output {
                 "alerts": self.summary.alerts_total,
             }
         });
-        if self.write(&rec) {
-            self.tel.output.eve_stats.inc();
-        }
+        self.write(&rec, Kind::Stats);
     }
 
     /// Last records and flush.
@@ -328,9 +340,7 @@ impl Output {
         }
         self.summary.last_ns = self.last_ns;
         if let Some(w) = self.eve.as_mut() {
-            if w.flush().is_err() {
-                self.tel.output.eve_write_errors.inc();
-            }
+            w.finish(&self.tel.output);
         }
         if let Some(am) = self.am.take() {
             am.finish();

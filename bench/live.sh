@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Live capture cost: the synthetic benchmark capture sent through a veth pair (tcpreplay, in a
+# network namespace of its own) into `spanwatch run` capturing the other end, with the default
+# settings; the sensor's CPU time per packet and its context switches, read from /proc.
+#
+# usage: sudo bench/live.sh [--packets N] [--seed S] [--pps R] [--immediate] [--no-build]
+#
+#   --packets N   packets in the synthetic capture (default 300000; the file is shared with run.sh)
+#   --seed S      generator seed (default 1)
+#   --pps R       send at R packets/s (default: as fast as tcpreplay can, --topspeed)
+#   --immediate   also measure `capture.immediate = true` (one wake-up a packet) for comparison
+#   --no-build    use the release binary already built
+#
+# Needs root (network namespaces), tcpreplay (Debian: tcpreplay), iproute2, curl, python3 and
+# ../shared/bench/gen_bench_pcap.py. Sends nothing outside the two namespaces it creates (and
+# deletes). Output: progress on stderr, a Markdown table on stdout (also bench/out/live-*.md).
+#
+# Columns: packets sent (tcpreplay) and seen by spanwatch (spanwatch_packets_total), kernel
+# drops, the rate tcpreplay reached, the sensor's CPU time (all its threads, from
+# /proc/PID/task/*/schedstat) divided by packets seen, and its context switches (voluntary +
+# involuntary, all threads, /proc/PID/task/*/status) per 1000 packets.
+set -euo pipefail
+
+PACKETS=300000 SEED=1 PPS="" IMMEDIATE=0 BUILD=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --packets) PACKETS=${2:?}; shift 2 ;;
+        --seed) SEED=${2:?}; shift 2 ;;
+        --pps) PPS=${2:?}; shift 2 ;;
+        --immediate) IMMEDIATE=1; shift ;;
+        --no-build) BUILD=0; shift ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench/live.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+SHARED="$(cd "$ROOT/.." && pwd)/shared/bench"
+OUT="$ROOT/bench/out"
+say() { echo "bench/live: $*" >&2; }
+
+[ "$(id -u)" = 0 ] || { say "needs root (network namespaces, live capture)"; exit 2; }
+missing=()
+for c in tcpreplay ip curl python3; do command -v $c >/dev/null || missing+=("$c"); done
+[ -f "$SHARED/gen_bench_pcap.py" ] || missing+=("$SHARED/gen_bench_pcap.py")
+[ ${#missing[@]} = 0 ] || { say "missing: ${missing[*]} (Debian: tcpreplay iproute2 curl python3)"; exit 2; }
+
+if [ "$BUILD" = 1 ]; then
+    say "building"
+    nice cargo build --release --quiet --bin spanwatch
+fi
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/spanwatch
+[ -x "$BIN" ] || { say "no binary at $BIN"; exit 2; }
+mkdir -p "$OUT"
+PCAP=$OUT/synthetic-p$PACKETS-s$SEED.pcap
+if [ ! -s "$PCAP" ]; then
+    say "generating $PCAP"
+    nice python3 "$SHARED/gen_bench_pcap.py" "$PCAP" --packets "$PACKETS" --seed "$SEED" >&2
+fi
+
+SUF="$$$RANDOM"; SUF=${SUF:0:8}
+NA="swbench-a-$SUF" NB="swbench-b-$SUF"
+LISTEN=127.0.0.1:9650
+WORK=$(mktemp -d /tmp/spanwatch-bench-live.XXXXXX)
+SW=""
+cleanup() {
+    [ -n "$SW" ] && kill -TERM "$SW" 2>/dev/null && wait "$SW" 2>/dev/null
+    for ns in "$NA" "$NB"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null; ip netns del "$ns" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+ip netns add "$NA"; ip netns add "$NB"
+ip link add veth-a netns "$NA" type veth peer name veth-b netns "$NB"
+for x in "$NA veth-a" "$NB veth-b"; do
+    set -- $x
+    ip -n "$1" link set lo up
+    ip -n "$1" link set "$2" mtu 9000
+    ip netns exec "$1" sh -c "command -v ethtool >/dev/null && ethtool -K $2 tso off gso off gro off >/dev/null 2>&1" || true
+    ip -n "$1" link set "$2" up
+done
+# no IPv6 chatter of our own on the link
+ip netns exec "$NA" sysctl -qw net.ipv6.conf.veth-a.disable_ipv6=1
+ip netns exec "$NB" sysctl -qw net.ipv6.conf.veth-b.disable_ipv6=1
+
+metric() {
+    ip netns exec "$NA" curl -fsS --max-time 3 "http://$LISTEN/metrics" |
+        awk -v n="$1" '$1 == n { print $2 }'
+}
+# cpu_ns PID: CPU time of every thread; ctx PID: context switches of every thread.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
+# stat_ns PID: the same from /proc/PID/stat (utime + stime, clock ticks): a cross-check.
+stat_ns() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d\n", ($12 + $13) * 1e9 / hz }' /proc/"$1"/stat; }
+ctx() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s }'; }
+
+RESULTS=()
+measure() {
+    local name=$1 cfg=$2
+    printf '%s' "$cfg" >"$WORK/$name.toml"
+    ip netns exec "$NA" "$BIN" run --interface veth-a --listen "$LISTEN" --config "$WORK/$name.toml" -q \
+        >"$WORK/$name.log" 2>&1 </dev/null &
+    SW=$!
+    local i
+    for i in $(seq 1 100); do
+        [ "$(ip netns exec "$NA" curl -fsS --max-time 1 "http://$LISTEN/healthz" 2>/dev/null)" = ok ] && break
+        sleep 0.1
+    done
+    sleep 0.5
+    local p0 c0 x0 d0 s0
+    p0=$(metric spanwatch_packets_total); c0=$(cpu_ns $SW); x0=$(ctx $SW); s0=$(stat_ns $SW)
+    d0=$(metric spanwatch_capture_kernel_dropped_packets_total)
+    say "$name: sending $PCAP"
+    local rate=(--topspeed)
+    [ -n "$PPS" ] && rate=(--pps="$PPS")
+    ip netns exec "$NB" tcpreplay -i veth-b "${rate[@]}" "$PCAP" >"$WORK/$name.tcpreplay" 2>&1 || true
+    # wait until the sensor has read everything (the count stops moving)
+    local last=-1 now
+    for i in $(seq 1 60); do
+        sleep 0.5
+        now=$(metric spanwatch_packets_total)
+        [ "$now" = "$last" ] && break
+        last=$now
+    done
+    local p1 c1 x1 d1 s1
+    p1=$(metric spanwatch_packets_total); c1=$(cpu_ns $SW); x1=$(ctx $SW); s1=$(stat_ns $SW)
+    d1=$(metric spanwatch_capture_kernel_dropped_packets_total)
+    kill -TERM "$SW"; wait "$SW" 2>/dev/null || true; SW=""
+    local sent pps
+    sent=$(awk '/Successful packets:/ { print $3 }' "$WORK/$name.tcpreplay")
+    pps=$(grep -o 'Rated: [^,]*, [^,]*, [0-9.]* pps' "$WORK/$name.tcpreplay" | awk '{ print $(NF-1) }')
+    local seen=$((p1 - p0)) cpu=$((c1 - c0)) sw=$((x1 - x0)) drops=$((d1 - d0))
+    local line
+    line=$(python3 -c "
+seen, cpu, sw = $seen, $cpu, $sw
+print(f'| $name | ${sent:-?} | {seen} | $drops | ${pps:-?} | {cpu / 1e9:.2f} | {cpu / max(seen, 1) / 1e3:.2f} | {sw} | {sw * 1000 / max(seen, 1):.1f} |')")
+    say "$line (CPU from /proc/PID/stat: $(( (s1 - s0) / 1000000 )) ms)"
+    RESULTS+=("$line")
+}
+
+measure default ""
+[ "$IMMEDIATE" = 1 ] && measure immediate $'[capture]\nimmediate = true\n'
+
+report=$OUT/live-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+    echo "bench/live.sh on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(basename "$PCAP"); sender: tcpreplay ${PPS:+--pps=$PPS}${PPS:---topspeed}"
+    echo
+    echo "| settings | sent | seen | kernel drops | sent at (pps) | sensor CPU (s) | CPU µs / packet | context switches | per 1000 packets |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${RESULTS[@]}"
+} | tee "$report"
