@@ -9,9 +9,9 @@
 #   scripts/eve-diff.sh --base-bin A --new-bin B   two binaries already built
 #   options: --workers N (default 1), --only PATTERN (captures whose path matches),
 #            --out DIR (default target/eve-diff), --jobs N (parallel replays, default 2),
-#            --stats (compare `stats` records too; left out by default because the output
-#            thread reads engine counters when it handles a tick, not at the tick's packet
-#            time, so their figures vary from run to run of the same build)
+#            --stats / --no-stats (compare `stats` records or leave them out; by default they
+#            are compared with one worker, and left out with several, whose counters are
+#            read while other workers are still busy, so their figures vary run to run)
 #
 # Exit status: 0 no difference; 1 some capture's records differ (summary on stdout, the whole
 # diff in DIR/report.diff); 2 bad usage or a build failed. A refactor's commit runs this and
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-BASE=HEAD BASE_BIN= NEW_BIN= WORKERS=1 ONLY= OUT=target/eve-diff JOBS=2 STATS=0
+BASE=HEAD BASE_BIN= NEW_BIN= WORKERS=1 ONLY= OUT=target/eve-diff JOBS=2 STATS=
 while (($#)); do
   case $1 in
     --base) BASE=$2; shift 2 ;;
@@ -31,11 +31,13 @@ while (($#)); do
     --out) OUT=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
     --stats) STATS=1; shift ;;
+    --no-stats) STATS=0; shift ;;
     -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "eve-diff: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
+if [ -z "$STATS" ]; then if [ "$WORKERS" = 1 ]; then STATS=1; else STATS=0; fi; fi
 CORPUS=${SPANWATCH_CORPUS:-$ROOT/../shared/corpus}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 mkdir -p "$OUT"

@@ -25,7 +25,7 @@ use crate::detect::{DetectConfig, Detector};
 use crate::flow::{FlowKey, FlowTable};
 use crate::host::HostStage;
 use crate::output::eve_file::{EveWriter, FileTarget, StdoutTarget};
-use crate::output::{Event, Output, Summary};
+use crate::output::{Event, Output, StatsSnapshot, Summary};
 use crate::telemetry::{CaptureStats, Telemetry};
 use crate::worker::{EventSink, Worker};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -439,6 +439,14 @@ impl Dispatch {
         }
     }
 
+    /// The inline worker's pending events to the output thread (worker threads send theirs
+    /// as their batches go).
+    fn flush_events(&mut self) {
+        if let Dispatch::Inline(w) = self {
+            w.flush_events();
+        }
+    }
+
     /// Send every pending batch (even empty ones: they carry the time).
     fn flush_all(&mut self, stats: &CaptureStats, now: u64) {
         match self {
@@ -557,7 +565,11 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
             }
             if p.ts_ns >= last_tick + stats_ns.min(TICK_NS * 10) {
                 last_tick = p.ts_ns;
-                let _ = etx.send(vec![Event::Tick(p.ts_ns)]);
+                // With one worker (on this thread) its events go first and the counters
+                // are read here, so the tick's `stats` record is the same at every replay.
+                dispatch.flush_events();
+                let snap = StatsSnapshot::take(&sensor.tel);
+                let _ = etx.send(vec![Event::Snapshot(Box::new(snap)), Event::Tick(p.ts_ns)]);
             }
         }
         if let Some(e) = cf.error() {

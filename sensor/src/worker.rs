@@ -226,6 +226,12 @@ impl Worker {
         }
     }
 
+    /// Hand the pending events to the output thread now (before a replay tick, so the tick
+    /// comes after every event of the packets before it).
+    pub fn flush_events(&mut self) {
+        self.sink.flush(&self.stats);
+    }
+
     /// A live tick: time moves on (expiring flows when a sweep is due) and whatever events
     /// are pending go to the output thread now, packets or not.
     pub fn tick(&mut self, now: u64) {

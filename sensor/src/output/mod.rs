@@ -23,12 +23,56 @@ pub enum Event {
     /// Time advanced (for periodic `stats` records and host-stage windows): packet time in
     /// a replay; live, the later of packet time and wall time.
     Tick(u64),
+    /// The engine's counters as the capture thread saw them just before the next `Tick`
+    /// (replay): the `stats` record that tick may write shows these, so a replay with one
+    /// worker writes the same `stats` records every time.
+    Snapshot(Box<StatsSnapshot>),
     /// One DNS message, for the per-domain tunnel statistics of the host stage.
     Dns(Box<crate::host::dns_tunnel::DnsObs>),
     /// An open flow moved another MiB (egress accounting of the host stage).
     Usage(Box<crate::host::obs::Usage>),
     /// A call-media flow became a call leg (concurrent calls of the host stage).
     Media(Box<crate::host::obs::MediaObs>),
+}
+
+/// The counters a `stats` record shows, read at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct StatsSnapshot {
+    pub packets: u64,
+    pub bytes: u64,
+    pub kernel_drops: u64,
+    pub interface_drops: u64,
+    pub queue_drops: u64,
+    pub non_ip: u64,
+    pub fragments: u64,
+    pub decode_errors: Vec<u64>,
+    pub flows_active: u64,
+    pub flows_created: u64,
+    pub flows_ended: u64,
+}
+
+impl StatsSnapshot {
+    /// The counters now (each worker's flow counters summed).
+    pub fn take(tel: &Telemetry) -> StatsSnapshot {
+        let c = &tel.capture;
+        let w = &tel.workers;
+        StatsSnapshot {
+            packets: c.packets.get(),
+            bytes: c.bytes.get(),
+            kernel_drops: c.kernel_drops.get(),
+            interface_drops: c.iface_drops.get(),
+            queue_drops: c.queue_drops.get(),
+            non_ip: c.non_ip.get(),
+            fragments: c.fragments.get(),
+            decode_errors: c.decode_errors.iter().map(|x| x.get()).collect(),
+            flows_active: w.iter().map(|x| x.flows_active.get()).sum(),
+            flows_created: w.iter().map(|x| x.flows_created.get()).sum(),
+            flows_ended: w
+                .iter()
+                .map(|x| x.flows_ended.iter().map(|c| c.get()).sum::<u64>())
+                .sum(),
+        }
+    }
 }
 
 /// What the terminal summary reports.
@@ -60,6 +104,8 @@ pub struct Output {
     suppress_ns: u64,
     stats_interval_ns: u64,
     next_stats_ns: u64,
+    /// Counters carried by the last [`Event::Snapshot`], for the next `stats` record.
+    snapshot: Option<Box<StatsSnapshot>>,
     /// Alert identity (see [`Output::dedup_id`]) → packet time it last alerted.
     dedup: ahash::AHashMap<u128, u64>,
     dedup_keys: [std::collections::hash_map::RandomState; 2],
@@ -93,6 +139,7 @@ impl Output {
             suppress_ns: suppress_s * 1_000_000_000,
             stats_interval_ns: stats_interval_s.max(1) * 1_000_000_000,
             next_stats_ns: 0,
+            snapshot: None,
             dedup: ahash::AHashMap::new(),
             dedup_keys: Default::default(),
             dedup_prune_at: DEDUP_PRUNE_MIN,
@@ -151,6 +198,12 @@ impl Output {
             self.summary.first_ns = Some(ts);
             self.next_stats_ns = ts + self.stats_interval_ns;
         }
+    }
+
+    /// A `stats` record when one is due. Called on ticks only: a tick comes after every
+    /// event that came before it in packet time (with one worker), so what the record
+    /// counts does not depend on how far the output thread has got.
+    fn stats_due(&mut self) {
         if self.last_ns >= self.next_stats_ns && self.next_stats_ns != 0 {
             self.next_stats_ns = self.last_ns + self.stats_interval_ns;
             self.stats_record();
@@ -216,12 +269,14 @@ impl Output {
             }
             Event::Tick(ts) => {
                 self.time(ts);
+                self.stats_due();
                 let mut alerts = Vec::new();
                 self.host.on_tick(ts, &mut alerts);
                 for a in alerts {
                     self.host_alert(a);
                 }
             }
+            Event::Snapshot(s) => self.snapshot = Some(s),
         }
     }
 
@@ -294,33 +349,32 @@ impl Output {
 
     /// A Suricata-shaped `stats` record with the sensor's counters.
     fn stats_record(&mut self) {
-        let c = &self.tel.capture;
-        let w = &self.tel.workers;
-        let sum = |f: &dyn Fn(&crate::telemetry::WorkerStats) -> u64| -> u64 {
-            w.iter().map(|x| f(x)).sum()
+        let c = match self.snapshot.take() {
+            Some(c) => *c,
+            None => StatsSnapshot::take(&self.tel),
         };
         let decode: BTreeMap<&str, u64> = crate::decode::ErrorLayer::ALL
             .iter()
-            .map(|l| (l.as_str(), c.decode_errors[*l as usize].get()))
+            .map(|l| (l.as_str(), c.decode_errors[*l as usize]))
             .collect();
         let rec = serde_json::json!({
             "timestamp": eve::timestamp(self.last_ns),
             "event_type": "stats",
             "stats": {
                 "capture": {
-                    "packets": c.packets.get(),
-                    "bytes": c.bytes.get(),
-                    "kernel_drops": c.kernel_drops.get(),
-                    "interface_drops": c.iface_drops.get(),
-                    "queue_drops": c.queue_drops.get(),
-                    "non_ip": c.non_ip.get(),
-                    "fragments": c.fragments.get(),
+                    "packets": c.packets,
+                    "bytes": c.bytes,
+                    "kernel_drops": c.kernel_drops,
+                    "interface_drops": c.interface_drops,
+                    "queue_drops": c.queue_drops,
+                    "non_ip": c.non_ip,
+                    "fragments": c.fragments,
                 },
                 "decoder": { "errors": decode },
                 "flow": {
-                    "active": sum(&|x| x.flows_active.get()),
-                    "created": sum(&|x| x.flows_created.get()),
-                    "ended": sum(&|x| x.flows_ended.iter().map(|c| c.get()).sum()),
+                    "active": c.flows_active,
+                    "created": c.flows_created,
+                    "ended": c.flows_ended,
                 },
                 "alerts": self.summary.alerts_total,
             }
