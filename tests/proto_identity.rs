@@ -1,12 +1,13 @@
-//! The identity parsers (proto::{krb5, ntlmssp, ldap, dhcp}) over the public corpus
-//! (../shared/corpus, not part of this repository): the names they extract from real
-//! Kerberos, SMB2, LDAP and DHCP traffic are the ones Wireshark's dissectors show
+//! The identity parsers (proto::{krb5, ntlmssp, ldap, dhcp, cleartext}) over captures of
+//! real programs: the recorded fixture of tests/live/identity.sh (MIT Kerberos, OpenLDAP,
+//! dnsmasq + udhcpc, curl) and the public corpus (../shared/corpus, not part of this
+//! repository). The names they extract are the ones Wireshark's dissectors show
 //! (`tshark -T fields -e kerberos.CNameString -e kerberos.realm …`, recorded below) and
 //! that nDPI's results in the corpus list; no capture makes a parser panic.
 
 use spanwatch::capture::file::CaptureFile;
 use spanwatch::decode::{decode, Decoded};
-use spanwatch::proto::{dhcp, krb5, ldap, ntlmssp, Parsed};
+use spanwatch::proto::{cleartext, dhcp, krb5, ldap, ntlmssp, Parsed};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +35,8 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
             };
             if let Some(m) = m.done() {
                 out.insert(format!(
-                    "krb5 {} {}@{} {} {:?} {}",
+                    "krb5{} {} {}@{} {} {:?} {}",
+                    if tcp { "" } else { "/udp" },
                     m.msg_type,
                     m.cname.unwrap_or_default(),
                     m.realm.unwrap_or_default(),
@@ -69,6 +71,11 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
                 }
             }
         }
+        if tcp && port(8080) {
+            if let Some(Some(l)) = cleartext::http_basic(pl).done() {
+                out.insert(format!("{} {} {}", l.proto, l.method, l.user));
+            }
+        }
         if !tcp && (port(67) || port(68)) {
             if let Some(d) = dhcp::parse(pl).done() {
                 out.insert(format!(
@@ -79,6 +86,39 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// tests/fixtures/live-identity.pcap as tshark shows it: Kerberos over UDP then TCP
+/// (kinit: good password after the KDC asks for pre-authentication, wrong password,
+/// unknown principal), LDAP simple binds (good, wrong password), DHCP (udhcpc -x
+/// hostname:laptop-a -V spanwatch-test) and HTTP Basic (curl -u carol:…).
+const LIVE_IDENTITY: &[&str] = &[
+    "dhcp Some(\"ack\") c6:73:42:86:d2:01 Some(\"laptop-a\") None None",
+    "dhcp Some(\"discover\") c6:73:42:86:d2:01 Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "dhcp Some(\"offer\") c6:73:42:86:d2:01 None None None",
+    "dhcp Some(\"request\") c6:73:42:86:d2:01 Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "http basic carol",
+    "krb5 KRB_AS_REP alice@EXAMPLE.TEST  None false",
+    "krb5 KRB_AS_REQ alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST None false",
+    "krb5 KRB_ERROR alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST Some(25) false",
+    "krb5/udp KRB_AS_REP alice@EXAMPLE.TEST  None false",
+    "krb5/udp KRB_AS_REQ alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST None false",
+    "krb5/udp KRB_AS_REQ mallory@EXAMPLE.TEST krbtgt/EXAMPLE.TEST None false",
+    "krb5/udp KRB_ERROR alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST Some(24) true",
+    "krb5/udp KRB_ERROR alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST Some(25) false",
+    "krb5/udp KRB_ERROR mallory@EXAMPLE.TEST krbtgt/EXAMPLE.TEST Some(6) true",
+    "ldap bind simple \"cn=admin,dc=example,dc=test\" None None",
+    "ldap bind_response invalid_credentials",
+    "ldap bind_response success",
+];
+
+#[test]
+fn recorded_programs_match_wireshark() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-identity.pcap");
+    let got: Vec<String> = identities(&p).into_iter().collect();
+    assert_eq!(got, LIVE_IDENTITY);
+    // Passwords never reach what the parsers return.
+    assert!(!got.iter().any(|l| l.contains("-pw")), "{got:#?}");
 }
 
 fn pcap(dir: &Path, name: &str) -> PathBuf {
@@ -104,20 +144,20 @@ const KERBEROS_PCAP: &[&str] = &[
 ];
 const KERBEROS_LOGIN_PCAP: &[&str] = &[
     "krb5 KRB_TGS_REP UBUNTU64A$@TESTBED1.CA  None false",
-    "krb5 KRB_TGS_REP des@DENYDC.COM  None false",
-    "krb5 KRB_TGS_REP u5@DENYDC.COM  None false",
-    "krb5 KRB_TGS_REP xp1$@DENYDC.COM  None false",
-    "krb5 KRB_TGS_REQ @DENYDC.COM LDAP/vpc-w2k3ent.denyDC.com None false",
-    "krb5 KRB_TGS_REQ @DENYDC.COM cifs/VPC-W2K3ENT None false",
-    "krb5 KRB_TGS_REQ @DENYDC.COM cifs/vpc-w2k3ent.denydc.com None false",
-    "krb5 KRB_TGS_REQ @DENYDC.COM host/xp1.denydc.com None false",
-    "krb5 KRB_TGS_REQ @DENYDC.COM krbtgt/DENYDC.COM None false",
-    "krb5 KRB_TGS_REQ @DENYDC.COM ldap/vpc-w2k3ent.denyDC.com/denyDC.com None false",
     "krb5 KRB_TGS_REQ @TESTBED1.CA ldap/dc None false",
+    "krb5/udp KRB_TGS_REP des@DENYDC.COM  None false",
+    "krb5/udp KRB_TGS_REP u5@DENYDC.COM  None false",
+    "krb5/udp KRB_TGS_REP xp1$@DENYDC.COM  None false",
+    "krb5/udp KRB_TGS_REQ @DENYDC.COM LDAP/vpc-w2k3ent.denyDC.com None false",
+    "krb5/udp KRB_TGS_REQ @DENYDC.COM cifs/VPC-W2K3ENT None false",
+    "krb5/udp KRB_TGS_REQ @DENYDC.COM cifs/vpc-w2k3ent.denydc.com None false",
+    "krb5/udp KRB_TGS_REQ @DENYDC.COM host/xp1.denydc.com None false",
+    "krb5/udp KRB_TGS_REQ @DENYDC.COM krbtgt/DENYDC.COM None false",
+    "krb5/udp KRB_TGS_REQ @DENYDC.COM ldap/vpc-w2k3ent.denyDC.com/denyDC.com None false",
 ];
 const KERBEROS_ERROR_PCAP: &[&str] = &[
-    "krb5 KRB_AS_REQ host/mus-n-cj0709@LINUX.SHELL.COM krbtgt/LINUX.SHELL.COM None false",
-    "krb5 KRB_ERROR @LINUX.SHELL.COM krbtgt/LINUX.SHELL.COM Some(52) false",
+    "krb5/udp KRB_AS_REQ host/mus-n-cj0709@LINUX.SHELL.COM krbtgt/LINUX.SHELL.COM None false",
+    "krb5/udp KRB_ERROR @LINUX.SHELL.COM krbtgt/LINUX.SHELL.COM Some(52) false",
 ];
 /// DHCP as `tshark -Y dhcp -T fields -e dhcp.option.dhcp -e dhcp.hw.mac_addr
 /// -e dhcp.option.hostname -e dhcp.option.vendor_class_id -e dhcp.option.request_list_item`.
