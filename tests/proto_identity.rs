@@ -71,6 +71,11 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
                 }
             }
         }
+        if tcp && port(8081) {
+            if let Some(Some(n)) = ntlmssp::from_http_request(pl).done() {
+                out.insert(format!("ntlmssp {}\\{} {}", n.domain, n.user, n.host));
+            }
+        }
         if tcp && port(8080) {
             if let Some(Some(l)) = cleartext::http_basic(pl).done() {
                 out.insert(format!("{} {} {}", l.proto, l.method, l.user));
@@ -91,12 +96,13 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
 /// tests/fixtures/live-identity.pcap as tshark shows it: Kerberos over UDP then TCP
 /// (kinit: good password after the KDC asks for pre-authentication, wrong password,
 /// unknown principal), LDAP simple binds (good, wrong password), DHCP (udhcpc -x
-/// hostname:laptop-a -V spanwatch-test) and HTTP Basic (curl -u carol:…).
+/// hostname:laptop-a -V spanwatch-test), HTTP Basic (curl -u carol:…) and HTTP NTLM
+/// (curl --ntlm -u 'TESTDOM\dave:…', which names its workstation WORKSTATION).
 const LIVE_IDENTITY: &[&str] = &[
-    "dhcp Some(\"ack\") c6:73:42:86:d2:01 Some(\"laptop-a\") None None",
-    "dhcp Some(\"discover\") c6:73:42:86:d2:01 Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
-    "dhcp Some(\"offer\") c6:73:42:86:d2:01 None None None",
-    "dhcp Some(\"request\") c6:73:42:86:d2:01 Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "dhcp Some(\"ack\") e6:44:1c:91:f0:9e Some(\"laptop-a\") None None",
+    "dhcp Some(\"discover\") e6:44:1c:91:f0:9e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "dhcp Some(\"offer\") e6:44:1c:91:f0:9e None None None",
+    "dhcp Some(\"request\") e6:44:1c:91:f0:9e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
     "http basic carol",
     "krb5 KRB_AS_REP alice@EXAMPLE.TEST  None false",
     "krb5 KRB_AS_REQ alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST None false",
@@ -110,6 +116,7 @@ const LIVE_IDENTITY: &[&str] = &[
     "ldap bind simple \"cn=admin,dc=example,dc=test\" None None",
     "ldap bind_response invalid_credentials",
     "ldap bind_response success",
+    "ntlmssp TESTDOM\\dave WORKSTATION",
 ];
 
 #[test]

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Identity: clear-text authentication from real programs, recorded for the identity parsers
-# (proto::{krb5, ldap, dhcp, cleartext}). An MIT Kerberos KDC with kinit over UDP and TCP
+# (proto::{krb5, ldap, dhcp, ntlmssp, cleartext}). An MIT Kerberos KDC with kinit over UDP and TCP
 # (a good password, a wrong one: KDC_ERR_PREAUTH_FAILED, an unknown principal:
 # KDC_ERR_C_PRINCIPAL_UNKNOWN), OpenLDAP slapd with ldapsearch simple binds (good and wrong
-# password), a DHCP exchange (dnsmasq and busybox udhcpc with a host name and vendor class)
-# and an HTTP Basic request (curl). The parsers are not wired into detection yet: this
-# scenario checks that each program did what it should and, with SPANWATCH_LIVE_RECORD=1,
-# writes tests/fixtures/live-identity.pcap, which tests/proto_fixtures.rs reads.
+# password), a DHCP exchange (dnsmasq and busybox udhcpc with a host name and vendor class),
+# an HTTP Basic request and an HTTP NTLM exchange (curl --ntlm: NTLMSSP AUTHENTICATE).
+# The parsers are not wired into detection yet: this scenario checks that each program did
+# what it should and, with SPANWATCH_LIVE_RECORD=1, writes tests/fixtures/live-identity.pcap, which tests/proto_identity.rs reads.
 . "$(dirname "$0")/lib.sh"
 live_init identity krb5-kdc krb5-user slapd ldap-utils dnsmasq-base udhcpc curl python3
 live_netns
@@ -94,5 +94,10 @@ check "udhcpc obtains a lease" dhcp_lease
 bg_b http python3 -m http.server --bind $B4 8080 --directory "$WORK/ldapdb"
 wait_port "$NS_B" 8080 tcp || fail "http.server did not listen on 8080"
 check "curl with basic auth" in_a curl -fsS -o /dev/null -u "carol:carol-pw" "http://$B4:8080/"
+
+# --- HTTP NTLM: curl --ntlm to a server that sends a CHALLENGE (ntlm_http_server.py) --------
+bg_b ntlm python3 "$LIVE_DIR/ntlm_http_server.py" $B4 8081
+wait_port "$NS_B" 8081 tcp || fail "ntlm_http_server.py did not listen on 8081"
+check "curl with NTLM auth" in_a curl -fsS -o /dev/null --ntlm -u 'TESTDOM\dave:dave-pw' "http://$B4:8081/"
 
 live_finish
