@@ -66,6 +66,9 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
         }
         if tcp && port(445) {
             if let Some(Some(s)) = ntlmssp::parse_smb2_session_setup(pl).done() {
+                if !s.request {
+                    out.insert(format!("smb2 session_setup response {:#010x}", s.status));
+                }
                 if let Some(n) = s.ntlmssp {
                     out.insert(format!("ntlmssp {}\\{} {}", n.domain, n.user, n.host));
                 }
@@ -97,12 +100,14 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
 /// (kinit: good password after the KDC asks for pre-authentication, wrong password,
 /// unknown principal), LDAP simple binds (good, wrong password), DHCP (udhcpc -x
 /// hostname:laptop-a -V spanwatch-test), HTTP Basic (curl -u carol:…) and HTTP NTLM
-/// (curl --ntlm -u 'TESTDOM\dave:…', which names its workstation WORKSTATION).
+/// (curl --ntlm -u 'TESTDOM\dave:…', which names its workstation WORKSTATION) and SMB2
+/// with NTLM (smbclient -U erin%… with netbios name LAPTOP-A; smbd maps the unknown user to
+/// guest: MORE_PROCESSING_REQUIRED, then success).
 const LIVE_IDENTITY: &[&str] = &[
-    "dhcp Some(\"ack\") e6:44:1c:91:f0:9e Some(\"laptop-a\") None None",
-    "dhcp Some(\"discover\") e6:44:1c:91:f0:9e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
-    "dhcp Some(\"offer\") e6:44:1c:91:f0:9e None None None",
-    "dhcp Some(\"request\") e6:44:1c:91:f0:9e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "dhcp Some(\"ack\") 1a:ed:37:32:f7:1e Some(\"laptop-a\") None None",
+    "dhcp Some(\"discover\") 1a:ed:37:32:f7:1e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "dhcp Some(\"offer\") 1a:ed:37:32:f7:1e None None None",
+    "dhcp Some(\"request\") 1a:ed:37:32:f7:1e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
     "http basic carol",
     "krb5 KRB_AS_REP alice@EXAMPLE.TEST  None false",
     "krb5 KRB_AS_REQ alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST None false",
@@ -117,6 +122,9 @@ const LIVE_IDENTITY: &[&str] = &[
     "ldap bind_response invalid_credentials",
     "ldap bind_response success",
     "ntlmssp TESTDOM\\dave WORKSTATION",
+    "ntlmssp TESTDOM\\erin LAPTOP-A",
+    "smb2 session_setup response 0x00000000",
+    "smb2 session_setup response 0xc0000016",
 ];
 
 #[test]
@@ -148,6 +156,7 @@ const KERBEROS_PCAP: &[&str] = &[
     "krb5 KRB_TGS_REQ @HAPPYCRAFT.ORG johnson-pc$@HAPPYCRAFT.ORG None false",
     "krb5 KRB_TGS_REQ @HAPPYCRAFT.ORG krbtgt/HAPPYCRAFT.ORG None false",
     "ldap bind_response success",
+    "smb2 session_setup response 0x00000000",
 ];
 const KERBEROS_LOGIN_PCAP: &[&str] = &[
     "krb5 KRB_TGS_REP UBUNTU64A$@TESTBED1.CA  None false",

@@ -4,11 +4,12 @@
 # (a good password, a wrong one: KDC_ERR_PREAUTH_FAILED, an unknown principal:
 # KDC_ERR_C_PRINCIPAL_UNKNOWN), OpenLDAP slapd with ldapsearch simple binds (good and wrong
 # password), a DHCP exchange (dnsmasq and busybox udhcpc with a host name and vendor class),
-# an HTTP Basic request and an HTTP NTLM exchange (curl --ntlm: NTLMSSP AUTHENTICATE).
+# an HTTP Basic request, an HTTP NTLM exchange (curl --ntlm: NTLMSSP AUTHENTICATE) and an
+# SMB2 session setup with NTLM (Samba smbd and smbclient).
 # The parsers are not wired into detection yet: this scenario checks that each program did
 # what it should and, with SPANWATCH_LIVE_RECORD=1, writes tests/fixtures/live-identity.pcap, which tests/proto_identity.rs reads.
 . "$(dirname "$0")/lib.sh"
-live_init identity krb5-kdc krb5-user slapd ldap-utils dnsmasq-base udhcpc curl python3
+live_init identity krb5-kdc krb5-user slapd ldap-utils dnsmasq-base udhcpc samba smbclient curl python3
 live_netns
 
 REALM=EXAMPLE.TEST
@@ -99,5 +100,47 @@ check "curl with basic auth" in_a curl -fsS -o /dev/null -u "carol:carol-pw" "ht
 bg_b ntlm python3 "$LIVE_DIR/ntlm_http_server.py" $B4 8081
 wait_port "$NS_B" 8081 tcp || fail "ntlm_http_server.py did not listen on 8081"
 check "curl with NTLM auth" in_a curl -fsS -o /dev/null --ntlm -u 'TESTDOM\dave:dave-pw' "http://$B4:8081/"
+
+# --- SMB2 with NTLM: smbd in swb (unknown users map to guest), smbclient in swa ----------
+mkdir -p "$WORK/smb/share" "$WORK/smb/private" "$WORK/smb/state" "$WORK/smb/cache" "$WORK/smb/lock"
+echo hello >"$WORK/smb/share/hello.txt"
+cat >"$WORK/smb.conf" <<CFG
+[global]
+  workgroup = TESTDOM
+  server role = standalone server
+  map to guest = Bad User
+  private dir = $WORK/smb/private
+  lock directory = $WORK/smb/lock
+  state directory = $WORK/smb/state
+  cache directory = $WORK/smb/cache
+  pid directory = $WORK/smb
+  log file = $WORK/smb/log.%m
+  interfaces = $B4
+  bind interfaces only = yes
+  smb ports = 445
+  disable netbios = yes
+  server min protocol = SMB2
+[share]
+  path = $WORK/smb/share
+  guest ok = yes
+  read only = yes
+CFG
+cat >"$WORK/smb-client.conf" <<CFG
+[global]
+  workgroup = TESTDOM
+  netbios name = LAPTOP-A
+  client min protocol = SMB2
+  private dir = $WORK/smb/private
+  lock directory = $WORK/smb/lock
+  state directory = $WORK/smb/state
+  cache directory = $WORK/smb/cache
+CFG
+bg_b smbd smbd --foreground --no-process-group --debug-stdout -s "$WORK/smb.conf"
+wait_port "$NS_B" 445 tcp 20 || fail "smbd did not listen on 445"
+smb_ls() {
+  in_a env -u KRB5_CONFIG smbclient "//$B4/share" -s "$WORK/smb-client.conf" -U 'erin%erin-pw' \
+    --use-kerberos=off -c ls >"$WORK/smbclient.log" 2>&1
+}
+check "smbclient lists the share with NTLM" smb_ls
 
 live_finish
