@@ -202,10 +202,17 @@ pub fn parse_smb2_session_setup(buf: &[u8]) -> Parsed<Option<SessionSetup>> {
             needed: 4 - buf.len(),
         };
     }
+    let len = (usize::from(buf[1]) << 16) | (usize::from(buf[2]) << 8) | usize::from(buf[3]);
+    // RFC 1002 §4.3.7: a session keep-alive (0x85) carries nothing.
+    if buf[0] == 0x85 && len == 0 {
+        return Parsed::Done {
+            value: None,
+            consumed: 4,
+        };
+    }
     if buf[0] != 0 {
         return Parsed::Malformed("not a NetBIOS session message");
     }
-    let len = (usize::from(buf[1]) << 16) | (usize::from(buf[2]) << 8) | usize::from(buf[3]);
     if len > SMB_CAP {
         return Parsed::Malformed("SMB message too long");
     }

@@ -175,6 +175,20 @@ fn smb2_session_setup_every_split_point() {
             "cut {cut}"
         );
     }
+    // A NetBIOS keep-alive before it is skipped.
+    let mut ka = vec![0x85, 0, 0, 0];
+    ka.extend(&msg);
+    assert_eq!(
+        parse_smb2_session_setup(&ka),
+        Parsed::Done {
+            value: None,
+            consumed: 4
+        }
+    );
+    assert!(matches!(
+        parse_smb2_session_setup(&ka[4..]),
+        Parsed::Done { value: Some(_), .. }
+    ));
     // Not SMB: rejected at once.
     assert!(matches!(
         parse_smb2_session_setup(b"\0\0\0\x10GET "),
