@@ -104,10 +104,10 @@ fn identities(pcap: &Path) -> BTreeSet<String> {
 /// with NTLM (smbclient -U erin%… with netbios name LAPTOP-A; smbd maps the unknown user to
 /// guest: MORE_PROCESSING_REQUIRED, then success).
 const LIVE_IDENTITY: &[&str] = &[
-    "dhcp Some(\"ack\") 1a:ed:37:32:f7:1e Some(\"laptop-a\") None None",
-    "dhcp Some(\"discover\") 1a:ed:37:32:f7:1e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
-    "dhcp Some(\"offer\") 1a:ed:37:32:f7:1e None None None",
-    "dhcp Some(\"request\") 1a:ed:37:32:f7:1e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "dhcp Some(\"ack\") 26:ea:66:31:cd:6e Some(\"laptop-a\") None None",
+    "dhcp Some(\"discover\") 26:ea:66:31:cd:6e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
+    "dhcp Some(\"offer\") 26:ea:66:31:cd:6e None None None",
+    "dhcp Some(\"request\") 26:ea:66:31:cd:6e Some(\"laptop-a\") Some(\"spanwatch-test\") Some(\"1,3,6,12,15,28,42\")",
     "http basic carol",
     "krb5 KRB_AS_REP alice@EXAMPLE.TEST  None false",
     "krb5 KRB_AS_REQ alice@EXAMPLE.TEST krbtgt/EXAMPLE.TEST None false",

@@ -82,7 +82,7 @@ check "ldap simple bind" ldap_bind admin-pw
 check "ldap simple bind with a wrong password fails" fails ldap_bind nope
 
 # --- DHCP: dnsmasq in swb, udhcpc in swa (the lease is not applied: -s /bin/true) -----
-bg_b dnsmasq dnsmasq -d -p 0 -i veth-b --bind-interfaces --dhcp-range=10.77.0.100,10.77.0.150,1h \
+bg_b dnsmasq dnsmasq -d -p 0 --no-ping -i veth-b --bind-interfaces --dhcp-range=10.77.0.100,10.77.0.150,1h \
   --dhcp-leasefile="$WORK/leases" --pid-file="$WORK/dnsmasq.pid"
 wait_port "$NS_B" 67 udp || fail "dnsmasq did not listen on 67"
 dhcp_lease() {
