@@ -41,9 +41,15 @@ impl<T> Parsed<T> {
     }
 }
 
+pub mod ber;
 pub mod calls;
+pub mod cleartext;
+pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod krb5;
+pub mod ldap;
+pub mod ntlmssp;
 pub mod proxy;
 pub mod rdp;
 pub mod rfb;
