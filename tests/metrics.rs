@@ -234,6 +234,18 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
             one("result", s(&ALERTMANAGER_RESULTS)),
         ),
         (
+            "spanwatch_eve_output_records_total",
+            one("output", s(&spanwatch::output::sink::OUTPUTS)),
+        ),
+        (
+            "spanwatch_eve_output_dropped_records_total",
+            one("output", s(&spanwatch::output::sink::OUTPUTS)),
+        ),
+        (
+            "spanwatch_eve_output_errors_total",
+            one("output", s(&spanwatch::output::sink::OUTPUTS)),
+        ),
+        (
             "spanwatch_egress_bytes_total",
             one("direction", s(&spanwatch::host::DIRECTION_CLASSES)),
         ),

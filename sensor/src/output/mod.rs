@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod eve;
+pub mod sink;
 
 use crate::host::HostStage;
 use crate::telemetry::{category_index, Telemetry};
@@ -62,6 +63,8 @@ pub struct Output {
     line: Vec<u8>,
     /// The Alertmanager sink, when `[alertmanager] urls` is set.
     am: Option<alertmanager::AmHandle>,
+    /// Redis and syslog sinks: each record goes to their queues too.
+    sinks: Vec<sink::SinkHandle>,
 }
 
 /// How many alerts the summary keeps for printing.
@@ -87,6 +90,7 @@ impl Output {
             last_ns: 0,
             line: Vec::with_capacity(1024),
             am: None,
+            sinks: Vec::new(),
         }
     }
 
@@ -96,15 +100,28 @@ impl Output {
         self
     }
 
+    /// Send every EVE record to a Redis or syslog sink as well.
+    pub fn with_sink(mut self, s: sink::SinkHandle) -> Output {
+        self.sinks.push(s);
+        self
+    }
+
     fn write<T: Serialize>(&mut self, rec: &T) -> bool {
-        let Some(w) = self.eve.as_mut() else {
+        if self.eve.is_none() && self.sinks.is_empty() {
             return true;
-        };
+        }
         self.line.clear();
         if serde_json::to_writer(&mut self.line, rec).is_err() {
             self.tel.output.eve_write_errors.inc();
             return false;
         }
+        if !self.sinks.is_empty() {
+            let rec: std::sync::Arc<str> = String::from_utf8_lossy(&self.line).into();
+            self.sinks.iter_mut().for_each(|s| s.offer(&rec));
+        }
+        let Some(w) = self.eve.as_mut() else {
+            return true;
+        };
         self.line.push(b'\n');
         if w.write_all(&self.line).is_err() {
             self.tel.output.eve_write_errors.inc();
@@ -304,6 +321,9 @@ impl Output {
         }
         if let Some(am) = self.am.take() {
             am.finish();
+        }
+        for s in self.sinks.drain(..) {
+            s.finish();
         }
     }
 }
