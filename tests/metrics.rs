@@ -76,7 +76,8 @@ fn labels_are_bounded_and_never_addresses() {
                         "mode",
                         "tool",
                         "direction",
-                        "kind"
+                        "kind",
+                        "output"
                     ]
                     .contains(&k),
                     "unexpected label {k} in {line}"
