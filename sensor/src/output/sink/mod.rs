@@ -60,7 +60,7 @@ pub struct SendError {
     pub error: io::Error,
 }
 
-/// Exponential back-off with full jitter in [d/2, d].
+/// Exponential back-off with jitter: each pause is drawn from [d/2, d], d doubling.
 #[derive(Debug)]
 pub struct Backoff {
     next: Duration,

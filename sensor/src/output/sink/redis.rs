@@ -83,6 +83,9 @@ pub fn read_reply<R: BufRead>(r: &mut R) -> io::Result<Reply> {
         b'-' => Ok(Reply::Error(String::from_utf8_lossy(body).into())),
         b'$' | b'=' | b'!' => {
             let n = num()?;
+            if n > 64 << 20 {
+                return Err(bad("RESP reply too large"));
+            }
             let mut blob = Vec::new();
             if n >= 0 {
                 blob = vec![0u8; n as usize + 2];
