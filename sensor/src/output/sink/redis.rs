@@ -28,7 +28,7 @@ pub struct Settings {
     pub password: Option<(Option<String>, String)>,
 }
 
-/// The stream entry's field that holds the EVE record (as Suricata's stream mode does).
+/// The stream entry's field that holds the EVE record.
 pub const STREAM_FIELD: &str = "eve";
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
