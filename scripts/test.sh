@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(libpcap-dev pkg-config tshark prometheus prometheus-alertmanager iproute2 iputils-ping
-      python3 python3-yaml curl systemd procps openssl apache2-utils util-linux binutils logrotate)
+      python3 python3-yaml curl systemd procps openssl apache2-utils util-linux binutils logrotate
+      redis-server redis-tools rsyslog)
 # The binary cargo builds, wherever CARGO_TARGET_DIR puts it.
 export SPANWATCH_BIN="${SPANWATCH_BIN:-${CARGO_TARGET_DIR:-target}/release/spanwatch}"
 
@@ -67,6 +68,9 @@ if [ -x tests/deploy/run.sh ]; then
   tests/deploy/web_tls_live.sh
   # The Alertmanager sink against two real Alertmanagers (replay; no root needed).
   tests/deploy/alertmanager_live.sh
+  # EVE to a real redis-server (list, channel, stream) and rsyslogd (UDP, TCP, unix socket),
+  # in order and counted; Redis unreachable (replay; no root needed).
+  tests/deploy/sinks_live.sh
   # End to end (root; skips otherwise): VNC, a DNS tunnel and an upload across a veth pair,
   # spanwatch run, a real Prometheus and Alertmanager asked what they saw. Its egress check
   # waits for the egress detector (issue 5).

@@ -76,7 +76,8 @@ fn labels_are_bounded_and_never_addresses() {
                         "mode",
                         "tool",
                         "direction",
-                        "kind"
+                        "kind",
+                        "output"
                     ]
                     .contains(&k),
                     "unexpected label {k} in {line}"
@@ -232,6 +233,18 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
         (
             "spanwatch_alertmanager_notifications_total",
             one("result", s(&ALERTMANAGER_RESULTS)),
+        ),
+        (
+            "spanwatch_eve_output_records_total",
+            one("output", s(&spanwatch::output::sink::OUTPUTS)),
+        ),
+        (
+            "spanwatch_eve_output_dropped_records_total",
+            one("output", s(&spanwatch::output::sink::OUTPUTS)),
+        ),
+        (
+            "spanwatch_eve_output_errors_total",
+            one("output", s(&spanwatch::output::sink::OUTPUTS)),
         ),
         (
             "spanwatch_egress_bytes_total",

@@ -203,7 +203,8 @@ def build():
     b.panel("timeseries", "Suppressed repeats and Alertmanager notifications",
             [(f"sum by (instance) (rate(spanwatch_alerts_suppressed_total{sel()}[{RI}]))", "{{instance}} suppressed/s"),
              (f"sum by (result) (increase(spanwatch_alertmanager_notifications_total{sel()}[{RI}]))", "notifications {{result}}"),
-             (f"sum(spanwatch_alertmanager_active_alerts{sel()})", "alerts firing in Alertmanager")],
+             (f"sum(spanwatch_alertmanager_active_alerts{sel()})", "alerts firing in Alertmanager"),
+             (f"sum by (output) (increase(spanwatch_eve_output_dropped_records_total{sel()}[{RI}]))", "EVE records dropped ({{output}})")],
             w=6, h=9)
     b.panel("table", "Prometheus alerts firing now",
             [('ALERTS{alertname=~"Spanwatch.*",alertstate="firing"}', "")],

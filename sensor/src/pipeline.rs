@@ -178,6 +178,34 @@ impl Sensor {
             let h = crate::output::alertmanager::start(s, self.tel.alertmanager.clone())?;
             out = out.with_alertmanager(h);
         }
+        // Redis and syslog: each on its own thread; an unreachable server at start is
+        // retried with back-off (counted, logged), never a failed start.
+        if let Some(r) = self.cfg.output.redis_settings()? {
+            let t = crate::output::sink::redis::Redis::new(r);
+            let q = self.cfg.output.redis.queue_size;
+            out = out.with_sink(crate::output::sink::start(
+                crate::output::sink::REDIS,
+                t,
+                q,
+                self.tel.sinks.clone(),
+            )?);
+        }
+        if let Some(target) = &self.cfg.output.syslog.target {
+            use crate::output::sink::syslog;
+            let y = &self.cfg.output.syslog;
+            let t = syslog::Syslog::new(
+                syslog::Target::parse("output.syslog.target", target)?,
+                syslog::facility("output.syslog.facility", &y.facility)?,
+                &crate::output::alertmanager::sensor_name(self.cfg.sensor.name.as_deref()),
+                &y.identity,
+            );
+            out = out.with_sink(crate::output::sink::start(
+                crate::output::sink::SYSLOG,
+                t,
+                y.queue_size,
+                self.tel.sinks.clone(),
+            )?);
+        }
         let reopen = self.eve_reopen.clone();
         let h = std::thread::Builder::new()
             .name("output".into())

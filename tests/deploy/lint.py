@@ -823,6 +823,9 @@ def series_per_sensor():
         "spanwatch_alertmanager_notifications_total": 4, "spanwatch_alertmanager_active_alerts": 1,
         "spanwatch_resolver_bypass_flows_total": 3, "spanwatch_beacon_pairs_tracked": 1,
         "spanwatch_beacon_pairs_evicted_total": 1,
+        # output: 3 (file, redis, syslog)
+        "spanwatch_eve_output_records_total": 3, "spanwatch_eve_output_dropped_records_total": 3,
+        "spanwatch_eve_output_errors_total": 3,
     }
     return counts
 

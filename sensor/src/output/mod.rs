@@ -6,6 +6,8 @@ pub mod alertmanager;
 pub mod eve;
 pub mod eve_file;
 
+pub mod sink;
+
 #[cfg(test)]
 mod dedup_tests;
 
@@ -117,6 +119,8 @@ pub struct Output {
     line: Vec<u8>,
     /// The Alertmanager sink, when `[alertmanager] urls` is set.
     am: Option<alertmanager::AmHandle>,
+    /// Redis and syslog sinks: each record goes to their queues too.
+    sinks: Vec<sink::SinkHandle>,
 }
 
 /// Identities the alert dedup table holds before it first sweeps out expired ones.
@@ -148,6 +152,7 @@ impl Output {
             last_ns: 0,
             line: Vec::with_capacity(1024),
             am: None,
+            sinks: Vec::new(),
         }
     }
 
@@ -157,16 +162,30 @@ impl Output {
         self
     }
 
-    /// One EVE record, as a whole line (counted once it is written).
+    /// Send every EVE record to a Redis or syslog sink as well.
+    pub fn with_sink(mut self, s: sink::SinkHandle) -> Output {
+        self.sinks.push(s);
+        self
+    }
+
+    /// One EVE record, as a whole line (counted once it is written), to the file and to
+    /// every sink.
     fn write<T: Serialize>(&mut self, rec: &T, kind: Kind) {
-        let Some(w) = self.eve.as_mut() else {
+        if self.eve.is_none() && self.sinks.is_empty() {
             return;
-        };
+        }
         self.line.clear();
         if serde_json::to_writer(&mut self.line, rec).is_err() {
             self.tel.output.eve_write_errors.inc();
             return;
         }
+        if !self.sinks.is_empty() {
+            let rec: std::sync::Arc<str> = String::from_utf8_lossy(&self.line).into();
+            self.sinks.iter_mut().for_each(|s| s.offer(&rec));
+        }
+        let Some(w) = self.eve.as_mut() else {
+            return;
+        };
         self.line.push(b'\n');
         w.line(&self.line, Some(kind), &self.tel.output);
     }
@@ -398,6 +417,9 @@ impl Output {
         }
         if let Some(am) = self.am.take() {
             am.finish();
+        }
+        for s in self.sinks.drain(..) {
+            s.finish();
         }
     }
 }

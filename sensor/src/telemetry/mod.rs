@@ -214,6 +214,8 @@ pub struct Telemetry {
     pub workers: Vec<Arc<WorkerStats>>,
     pub output: Arc<OutputStats>,
     pub alertmanager: Arc<AlertmanagerStats>,
+    /// The Redis and syslog sinks (output/sink).
+    pub sinks: Arc<crate::output::sink::SinkStats>,
     pub rules_loaded: SharedCtr,
     pub reloads_ok: SharedCtr,
     pub reloads_failed: SharedCtr,
@@ -231,6 +233,7 @@ impl Telemetry {
             workers: (0..workers).map(|_| Arc::default()).collect(),
             output: Arc::default(),
             alertmanager: Arc::default(),
+            sinks: Arc::default(),
             rules_loaded: SharedCtr::default(),
             reloads_ok: SharedCtr::default(),
             reloads_failed: SharedCtr::default(),
@@ -407,6 +410,34 @@ impl Telemetry {
             "EVE records that could not be written.",
             o.eve_write_errors.get(),
         ));
+        {
+            use crate::output::sink::OUTPUTS;
+            let sk = &self.sinks;
+            // the file: records written; a record that could not be written is lost
+            let file_records = o.eve_flow.get() + o.eve_alert.get() + o.eve_stats.get();
+            let fam = |get: &dyn Fn(usize) -> u64| -> Vec<(Vec<(&str, String)>, u64)> {
+                OUTPUTS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (vec![("output", n.to_string())], get(i)))
+                    .collect()
+            };
+            v.push(counter(
+                "spanwatch_eve_output_records_total",
+                "EVE records delivered, by output (file: written; redis: acknowledged by the server; syslog: taken by the socket).",
+                fam(&|i| if i == 0 { file_records } else { sk.records[i].get() }),
+            ));
+            v.push(counter(
+                "spanwatch_eve_output_dropped_records_total",
+                "EVE records lost, by output (file: write failed; redis, syslog: queue full, refused by the server, or still queued when the sensor stopped).",
+                fam(&|i| if i == 0 { o.eve_write_errors.get() } else { sk.dropped[i].get() }),
+            ));
+            v.push(counter(
+                "spanwatch_eve_output_errors_total",
+                "Failed writes, connection attempts and sends, by output (each failure is retried with back-off).",
+                fam(&|i| if i == 0 { o.eve_write_errors.get() } else { sk.errors[i].get() }),
+            ));
+        }
         {
             let m = o.ra_sessions.lock().unwrap_or_else(|e| e.into_inner());
             v.push(counter(
