@@ -387,18 +387,33 @@ pub fn annotations_of(a: &AlertRecord, sensor: &str) -> Labels {
 
 enum Msg {
     Fire(Fired),
-    /// The last record of a flow an alert was raised on (not a shutdown).
+    /// The last record of a flow an alert was raised on (not a shutdown), once per alert
+    /// raised on it: the output thread knows a flow's alerts, so the sink keeps no map from
+    /// flows to alerts.
     FlowEnded {
+        key: Key,
         flow_id: u64,
         end_ns: u64,
     },
-    /// A long flow's periodic record: its alert is still live.
-    FlowAlive(u64),
+    /// A long flow's periodic record: the alert raised on it is still live.
+    FlowAlive(Key),
+}
+
+/// An alert's identity in the sink: its dedup key hashed to 128 bits on the output thread
+/// ([`key_id`]), so the sink's tables hold and compare no strings.
+type Key = u128;
+
+/// Two hashes of `key` under random keys (chosen once per process). Two distinct keys share
+/// an identity with a probability of about n²/2¹²⁹, nil for any table size (as the EVE
+/// dedup's identities).
+fn key_id(key: &str) -> Key {
+    static STATES: std::sync::OnceLock<[ahash::RandomState; 2]> = std::sync::OnceLock::new();
+    let [a, b] = STATES.get_or_init(|| [ahash::RandomState::new(), ahash::RandomState::new()]);
+    (a.hash_one(key) as u128) << 64 | b.hash_one(key) as u128
 }
 
 struct Fired {
-    /// Allocated on the output thread, kept by the sink as is.
-    key: Arc<str>,
+    key: Key,
     /// `"labels":{…},"annotations":{…}` serialised on the output thread: one string for the
     /// sink to keep and free rather than two maps of small strings (freeing those on the
     /// sink's thread was most of its work in an alert flood).
@@ -407,15 +422,75 @@ struct Fired {
     flow: Option<u64>,
 }
 
+/// The bounded queue from the output thread to the sink: a vector behind a lock, which the
+/// sink swaps with an empty one of its own at each drain. Per message the output thread pays
+/// an uncontended lock and a push, the sink nothing (a tokio channel cost both an atomic
+/// hand-over per message and the sink a semaphore lock per message, most of its work in an
+/// alert flood); the sink is woken only when the queue goes from empty to not empty.
+struct Inbox {
+    state: std::sync::Mutex<InboxState>,
+    wake: tokio::sync::Notify,
+    cap: usize,
+}
+
+#[derive(Default)]
+struct InboxState {
+    msgs: Vec<Msg>,
+    /// The output thread is done: the sink delivers what it holds and stops.
+    closed: bool,
+}
+
+impl Inbox {
+    fn new(cap: usize) -> Inbox {
+        Inbox {
+            state: Default::default(),
+            wake: tokio::sync::Notify::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InboxState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Err(m)` when the queue is full or closed.
+    fn push(&self, m: Msg) -> Result<(), Msg> {
+        let mut st = self.lock();
+        if st.closed || st.msgs.len() >= self.cap {
+            return Err(m);
+        }
+        st.msgs.push(m);
+        let first = st.msgs.len() == 1;
+        drop(st);
+        if first {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_one();
+    }
+
+    /// Take everything queued into `buf` (empty; its capacity goes back to the queue);
+    /// whether the queue is closed.
+    fn take(&self, buf: &mut Vec<Msg>) -> bool {
+        let mut st = self.lock();
+        std::mem::swap(&mut st.msgs, buf);
+        st.closed
+    }
+}
+
 /// The output thread's side of the sink.
 pub struct AmHandle {
-    tx: Option<mpsc::Sender<Msg>>,
+    tx: Option<Arc<Inbox>>,
     stats: Arc<AlertmanagerStats>,
     sensor: String,
     labels: Labels,
     /// Flows an alert was raised on whose end the sink waits for.
     /// (flow, alert key) pairs: a flow may carry alerts of several signatures.
-    bound: HashMap<u64, Vec<String>>,
+    bound: HashMap<u64, Few<Key>>,
     /// Entries of `bound` at most.
     max_bound: usize,
     n_bound: usize,
@@ -425,35 +500,35 @@ pub struct AmHandle {
 /// Start the sink on its own thread (a current-thread tokio runtime), for `run` and
 /// `replay` alike.
 pub fn start(s: Settings, stats: Arc<AlertmanagerStats>) -> Result<AmHandle, String> {
-    let (tx, rx) = mpsc::channel(s.queue_size.max(1));
+    let inbox = Arc::new(Inbox::new(s.queue_size));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("alertmanager sink: cannot start runtime: {e}"))?;
-    let handle = AmHandle {
-        tx: Some(tx),
-        stats: stats.clone(),
-        sensor: s.sensor.clone(),
-        labels: s.labels.clone(),
-        bound: HashMap::new(),
-        max_bound: s.max_active.saturating_mul(4).max(64),
-        n_bound: 0,
-        thread: None,
-    };
+    let (sensor, labels) = (s.sensor.clone(), s.labels.clone());
+    let max_bound = s.max_active.saturating_mul(4).max(64);
+    let rx = inbox.clone();
+    let sink = Sink::new(s, stats.clone());
     let thread = std::thread::Builder::new()
         .name("alertmanager".into())
-        .spawn(move || rt.block_on(Sink::new(s, stats).run(rx)))
+        .spawn(move || rt.block_on(sink.run(rx)))
         .map_err(|e| format!("alertmanager sink: cannot start thread: {e}"))?;
     Ok(AmHandle {
+        tx: Some(inbox),
+        stats,
+        sensor,
+        labels,
+        bound: HashMap::new(),
+        max_bound,
+        n_bound: 0,
         thread: Some(thread),
-        ..handle
     })
 }
 
 impl AmHandle {
     fn send(&mut self, m: Msg) -> bool {
         let Some(tx) = &self.tx else { return false };
-        match tx.try_send(m) {
+        match tx.push(m) {
             Ok(()) => true,
             Err(_) => {
                 self.stats.dropped.add(1);
@@ -466,17 +541,14 @@ impl AmHandle {
     /// the Alertmanager alert firing). `on_flow`: raised on one flow, so it ends with it.
     pub fn alert(&mut self, a: &AlertRecord, on_flow: bool) {
         let flow = (on_flow && self.n_bound < self.max_bound).then_some(a.flow_id);
+        let key = key_id(&a.dedup_key);
         if let Some(id) = flow {
-            if self
-                .bound
-                .get(&id)
-                .is_some_and(|k| k.contains(&a.dedup_key))
-            {
+            if self.bound.get(&id).is_some_and(|k| k.contains(&key)) {
                 return; // already known to the sink as part of this session
             }
         }
         let fired = Fired {
-            key: a.dedup_key.as_str().into(),
+            key,
             body: alert_body(
                 &labels_of(a, &self.sensor, &self.labels),
                 &annotations_of(a, &self.sensor),
@@ -486,7 +558,7 @@ impl AmHandle {
         };
         if self.send(Msg::Fire(fired)) {
             if let Some(id) = flow {
-                self.bound.entry(id).or_default().push(a.dedup_key.clone());
+                self.bound.entry(id).or_default().push(key);
                 self.n_bound += 1;
             }
         }
@@ -494,31 +566,36 @@ impl AmHandle {
 
     /// A flow record: the end of a flow an alert waits for resolves it.
     pub fn flow(&mut self, rec: &FlowRecord) {
-        if !self.bound.contains_key(&rec.flow_id) {
+        let Some(keys) = self.bound.remove(&rec.flow_id) else {
             return;
-        }
+        };
+        let n = keys.as_slice().len();
+        let mut kept = Few::None;
         match rec.flow.reason {
             "active_timeout" => {
-                self.send(Msg::FlowAlive(rec.flow_id));
+                for &key in keys.as_slice() {
+                    self.send(Msg::FlowAlive(key));
+                }
+                kept = keys;
             }
-            "shutdown" => {
-                // The sensor stops, the session may not: leave the alert to its endsAt.
-                self.unbind(rec.flow_id);
-            }
+            // The sensor stops, the session may not: leave the alert to its endsAt.
+            "shutdown" => {}
             _ => {
-                if self.send(Msg::FlowEnded {
-                    flow_id: rec.flow_id,
-                    end_ns: rec.end_ns,
-                }) {
-                    self.unbind(rec.flow_id);
+                for &key in keys.as_slice() {
+                    let ended = Msg::FlowEnded {
+                        key,
+                        flow_id: rec.flow_id,
+                        end_ns: rec.end_ns,
+                    };
+                    if !self.send(ended) {
+                        kept.push(key); // not heard of: still bound
+                    }
                 }
             }
         }
-    }
-
-    fn unbind(&mut self, flow_id: u64) {
-        if let Some(k) = self.bound.remove(&flow_id) {
-            self.n_bound -= k.len();
+        self.n_bound -= n - kept.as_slice().len();
+        if !kept.is_empty() {
+            self.bound.insert(rec.flow_id, kept);
         }
     }
 
@@ -546,9 +623,20 @@ impl AmHandle {
     /// Close the queue and wait for the sink to deliver what it holds (bounded by twice the
     /// request timeout).
     pub fn finish(mut self) {
-        self.tx = None;
+        if let Some(tx) = self.tx.take() {
+            tx.close();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+impl Drop for AmHandle {
+    /// Dropped without [`AmHandle::finish`]: the sink still stops (not waited for).
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            tx.close();
         }
     }
 }
@@ -650,16 +738,13 @@ impl Queue {
 struct Sink {
     s: Arc<Settings>,
     stats: Arc<AlertmanagerStats>,
-    /// Keys are shared (`Arc<str>`) with `by_flow`, `order` and `pending`.
-    active: ahash::AHashMap<Arc<str>, Active>,
-    /// Flow → keys of the alerts raised on it.
-    by_flow: ahash::AHashMap<u64, Few<Arc<str>>>,
+    active: ahash::AHashMap<Key, Active>,
     seq: u64,
     /// (seq, key) of the active alerts, oldest first, for eviction in O(1) amortised. Entries
     /// of alerts gone since are skipped when met and compacted away in bulk.
-    order: VecDeque<(u64, Arc<str>)>,
+    order: VecDeque<(u64, Key)>,
     /// New alerts not sent yet: the batch flush looks at these only.
-    pending: Vec<Arc<str>>,
+    pending: Vec<Key>,
 }
 
 /// Alerts per POST.
@@ -668,9 +753,9 @@ const BATCH_ALERTS: usize = 256;
 const QUEUE_BATCHES: usize = 64;
 /// Batches waiting per Alertmanager while it is failing.
 const FAILING_QUEUE_BATCHES: usize = 4;
-/// Pause after taking messages before waiting for more (at most 20 wake-ups a second; the
+/// Pause after taking messages before waiting for more (at most 10 wake-ups a second; the
 /// queue from the output thread holds `queue_size` messages meanwhile).
-const DRAIN_PAUSE: Duration = Duration::from_millis(50);
+const DRAIN_PAUSE: Duration = Duration::from_millis(100);
 /// New alerts are gathered this long (at most) into one POST.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
 
@@ -680,14 +765,13 @@ impl Sink {
             s: Arc::new(s),
             stats,
             active: ahash::AHashMap::new(),
-            by_flow: ahash::AHashMap::new(),
             seq: 0,
             order: VecDeque::new(),
             pending: Vec::new(),
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    async fn run(mut self, rx: Arc<Inbox>) {
         let mut queues = Vec::new();
         let mut tasks = Vec::new();
         for ep in &self.s.endpoints {
@@ -719,23 +803,33 @@ impl Sink {
         // When the gathered new alerts go out (one POST per BATCH_WAIT at most, however
         // many alerts arrive); the whole table (re-sends, resolves) is looked at every tick.
         let mut batch_at: Option<tokio::time::Instant> = None;
+        let mut buf = Vec::new();
         loop {
             tokio::select! {
-                m = rx.recv() => match m {
-                    Some(m) => {
+                _ = rx.wake.notified() => {
+                    let closed = rx.take(&mut buf);
+                    let got = !buf.is_empty();
+                    for m in buf.drain(..) {
                         self.on_msg(m);
-                        while let Ok(m) = rx.try_recv() {
-                            self.on_msg(m);
-                        }
-                        if !self.pending.is_empty() && batch_at.is_none() {
-                            batch_at = Some(tokio::time::Instant::now() + batch_wait);
-                        }
-                        // Let messages gather rather than wake for each one: in an alert
-                        // flood a wake-up per message cost more than the capture thread.
-                        tokio::time::sleep(DRAIN_PAUSE).await;
                     }
-                    None => break,
-                },
+                    if closed {
+                        break;
+                    }
+                    if !got {
+                        continue; // a wake-up for messages an earlier drain took
+                    }
+                    if !self.pending.is_empty() && batch_at.is_none() {
+                        batch_at = Some(tokio::time::Instant::now() + batch_wait);
+                    }
+                    // Let messages gather rather than wake for each one: in an alert
+                    // flood a wake-up per message cost more than the capture thread.
+                    tokio::time::sleep(DRAIN_PAUSE).await;
+                    // New alerts due to go out go now rather than at a wake-up of their own.
+                    if batch_at.is_some_and(|t| t <= tokio::time::Instant::now()) {
+                        batch_at = None;
+                        self.flush_pending(&queues);
+                    }
+                }
                 _ = async { tokio::time::sleep_until(batch_at.expect("guarded")).await }, if batch_at.is_some() => {
                     batch_at = None;
                     self.flush_pending(&queues);
@@ -770,70 +864,56 @@ impl Sink {
         let now = Instant::now();
         match m {
             Msg::Fire(f) => {
-                if let Some(k) = self.active.get_key_value(&*f.key).map(|(k, _)| k.clone()) {
-                    let a = self.active.get_mut(&k).expect("just found");
-                    a.last_seen = now;
-                    if let Some(id) = f.flow {
-                        a.on_flows = true;
-                        if !a.flows.contains(&id) {
-                            a.flows.push(id);
-                            self.by_flow.entry(id).or_default().push(k.clone());
-                        }
-                    }
-                    return;
-                }
+                use std::collections::hash_map::Entry;
                 let key = f.key;
-                if self.active.len() >= self.s.max_active {
+                // One probe of the table whether the alert is known or new.
+                let slot = match self.active.entry(key) {
+                    Entry::Occupied(mut e) => {
+                        let a = e.get_mut();
+                        a.last_seen = now;
+                        if let Some(id) = f.flow {
+                            a.on_flows = true;
+                            if !a.flows.contains(&id) {
+                                a.flows.push(id);
+                            }
+                        }
+                        return;
+                    }
+                    Entry::Vacant(v) => v,
+                };
+                self.seq += 1;
+                self.order.push_back((self.seq, key));
+                self.pending.push(key);
+                slot.insert(Active {
+                    body: f.body,
+                    starts_ns: f.starts_ns,
+                    flows: f.flow.map_or(Few::None, Few::One),
+                    on_flows: f.flow.is_some(),
+                    end_ns: f.starts_ns,
+                    last_seen: now,
+                    last_sent: None,
+                    first_sent_ns: None,
+                    seq: self.seq,
+                });
+                // The new alert is the youngest: the oldest one makes room for it.
+                if self.active.len() > self.s.max_active {
                     self.evict_oldest();
                 }
-                self.seq += 1;
-                if let Some(id) = f.flow {
-                    self.by_flow.entry(id).or_default().push(key.clone());
-                }
-                self.order.push_back((self.seq, key.clone()));
-                self.pending.push(key.clone());
-                self.active.insert(
-                    key,
-                    Active {
-                        body: f.body,
-                        starts_ns: f.starts_ns,
-                        flows: f.flow.map_or(Few::None, Few::One),
-                        on_flows: f.flow.is_some(),
-                        end_ns: f.starts_ns,
-                        last_seen: now,
-                        last_sent: None,
-                        first_sent_ns: None,
-                        seq: self.seq,
-                    },
-                );
             }
-            Msg::FlowEnded { flow_id, end_ns } => {
-                let keys = self.by_flow.remove(&flow_id).unwrap_or_default();
-                for key in keys.as_slice() {
-                    if let Some(a) = self.active.get_mut(key) {
-                        a.flows.retain(|x| *x != flow_id);
-                        a.end_ns = a.end_ns.max(end_ns);
-                        a.last_seen = now;
-                    }
+            Msg::FlowEnded {
+                key,
+                flow_id,
+                end_ns,
+            } => {
+                if let Some(a) = self.active.get_mut(&key) {
+                    a.flows.retain(|x| *x != flow_id);
+                    a.end_ns = a.end_ns.max(end_ns);
+                    a.last_seen = now;
                 }
             }
-            Msg::FlowAlive(id) => {
-                for key in self.by_flow.get(&id).map_or(&[][..], Few::as_slice) {
-                    if let Some(a) = self.active.get_mut(key) {
-                        a.last_seen = now;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Drop `key` from the flows it was raised on.
-    fn forget_flows(&mut self, key: &str, flows: &[u64]) {
-        for f in flows {
-            if let Some(keys) = self.by_flow.get_mut(f) {
-                keys.retain(|k| &**k != key);
-                if keys.is_empty() {
-                    self.by_flow.remove(f);
+            Msg::FlowAlive(key) => {
+                if let Some(a) = self.active.get_mut(&key) {
+                    a.last_seen = now;
                 }
             }
         }
@@ -842,9 +922,7 @@ impl Sink {
     fn evict_oldest(&mut self) {
         while let Some((seq, k)) = self.order.pop_front() {
             if self.active.get(&k).is_some_and(|a| a.seq == seq) {
-                if let Some(a) = self.active.remove(&k) {
-                    self.forget_flows(&k, a.flows.as_slice());
-                }
+                self.active.remove(&k);
                 self.stats.dropped.add(1);
                 return;
             }
@@ -949,7 +1027,7 @@ impl Sink {
                     out.push(a, end);
                 }
                 if is_over {
-                    over.push(k.clone());
+                    over.push(*k);
                 }
             }
         }
@@ -958,11 +1036,9 @@ impl Sink {
 
     /// Forget what is over and queue the alerts for every Alertmanager with room for them;
     /// what finds no room is counted as dropped.
-    fn finish_flush(&mut self, queues: &[Queue], out: Outgoing, over: Vec<Arc<str>>) {
+    fn finish_flush(&mut self, queues: &[Queue], out: Outgoing, over: Vec<Key>) {
         for k in over {
-            if let Some(a) = self.active.remove(&k) {
-                self.forget_flows(&k, a.flows.as_slice());
-            }
+            self.active.remove(&k);
         }
         self.compact_order();
         self.stats.active.set(self.active.len() as u64);

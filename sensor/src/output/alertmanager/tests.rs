@@ -335,7 +335,7 @@ fn posted(rx: &mut mpsc::Receiver<Arc<Batch>>) -> Vec<Value> {
 
 fn fire(a: &AlertRecord) -> Msg {
     Msg::Fire(Fired {
-        key: a.dedup_key.as_str().into(),
+        key: key_id(&a.dedup_key),
         body: alert_body(&labels_of(a, "s", &Labels::new()), &annotations_of(a, "s")),
         starts_ns: a.ts_ns,
         flow: Some(a.flow_id),
@@ -350,6 +350,7 @@ fn a_session_over_before_it_was_sent_fires_for_one_resend_interval() {
     let ts = wall_ns() - 60_000_000_000;
     sink.on_msg(fire(&vnc_alert(1, ts)));
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
         flow_id: 1,
         end_ns: ts + 1_000_000_000,
     });
@@ -375,6 +376,7 @@ fn a_resolve_waits_for_the_hold_and_carries_an_end_that_has_passed() {
     assert!(ends_at(&first[0]) > rfc3339(wall_ns()), "firing");
     let sent_at = wall_ns();
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
         flow_id: 1,
         end_ns: ts + 1_000_000_000,
     });
@@ -402,10 +404,12 @@ fn the_last_flush_leaves_held_sessions_to_expire() {
     sink.flush(&qs, false);
     assert_eq!(posted(&mut rx).len(), 1, "one session, two flows");
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
         flow_id: 1,
         end_ns: ts,
     });
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(2, ts).dedup_key),
         flow_id: 2,
         end_ns: ts + 5,
     });
@@ -574,11 +578,10 @@ fn every_alertmanager_of_a_cluster_gets_every_alert() {
 
 #[test]
 fn full_queue_is_counted_and_never_blocks() {
-    // A sink that is not reading: the channel holds one message.
-    let (tx, _rx) = mpsc::channel(1);
+    // A sink that is not reading: the queue holds one message.
     let stats = Arc::new(AlertmanagerStats::default());
     let mut h = AmHandle {
-        tx: Some(tx),
+        tx: Some(Arc::new(Inbox::new(1))),
         stats: stats.clone(),
         sensor: "s".into(),
         labels: Labels::new(),
