@@ -420,6 +420,10 @@ struct Fired {
     body: Box<str>,
     starts_ns: u64,
     flow: Option<u64>,
+    /// `flow` has ended already (packet time of its end): the flow-end notice was folded
+    /// into this message while it still waited in the queue (one message, one table probe
+    /// in the sink, rather than two; in an alert flood most flows end within a drain pause).
+    ended_ns: Option<u64>,
 }
 
 /// The bounded queue from the output thread to the sink: a vector behind a lock, which the
@@ -436,6 +440,8 @@ struct Inbox {
 #[derive(Default)]
 struct InboxState {
     msgs: Vec<Msg>,
+    /// Drains so far: a message's place is (`taken`, index in `msgs`).
+    taken: u64,
     /// The output thread is done: the sink delivers what it holds and stops.
     closed: bool,
 }
@@ -453,19 +459,37 @@ impl Inbox {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `Err(m)` when the queue is full or closed.
-    fn push(&self, m: Msg) -> Result<(), Msg> {
+    /// Its place in the queue, or `Err(m)` when the queue is full or closed.
+    fn push(&self, m: Msg) -> Result<Place, Msg> {
         let mut st = self.lock();
         if st.closed || st.msgs.len() >= self.cap {
             return Err(m);
         }
+        let place = Place {
+            taken: st.taken,
+            index: st.msgs.len(),
+        };
         st.msgs.push(m);
-        let first = st.msgs.len() == 1;
         drop(st);
-        if first {
+        if place.index == 0 {
             self.wake.notify_one();
         }
-        Ok(())
+        Ok(place)
+    }
+
+    /// Fold the end of `flow_id` into its alert `key` if that is still queued at `place`.
+    fn end_queued(&self, place: Place, key: Key, flow_id: u64, end_ns: u64) -> bool {
+        let mut st = self.lock();
+        if st.taken != place.taken {
+            return false;
+        }
+        match st.msgs.get_mut(place.index) {
+            Some(Msg::Fire(f)) if f.key == key && f.flow == Some(flow_id) => {
+                f.ended_ns = Some(f.ended_ns.unwrap_or(0).max(end_ns));
+                true
+            }
+            _ => false,
+        }
     }
 
     fn close(&self) {
@@ -478,8 +502,24 @@ impl Inbox {
     fn take(&self, buf: &mut Vec<Msg>) -> bool {
         let mut st = self.lock();
         std::mem::swap(&mut st.msgs, buf);
+        st.taken += 1;
         st.closed
     }
+}
+
+/// Where a message waits in the [`Inbox`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Place {
+    taken: u64,
+    index: usize,
+}
+
+/// An alert raised on a flow, as the output thread remembers it until the flow ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bound {
+    key: Key,
+    /// Where its alert message waits (or waited) in the queue.
+    place: Place,
 }
 
 /// The output thread's side of the sink.
@@ -490,7 +530,7 @@ pub struct AmHandle {
     labels: Labels,
     /// Flows an alert was raised on whose end the sink waits for.
     /// (flow, alert key) pairs: a flow may carry alerts of several signatures.
-    bound: HashMap<u64, Few<Key>>,
+    bound: HashMap<u64, Few<Bound>>,
     /// Entries of `bound` at most.
     max_bound: usize,
     n_bound: usize,
@@ -526,13 +566,13 @@ pub fn start(s: Settings, stats: Arc<AlertmanagerStats>) -> Result<AmHandle, Str
 }
 
 impl AmHandle {
-    fn send(&mut self, m: Msg) -> bool {
-        let Some(tx) = &self.tx else { return false };
+    fn send(&mut self, m: Msg) -> Option<Place> {
+        let tx = self.tx.as_ref()?;
         match tx.push(m) {
-            Ok(()) => true,
+            Ok(p) => Some(p),
             Err(_) => {
                 self.stats.dropped.add(1);
-                false
+                None
             }
         }
     }
@@ -543,7 +583,11 @@ impl AmHandle {
         let flow = (on_flow && self.n_bound < self.max_bound).then_some(a.flow_id);
         let key = key_id(&a.dedup_key);
         if let Some(id) = flow {
-            if self.bound.get(&id).is_some_and(|k| k.contains(&key)) {
+            if self
+                .bound
+                .get(&id)
+                .is_some_and(|k| k.as_slice().iter().any(|b| b.key == key))
+            {
                 return; // already known to the sink as part of this session
             }
         }
@@ -555,10 +599,11 @@ impl AmHandle {
             ),
             starts_ns: a.ts_ns,
             flow,
+            ended_ns: None,
         };
-        if self.send(Msg::Fire(fired)) {
+        if let Some(place) = self.send(Msg::Fire(fired)) {
             if let Some(id) = flow {
-                self.bound.entry(id).or_default().push(key);
+                self.bound.entry(id).or_default().push(Bound { key, place });
                 self.n_bound += 1;
             }
         }
@@ -573,22 +618,26 @@ impl AmHandle {
         let mut kept = Few::None;
         match rec.flow.reason {
             "active_timeout" => {
-                for &key in keys.as_slice() {
-                    self.send(Msg::FlowAlive(key));
+                for b in keys.as_slice() {
+                    self.send(Msg::FlowAlive(b.key));
                 }
                 kept = keys;
             }
             // The sensor stops, the session may not: leave the alert to its endsAt.
             "shutdown" => {}
             _ => {
-                for &key in keys.as_slice() {
+                for &b in keys.as_slice() {
+                    let Some(tx) = &self.tx else { break };
+                    if tx.end_queued(b.place, b.key, rec.flow_id, rec.end_ns) {
+                        continue;
+                    }
                     let ended = Msg::FlowEnded {
-                        key,
+                        key: b.key,
                         flow_id: rec.flow_id,
                         end_ns: rec.end_ns,
                     };
-                    if !self.send(ended) {
-                        kept.push(key); // not heard of: still bound
+                    if self.send(ended).is_none() {
+                        kept.push(b); // not heard of: still bound
                     }
                 }
             }
@@ -740,11 +789,19 @@ struct Sink {
     stats: Arc<AlertmanagerStats>,
     active: ahash::AHashMap<Key, Active>,
     seq: u64,
-    /// (seq, key) of the active alerts, oldest first, for eviction in O(1) amortised. Entries
-    /// of alerts gone since are skipped when met and compacted away in bulk.
-    order: VecDeque<(u64, Key)>,
+    /// The active alerts, oldest first, for eviction in O(1) amortised. The entries of
+    /// alerts gone since are marked so, skipped when met and compacted away in bulk.
+    order: VecDeque<Order>,
     /// New alerts not sent yet: the batch flush looks at these only.
     pending: Vec<Key>,
+}
+
+/// An entry of [`Sink::order`]: `live` until its alert is gone (then skipped and compacted
+/// away without looking the alert up).
+struct Order {
+    seq: u64,
+    key: Key,
+    live: bool,
 }
 
 /// Alerts per POST.
@@ -753,9 +810,9 @@ const BATCH_ALERTS: usize = 256;
 const QUEUE_BATCHES: usize = 64;
 /// Batches waiting per Alertmanager while it is failing.
 const FAILING_QUEUE_BATCHES: usize = 4;
-/// Pause after taking messages before waiting for more (at most 10 wake-ups a second; the
+/// Pause after taking messages before waiting for more (at most 5 wake-ups a second; the
 /// queue from the output thread holds `queue_size` messages meanwhile).
-const DRAIN_PAUSE: Duration = Duration::from_millis(100);
+const DRAIN_PAUSE: Duration = Duration::from_millis(200);
 /// New alerts are gathered this long (at most) into one POST.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
 
@@ -809,8 +866,9 @@ impl Sink {
                 _ = rx.wake.notified() => {
                     let closed = rx.take(&mut buf);
                     let got = !buf.is_empty();
+                    let now = Instant::now(); // one clock reading per drain
                     for m in buf.drain(..) {
-                        self.on_msg(m);
+                        self.on_msg_at(m, now);
                     }
                     if closed {
                         break;
@@ -860,8 +918,13 @@ impl Sink {
         }
     }
 
+    #[cfg(test)]
     fn on_msg(&mut self, m: Msg) {
-        let now = Instant::now();
+        self.on_msg_at(m, Instant::now());
+    }
+
+    /// One message, taken from the queue at `now`.
+    fn on_msg_at(&mut self, m: Msg, now: Instant) {
         match m {
             Msg::Fire(f) => {
                 use std::collections::hash_map::Entry;
@@ -873,8 +936,14 @@ impl Sink {
                         a.last_seen = now;
                         if let Some(id) = f.flow {
                             a.on_flows = true;
-                            if !a.flows.contains(&id) {
-                                a.flows.push(id);
+                            match f.ended_ns {
+                                None if !a.flows.contains(&id) => a.flows.push(id),
+                                None => {}
+                                // As a flow-end notice right after the alert.
+                                Some(end) => {
+                                    a.flows.retain(|x| *x != id);
+                                    a.end_ns = a.end_ns.max(end);
+                                }
                             }
                         }
                         return;
@@ -882,14 +951,21 @@ impl Sink {
                     Entry::Vacant(v) => v,
                 };
                 self.seq += 1;
-                self.order.push_back((self.seq, key));
+                self.order.push_back(Order {
+                    seq: self.seq,
+                    key,
+                    live: true,
+                });
                 self.pending.push(key);
                 slot.insert(Active {
                     body: f.body,
                     starts_ns: f.starts_ns,
-                    flows: f.flow.map_or(Few::None, Few::One),
+                    flows: match (f.flow, f.ended_ns) {
+                        (Some(id), None) => Few::One(id),
+                        _ => Few::None,
+                    },
                     on_flows: f.flow.is_some(),
-                    end_ns: f.starts_ns,
+                    end_ns: f.starts_ns.max(f.ended_ns.unwrap_or(0)),
                     last_seen: now,
                     last_sent: None,
                     first_sent_ns: None,
@@ -920,7 +996,10 @@ impl Sink {
     }
 
     fn evict_oldest(&mut self) {
-        while let Some((seq, k)) = self.order.pop_front() {
+        while let Some(Order { seq, key: k, live }) = self.order.pop_front() {
+            if !live {
+                continue;
+            }
             if self.active.get(&k).is_some_and(|a| a.seq == seq) {
                 self.active.remove(&k);
                 self.stats.dropped.add(1);
@@ -931,10 +1010,28 @@ impl Sink {
 
     /// Drop the entries of `order` whose alerts are gone, once they outnumber the live ones.
     fn compact_order(&mut self) {
+        while self.order.front().is_some_and(|o| !o.live) {
+            self.order.pop_front();
+        }
         if self.order.len() > 2 * self.active.len() + 1024 {
-            let active = &self.active;
-            self.order
-                .retain(|(seq, k)| active.get(k).is_some_and(|a| a.seq == *seq));
+            self.order.retain(|o| o.live);
+        }
+    }
+
+    /// Mark the entry of `order` of the alert numbered `seq` as gone (no table probe: seqs
+    /// grow by one per alert, so its place is about `seq - first seq`; a binary search
+    /// finds it after compactions).
+    fn order_gone(&mut self, seq: u64) {
+        let Some(first) = self.order.front().map(|o| o.seq) else {
+            return;
+        };
+        let guess = seq.wrapping_sub(first) as usize;
+        let at = match self.order.get(guess) {
+            Some(o) if o.seq == seq => Some(guess),
+            _ => self.order.binary_search_by_key(&seq, |o| o.seq).ok(),
+        };
+        if let Some(i) = at {
+            self.order[i].live = false;
         }
     }
 
@@ -1038,7 +1135,9 @@ impl Sink {
     /// what finds no room is counted as dropped.
     fn finish_flush(&mut self, queues: &[Queue], out: Outgoing, over: Vec<Key>) {
         for k in over {
-            self.active.remove(&k);
+            if let Some(a) = self.active.remove(&k) {
+                self.order_gone(a.seq);
+            }
         }
         self.compact_order();
         self.stats.active.set(self.active.len() as u64);

@@ -339,6 +339,7 @@ fn fire(a: &AlertRecord) -> Msg {
         body: alert_body(&labels_of(a, "s", &Labels::new()), &annotations_of(a, "s")),
         starts_ns: a.ts_ns,
         flow: Some(a.flow_id),
+        ended_ns: None,
     })
 }
 
