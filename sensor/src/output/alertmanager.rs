@@ -3,13 +3,16 @@
 //!
 //! ```text
 //!  output thread (sync)                      sink thread (tokio, current-thread runtime)
-//!  Output::alert ─► AmHandle::alert ─try_send─► Sink: active alerts ─► one queue per Alertmanager
-//!  Output::handle(Flow) ─► AmHandle::flow ─┘    (resend, resolve)       ─► POST, retry with backoff
+//!  Output::alert ─► AmHandle::alert ─push─► Sink: active alerts ─► one queue per Alertmanager
+//!  Output::handle(Flow) ─► AmHandle::flow ─┘  (resend, resolve)      ─► POST, retry with backoff
 //! ```
 //!
 //! - Nothing blocks the packet path: the output thread hands alerts and "flow ended" notices
-//!   over a bounded channel with `try_send`; a full channel is counted
-//!   (`spanwatch_alertmanager_notifications_total{result="dropped"}`), never waited on.
+//!   over a bounded queue ([`Inbox`], drained by the sink at most 5 times a second); a full
+//!   queue is counted (`spanwatch_alertmanager_notifications_total{result="dropped"}`), never
+//!   waited on. Alerts travel as 128-bit identities of their dedup keys plus their JSON
+//!   body; a flow's end names its alerts (the output thread keeps the flow → alerts map) and
+//!   is folded into its alert's message when that is still queued.
 //! - Identity: an Alertmanager alert is its label set. The labels are built from what the EVE
 //!   dedup key holds (signature, client, server, service port, proxy target or DNS domain), so
 //!   one spanwatch session is one Alertmanager alert.
@@ -422,15 +425,16 @@ struct Fired {
     flow: Option<u64>,
     /// `flow` has ended already (packet time of its end): the flow-end notice was folded
     /// into this message while it still waited in the queue (one message, one table probe
-    /// in the sink, rather than two; in an alert flood most flows end within a drain pause).
+    /// in the sink rather than two, for flows that end within a drain pause of their alert).
     ended_ns: Option<u64>,
 }
 
 /// The bounded queue from the output thread to the sink: a vector behind a lock, which the
 /// sink swaps with an empty one of its own at each drain. Per message the output thread pays
 /// an uncontended lock and a push, the sink nothing (a tokio channel cost both an atomic
-/// hand-over per message and the sink a semaphore lock per message, most of its work in an
-/// alert flood); the sink is woken only when the queue goes from empty to not empty.
+/// hand-over per message and the sink a semaphore lock per message, a large share of its
+/// work in an alert flood); the sink is woken only when the queue goes from empty to not
+/// empty.
 struct Inbox {
     state: std::sync::Mutex<InboxState>,
     wake: tokio::sync::Notify,

@@ -791,3 +791,68 @@ fn alertmanager_down_or_black_holing_during_an_alert_flood_costs_little_and_is_n
         "sink thread used {sink:?} of CPU while raising the alerts took {raiser:?}"
     );
 }
+
+#[test]
+fn a_flow_that_ends_while_its_alert_is_queued_is_one_message_and_the_same_alert() {
+    let stats = Arc::new(AlertmanagerStats::default());
+    let inbox = Arc::new(Inbox::new(16));
+    let mut h = AmHandle {
+        tx: Some(inbox.clone()),
+        stats: stats.clone(),
+        sensor: "s".into(),
+        labels: Labels::new(),
+        bound: HashMap::new(),
+        max_bound: 64,
+        n_bound: 0,
+        thread: None,
+    };
+    let ts = wall_ns() - 60_000_000_000;
+    h.alert(&vnc_alert(1, ts), true);
+    h.flow(&flow_end(1, ts + 1_000_000_000, "fin"));
+    // Flow 2 ends after the sink took its alert: a notice of its own.
+    h.alert(&vnc_alert(2, ts), true);
+    let mut taken = Vec::new();
+    assert!(!inbox.take(&mut taken));
+    h.flow(&flow_end(2, ts + 2_000_000_000, "fin"));
+    let mut later = Vec::new();
+    inbox.take(&mut later);
+    taken.append(&mut later);
+    assert_eq!(taken.len(), 3, "alert 1 with its end, alert 2, end of 2");
+    assert!(matches!(&taken[0], Msg::Fire(f) if f.ended_ns == Some(ts + 1_000_000_000)));
+    assert!(matches!(&taken[1], Msg::Fire(f) if f.ended_ns.is_none()));
+    assert!(matches!(taken[2], Msg::FlowEnded { flow_id: 2, .. }));
+    assert_eq!(
+        (h.bound.len(), h.n_bound),
+        (0, 0),
+        "both flows are done with"
+    );
+    // What goes out is what the separate messages give: the session, over, sent once.
+    let mut s = settings(&[]);
+    s.resend = Duration::from_secs(20);
+    let (mut folded, qs, mut rx) = bare_sink(s.clone());
+    for m in taken {
+        folded.on_msg(m);
+    }
+    folded.flush(&qs, false);
+    let a = posted(&mut rx);
+    let (mut apart, qs2, mut rx2) = bare_sink(s);
+    apart.on_msg(fire(&vnc_alert(1, ts)));
+    apart.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
+        flow_id: 1,
+        end_ns: ts + 1_000_000_000,
+    });
+    apart.on_msg(fire(&vnc_alert(2, ts)));
+    apart.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(2, ts).dedup_key),
+        flow_id: 2,
+        end_ns: ts + 2_000_000_000,
+    });
+    apart.flush(&qs2, false);
+    let b = posted(&mut rx2);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["labels"], b[0]["labels"]);
+    assert_eq!(a[0]["startsAt"], b[0]["startsAt"]);
+    assert!(folded.active.is_empty() && apart.active.is_empty());
+    drop(h);
+}
