@@ -798,6 +798,9 @@ struct Sink {
     order: VecDeque<Order>,
     /// New alerts not sent yet: the batch flush looks at these only.
     pending: Vec<Key>,
+    /// No alert can be due for a re-send or a resolve before this (as far as the messages
+    /// since the last walk tell): the tick looks at the whole table only from then on.
+    next_walk: Instant,
 }
 
 /// An entry of [`Sink::order`]: `live` until its alert is gone (then skipped and compacted
@@ -829,6 +832,7 @@ impl Sink {
             seq: 0,
             order: VecDeque::new(),
             pending: Vec::new(),
+            next_walk: Instant::now(),
         }
     }
 
@@ -897,8 +901,11 @@ impl Sink {
                     self.flush_pending(&queues);
                 }
                 _ = ticker.tick() => {
-                    batch_at = None;
-                    self.flush(&queues, false);
+                    // New alerts go out at their batch time when the table is not walked.
+                    if Instant::now() >= self.next_walk {
+                        batch_at = None;
+                        self.flush(&queues, false);
+                    }
                 }
             }
         }
@@ -947,6 +954,11 @@ impl Sink {
                                 Some(end) => {
                                     a.flows.retain(|x| *x != id);
                                     a.end_ns = a.end_ns.max(end);
+                                    // (Not sent yet: the batch flush looks at it.)
+                                    if a.flows.is_empty() && a.first_sent_ns.is_some() {
+                                        let t = Self::next_due(&self.s, a, now, wall_ns());
+                                        self.next_walk = self.next_walk.min(t);
+                                    }
                                 }
                             }
                         }
@@ -987,6 +999,10 @@ impl Sink {
             } => {
                 if let Some(a) = self.active.get_mut(&key) {
                     a.flows.retain(|x| *x != flow_id);
+                    if a.flows.is_empty() && a.on_flows && a.first_sent_ns.is_some() {
+                        let t = Self::next_due(&self.s, a, now, wall_ns());
+                        self.next_walk = self.next_walk.min(t);
+                    }
                     a.end_ns = a.end_ns.max(end_ns);
                     a.last_seen = now;
                 }
@@ -1087,6 +1103,28 @@ impl Sink {
         }
     }
 
+    /// The earliest time [`Sink::due`] can have something to do with `a` (a re-send, a
+    /// resolve, the end of a hold) if no message about it comes; messages only put that
+    /// later, except a flow end, which looks again.
+    fn next_due(s: &Settings, a: &Active, now: Instant, wall: u64) -> Instant {
+        if a.on_flows && a.flows.is_empty() {
+            return match a.first_sent_ns {
+                Some(first) => {
+                    let held = (first + s.resend.as_nanos() as u64).saturating_sub(wall);
+                    later(now, Duration::from_nanos(held))
+                }
+                None => now,
+            };
+        }
+        let Some(sent) = a.last_sent else { return now };
+        let idle = if a.on_flows {
+            s.stale_after
+        } else {
+            s.resolve_timeout
+        };
+        later(a.last_seen, idle).min(later(sent, s.resend))
+    }
+
     /// Send the new alerts gathered since the last flush (not the whole table).
     fn flush_pending(&mut self, queues: &[Queue]) {
         let now = Instant::now();
@@ -1101,12 +1139,19 @@ impl Sink {
             if a.last_sent.is_some() {
                 continue;
             }
-            if let Some((is_over, send)) = Self::due(&self.s, a, now, wall, false) {
-                if let Some(end) = send {
-                    out.push(a, end);
-                }
-                if is_over {
+            match Self::due(&self.s, a, now, wall, false) {
+                Some((true, send)) => {
+                    if let Some(end) = send {
+                        out.push(a, end);
+                    }
                     over.push(k);
+                }
+                kept => {
+                    if let Some((_, Some(end))) = kept {
+                        out.push(a, end);
+                    }
+                    let t = Self::next_due(&self.s, a, now, wall);
+                    self.next_walk = self.next_walk.min(t);
                 }
             }
         }
@@ -1122,16 +1167,24 @@ impl Sink {
         let mut out = Outgoing::new(queues);
         let mut over = Vec::new();
         self.pending.clear();
+        let mut next = later(now, Duration::from_secs(3600));
         for (k, a) in self.active.iter_mut() {
-            if let Some((is_over, send)) = Self::due(&self.s, a, now, wall, closing) {
-                if let Some(end) = send {
-                    out.push(a, end);
-                }
-                if is_over {
+            match Self::due(&self.s, a, now, wall, closing) {
+                Some((true, send)) => {
+                    if let Some(end) = send {
+                        out.push(a, end);
+                    }
                     over.push(*k);
+                }
+                kept => {
+                    if let Some((_, Some(end))) = kept {
+                        out.push(a, end);
+                    }
+                    next = next.min(Self::next_due(&self.s, a, now, wall));
                 }
             }
         }
+        self.next_walk = next;
         self.finish_flush(queues, out, over);
     }
 
@@ -1236,6 +1289,11 @@ fn alert_json(a: &Active, ends_ns: u64) -> String {
         // Alertmanager refuses an end before the start.
         rfc3339(ends_ns.max(a.starts_ns)),
     )
+}
+
+/// `t + d`, or `t` where that is past what an `Instant` holds (then looked at every tick).
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or(t)
 }
 
 /// A small random number for jitter (no crate for this: the std hasher's random keys).
