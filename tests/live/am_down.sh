@@ -71,11 +71,14 @@ cap=$((cap1 - cap0)) sink=$((sink1 - sink0))
 log "CPU ticks during the flood: capture $cap, alertmanager sink $sink"
 scrape_metrics "$WORK/m.end"
 check "capture thread did work ($cap ticks)" test "$cap" -gt 20
-# Issue 10 asks for under 5% of the capture thread's CPU. Measured with batched capture
-# wake-ups (capture.immediate = false, the default since the quiet-link work), the capture
-# thread costs about a fifth of what it did, and the sink comes to 10-15% of it (it was over
-# 100% before the circuit breaker). The check guards against a return of the old cost with a
-# margin a loaded machine keeps: under 25%. The 5% target is open (issue 10).
+# Issue 10 asks for under 5% of the capture thread's CPU. With batched capture wake-ups
+# (capture.immediate = false) the capture thread costs about a fifth of what it did; the sink
+# came to 13-18% of it (10-15 ticks against 57-113), and since its queue, tables and
+# wake-ups were made cheaper it comes to 4-7% (5-6 ticks against 74-140; about as many
+# ticks for a flood of 35,000 handshakes as for one of 75,000, so a smaller flood gives a
+# higher share). That is not a margin under 5% a loaded machine keeps, so the check stays
+# at 25%, against a return of the old cost (over 100% before the circuit breaker). The 5%
+# target is open (issue 10).
 check "alertmanager sink CPU ($sink ticks) under 25% of the capture's ($cap ticks)" test $((sink * 4)) -lt "$cap"
 drops=$(awk '/^spanwatch_capture_kernel_dropped_packets_total/ { s += $2 } END { print s + 0 }' "$WORK/m.end")
 check "no kernel drops ($drops)" test "$drops" = 0

@@ -3,13 +3,16 @@
 //!
 //! ```text
 //!  output thread (sync)                      sink thread (tokio, current-thread runtime)
-//!  Output::alert ─► AmHandle::alert ─try_send─► Sink: active alerts ─► one queue per Alertmanager
-//!  Output::handle(Flow) ─► AmHandle::flow ─┘    (resend, resolve)       ─► POST, retry with backoff
+//!  Output::alert ─► AmHandle::alert ─push─► Sink: active alerts ─► one queue per Alertmanager
+//!  Output::handle(Flow) ─► AmHandle::flow ─┘  (resend, resolve)      ─► POST, retry with backoff
 //! ```
 //!
 //! - Nothing blocks the packet path: the output thread hands alerts and "flow ended" notices
-//!   over a bounded channel with `try_send`; a full channel is counted
-//!   (`spanwatch_alertmanager_notifications_total{result="dropped"}`), never waited on.
+//!   over a bounded queue ([`Inbox`], drained by the sink at most 5 times a second); a full
+//!   queue is counted (`spanwatch_alertmanager_notifications_total{result="dropped"}`), never
+//!   waited on. Alerts travel as 128-bit identities of their dedup keys plus their JSON
+//!   body; a flow's end names its alerts (the output thread keeps the flow → alerts map) and
+//!   is folded into its alert's message when that is still queued.
 //! - Identity: an Alertmanager alert is its label set. The labels are built from what the EVE
 //!   dedup key holds (signature, client, server, service port, proxy target or DNS domain), so
 //!   one spanwatch session is one Alertmanager alert.
@@ -387,35 +390,151 @@ pub fn annotations_of(a: &AlertRecord, sensor: &str) -> Labels {
 
 enum Msg {
     Fire(Fired),
-    /// The last record of a flow an alert was raised on (not a shutdown).
+    /// The last record of a flow an alert was raised on (not a shutdown), once per alert
+    /// raised on it: the output thread knows a flow's alerts, so the sink keeps no map from
+    /// flows to alerts.
     FlowEnded {
+        key: Key,
         flow_id: u64,
         end_ns: u64,
     },
-    /// A long flow's periodic record: its alert is still live.
-    FlowAlive(u64),
+    /// A long flow's periodic record: the alert raised on it is still live.
+    FlowAlive(Key),
+}
+
+/// An alert's identity in the sink: its dedup key hashed to 128 bits on the output thread
+/// ([`key_id`]), so the sink's tables hold and compare no strings.
+type Key = u128;
+
+/// Two hashes of `key` under random keys (chosen once per process). Two distinct keys share
+/// an identity with a probability of about n²/2¹²⁹, nil for any table size (as the EVE
+/// dedup's identities).
+fn key_id(key: &str) -> Key {
+    static STATES: std::sync::OnceLock<[ahash::RandomState; 2]> = std::sync::OnceLock::new();
+    let [a, b] = STATES.get_or_init(|| [ahash::RandomState::new(), ahash::RandomState::new()]);
+    (a.hash_one(key) as u128) << 64 | b.hash_one(key) as u128
 }
 
 struct Fired {
-    /// Allocated on the output thread, kept by the sink as is.
-    key: Arc<str>,
+    key: Key,
     /// `"labels":{…},"annotations":{…}` serialised on the output thread: one string for the
     /// sink to keep and free rather than two maps of small strings (freeing those on the
     /// sink's thread was most of its work in an alert flood).
     body: Box<str>,
     starts_ns: u64,
     flow: Option<u64>,
+    /// `flow` has ended already (packet time of its end): the flow-end notice was folded
+    /// into this message while it still waited in the queue (one message, one table probe
+    /// in the sink rather than two, for flows that end within a drain pause of their alert).
+    ended_ns: Option<u64>,
+}
+
+/// The bounded queue from the output thread to the sink: a vector behind a lock, which the
+/// sink swaps with an empty one of its own at each drain. Per message the output thread pays
+/// an uncontended lock and a push, the sink nothing (a tokio channel cost both an atomic
+/// hand-over per message and the sink a semaphore lock per message, a large share of its
+/// work in an alert flood); the sink is woken only when the queue goes from empty to not
+/// empty.
+struct Inbox {
+    state: std::sync::Mutex<InboxState>,
+    wake: tokio::sync::Notify,
+    cap: usize,
+}
+
+#[derive(Default)]
+struct InboxState {
+    msgs: Vec<Msg>,
+    /// Drains so far: a message's place is (`taken`, index in `msgs`).
+    taken: u64,
+    /// The output thread is done: the sink delivers what it holds and stops.
+    closed: bool,
+}
+
+impl Inbox {
+    fn new(cap: usize) -> Inbox {
+        Inbox {
+            state: Default::default(),
+            wake: tokio::sync::Notify::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InboxState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Its place in the queue, or `Err(m)` when the queue is full or closed.
+    fn push(&self, m: Msg) -> Result<Place, Msg> {
+        let mut st = self.lock();
+        if st.closed || st.msgs.len() >= self.cap {
+            return Err(m);
+        }
+        let place = Place {
+            taken: st.taken,
+            index: st.msgs.len(),
+        };
+        st.msgs.push(m);
+        drop(st);
+        if place.index == 0 {
+            self.wake.notify_one();
+        }
+        Ok(place)
+    }
+
+    /// Fold the end of `flow_id` into its alert `key` if that is still queued at `place`.
+    fn end_queued(&self, place: Place, key: Key, flow_id: u64, end_ns: u64) -> bool {
+        let mut st = self.lock();
+        if st.taken != place.taken {
+            return false;
+        }
+        match st.msgs.get_mut(place.index) {
+            Some(Msg::Fire(f)) if f.key == key && f.flow == Some(flow_id) => {
+                f.ended_ns = Some(f.ended_ns.unwrap_or(0).max(end_ns));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_one();
+    }
+
+    /// Take everything queued into `buf` (empty; its capacity goes back to the queue);
+    /// whether the queue is closed.
+    fn take(&self, buf: &mut Vec<Msg>) -> bool {
+        let mut st = self.lock();
+        std::mem::swap(&mut st.msgs, buf);
+        st.taken += 1;
+        st.closed
+    }
+}
+
+/// Where a message waits in the [`Inbox`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Place {
+    taken: u64,
+    index: usize,
+}
+
+/// An alert raised on a flow, as the output thread remembers it until the flow ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bound {
+    key: Key,
+    /// Where its alert message waits (or waited) in the queue.
+    place: Place,
 }
 
 /// The output thread's side of the sink.
 pub struct AmHandle {
-    tx: Option<mpsc::Sender<Msg>>,
+    tx: Option<Arc<Inbox>>,
     stats: Arc<AlertmanagerStats>,
     sensor: String,
     labels: Labels,
     /// Flows an alert was raised on whose end the sink waits for.
     /// (flow, alert key) pairs: a flow may carry alerts of several signatures.
-    bound: HashMap<u64, Vec<String>>,
+    bound: HashMap<u64, Few<Bound>>,
     /// Entries of `bound` at most.
     max_bound: usize,
     n_bound: usize,
@@ -425,39 +544,39 @@ pub struct AmHandle {
 /// Start the sink on its own thread (a current-thread tokio runtime), for `run` and
 /// `replay` alike.
 pub fn start(s: Settings, stats: Arc<AlertmanagerStats>) -> Result<AmHandle, String> {
-    let (tx, rx) = mpsc::channel(s.queue_size.max(1));
+    let inbox = Arc::new(Inbox::new(s.queue_size));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("alertmanager sink: cannot start runtime: {e}"))?;
-    let handle = AmHandle {
-        tx: Some(tx),
-        stats: stats.clone(),
-        sensor: s.sensor.clone(),
-        labels: s.labels.clone(),
-        bound: HashMap::new(),
-        max_bound: s.max_active.saturating_mul(4).max(64),
-        n_bound: 0,
-        thread: None,
-    };
+    let (sensor, labels) = (s.sensor.clone(), s.labels.clone());
+    let max_bound = s.max_active.saturating_mul(4).max(64);
+    let rx = inbox.clone();
+    let sink = Sink::new(s, stats.clone());
     let thread = std::thread::Builder::new()
         .name("alertmanager".into())
-        .spawn(move || rt.block_on(Sink::new(s, stats).run(rx)))
+        .spawn(move || rt.block_on(sink.run(rx)))
         .map_err(|e| format!("alertmanager sink: cannot start thread: {e}"))?;
     Ok(AmHandle {
+        tx: Some(inbox),
+        stats,
+        sensor,
+        labels,
+        bound: HashMap::new(),
+        max_bound,
+        n_bound: 0,
         thread: Some(thread),
-        ..handle
     })
 }
 
 impl AmHandle {
-    fn send(&mut self, m: Msg) -> bool {
-        let Some(tx) = &self.tx else { return false };
-        match tx.try_send(m) {
-            Ok(()) => true,
+    fn send(&mut self, m: Msg) -> Option<Place> {
+        let tx = self.tx.as_ref()?;
+        match tx.push(m) {
+            Ok(p) => Some(p),
             Err(_) => {
                 self.stats.dropped.add(1);
-                false
+                None
             }
         }
     }
@@ -466,27 +585,29 @@ impl AmHandle {
     /// the Alertmanager alert firing). `on_flow`: raised on one flow, so it ends with it.
     pub fn alert(&mut self, a: &AlertRecord, on_flow: bool) {
         let flow = (on_flow && self.n_bound < self.max_bound).then_some(a.flow_id);
+        let key = key_id(&a.dedup_key);
         if let Some(id) = flow {
             if self
                 .bound
                 .get(&id)
-                .is_some_and(|k| k.contains(&a.dedup_key))
+                .is_some_and(|k| k.as_slice().iter().any(|b| b.key == key))
             {
                 return; // already known to the sink as part of this session
             }
         }
         let fired = Fired {
-            key: a.dedup_key.as_str().into(),
+            key,
             body: alert_body(
                 &labels_of(a, &self.sensor, &self.labels),
                 &annotations_of(a, &self.sensor),
             ),
             starts_ns: a.ts_ns,
             flow,
+            ended_ns: None,
         };
-        if self.send(Msg::Fire(fired)) {
+        if let Some(place) = self.send(Msg::Fire(fired)) {
             if let Some(id) = flow {
-                self.bound.entry(id).or_default().push(a.dedup_key.clone());
+                self.bound.entry(id).or_default().push(Bound { key, place });
                 self.n_bound += 1;
             }
         }
@@ -494,31 +615,40 @@ impl AmHandle {
 
     /// A flow record: the end of a flow an alert waits for resolves it.
     pub fn flow(&mut self, rec: &FlowRecord) {
-        if !self.bound.contains_key(&rec.flow_id) {
+        let Some(keys) = self.bound.remove(&rec.flow_id) else {
             return;
-        }
+        };
+        let n = keys.as_slice().len();
+        let mut kept = Few::None;
         match rec.flow.reason {
             "active_timeout" => {
-                self.send(Msg::FlowAlive(rec.flow_id));
+                for b in keys.as_slice() {
+                    self.send(Msg::FlowAlive(b.key));
+                }
+                kept = keys;
             }
-            "shutdown" => {
-                // The sensor stops, the session may not: leave the alert to its endsAt.
-                self.unbind(rec.flow_id);
-            }
+            // The sensor stops, the session may not: leave the alert to its endsAt.
+            "shutdown" => {}
             _ => {
-                if self.send(Msg::FlowEnded {
-                    flow_id: rec.flow_id,
-                    end_ns: rec.end_ns,
-                }) {
-                    self.unbind(rec.flow_id);
+                for &b in keys.as_slice() {
+                    let Some(tx) = &self.tx else { break };
+                    if tx.end_queued(b.place, b.key, rec.flow_id, rec.end_ns) {
+                        continue;
+                    }
+                    let ended = Msg::FlowEnded {
+                        key: b.key,
+                        flow_id: rec.flow_id,
+                        end_ns: rec.end_ns,
+                    };
+                    if self.send(ended).is_none() {
+                        kept.push(b); // not heard of: still bound
+                    }
                 }
             }
         }
-    }
-
-    fn unbind(&mut self, flow_id: u64) {
-        if let Some(k) = self.bound.remove(&flow_id) {
-            self.n_bound -= k.len();
+        self.n_bound -= n - kept.as_slice().len();
+        if !kept.is_empty() {
+            self.bound.insert(rec.flow_id, kept);
         }
     }
 
@@ -546,9 +676,20 @@ impl AmHandle {
     /// Close the queue and wait for the sink to deliver what it holds (bounded by twice the
     /// request timeout).
     pub fn finish(mut self) {
-        self.tx = None;
+        if let Some(tx) = self.tx.take() {
+            tx.close();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+impl Drop for AmHandle {
+    /// Dropped without [`AmHandle::finish`]: the sink still stops (not waited for).
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            tx.close();
         }
     }
 }
@@ -650,16 +791,24 @@ impl Queue {
 struct Sink {
     s: Arc<Settings>,
     stats: Arc<AlertmanagerStats>,
-    /// Keys are shared (`Arc<str>`) with `by_flow`, `order` and `pending`.
-    active: ahash::AHashMap<Arc<str>, Active>,
-    /// Flow → keys of the alerts raised on it.
-    by_flow: ahash::AHashMap<u64, Few<Arc<str>>>,
+    active: ahash::AHashMap<Key, Active>,
     seq: u64,
-    /// (seq, key) of the active alerts, oldest first, for eviction in O(1) amortised. Entries
-    /// of alerts gone since are skipped when met and compacted away in bulk.
-    order: VecDeque<(u64, Arc<str>)>,
+    /// The active alerts, oldest first, for eviction in O(1) amortised. The entries of
+    /// alerts gone since are marked so, skipped when met and compacted away in bulk.
+    order: VecDeque<Order>,
     /// New alerts not sent yet: the batch flush looks at these only.
-    pending: Vec<Arc<str>>,
+    pending: Vec<Key>,
+    /// No alert can be due for a re-send or a resolve before this (as far as the messages
+    /// since the last walk tell): the tick looks at the whole table only from then on.
+    next_walk: Instant,
+}
+
+/// An entry of [`Sink::order`]: `live` until its alert is gone (then skipped and compacted
+/// away without looking the alert up).
+struct Order {
+    seq: u64,
+    key: Key,
+    live: bool,
 }
 
 /// Alerts per POST.
@@ -668,9 +817,9 @@ const BATCH_ALERTS: usize = 256;
 const QUEUE_BATCHES: usize = 64;
 /// Batches waiting per Alertmanager while it is failing.
 const FAILING_QUEUE_BATCHES: usize = 4;
-/// Pause after taking messages before waiting for more (at most 20 wake-ups a second; the
+/// Pause after taking messages before waiting for more (at most 5 wake-ups a second; the
 /// queue from the output thread holds `queue_size` messages meanwhile).
-const DRAIN_PAUSE: Duration = Duration::from_millis(50);
+const DRAIN_PAUSE: Duration = Duration::from_millis(200);
 /// New alerts are gathered this long (at most) into one POST.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
 
@@ -680,14 +829,14 @@ impl Sink {
             s: Arc::new(s),
             stats,
             active: ahash::AHashMap::new(),
-            by_flow: ahash::AHashMap::new(),
             seq: 0,
             order: VecDeque::new(),
             pending: Vec::new(),
+            next_walk: Instant::now(),
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    async fn run(mut self, rx: Arc<Inbox>) {
         let mut queues = Vec::new();
         let mut tasks = Vec::new();
         for ep in &self.s.endpoints {
@@ -719,30 +868,44 @@ impl Sink {
         // When the gathered new alerts go out (one POST per BATCH_WAIT at most, however
         // many alerts arrive); the whole table (re-sends, resolves) is looked at every tick.
         let mut batch_at: Option<tokio::time::Instant> = None;
+        let mut buf = Vec::new();
         loop {
             tokio::select! {
-                m = rx.recv() => match m {
-                    Some(m) => {
-                        self.on_msg(m);
-                        while let Ok(m) = rx.try_recv() {
-                            self.on_msg(m);
-                        }
-                        if !self.pending.is_empty() && batch_at.is_none() {
-                            batch_at = Some(tokio::time::Instant::now() + batch_wait);
-                        }
-                        // Let messages gather rather than wake for each one: in an alert
-                        // flood a wake-up per message cost more than the capture thread.
-                        tokio::time::sleep(DRAIN_PAUSE).await;
+                _ = rx.wake.notified() => {
+                    let closed = rx.take(&mut buf);
+                    let got = !buf.is_empty();
+                    let now = Instant::now(); // one clock reading per drain
+                    for m in buf.drain(..) {
+                        self.on_msg_at(m, now);
                     }
-                    None => break,
-                },
+                    if closed {
+                        break;
+                    }
+                    if !got {
+                        continue; // a wake-up for messages an earlier drain took
+                    }
+                    if !self.pending.is_empty() && batch_at.is_none() {
+                        batch_at = Some(tokio::time::Instant::now() + batch_wait);
+                    }
+                    // Let messages gather rather than wake for each one: in an alert
+                    // flood a wake-up per message cost more than the capture thread.
+                    tokio::time::sleep(DRAIN_PAUSE).await;
+                    // New alerts due to go out go now rather than at a wake-up of their own.
+                    if batch_at.is_some_and(|t| t <= tokio::time::Instant::now()) {
+                        batch_at = None;
+                        self.flush_pending(&queues);
+                    }
+                }
                 _ = async { tokio::time::sleep_until(batch_at.expect("guarded")).await }, if batch_at.is_some() => {
                     batch_at = None;
                     self.flush_pending(&queues);
                 }
                 _ = ticker.tick() => {
-                    batch_at = None;
-                    self.flush(&queues, false);
+                    // New alerts go out at their batch time when the table is not walked.
+                    if Instant::now() >= self.next_walk {
+                        batch_at = None;
+                        self.flush(&queues, false);
+                    }
                 }
             }
         }
@@ -766,85 +929,99 @@ impl Sink {
         }
     }
 
+    #[cfg(test)]
     fn on_msg(&mut self, m: Msg) {
-        let now = Instant::now();
-        match m {
-            Msg::Fire(f) => {
-                if let Some(k) = self.active.get_key_value(&*f.key).map(|(k, _)| k.clone()) {
-                    let a = self.active.get_mut(&k).expect("just found");
-                    a.last_seen = now;
-                    if let Some(id) = f.flow {
-                        a.on_flows = true;
-                        if !a.flows.contains(&id) {
-                            a.flows.push(id);
-                            self.by_flow.entry(id).or_default().push(k.clone());
-                        }
-                    }
-                    return;
-                }
-                let key = f.key;
-                if self.active.len() >= self.s.max_active {
-                    self.evict_oldest();
-                }
-                self.seq += 1;
-                if let Some(id) = f.flow {
-                    self.by_flow.entry(id).or_default().push(key.clone());
-                }
-                self.order.push_back((self.seq, key.clone()));
-                self.pending.push(key.clone());
-                self.active.insert(
-                    key,
-                    Active {
-                        body: f.body,
-                        starts_ns: f.starts_ns,
-                        flows: f.flow.map_or(Few::None, Few::One),
-                        on_flows: f.flow.is_some(),
-                        end_ns: f.starts_ns,
-                        last_seen: now,
-                        last_sent: None,
-                        first_sent_ns: None,
-                        seq: self.seq,
-                    },
-                );
-            }
-            Msg::FlowEnded { flow_id, end_ns } => {
-                let keys = self.by_flow.remove(&flow_id).unwrap_or_default();
-                for key in keys.as_slice() {
-                    if let Some(a) = self.active.get_mut(key) {
-                        a.flows.retain(|x| *x != flow_id);
-                        a.end_ns = a.end_ns.max(end_ns);
-                        a.last_seen = now;
-                    }
-                }
-            }
-            Msg::FlowAlive(id) => {
-                for key in self.by_flow.get(&id).map_or(&[][..], Few::as_slice) {
-                    if let Some(a) = self.active.get_mut(key) {
-                        a.last_seen = now;
-                    }
-                }
-            }
-        }
+        self.on_msg_at(m, Instant::now());
     }
 
-    /// Drop `key` from the flows it was raised on.
-    fn forget_flows(&mut self, key: &str, flows: &[u64]) {
-        for f in flows {
-            if let Some(keys) = self.by_flow.get_mut(f) {
-                keys.retain(|k| &**k != key);
-                if keys.is_empty() {
-                    self.by_flow.remove(f);
+    /// One message, taken from the queue at `now`.
+    fn on_msg_at(&mut self, m: Msg, now: Instant) {
+        match m {
+            Msg::Fire(f) => {
+                use std::collections::hash_map::Entry;
+                let key = f.key;
+                // One probe of the table whether the alert is known or new.
+                let slot = match self.active.entry(key) {
+                    Entry::Occupied(mut e) => {
+                        let a = e.get_mut();
+                        a.last_seen = now;
+                        if let Some(id) = f.flow {
+                            a.on_flows = true;
+                            match f.ended_ns {
+                                None if !a.flows.contains(&id) => a.flows.push(id),
+                                None => {}
+                                // As a flow-end notice right after the alert.
+                                Some(end) => {
+                                    a.flows.retain(|x| *x != id);
+                                    a.end_ns = a.end_ns.max(end);
+                                    // (Not sent yet: the batch flush looks at it.)
+                                    if a.flows.is_empty() && a.first_sent_ns.is_some() {
+                                        let t = Self::next_due(&self.s, a, now, wall_ns());
+                                        self.next_walk = self.next_walk.min(t);
+                                    }
+                                }
+                            }
+                        }
+                        return;
+                    }
+                    Entry::Vacant(v) => v,
+                };
+                self.seq += 1;
+                self.order.push_back(Order {
+                    seq: self.seq,
+                    key,
+                    live: true,
+                });
+                self.pending.push(key);
+                slot.insert(Active {
+                    body: f.body,
+                    starts_ns: f.starts_ns,
+                    flows: match (f.flow, f.ended_ns) {
+                        (Some(id), None) => Few::One(id),
+                        _ => Few::None,
+                    },
+                    on_flows: f.flow.is_some(),
+                    end_ns: f.starts_ns.max(f.ended_ns.unwrap_or(0)),
+                    last_seen: now,
+                    last_sent: None,
+                    first_sent_ns: None,
+                    seq: self.seq,
+                });
+                // The new alert is the youngest: the oldest one makes room for it.
+                if self.active.len() > self.s.max_active {
+                    self.evict_oldest();
+                }
+            }
+            Msg::FlowEnded {
+                key,
+                flow_id,
+                end_ns,
+            } => {
+                if let Some(a) = self.active.get_mut(&key) {
+                    a.flows.retain(|x| *x != flow_id);
+                    if a.flows.is_empty() && a.on_flows && a.first_sent_ns.is_some() {
+                        let t = Self::next_due(&self.s, a, now, wall_ns());
+                        self.next_walk = self.next_walk.min(t);
+                    }
+                    a.end_ns = a.end_ns.max(end_ns);
+                    a.last_seen = now;
+                }
+            }
+            Msg::FlowAlive(key) => {
+                if let Some(a) = self.active.get_mut(&key) {
+                    a.last_seen = now;
                 }
             }
         }
     }
 
     fn evict_oldest(&mut self) {
-        while let Some((seq, k)) = self.order.pop_front() {
+        while let Some(Order { seq, key: k, live }) = self.order.pop_front() {
+            if !live {
+                continue;
+            }
             if self.active.get(&k).is_some_and(|a| a.seq == seq) {
-                if let Some(a) = self.active.remove(&k) {
-                    self.forget_flows(&k, a.flows.as_slice());
-                }
+                self.active.remove(&k);
                 self.stats.dropped.add(1);
                 return;
             }
@@ -853,10 +1030,28 @@ impl Sink {
 
     /// Drop the entries of `order` whose alerts are gone, once they outnumber the live ones.
     fn compact_order(&mut self) {
+        while self.order.front().is_some_and(|o| !o.live) {
+            self.order.pop_front();
+        }
         if self.order.len() > 2 * self.active.len() + 1024 {
-            let active = &self.active;
-            self.order
-                .retain(|(seq, k)| active.get(k).is_some_and(|a| a.seq == *seq));
+            self.order.retain(|o| o.live);
+        }
+    }
+
+    /// Mark the entry of `order` of the alert numbered `seq` as gone (no table probe: seqs
+    /// grow by one per alert, so its place is about `seq - first seq`; a binary search
+    /// finds it after compactions).
+    fn order_gone(&mut self, seq: u64) {
+        let Some(first) = self.order.front().map(|o| o.seq) else {
+            return;
+        };
+        let guess = seq.wrapping_sub(first) as usize;
+        let at = match self.order.get(guess) {
+            Some(o) if o.seq == seq => Some(guess),
+            _ => self.order.binary_search_by_key(&seq, |o| o.seq).ok(),
+        };
+        if let Some(i) = at {
+            self.order[i].live = false;
         }
     }
 
@@ -908,6 +1103,28 @@ impl Sink {
         }
     }
 
+    /// The earliest time [`Sink::due`] can have something to do with `a` (a re-send, a
+    /// resolve, the end of a hold) if no message about it comes; messages only put that
+    /// later, except a flow end, which looks again.
+    fn next_due(s: &Settings, a: &Active, now: Instant, wall: u64) -> Instant {
+        if a.on_flows && a.flows.is_empty() {
+            return match a.first_sent_ns {
+                Some(first) => {
+                    let held = (first + s.resend.as_nanos() as u64).saturating_sub(wall);
+                    later(now, Duration::from_nanos(held))
+                }
+                None => now,
+            };
+        }
+        let Some(sent) = a.last_sent else { return now };
+        let idle = if a.on_flows {
+            s.stale_after
+        } else {
+            s.resolve_timeout
+        };
+        later(a.last_seen, idle).min(later(sent, s.resend))
+    }
+
     /// Send the new alerts gathered since the last flush (not the whole table).
     fn flush_pending(&mut self, queues: &[Queue]) {
         let now = Instant::now();
@@ -922,12 +1139,19 @@ impl Sink {
             if a.last_sent.is_some() {
                 continue;
             }
-            if let Some((is_over, send)) = Self::due(&self.s, a, now, wall, false) {
-                if let Some(end) = send {
-                    out.push(a, end);
-                }
-                if is_over {
+            match Self::due(&self.s, a, now, wall, false) {
+                Some((true, send)) => {
+                    if let Some(end) = send {
+                        out.push(a, end);
+                    }
                     over.push(k);
+                }
+                kept => {
+                    if let Some((_, Some(end))) = kept {
+                        out.push(a, end);
+                    }
+                    let t = Self::next_due(&self.s, a, now, wall);
+                    self.next_walk = self.next_walk.min(t);
                 }
             }
         }
@@ -943,25 +1167,33 @@ impl Sink {
         let mut out = Outgoing::new(queues);
         let mut over = Vec::new();
         self.pending.clear();
+        let mut next = later(now, Duration::from_secs(3600));
         for (k, a) in self.active.iter_mut() {
-            if let Some((is_over, send)) = Self::due(&self.s, a, now, wall, closing) {
-                if let Some(end) = send {
-                    out.push(a, end);
+            match Self::due(&self.s, a, now, wall, closing) {
+                Some((true, send)) => {
+                    if let Some(end) = send {
+                        out.push(a, end);
+                    }
+                    over.push(*k);
                 }
-                if is_over {
-                    over.push(k.clone());
+                kept => {
+                    if let Some((_, Some(end))) = kept {
+                        out.push(a, end);
+                    }
+                    next = next.min(Self::next_due(&self.s, a, now, wall));
                 }
             }
         }
+        self.next_walk = next;
         self.finish_flush(queues, out, over);
     }
 
     /// Forget what is over and queue the alerts for every Alertmanager with room for them;
     /// what finds no room is counted as dropped.
-    fn finish_flush(&mut self, queues: &[Queue], out: Outgoing, over: Vec<Arc<str>>) {
+    fn finish_flush(&mut self, queues: &[Queue], out: Outgoing, over: Vec<Key>) {
         for k in over {
             if let Some(a) = self.active.remove(&k) {
-                self.forget_flows(&k, a.flows.as_slice());
+                self.order_gone(a.seq);
             }
         }
         self.compact_order();
@@ -1057,6 +1289,11 @@ fn alert_json(a: &Active, ends_ns: u64) -> String {
         // Alertmanager refuses an end before the start.
         rfc3339(ends_ns.max(a.starts_ns)),
     )
+}
+
+/// `t + d`, or `t` where that is past what an `Instant` holds (then looked at every tick).
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or(t)
 }
 
 /// A small random number for jitter (no crate for this: the std hasher's random keys).

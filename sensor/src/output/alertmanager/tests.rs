@@ -335,10 +335,11 @@ fn posted(rx: &mut mpsc::Receiver<Arc<Batch>>) -> Vec<Value> {
 
 fn fire(a: &AlertRecord) -> Msg {
     Msg::Fire(Fired {
-        key: a.dedup_key.as_str().into(),
+        key: key_id(&a.dedup_key),
         body: alert_body(&labels_of(a, "s", &Labels::new()), &annotations_of(a, "s")),
         starts_ns: a.ts_ns,
         flow: Some(a.flow_id),
+        ended_ns: None,
     })
 }
 
@@ -350,6 +351,7 @@ fn a_session_over_before_it_was_sent_fires_for_one_resend_interval() {
     let ts = wall_ns() - 60_000_000_000;
     sink.on_msg(fire(&vnc_alert(1, ts)));
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
         flow_id: 1,
         end_ns: ts + 1_000_000_000,
     });
@@ -375,6 +377,7 @@ fn a_resolve_waits_for_the_hold_and_carries_an_end_that_has_passed() {
     assert!(ends_at(&first[0]) > rfc3339(wall_ns()), "firing");
     let sent_at = wall_ns();
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
         flow_id: 1,
         end_ns: ts + 1_000_000_000,
     });
@@ -402,10 +405,12 @@ fn the_last_flush_leaves_held_sessions_to_expire() {
     sink.flush(&qs, false);
     assert_eq!(posted(&mut rx).len(), 1, "one session, two flows");
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
         flow_id: 1,
         end_ns: ts,
     });
     sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(2, ts).dedup_key),
         flow_id: 2,
         end_ns: ts + 5,
     });
@@ -574,11 +579,10 @@ fn every_alertmanager_of_a_cluster_gets_every_alert() {
 
 #[test]
 fn full_queue_is_counted_and_never_blocks() {
-    // A sink that is not reading: the channel holds one message.
-    let (tx, _rx) = mpsc::channel(1);
+    // A sink that is not reading: the queue holds one message.
     let stats = Arc::new(AlertmanagerStats::default());
     let mut h = AmHandle {
-        tx: Some(tx),
+        tx: Some(Arc::new(Inbox::new(1))),
         stats: stats.clone(),
         sensor: "s".into(),
         labels: Labels::new(),
@@ -786,4 +790,69 @@ fn alertmanager_down_or_black_holing_during_an_alert_flood_costs_little_and_is_n
         sink * 3 < raiser,
         "sink thread used {sink:?} of CPU while raising the alerts took {raiser:?}"
     );
+}
+
+#[test]
+fn a_flow_that_ends_while_its_alert_is_queued_is_one_message_and_the_same_alert() {
+    let stats = Arc::new(AlertmanagerStats::default());
+    let inbox = Arc::new(Inbox::new(16));
+    let mut h = AmHandle {
+        tx: Some(inbox.clone()),
+        stats: stats.clone(),
+        sensor: "s".into(),
+        labels: Labels::new(),
+        bound: HashMap::new(),
+        max_bound: 64,
+        n_bound: 0,
+        thread: None,
+    };
+    let ts = wall_ns() - 60_000_000_000;
+    h.alert(&vnc_alert(1, ts), true);
+    h.flow(&flow_end(1, ts + 1_000_000_000, "fin"));
+    // Flow 2 ends after the sink took its alert: a notice of its own.
+    h.alert(&vnc_alert(2, ts), true);
+    let mut taken = Vec::new();
+    assert!(!inbox.take(&mut taken));
+    h.flow(&flow_end(2, ts + 2_000_000_000, "fin"));
+    let mut later = Vec::new();
+    inbox.take(&mut later);
+    taken.append(&mut later);
+    assert_eq!(taken.len(), 3, "alert 1 with its end, alert 2, end of 2");
+    assert!(matches!(&taken[0], Msg::Fire(f) if f.ended_ns == Some(ts + 1_000_000_000)));
+    assert!(matches!(&taken[1], Msg::Fire(f) if f.ended_ns.is_none()));
+    assert!(matches!(taken[2], Msg::FlowEnded { flow_id: 2, .. }));
+    assert_eq!(
+        (h.bound.len(), h.n_bound),
+        (0, 0),
+        "both flows are done with"
+    );
+    // What goes out is what the separate messages give: the session, over, sent once.
+    let mut s = settings(&[]);
+    s.resend = Duration::from_secs(20);
+    let (mut folded, qs, mut rx) = bare_sink(s.clone());
+    for m in taken {
+        folded.on_msg(m);
+    }
+    folded.flush(&qs, false);
+    let a = posted(&mut rx);
+    let (mut apart, qs2, mut rx2) = bare_sink(s);
+    apart.on_msg(fire(&vnc_alert(1, ts)));
+    apart.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
+        flow_id: 1,
+        end_ns: ts + 1_000_000_000,
+    });
+    apart.on_msg(fire(&vnc_alert(2, ts)));
+    apart.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(2, ts).dedup_key),
+        flow_id: 2,
+        end_ns: ts + 2_000_000_000,
+    });
+    apart.flush(&qs2, false);
+    let b = posted(&mut rx2);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["labels"], b[0]["labels"]);
+    assert_eq!(a[0]["startsAt"], b[0]["startsAt"]);
+    assert!(folded.active.is_empty() && apart.active.is_empty());
+    drop(h);
 }
