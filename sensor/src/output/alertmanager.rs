@@ -87,7 +87,7 @@ impl Default for AlertmanagerConfig {
             timeout_s: 10,
             resend_interval_s: 60,
             resolve_timeout_s: 300,
-            queue_size: 4096,
+            queue_size: 16384,
             max_active_alerts: 10_000,
             max_retries: 5,
             retry_backoff_max_s: 30,
