@@ -24,6 +24,7 @@ use crate::decode::{decode, Decoded, Encap, PacketInfo};
 use crate::detect::{DetectConfig, Detector};
 use crate::flow::{FlowKey, FlowTable};
 use crate::host::HostStage;
+use crate::output::eve::wall_ns;
 use crate::output::eve_file::{EveWriter, FileTarget, StdoutTarget};
 use crate::output::{Event, Output, StatsSnapshot, Summary};
 use crate::telemetry::{CaptureStats, Telemetry};
@@ -477,7 +478,18 @@ impl Dispatch {
 
     /// Send every pending batch (even empty ones: they carry the time).
     fn flush_all(&mut self, stats: &CaptureStats, now: u64) {
+        self.send_all(stats, now, false);
+    }
+
+    /// A live tick: every worker moves to `now` and hands its pending events over, with the
+    /// packets waiting in its batch (time-only batches when there are none).
+    fn tick(&mut self, stats: &CaptureStats, now: u64) {
+        self.send_all(stats, now, true);
+    }
+
+    fn send_all(&mut self, stats: &CaptureStats, now: u64, tick: bool) {
         match self {
+            Dispatch::Inline(w) if tick => w.tick(now),
             Dispatch::Inline(w) => w.advance(now),
             Dispatch::Threads {
                 txs,
@@ -489,28 +501,7 @@ impl Dispatch {
                     let map = b.map.clone();
                     let mut full = std::mem::replace(b, Batch::new(map));
                     full.now = now;
-                    send(&txs[i], full, *lossless, stats);
-                }
-            }
-        }
-    }
-
-    /// A live tick: every worker moves to `now` and hands its pending events over, with the
-    /// packets waiting in its batch (time-only batches when there are none).
-    fn tick(&mut self, stats: &CaptureStats, now: u64) {
-        match self {
-            Dispatch::Inline(w) => w.tick(now),
-            Dispatch::Threads {
-                txs,
-                batches,
-                lossless,
-                ..
-            } => {
-                for (i, b) in batches.iter_mut().enumerate() {
-                    let map = b.map.clone();
-                    let mut full = std::mem::replace(b, Batch::new(map));
-                    full.now = now;
-                    full.tick = true;
+                    full.tick = tick;
                     send(&txs[i], full, *lossless, stats);
                 }
             }
@@ -616,14 +607,6 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
         packets: stats.packets.get(),
         elapsed: t0.elapsed(),
     })
-}
-
-/// Wall time now, in nanoseconds since the epoch (the live plane only).
-fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 /// The live clock: packet time, moved on by wall time when the link is quiet.

@@ -43,7 +43,7 @@
 //!   Alertmanager is not tried once per alert or per batch), only a few batches wait for
 //!   it, and what does not fit is dropped and counted.
 
-use crate::output::eve::{timestamp, AlertRecord, FlowRecord};
+use crate::output::eve::{AlertRecord, FlowRecord};
 use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -305,21 +305,7 @@ pub fn alertname(category: &str) -> String {
     s
 }
 
-/// RFC 3339 in UTC, as Alertmanager's API wants it.
-pub fn rfc3339(ns: u64) -> String {
-    let t = timestamp(ns);
-    match t.strip_suffix("+0000") {
-        Some(x) => format!("{x}Z"),
-        None => t,
-    }
-}
-
-fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
+pub use crate::output::eve::{rfc3339, wall_ns};
 
 type Labels = BTreeMap<String, String>;
 

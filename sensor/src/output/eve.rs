@@ -9,6 +9,25 @@ use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// Suricata's timestamp format: `2024-05-01T12:00:00.123456+0000` (UTC).
+/// RFC 3339 in UTC with a `Z` (`2026-11-27T16:20:00.123456Z`), as Alertmanager's API and
+/// syslog (RFC 5424) want it.
+pub fn rfc3339(ns: u64) -> String {
+    let t = timestamp(ns);
+    match t.strip_suffix("+0000") {
+        Some(x) => format!("{x}Z"),
+        None => t,
+    }
+}
+
+/// Wall time now, in nanoseconds since the epoch (the live plane and the sinks only; packet
+/// time is the clock of detection).
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
 pub fn timestamp(ts_ns: u64) -> String {
     let secs = (ts_ns / 1_000_000_000) as i64;
     let micros = (ts_ns % 1_000_000_000) / 1000;

@@ -2,7 +2,7 @@
 //! from a script (e.g. 500, 500, then 200).
 
 use super::*;
-use crate::output::eve::{alert_from_tuple, Finding, FlowStats, Tuple};
+use crate::output::eve::{alert_from_tuple, timestamp, Finding, FlowStats, Tuple};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Mutex;

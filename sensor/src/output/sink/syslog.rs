@@ -134,21 +134,7 @@ impl Syslog {
     }
 }
 
-/// `2026-11-27T16:20:00.123456Z`
-pub fn rfc3339(ns: u64) -> String {
-    let t = crate::output::eve::timestamp(ns);
-    match t.strip_suffix("+0000") {
-        Some(t) => format!("{t}Z"),
-        None => t,
-    }
-}
-
-fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
+pub use crate::output::eve::{rfc3339, wall_ns};
 
 fn connect_tcp(a: &str) -> io::Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
