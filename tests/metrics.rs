@@ -92,24 +92,33 @@ fn labels_are_bounded_and_never_addresses() {
     assert!(series > 50, "only {series} series");
 }
 
-#[test]
-fn http_endpoint_content_type_and_health() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let tel = spanwatch::telemetry::Telemetry::new(1, "live");
-    let health = std::sync::Arc::new(spanwatch::control::Health {
-        capturing: std::sync::atomic::AtomicBool::new(true),
-    });
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(spanwatch::control::serve(listener, tel, health));
-    let get = |path: &str| -> String {
-        rt.block_on(async {
-            let path = path.to_string();
+/// The control plane serving fresh telemetry on a loopback port, capture running.
+struct Served {
+    rt: tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+}
+
+impl Served {
+    fn start(tel: std::sync::Arc<spanwatch::telemetry::Telemetry>) -> Served {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let health = std::sync::Arc::new(spanwatch::control::Health {
+            capturing: std::sync::atomic::AtomicBool::new(true),
+        });
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(spanwatch::control::serve(listener, tel, health));
+        Served { rt, addr }
+    }
+
+    /// One GET over a fresh connection: the whole response, head and body.
+    fn get(&self, path: &str) -> String {
+        let (addr, path) = (self.addr, path.to_string());
+        self.rt.block_on(async move {
             tokio::task::spawn_blocking(move || {
                 let mut s = std::net::TcpStream::connect(addr).unwrap();
                 write!(
@@ -124,7 +133,14 @@ fn http_endpoint_content_type_and_health() {
             .await
             .unwrap()
         })
-    };
+    }
+}
+
+#[test]
+fn http_endpoint_content_type_and_health() {
+    let tel = spanwatch::telemetry::Telemetry::new(1, "live");
+    let server = Served::start(tel);
+    let get = |path: &str| server.get(path);
     let m = get("/metrics");
     assert!(m.starts_with("HTTP/1.1 200"), "{m}");
     assert!(
@@ -362,35 +378,9 @@ fn assert_deploy_families_present(what: &str, text: &str) {
 fn fixed_label_families_exported_at_zero_from_start() {
     // 1. What a live sensor serves on /metrics before its first packet (the control plane
     //    with fresh telemetry, over HTTP, as Prometheus's first scrape reads it).
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let workers = 3;
     let tel = spanwatch::telemetry::Telemetry::new(workers, "live");
-    let health = std::sync::Arc::new(spanwatch::control::Health {
-        capturing: std::sync::atomic::AtomicBool::new(true),
-    });
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(spanwatch::control::serve(listener, tel, health));
-    let resp = rt.block_on(async move {
-        tokio::task::spawn_blocking(move || {
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            write!(
-                s,
-                "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
-            .unwrap();
-            let mut r = String::new();
-            s.read_to_string(&mut r).unwrap();
-            r
-        })
-        .await
-        .unwrap()
-    });
+    let resp = Served::start(tel).get("/metrics");
     let (head, body) = resp.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_all_fixed_sets_at_zero("live /metrics before any packet", body, workers);

@@ -236,7 +236,7 @@ impl Worker {
     /// are pending go to the output thread now, packets or not.
     pub fn tick(&mut self, now: u64) {
         self.advance(now);
-        self.sink.flush(&self.stats);
+        self.flush_events();
     }
 
     /// One decoded packet.

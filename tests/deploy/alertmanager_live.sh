@@ -18,23 +18,9 @@
 # Needs: prometheus-alertmanager, curl, python3; the binary from $SPANWATCH_BIN (default
 # ${CARGO_TARGET_DIR:-target}/release/spanwatch). Under CI=true a missing prerequisite fails.
 set -u
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
+NAME=alertmanager_live
+. "$(dirname "$0")/replay_lib.sh"
 D="$ROOT/deploy"
-SPANWATCH_BIN="${SPANWATCH_BIN:-${CARGO_TARGET_DIR:-target}/release/spanwatch}"
-case "$SPANWATCH_BIN" in /*) ;; *) SPANWATCH_BIN="$ROOT/$SPANWATCH_BIN" ;; esac
-
-PASS=0; FAIL=0
-pass() { PASS=$((PASS + 1)); echo "PASS  $1"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/      | /' "$2" | tail -n 30; return 0; }
-finish() { echo "alertmanager_live: $PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
-# skip REASON: this machine cannot run the test (SKIPPED, exit 0), except under CI=true where a
-# missing prerequisite is a failure.
-skip() {
-    if [ "${CI:-}" = true ]; then fail "cannot run under CI=true: $1"; finish; fi
-    echo "SKIPPED: alertmanager_live: $1"; finish
-}
-
 AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
 if [ -z "$AM_BIN" ]; then
     skip "prometheus-alertmanager not installed (apt-get install prometheus-alertmanager)"
@@ -42,16 +28,7 @@ fi
 for t in curl python3; do command -v "$t" >/dev/null || skip "$t not installed"; done
 [ -x "$SPANWATCH_BIN" ] || { fail "no spanwatch binary at $SPANWATCH_BIN (cargo build --release)"; finish; }
 
-TMP="$(mktemp -d /tmp/spanwatch-am-live.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$FAIL" = 0 ]; then rm -rf "$TMP"; else echo "(kept $TMP)"; fi
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work_dir spanwatch-am-live
 HOOK_PORT=$(free_port); AM1=$(free_port); AM2=$(free_port); DEAD=$(free_port)
 
 # ------------------------------------------------------------------ webhook sink + Alertmanagers

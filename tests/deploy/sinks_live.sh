@@ -16,37 +16,14 @@
 # Needs: redis-server, redis-cli, rsyslogd, python3; the binary from $SPANWATCH_BIN (default
 # ${CARGO_TARGET_DIR:-target}/release/spanwatch). Under CI=true a missing prerequisite fails.
 set -u
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-SPANWATCH_BIN="${SPANWATCH_BIN:-${CARGO_TARGET_DIR:-target}/release/spanwatch}"
-case "$SPANWATCH_BIN" in /*) ;; *) SPANWATCH_BIN="$ROOT/$SPANWATCH_BIN" ;; esac
-
-PASS=0; FAIL=0
-pass() { PASS=$((PASS + 1)); echo "PASS  $1"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/      | /' "$2" | tail -n 20; return 0; }
-finish() { echo "sinks_live: $PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
-skip() {
-    if [ "${CI:-}" = true ]; then fail "cannot run under CI=true: $1"; finish; fi
-    echo "SKIPPED: sinks_live: $1"; finish
-}
+NAME=sinks_live
+. "$(dirname "$0")/replay_lib.sh"
 for t in redis-server redis-cli rsyslogd python3; do
     command -v "$t" >/dev/null || skip "$t not installed (apt-get install redis-server redis-tools rsyslog)"
 done
 [ -x "$SPANWATCH_BIN" ] || { fail "no spanwatch binary at $SPANWATCH_BIN (cargo build --release)"; finish; }
 
-TMP="$(mktemp -d /tmp/spanwatch-sinks-live.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$FAIL" = 0 ]; then rm -rf "$TMP"; else echo "(kept $TMP)"; fi
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-free_udp() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() { local n=$(( $1 * 10 )); shift; while ! "$@" >/dev/null 2>&1; do n=$((n - 1)); [ "$n" -le 0 ] && return 1; sleep 0.1; done; }
+work_dir spanwatch-sinks-live
 
 RP=$(free_port); UP=$(free_udp); TP=$(free_port); DEAD=$(free_port)
 RCLI=(redis-cli -h 127.0.0.1 -p "$RP")
