@@ -19,6 +19,7 @@ pub mod demo;
 pub mod detect;
 pub mod flow;
 pub mod host;
+pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod proto;

@@ -3,8 +3,10 @@
 
 use super::{set_proto, Detector, Inspect};
 use crate::flow::{AppProto, Flow, FlowKey};
+use crate::model::meta::{
+    Hassh, HttpMeta, ProxyMeta, RdpMeta, SshSide, StunMeta, TlsMeta, Version,
+};
 use crate::proto::{self, Direction, Parsed, Probe};
-use serde_json::{json, Value};
 
 // Parts of an opening already parsed (bits of `Inspect::got`).
 const C1: u32 = 1; // client's first message (ClientHello, X.224 CR, banner, request …)
@@ -178,13 +180,12 @@ fn proxy_protocol_header(flow: &mut Flow, insp: &mut Inspect) -> bool {
         Parsed::Done { value, consumed } => {
             insp.got |= PPHDR;
             insp.buf[0].drain(..consumed.min(insp.buf[0].len()));
-            let mut p = serde_json::Map::new();
-            p.insert(
-                "protocol".into(),
-                json!(format!("proxy-v{}", value.version)),
-            );
+            let mut p = ProxyMeta {
+                protocol: Some(format!("proxy-v{}", value.version)),
+                ..Default::default()
+            };
             if let (Some(src), false) = (value.source, value.local) {
-                p.insert("client".into(), json!(src.to_string()));
+                p.client = Some(src.to_string());
                 insp.evidence.push((
                     "proxy.header",
                     format!("PROXY v{} for {src}", value.version),
@@ -193,9 +194,7 @@ fn proxy_protocol_header(flow: &mut Flow, insp: &mut Inspect) -> bool {
                 insp.evidence
                     .push(("proxy.header", format!("PROXY v{}", value.version)));
             }
-            flow.detect
-                .meta_mut()
-                .insert("proxy".into(), Value::Object(p));
+            flow.detect.meta_mut().proxy = Some(p);
             true
         }
         _ => {
@@ -211,16 +210,12 @@ fn tls(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
         match proto::tls::parse_client_hello(cs) {
             Parsed::Done { value: ch, .. } => {
                 insp.got |= C1;
-                let m = flow.detect.meta_mut();
-                let mut t = serde_json::Map::new();
-                if let Some(sni) = &ch.sni {
-                    t.insert("sni".into(), json!(sni));
-                }
-                if !ch.alpn.is_empty() {
-                    t.insert("alpn".into(), json!(ch.alpn));
-                }
-                t.insert("ja4".into(), json!(ch.ja4));
-                m.insert("tls".into(), Value::Object(t));
+                flow.detect.meta_mut().tls = Some(TlsMeta {
+                    sni: ch.sni.clone(),
+                    alpn: (!ch.alpn.is_empty()).then(|| ch.alpn.clone()),
+                    ja4: Some(ch.ja4.clone()),
+                    ..Default::default()
+                });
                 if let Some(sni) = &ch.sni {
                     if let Some(id) = d.shared.rules.match_domain(sni) {
                         insp.evidence.push(("tls.sni", sni.clone()));
@@ -249,19 +244,17 @@ fn tls(d: &Detector, flow: &mut Flow, insp: &mut Inspect) {
                 let t = flow
                     .detect
                     .meta_mut()
-                    .entry("tls")
-                    .or_insert_with(|| json!({}));
-                if let Value::Object(t) = t {
-                    t.insert("version".into(), json!(tls_version(sh.version)));
-                    if let Some(a) = &sh.alpn {
-                        t.insert("alpn_selected".into(), json!(a));
-                    }
-                    if let Some(s) = &sh.cert_subject {
-                        t.insert("subject".into(), json!(s));
-                    }
-                    if let Some(s) = &sh.cert_issuer {
-                        t.insert("issuerdn".into(), json!(s));
-                    }
+                    .tls
+                    .get_or_insert_with(Default::default);
+                t.version = Some(tls_version(sh.version));
+                if let Some(a) = &sh.alpn {
+                    t.alpn_selected = Some(a.clone());
+                }
+                if let Some(s) = &sh.cert_subject {
+                    t.subject = Some(s.clone());
+                }
+                if let Some(s) = &sh.cert_issuer {
+                    t.issuerdn = Some(s.clone());
                 }
                 for c in [&sh.cert_subject, &sh.cert_issuer].into_iter().flatten() {
                     if let Some(id) = d.shared.rules.match_cert(c) {
@@ -313,22 +306,20 @@ fn rdp(flow: &mut Flow, insp: &mut Inspect) {
         match proto::rdp::parse_connection_request(cs) {
             Parsed::Done { value, .. } => {
                 insp.got |= C1;
-                let m = flow.detect.meta_mut();
-                let mut r = serde_json::Map::new();
+                let mut r = RdpMeta {
+                    cookie: value.cookie.clone(),
+                    ..Default::default()
+                };
                 if let Some(c) = &value.cookie {
-                    r.insert("cookie".into(), json!(c));
                     insp.evidence.push(("rdp.cookie", c.clone()));
                 } else {
                     insp.evidence
                         .push(("rdp.x224", "connection request".into()));
                 }
                 if let Some(p) = value.requested_protocols {
-                    r.insert(
-                        "requested_protocols".into(),
-                        json!(proto::rdp::protocol_names(p)),
-                    );
+                    r.requested_protocols = Some(proto::rdp::protocol_names(p));
                 }
-                m.insert("rdp".into(), Value::Object(r));
+                flow.detect.meta_mut().rdp = Some(r);
             }
             Parsed::Malformed(_) => insp.got |= C1,
             Parsed::NeedMore { .. } => {}
@@ -338,18 +329,17 @@ fn rdp(flow: &mut Flow, insp: &mut Inspect) {
         match proto::rdp::parse_connection_confirm(sc) {
             Parsed::Done { value, .. } => {
                 insp.got |= S1;
-                if let Some(Value::Object(r)) = flow.detect.meta_mut().get_mut("rdp") {
+                if let Some(r) = &mut flow.detect.meta_mut().rdp {
                     if let Some(p) = value.selected_protocol {
-                        r.insert(
-                            "selected_protocol".into(),
-                            json!(proto::rdp::protocol_names(p)
+                        r.selected_protocol = Some(
+                            proto::rdp::protocol_names(p)
                                 .first()
                                 .copied()
-                                .unwrap_or("rdp")),
+                                .unwrap_or("rdp"),
                         );
                     }
                     if let Some(f) = value.failure_code {
-                        r.insert("failure_code".into(), json!(f));
+                        r.failure_code = Some(f);
                     }
                 }
             }
@@ -374,11 +364,16 @@ fn ssh(key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
         };
         if insp.got & bit == 0 {
             insp.got |= bit;
-            let side = if dir == 0 { "client" } else { "server" };
-            let m = flow.detect.meta_mut();
-            let s = m.entry("ssh").or_insert_with(|| json!({}));
-            s[side] =
-                json!({"proto_version": banner.proto_version, "software_version": banner.software});
+            let s = flow
+                .detect
+                .meta_mut()
+                .ssh
+                .get_or_insert_with(Default::default);
+            *s.side_mut(dir) = Some(SshSide {
+                proto_version: banner.proto_version.clone(),
+                software_version: banner.software.clone(),
+                ..Default::default()
+            });
         }
         if insp.got & kbit == 0 {
             if let Parsed::Done { value: kex, .. } =
@@ -396,15 +391,18 @@ fn ssh(key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
                 } else {
                     kex.hassh()
                 };
-                let field = if server_like || (dir == 1 && !client_like) {
-                    "hassh_server"
-                } else {
-                    "hassh"
-                };
-                let side = if dir == 0 { "client" } else { "server" };
-                if let Some(Value::Object(s)) = flow.detect.meta_mut().get_mut("ssh") {
-                    if let Some(Value::Object(x)) = s.get_mut(side) {
-                        x.insert(field.into(), json!({"hash": hm, "string": h}));
+                let as_server = server_like || (dir == 1 && !client_like);
+                if let Some(s) = &mut flow.detect.meta_mut().ssh {
+                    if let Some(x) = s.side_mut(dir) {
+                        let v = Some(Hassh {
+                            hash: hm,
+                            string: h,
+                        });
+                        if as_server {
+                            x.hassh_server = v;
+                        } else {
+                            x.hassh = v;
+                        }
                     }
                 }
                 if (dir == 0 && server_like) || (dir == 1 && client_like) {
@@ -428,15 +426,8 @@ fn swap_roles(_key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
     insp.next_seq.swap(0, 1);
     insp.gap.swap(0, 1);
     insp.got = 0;
-    if let Some(Value::Object(s)) = flow.detect.meta_mut().get_mut("ssh") {
-        let c = s.remove("client");
-        let sv = s.remove("server");
-        if let Some(c) = c {
-            s.insert("server".into(), c);
-        }
-        if let Some(sv) = sv {
-            s.insert("client".into(), sv);
-        }
+    if let Some(s) = &mut flow.detect.meta_mut().ssh {
+        std::mem::swap(&mut s.client, &mut s.server);
     }
 }
 
@@ -451,27 +442,32 @@ fn rfb(flow: &mut Flow, insp: &mut Inspect) {
         Parsed::Done { value, .. } => Some(value),
         _ => None,
     };
-    let m = flow.detect.meta_mut();
-    let r = m.entry("rfb").or_insert_with(|| json!({}));
-    if let Some((a, b)) = sv {
-        r["server_protocol_version"] = json!({"major": a, "minor": b});
+    let r = flow
+        .detect
+        .meta_mut()
+        .rfb
+        .get_or_insert_with(Default::default);
+    if let Some((major, minor)) = sv {
+        r.server_protocol_version = Some(Version { major, minor });
         insp.got |= S1;
     }
-    if let Some((a, b)) = cv {
-        r["client_protocol_version"] = json!({"major": a, "minor": b});
+    if let Some((major, minor)) = cv {
+        r.client_protocol_version = Some(Version { major, minor });
         insp.got |= C1;
     }
     if insp.got & S2 == 0 && sc.len() > 12 {
         let ver = cv.or(sv).unwrap_or((3, 8));
         if let Parsed::Done { value, .. } = proto::rfb::parse_security_types(&sc[12..], ver) {
             insp.got |= S2;
-            r["security_types"] = json!(value
-                .iter()
-                .map(|t| proto::rfb::security_type_name(*t))
-                .collect::<Vec<_>>());
+            r.security_types = Some(
+                value
+                    .iter()
+                    .map(|t| proto::rfb::security_type_name(*t))
+                    .collect(),
+            );
             if ver < (3, 7) {
                 if let Some(t) = value.first() {
-                    r["security_type_selected"] = json!(proto::rfb::security_type_name(*t));
+                    r.security_type_selected = Some(proto::rfb::security_type_name(*t));
                     insp.got |= C2;
                 }
             }
@@ -480,8 +476,8 @@ fn rfb(flow: &mut Flow, insp: &mut Inspect) {
     if insp.got & C2 == 0 && cs.len() > 12 {
         if let Parsed::Done { value, .. } = proto::rfb::parse_security_choice(&cs[12..]) {
             insp.got |= C2;
-            r["security_type_selected"] = json!(proto::rfb::security_type_name(value));
-            r["security_type_selected_id"] = json!(value);
+            r.security_type_selected = Some(proto::rfb::security_type_name(value));
+            r.security_type_selected_id = Some(value);
         }
     }
     if sv.is_some() || cv.is_some() {
@@ -498,9 +494,14 @@ fn http(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
         match proto::http::parse_request_head(cs) {
             Parsed::Done { value: req, .. } => {
                 insp.got |= C1;
-                let mut h = serde_json::Map::new();
+                let h = HttpMeta {
+                    hostname: req.host.clone(),
+                    http_user_agent: req.user_agent.clone(),
+                    http_method: Some(req.method.clone()),
+                    url: Some(req.uri.clone()),
+                    ..Default::default()
+                };
                 if let Some(host) = &req.host {
-                    h.insert("hostname".into(), json!(host));
                     let bare = host
                         .rsplit_once(':')
                         .map(|(h, p)| {
@@ -517,14 +518,11 @@ fn http(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
                     }
                 }
                 if let Some(ua) = &req.user_agent {
-                    h.insert("http_user_agent".into(), json!(ua));
                     if let Some(id) = d.shared.rules.match_user_agent(ua) {
                         insp.evidence.push(("http.user_agent", ua.clone()));
                         flow.detect.app.get_or_insert(id);
                     }
                 }
-                h.insert("http_method".into(), json!(req.method));
-                h.insert("url".into(), json!(req.uri));
                 // An absolute-form target means a forward proxy (RFC 9112 §3.2.2) — except on
                 // port 80, where some clients send it straight to their origin servers
                 // (WeChat's "MicroMessenger Client" does), which must accept it; there the
@@ -538,10 +536,11 @@ fn http(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
                     .filter(|_| sport != 80 || req.proxy_authorization);
                 if let Some((_, authority)) = absolute {
                     insp.evidence.push(("proxy.target", authority.to_string()));
-                    flow.detect.meta_mut().insert(
-                        "proxy".into(),
-                        json!({"target": authority, "protocol": "http-forward"}),
-                    );
+                    flow.detect.meta_mut().proxy = Some(ProxyMeta {
+                        target: Some(authority.to_string()),
+                        protocol: Some("http-forward".into()),
+                        ..Default::default()
+                    });
                 }
                 if proto::rdp::is_rdg_http_method(&req.method) {
                     flow.app_proto = AppProto::Rdp;
@@ -554,9 +553,7 @@ fn http(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
                         flow.detect.app = Some(id);
                     }
                 }
-                flow.detect
-                    .meta_mut()
-                    .insert("http".into(), Value::Object(h));
+                flow.detect.meta_mut().http = Some(h);
             }
             Parsed::Malformed(_) => insp.got |= C1,
             Parsed::NeedMore { .. } => {}
@@ -566,11 +563,14 @@ fn http(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
         match proto::http::parse_response_head(sc) {
             Parsed::Done { value: resp, .. } => {
                 insp.got |= S1;
-                let m = flow.detect.meta_mut();
-                let h = m.entry("http").or_insert_with(|| json!({}));
-                h["status"] = json!(resp.status);
+                let h = flow
+                    .detect
+                    .meta_mut()
+                    .http
+                    .get_or_insert_with(Default::default);
+                h.status = Some(resp.status);
                 if let Some(s) = &resp.server {
-                    h["server"] = json!(s);
+                    h.server = Some(s.clone());
                     if let Some(id) = d.shared.rules.match_http_server(s) {
                         insp.evidence.push(("http.server", s.clone()));
                         flow.detect.app.get_or_insert(id);
@@ -609,17 +609,19 @@ fn proxy(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
         let Some(target) = target else { return };
         let Some(s_used) = s_used else {
             // Target known, answer not yet: record and wait for the reply.
-            flow.detect
-                .meta_mut()
-                .insert("proxy".into(), json!({"target": target}));
+            flow.detect.meta_mut().proxy = Some(ProxyMeta {
+                target: Some(target),
+                ..Default::default()
+            });
             return;
         };
         insp.got |= C1;
         insp.tunnel_off = [c_used, s_used];
         insp.evidence.push(("proxy.target", target.clone()));
-        flow.detect
-            .meta_mut()
-            .insert("proxy".into(), json!({"target": target}));
+        flow.detect.meta_mut().proxy = Some(ProxyMeta {
+            target: Some(target.clone()),
+            ..Default::default()
+        });
         let host = target.rsplit_once(':').map(|(h, _)| h).unwrap_or(&target);
         if let Some(id) = d.shared.rules.match_domain(host) {
             flow.detect.app.get_or_insert(id);
@@ -633,8 +635,8 @@ fn proxy(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
         }
         if let Some(inner) = classify_tcp(ci, si, key) {
             insp.got |= INNER;
-            if let Some(Value::Object(p)) = flow.detect.meta_mut().get_mut("proxy") {
-                p.insert("inner_app_proto".into(), json!(inner.as_str()));
+            if let Some(p) = &mut flow.detect.meta_mut().proxy {
+                p.inner_app_proto = Some(inner.as_str());
             }
             match inner {
                 AppProto::Rdp => flow.detect.app_proto_tool = Some("rdp"),
@@ -761,9 +763,9 @@ pub(super) fn udp(
         Some(A::L2tp)
     } else if let Some(s) = proto::calls::probe_stun(payload) {
         if let Some(sw) = s.software {
-            flow.detect
-                .meta_mut()
-                .insert("stun".into(), json!({"software": sw}));
+            flow.detect.meta_mut().stun = Some(StunMeta {
+                software: sw.to_string(),
+            });
         }
         Some(A::Stun)
     } else if proto::calls::probe_dtls(payload).is_some() {
@@ -861,15 +863,18 @@ pub(super) fn dns(d: &Detector, flow: &mut Flow, msg: &proto::dns::Message<'_>, 
             }
         }
     }
-    let m = flow.detect.meta_mut();
-    let e = m.entry("dns").or_insert_with(|| json!({}));
+    let e = flow
+        .detect
+        .meta_mut()
+        .dns
+        .get_or_insert_with(Default::default);
     if let Some(q) = q {
-        e["rrname"] = json!(q.name);
-        e["rrtype"] = json!(proto::dns::qtype_name(q.qtype));
+        e.rrname = Some(q.name.to_string());
+        e.rrtype = Some(proto::dns::qtype_name(q.qtype).to_string());
     }
     if msg.is_response {
-        e["rcode"] = json!(msg.rcode);
-        e["answers"] = json!(msg.answers.len());
+        e.rcode = Some(msg.rcode);
+        e.answers = Some(msg.answers.len());
     }
 }
 
@@ -904,10 +909,11 @@ pub(super) fn attribute(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut
     }
     // A name the client asked for on the wire (SNI, Host) beats what the address was looked
     // up as: shared CDN addresses serve many names.
-    let named = flow.detect.meta.as_ref().is_some_and(|m| {
-        m.get("tls").and_then(|t| t.get("sni")).is_some()
-            || m.get("http").and_then(|h| h.get("hostname")).is_some()
-    });
+    let named = flow
+        .detect
+        .meta
+        .as_ref()
+        .is_some_and(|m| m.client_named_server());
     if named {
         return;
     }

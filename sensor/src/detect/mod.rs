@@ -17,10 +17,10 @@ mod tunnels;
 use crate::config::HomeNet;
 use crate::decode::PacketInfo;
 use crate::flow::{AppProto, Flow, FlowKey};
+use crate::model::meta::FlowMeta;
 use crate::output::eve::Finding;
 use crate::rules::{Catalogue, ToolId};
 use dnscache::DnsCache;
-use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Per-flow detection state. Small when idle: the buffers and metadata are boxed.
@@ -44,7 +44,7 @@ pub struct FlowDetect {
     /// The identified app_proto was counted in metrics.
     pub counted: bool,
     /// What the parsers learned, serialised into the flow record.
-    pub meta: Option<Box<Map<String, Value>>>,
+    pub meta: Option<Box<FlowMeta>>,
     insp: Option<Box<Inspect>>,
     /// Per-protocol statistics kept past identification (one box, so flows stay small).
     extra: Option<Box<Extra>>,
@@ -59,7 +59,7 @@ enum Extra {
 }
 
 impl FlowDetect {
-    pub fn meta_mut(&mut self) -> &mut Map<String, Value> {
+    pub fn meta_mut(&mut self) -> &mut FlowMeta {
         self.meta.get_or_insert_with(Default::default)
     }
 
@@ -387,14 +387,12 @@ impl Detector {
         if flow.detect.done {
             resolver::check(self, key, flow, &mut insp);
             if !insp.evidence.is_empty() {
-                let ev: Vec<Value> = insp
+                let ev: Vec<String> = insp
                     .evidence
                     .iter()
-                    .map(|(k, v)| Value::String(format!("{k}={v}")))
+                    .map(|(k, v)| format!("{k}={v}"))
                     .collect();
-                flow.detect
-                    .meta_mut()
-                    .insert("evidence".into(), Value::Array(ev));
+                flow.detect.meta_mut().evidence = Some(ev);
             }
         } else {
             flow.detect.insp = Some(insp);

@@ -88,19 +88,16 @@ pub(super) fn check(
     if flow.app_proto == AppProto::Vnc
         && flow.detect.inspected < 10
         && flow.detect.meta.as_ref().is_none_or(|m| {
-            m.get("rfb")
-                .and_then(|r| r.get("security_type_selected"))
+            m.rfb
+                .as_ref()
+                .and_then(|r| r.security_type_selected)
                 .is_none()
         })
     {
         return;
     }
     if flow.app_proto == AppProto::Rdp
-        && flow
-            .detect
-            .meta
-            .as_ref()
-            .is_none_or(|m| !m.contains_key("rdp"))
+        && flow.detect.meta.as_ref().is_none_or(|m| m.rdp.is_none())
         && insp.evidence.is_empty()
     {
         return;
@@ -119,44 +116,29 @@ pub(super) fn check(
         md.insert("evidence".into(), ev);
     }
     if let Some(m) = &flow.detect.meta {
-        if let Some(c) = m
-            .get("rdp")
-            .and_then(|r| r.get("cookie"))
-            .and_then(|c| c.as_str())
-        {
-            md.insert("rdp_cookie".into(), vec![c.into()]);
+        if let Some(c) = m.rdp.as_ref().and_then(|r| r.cookie.as_ref()) {
+            md.insert("rdp_cookie".into(), vec![c.clone()]);
         }
-        if let Some(r) = m.get("rfb") {
-            if let Some(v) = r.get("server_protocol_version") {
-                let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
+        if let Some(r) = &m.rfb {
+            if let Some(v) = r.server_protocol_version {
                 md.insert(
                     "rfb_version".into(),
-                    vec![format!("{:03}.{:03}", n(&v["major"]), n(&v["minor"]))],
+                    vec![format!("{:03}.{:03}", v.major, v.minor)],
                 );
             }
-            if let Some(t) = r.get("security_type_selected").and_then(|t| t.as_str()) {
+            if let Some(t) = r.security_type_selected {
                 let id = r
-                    .get("security_type_selected_id")
-                    .and_then(|i| i.as_u64())
+                    .security_type_selected_id
                     .map(|i| format!(" ({i})"))
                     .unwrap_or_default();
                 md.insert("rfb_security_type".into(), vec![format!("{t}{id}")]);
             }
         }
-        if let Some(p) = m
-            .get("proxy")
-            .and_then(|p| p.get("target"))
-            .and_then(|t| t.as_str())
-        {
-            md.insert("via_proxy".into(), vec![p.into()]);
+        if let Some(p) = m.proxy.as_ref().and_then(|p| p.target.as_ref()) {
+            md.insert("via_proxy".into(), vec![p.clone()]);
         }
-        if let Some(sw) = m
-            .get("ssh")
-            .and_then(|s| s.get("client"))
-            .and_then(|c| c.get("software_version"))
-            .and_then(|v| v.as_str())
-        {
-            md.insert("ssh_client".into(), vec![sw.into()]);
+        if let Some(c) = m.ssh.as_ref().and_then(|s| s.client.as_ref()) {
+            md.insert("ssh_client".into(), vec![c.software_version.clone()]);
         }
     }
     flow.detect.remote_access = true;

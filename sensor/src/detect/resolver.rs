@@ -9,8 +9,8 @@
 use super::{Detector, Inspect};
 use crate::decode::{PROTO_TCP, PROTO_UDP};
 use crate::flow::{AppProto, Flow, FlowKey};
+use crate::model::meta::ResolverBypass;
 use crate::rules::Category;
-use serde_json::json;
 
 /// Kinds of resolver bypass: the bounded `kind` label of
 /// `spanwatch_resolver_bypass_flows_total` and `resolver_bypass.kind` in EVE.
@@ -62,8 +62,8 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Ins
         None if d.home.contains(key.v6, server) => return,
         None => UNLISTED.to_string(),
     };
-    flow.detect.meta_mut().insert(
-        "resolver_bypass".into(),
-        json!({"kind": kind, "resolver": name}),
-    );
+    flow.detect.meta_mut().resolver_bypass = Some(ResolverBypass {
+        kind,
+        resolver: name,
+    });
 }

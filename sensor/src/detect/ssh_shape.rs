@@ -27,7 +27,7 @@
 //! Per packet the worker only adds to a few counters (SSH flows only, state boxed); the
 //! verdict is made when the flow record is written.
 
-use serde_json::{json, Map, Value};
+use crate::model::meta::{FlowMeta, SshTransfer};
 
 /// Payload packets at the start of an SSH flow that belong to the handshake and login
 /// (banners, key exchange, NEWKEYS, service request, authentication, channel set-up).
@@ -293,23 +293,14 @@ impl SshShape {
     }
 
     /// Put `ssh.shape` and `ssh.timing` into a flow record's metadata.
-    pub fn annotate(&self, meta: &mut Map<String, Value>) {
-        let s = meta.entry("ssh").or_insert_with(|| json!({}));
-        let Value::Object(s) = s else { return };
-        s.insert("shape".into(), json!(self.shape().as_str()));
-        let t: Map<String, Value> = self
-            .figures()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
-        s.insert("timing".into(), Value::Object(t));
-        if let Some((d, bytes)) = self.transfer() {
-            let dir = if d == 0 { "to_server" } else { "to_client" };
-            s.insert(
-                "transfer".into(),
-                json!({"direction": dir, "payload_bytes": bytes}),
-            );
-        }
+    pub fn annotate(&self, meta: &mut FlowMeta) {
+        let s = meta.ssh.get_or_insert_with(Default::default);
+        s.shape = Some(self.shape().as_str());
+        s.timing = Some(self.figures().into_iter().collect());
+        s.transfer = self.transfer().map(|(d, bytes)| SshTransfer {
+            direction: if d == 0 { "to_server" } else { "to_client" },
+            payload_bytes: bytes,
+        });
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::{Detector, Inspect};
 use crate::flow::{AppProto, Flow, FlowKey};
+use crate::model::meta::ProxyMeta;
 use crate::output::eve::Finding;
 use crate::rules::Category;
 use std::collections::BTreeMap;
@@ -14,13 +15,8 @@ pub const SID_PROXY: u32 = 9_400_003;
 pub const SID_PROXY_HEADER: u32 = 9_400_004;
 
 /// A string the proxy parsers left in the flow's metadata (`proxy.<field>`).
-fn proxy_meta<'a>(flow: &'a Flow, field: &str) -> Option<&'a str> {
-    flow.detect
-        .meta
-        .as_ref()?
-        .get("proxy")?
-        .get(field)?
-        .as_str()
+fn proxy_meta(flow: &Flow) -> Option<&ProxyMeta> {
+    flow.detect.meta.as_ref()?.proxy.as_ref()
 }
 
 pub(super) fn check(
@@ -104,24 +100,10 @@ pub(super) fn check(
             metadata: md,
         },
         AppProto::Socks | AppProto::HttpConnect => {
-            let target = flow
-                .detect
-                .meta
-                .as_ref()
-                .and_then(|m| m.get("proxy"))
-                .and_then(|p| p.get("target"))
-                .and_then(|t| t.as_str())
-                .map(String::from);
+            let target = proxy_meta(flow).and_then(|p| p.target.clone());
             let Some(target) = target else { return };
             md.insert("target".into(), vec![target.clone()]);
-            if let Some(i) = flow
-                .detect
-                .meta
-                .as_ref()
-                .and_then(|m| m.get("proxy"))
-                .and_then(|p| p.get("inner_app_proto"))
-                .and_then(|t| t.as_str())
-            {
+            if let Some(i) = proxy_meta(flow).and_then(|p| p.inner_app_proto) {
                 md.insert("inner_app_proto".into(), vec![i.into()]);
             }
             let kind = if flow.app_proto == AppProto::Socks {
@@ -138,8 +120,13 @@ pub(super) fn check(
                 metadata: md,
             }
         }
-        AppProto::Http if proxy_meta(flow, "protocol") == Some("http-forward") => {
-            let target = proxy_meta(flow, "target").unwrap_or("?").to_string();
+        AppProto::Http
+            if proxy_meta(flow).and_then(|p| p.protocol.as_deref()) == Some("http-forward") =>
+        {
+            let target = proxy_meta(flow)
+                .and_then(|p| p.target.as_deref())
+                .unwrap_or("?")
+                .to_string();
             md.insert("target".into(), vec![target.clone()]);
             Finding {
                 signature_id: SID_PROXY,
@@ -152,10 +139,13 @@ pub(super) fn check(
                 metadata: md,
             }
         }
-        _ if proxy_meta(flow, "protocol").is_some_and(|p| p.starts_with("proxy-v")) => {
+        _ if proxy_meta(flow)
+            .and_then(|p| p.protocol.as_deref())
+            .is_some_and(|p| p.starts_with("proxy-v")) =>
+        {
             // The connection arrives through a proxy or load balancer speaking the PROXY
             // protocol: informational, it names the client the relay acts for.
-            let client = proxy_meta(flow, "client").map(String::from);
+            let client = proxy_meta(flow).and_then(|p| p.client.clone());
             let relayed = match &client {
                 Some(c) => {
                     md.insert("client".into(), vec![c.clone()]);
@@ -219,10 +209,10 @@ pub(super) fn ipsec_ah(
 ) {
     let tunnel = matches!(next, 4 | 41);
     let mode = if tunnel { "tunnel" } else { "transport" };
-    let m = flow.detect.meta_mut();
-    if m.get("ipsec").is_none() {
-        m.insert("ipsec".into(), serde_json::json!({"ah": mode}));
-    }
+    flow.detect
+        .meta_mut()
+        .ipsec
+        .get_or_insert(crate::model::meta::IpsecMeta { ah: mode });
     if !tunnel || flow.detect.alerted || out.iter().any(|f| f.signature_id == SID_AH_TUNNEL) {
         return;
     }

@@ -2,6 +2,7 @@
 //! start of call media. Both are rare (one per MiB moved, one per call leg).
 
 use crate::flow::Ends;
+use crate::model::meta::FlowMeta;
 use crate::output::eve::FlowRecord;
 
 /// An open flow moved bytes since its last report (see `worker::PROGRESS_BYTES`).
@@ -22,10 +23,8 @@ pub struct Usage {
 
 /// Whether a flow's parsed metadata shows a git push over plain HTTP (smart HTTP protocol:
 /// `POST <repo>/git-receive-pack`, git's `http-protocol` documentation).
-pub fn git_push_seen(meta: Option<&serde_json::Map<String, serde_json::Value>>) -> bool {
-    meta.and_then(|m| m.get("http"))
-        .and_then(|h| h.get("url"))
-        .and_then(|u| u.as_str())
+pub fn git_push_seen(meta: Option<&FlowMeta>) -> bool {
+    meta.and_then(|m| m.http.as_ref()?.url.as_deref())
         .is_some_and(|u| u.ends_with("/git-receive-pack"))
 }
 

@@ -7,7 +7,7 @@ use super::beacon::Raised;
 use crate::detect::resolver::KINDS;
 use crate::output::eve::{Finding, FlowRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -51,10 +51,10 @@ impl Resolvers {
 
     /// A flow record; returns the kind index when the flow is counted now.
     pub fn on_flow(&mut self, rec: &FlowRecord, out: &mut Vec<Raised>) -> Option<usize> {
-        let rb = rec.meta.get("resolver_bypass")?;
-        let kind = rb.get("kind").and_then(Value::as_str)?;
+        let rb = rec.meta.resolver_bypass.as_ref()?;
+        let kind = rb.kind;
         let k = KINDS.iter().position(|x| *x == kind)?;
-        let resolver = rb.get("resolver").and_then(Value::as_str).unwrap_or("");
+        let resolver = rb.resolver.as_str();
         // one count per flow: at its first record
         let first = if rec.flow.reason == "active_timeout" {
             if self.open.len() > 100_000 {
@@ -88,12 +88,7 @@ impl Resolvers {
         };
         put("kind", kind.to_string());
         put("resolver", resolver.to_string());
-        if let Some(sni) = rec
-            .meta
-            .get("tls")
-            .and_then(|t| t.get("sni"))
-            .and_then(Value::as_str)
-        {
+        if let Some(sni) = rec.meta.tls.as_ref().and_then(|t| t.sni.as_deref()) {
             put("sni", sni.to_string());
         }
         for (i, name) in KINDS.iter().enumerate() {

@@ -10,7 +10,7 @@ use super::{SID_SSH_BULK, SID_SSH_FORWARDING};
 use crate::config::HomeNet;
 use crate::detect::ssh_shape::{BULK_BYTES, MIN_KEYSTROKES};
 use crate::output::eve::{alert_from_tuple, AlertRecord, Finding, FlowRecord};
-use serde_json::Value;
+
 use std::collections::BTreeMap;
 
 /// A flow record of an SSH session: alert when it is forwarding, or moved bulk data without
@@ -20,11 +20,8 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
         return;
     }
     let f = &rec.flow;
-    let ssh = rec.meta.get("ssh");
-    let shape = ssh
-        .and_then(|s| s.get("shape"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let ssh = rec.meta.ssh.as_ref();
+    let shape = ssh.and_then(|s| s.shape).unwrap_or("");
     if shape == "transfer" {
         return;
     }
@@ -50,7 +47,7 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
         "shape",
         if bulk { "bulk" } else { "forwarding" }.to_string(),
     );
-    if let Some(Value::Object(t)) = ssh.and_then(|s| s.get("timing")) {
+    if let Some(t) = ssh.and_then(|s| s.timing.as_ref()) {
         for (k, v) in t {
             put(k, v.to_string());
         }
@@ -70,8 +67,7 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
         )
     } else {
         let typed = ssh
-            .and_then(|s| s.pointer("/timing/keystrokes"))
-            .and_then(Value::as_u64)
+            .and_then(|s| s.timing.as_ref()?.get("keystrokes").copied())
             .is_some_and(|k| k >= MIN_KEYSTROKES as u64);
         let how = if typed {
             "requests and answers beside someone typing"

@@ -3,9 +3,9 @@
 
 use crate::decode::Encap;
 use crate::flow::{community_id::community_id, key::to_ip, Flow, FlowKey, TO_CLIENT, TO_SERVER};
+use crate::model::meta::FlowMeta;
 use crate::telemetry::EndReason;
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// Suricata's timestamp format: `2024-05-01T12:00:00.123456+0000` (UTC).
@@ -170,7 +170,7 @@ pub struct FlowRecord {
     pub flow: FlowStats,
     /// What the protocol parsers learned (tls, ssh, rdp, rfb, http, dns …), Suricata-named.
     #[serde(flatten)]
-    pub meta: Map<String, Value>,
+    pub meta: FlowMeta,
     /// Raw end time, for consumers in the process (not serialised).
     #[serde(skip)]
     pub end_ns: u64,
