@@ -5,9 +5,9 @@
 use crate::config::HomeNet;
 use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP, PROTO_UDP};
 use crate::detect::{Detector, FlowDetect};
+use crate::detect::{Flow, FlowTable};
 use crate::flow::{
-    first_sender_is_client, AppProto, Ends, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT,
-    TO_SERVER,
+    first_sender_is_client, AppProto, Ends, FlowKey, TcpState, TO_CLIENT, TO_SERVER,
 };
 use crate::host::obs::{MediaObs, Usage};
 use crate::output::eve::{alert_from, Finding, FlowRecord};

@@ -1,8 +1,9 @@
 //! Protocol identification by the bytes of a flow's opening, and the metadata each
 //! protocol's handshake shows in clear.
 
+use super::Flow;
 use super::{set_proto, Detector, Inspect};
-use crate::flow::{AppProto, Flow, FlowKey};
+use crate::flow::{AppProto, FlowKey};
 use crate::model::meta::{
     Hassh, HttpMeta, ProxyMeta, RdpMeta, SshSide, StunMeta, TlsMeta, Version,
 };

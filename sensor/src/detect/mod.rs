@@ -14,14 +14,20 @@ pub mod resolver;
 pub mod ssh_shape;
 mod tunnels;
 
-use crate::config::HomeNet;
 use crate::decode::PacketInfo;
-use crate::flow::{AppProto, Flow, FlowKey};
+use crate::flow::{AppProto, FlowKey};
 use crate::model::meta::FlowMeta;
-use crate::output::eve::Finding;
+use crate::model::net::HomeNet;
+use crate::model::record::Finding;
+use crate::model::sid;
 use crate::rules::{Catalogue, ToolId};
 use dnscache::DnsCache;
 use std::sync::Arc;
+
+/// A flow as the workers keep it: the flow table's counters with detection's state.
+pub type Flow = crate::flow::Flow<FlowDetect>;
+/// A worker's flow table.
+pub type FlowTable = crate::flow::FlowTable<FlowDetect>;
 
 /// Per-flow detection state. Small when idle: the buffers and metadata are boxed.
 #[derive(Debug, Default)]
@@ -220,14 +226,13 @@ pub struct Detector {
     gen: u64,
     home: Arc<HomeNet>,
     /// DNS messages seen, for the host stage (drained by the worker).
-    pub dns_obs: Vec<crate::host::dns_tunnel::DnsObs>,
+    pub dns_obs: Vec<crate::model::record::DnsObs>,
 }
 
 /// IP protocol number of IPsec ESP (RFC 4303).
 const PROTO_ESP: u8 = 50;
 
 /// Signature id of the ICMP tunnel finding.
-pub const SID_ICMP_TUNNEL: u32 = 9_300_001;
 /// Echo payloads looked at per ICMP flow before giving up.
 const ICMP_INSPECT: u32 = 2000;
 
@@ -348,7 +353,7 @@ impl Detector {
             i.dns_name = self
                 .shared
                 .dns
-                .lookup(&crate::flow::key::to_ip(key.v6, server), ts);
+                .lookup(&crate::model::net::to_ip(key.v6, server), ts);
             i
         });
         let dir = if to_server { 0 } else { 1 };
@@ -439,7 +444,7 @@ impl Detector {
         flow.detect.done = true;
         let _ = key;
         findings.push(Finding {
-            signature_id: SID_ICMP_TUNNEL,
+            signature_id: sid::ICMP_TUNNEL,
             signature: match &tool {
                 Some(t) => format!("SPANWATCH tunnel: ICMP tunnel ({t})"),
                 None => "SPANWATCH tunnel: ICMP echo carrying data".into(),
@@ -472,7 +477,7 @@ impl Detector {
         };
         let _ = to_server;
         if self.dns_obs.len() < 4096 {
-            self.dns_obs.push(crate::host::dns_tunnel::DnsObs {
+            self.dns_obs.push(crate::model::record::DnsObs {
                 ts_ns: ts,
                 flow_id: flow.id,
                 v6: key.v6,

@@ -2,17 +2,15 @@
 //! or of a remote-management / VDI / IP-KVM product from the catalogue raises one alert
 //! with the tool, the direction relative to the home networks, and the evidence.
 
+use super::Flow;
 use super::{Detector, Inspect};
-use crate::flow::{AppProto, Flow, FlowKey};
-use crate::output::eve::Finding;
+use crate::flow::{AppProto, FlowKey};
+use crate::model::record::Finding;
+use crate::model::sid;
 use crate::rules::Category;
 use std::collections::BTreeMap;
 
 /// Signature ids for protocol-level detections (catalogue tools carry their own).
-pub const SID_RDP: u32 = 9_200_001;
-pub const SID_VNC: u32 = 9_200_002;
-pub const SID_SSH: u32 = 9_200_003;
-pub const SID_XDMCP: u32 = 9_200_004;
 
 pub(super) fn check(
     d: &Detector,
@@ -48,19 +46,19 @@ pub(super) fn check(
     } else {
         match flow.detect.app_proto_tool {
             Some("rdp") => (
-                SID_RDP,
+                sid::RDP,
                 "RDP".to_string(),
                 "rdp".to_string(),
                 sev_for(direction),
             ),
             Some("vnc") => (
-                SID_VNC,
+                sid::VNC,
                 "VNC".to_string(),
                 "vnc".to_string(),
                 sev_for(direction),
             ),
             Some("xdmcp") => (
-                SID_XDMCP,
+                sid::XDMCP,
                 "XDMCP (remote X display)".to_string(),
                 "xdmcp".to_string(),
                 sev_for(direction),
@@ -75,7 +73,7 @@ pub(super) fn check(
                     return;
                 }
                 (
-                    SID_SSH,
+                    sid::SSH,
                     "SSH".to_string(),
                     "ssh".to_string(),
                     sev_for(direction),

@@ -6,9 +6,10 @@
 //! The finding is recorded on the flow (`resolver_bypass: {kind, resolver}`); the host stage
 //! counts it per host and raises an alert when `[detect.resolver_bypass] alert` asks.
 
+use super::Flow;
 use super::{Detector, Inspect};
 use crate::decode::{PROTO_TCP, PROTO_UDP};
-use crate::flow::{AppProto, Flow, FlowKey};
+use crate::flow::{AppProto, FlowKey};
 use crate::model::meta::ResolverBypass;
 use crate::rules::Category;
 
@@ -40,7 +41,7 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Ins
             .is_some_and(|t| t.category == Category::Resolver)
     };
     let mut resolver = flow.detect.app.filter(|id| is_resolver(*id));
-    let addr = crate::flow::key::to_ip(key.v6, server);
+    let addr = crate::model::net::to_ip(key.v6, server);
     if resolver.is_none() && flow.detect.app.is_none() {
         if let Some(id) = rules.match_address(addr).filter(|id| is_resolver(*id)) {
             insp.evidence.push(("address", addr.to_string()));

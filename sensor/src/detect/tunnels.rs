@@ -2,17 +2,14 @@
 //! (OpenVPN, WireGuard, IKE/ESP, L2TP, PPTP), Tor, a SOCKS or HTTP CONNECT proxy (with the
 //! requested target), and flows to the catalogue's tunnel and VPN services.
 
+use super::Flow;
 use super::{Detector, Inspect};
-use crate::flow::{AppProto, Flow, FlowKey};
+use crate::flow::{AppProto, FlowKey};
 use crate::model::meta::ProxyMeta;
-use crate::output::eve::Finding;
+use crate::model::record::Finding;
+use crate::model::sid;
 use crate::rules::Category;
 use std::collections::BTreeMap;
-
-pub const SID_VPN: u32 = 9_400_001;
-pub const SID_TOR: u32 = 9_400_002;
-pub const SID_PROXY: u32 = 9_400_003;
-pub const SID_PROXY_HEADER: u32 = 9_400_004;
 
 /// A string the proxy parsers left in the flow's metadata (`proxy.<field>`).
 fn proxy_meta(flow: &Flow) -> Option<&ProxyMeta> {
@@ -83,7 +80,7 @@ pub(super) fn check(
                 md.insert("tool".into(), vec![a.clone()]);
             }
             Finding {
-                signature_id: SID_VPN,
+                signature_id: sid::VPN,
                 signature: format!("SPANWATCH vpn: {name} ({direction})"),
                 category: "vpn",
                 severity: 3,
@@ -92,7 +89,7 @@ pub(super) fn check(
             }
         }
         AppProto::Tor => Finding {
-            signature_id: SID_TOR,
+            signature_id: sid::TOR,
             signature: format!("SPANWATCH vpn: Tor relay connection ({direction})"),
             category: "vpn",
             severity: 2,
@@ -112,7 +109,7 @@ pub(super) fn check(
                 "HTTP CONNECT"
             };
             Finding {
-                signature_id: SID_PROXY,
+                signature_id: sid::PROXY,
                 signature: format!("SPANWATCH proxy: {kind} to {target} ({direction})"),
                 category: "proxy",
                 severity: 3,
@@ -129,7 +126,7 @@ pub(super) fn check(
                 .to_string();
             md.insert("target".into(), vec![target.clone()]);
             Finding {
-                signature_id: SID_PROXY,
+                signature_id: sid::PROXY,
                 signature: format!(
                     "SPANWATCH proxy: HTTP proxy request for {target} ({direction})"
                 ),
@@ -154,7 +151,7 @@ pub(super) fn check(
                 None => String::new(),
             };
             Finding {
-                signature_id: SID_PROXY_HEADER,
+                signature_id: sid::PROXY_HEADER,
                 signature: format!(
                     "SPANWATCH proxy: connection relayed with a PROXY protocol header{relayed} ({direction})"
                 ),
@@ -192,7 +189,6 @@ pub(super) fn check(
 }
 
 /// Signature id of the IPsec AH tunnel finding.
-pub const SID_AH_TUNNEL: u32 = 9_400_005;
 
 /// A flow whose packets carry an IPsec Authentication Header (the decoder reads the flow's
 /// tuple from inside it). Recorded on the flow as `ipsec.ah`; in tunnel mode (the AH's next
@@ -213,7 +209,7 @@ pub(super) fn ipsec_ah(
         .meta_mut()
         .ipsec
         .get_or_insert(crate::model::meta::IpsecMeta { ah: mode });
-    if !tunnel || flow.detect.alerted || out.iter().any(|f| f.signature_id == SID_AH_TUNNEL) {
+    if !tunnel || flow.detect.alerted || out.iter().any(|f| f.signature_id == sid::AH_TUNNEL) {
         return;
     }
     let direction = d.direction(key, flow);
@@ -221,7 +217,7 @@ pub(super) fn ipsec_ah(
     md.insert("direction".into(), vec![direction.into()]);
     md.insert("ipsec_ah".into(), vec!["tunnel".into()]);
     out.push(Finding {
-        signature_id: SID_AH_TUNNEL,
+        signature_id: sid::AH_TUNNEL,
         signature: format!(
             "SPANWATCH vpn: IPsec AH tunnel (authenticated, not encrypted) ({direction})"
         ),

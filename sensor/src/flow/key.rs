@@ -3,8 +3,8 @@
 
 use crate::decode::{Addr, PacketInfo, PROTO_ICMP, PROTO_ICMPV6};
 use crate::flow::community_id::icmp_counterpart;
+use crate::model::net::Ends;
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
@@ -79,13 +79,7 @@ pub fn fixed_state() -> ahash::RandomState {
     ahash::RandomState::with_seeds(1, 2, 3, 4)
 }
 
-pub fn to_ip(v6: bool, a: &Addr) -> IpAddr {
-    if v6 {
-        IpAddr::V6(Ipv6Addr::from(*a))
-    } else {
-        IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
-    }
-}
+pub use crate::model::net::to_ip;
 
 #[cfg(test)]
 mod tests {
@@ -128,18 +122,7 @@ mod tests {
     }
 }
 
-/// A flow's endpoints oriented client → server, raw (for consumers that compare addresses
-/// rather than print them: the host stage).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ends {
-    pub v6: bool,
-    pub client: [u8; 16],
-    pub server: [u8; 16],
-    pub cport: u16,
-    pub sport: u16,
-    pub proto: u8,
-}
-
+// The constructor from a key lives with the key (model/ knows no flows).
 impl Ends {
     pub fn of(key: &FlowKey, client_is_lo: bool) -> Ends {
         let (client, cport, server, sport) = if client_is_lo {

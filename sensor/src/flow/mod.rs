@@ -2,16 +2,16 @@
 //! TCP state, client/server roles, and Community ID.
 
 pub mod app;
-pub mod community_id;
+pub use crate::model::community_id;
 pub mod key;
 pub mod table;
 
+pub use crate::model::net::Ends;
 pub use app::AppProto;
-pub use key::{Ends, FlowKey};
+pub use key::FlowKey;
 pub use table::{FlowConfig, FlowTable};
 
 use crate::decode::Encap;
-use crate::detect::FlowDetect;
 
 /// TCP connection state as far as a passive observer can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,10 +31,11 @@ pub enum TcpState {
 pub const TO_SERVER: usize = 0;
 pub const TO_CLIENT: usize = 1;
 
-/// One bidirectional flow. The app-layer detection state sits behind a box so that flows
-/// which never carry payload stay small.
+/// One bidirectional flow, with the per-flow state `D` of the stages above (detection's
+/// `detect::FlowDetect`, whose buffers sit behind a box so that flows which never carry
+/// payload stay small).
 #[derive(Debug)]
-pub struct Flow {
+pub struct Flow<D> {
     pub id: u64,
     pub start_ns: u64,
     pub last_ns: u64,
@@ -51,10 +52,10 @@ pub struct Flow {
     pub app_proto: AppProto,
     pub encap: Encap,
     pub vlan: u16,
-    pub detect: FlowDetect,
+    pub detect: D,
 }
 
-impl Flow {
+impl<D> Flow<D> {
     pub fn state_name(&self, proto: u8) -> &'static str {
         if proto == crate::decode::PROTO_TCP {
             match self.tcp {

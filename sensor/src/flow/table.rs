@@ -3,7 +3,7 @@
 
 use super::{Flow, FlowKey, TcpState};
 use crate::decode::{PROTO_TCP, PROTO_UDP};
-use crate::telemetry::EndReason;
+use crate::model::record::EndReason;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ impl Default for FlowConfig {
 }
 
 impl FlowConfig {
-    fn idle_timeout(&self, key: &FlowKey, f: &Flow) -> (u64, EndReason) {
+    fn idle_timeout<D>(&self, key: &FlowKey, f: &Flow<D>) -> (u64, EndReason) {
         match key.proto {
             PROTO_TCP => match f.tcp {
                 TcpState::Closed => (self.tcp_closed_ns, EndReason::Closed),
@@ -51,14 +51,16 @@ impl FlowConfig {
     }
 }
 
-pub struct FlowTable {
-    map: HashMap<FlowKey, Flow, ahash::RandomState>,
+/// Generic over the per-flow state `D` of the stages above (detection keeps its
+/// `detect::FlowDetect` here), so the table knows nothing of them.
+pub struct FlowTable<D> {
+    map: HashMap<FlowKey, Flow<D>, ahash::RandomState>,
     cfg: FlowConfig,
     next_sweep_ns: u64,
 }
 
-impl FlowTable {
-    pub fn new(cfg: FlowConfig) -> FlowTable {
+impl<D> FlowTable<D> {
+    pub fn new(cfg: FlowConfig) -> FlowTable<D> {
         FlowTable {
             map: HashMap::with_hasher(super::key::fixed_state()),
             cfg,
@@ -77,12 +79,12 @@ impl FlowTable {
     }
 
     #[inline]
-    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<D>> {
         self.map.get_mut(key)
     }
 
     /// Remove a flow (e.g. a closed TCP flow whose tuple a new SYN reuses).
-    pub fn remove(&mut self, key: &FlowKey) -> Option<Flow> {
+    pub fn remove(&mut self, key: &FlowKey) -> Option<Flow<D>> {
         self.map.remove(key)
     }
 
@@ -91,10 +93,10 @@ impl FlowTable {
     pub fn insert(
         &mut self,
         key: FlowKey,
-        flow: Flow,
+        flow: Flow<D>,
         now: u64,
-        mut emit: impl FnMut(&FlowKey, &mut Flow, EndReason),
-    ) -> &mut Flow {
+        mut emit: impl FnMut(&FlowKey, &mut Flow<D>, EndReason),
+    ) -> &mut Flow<D> {
         if self.map.len() >= self.cfg.max_flows {
             self.make_room(now, &mut emit);
         }
@@ -113,7 +115,7 @@ impl FlowTable {
     pub fn expire(
         &mut self,
         now: u64,
-        mut emit: impl FnMut(&FlowKey, &mut Flow, Option<EndReason>),
+        mut emit: impl FnMut(&FlowKey, &mut Flow<D>, Option<EndReason>),
     ) {
         self.next_sweep_ns = now.saturating_add(self.cfg.sweep_ns);
         let cfg = &self.cfg;
@@ -137,7 +139,7 @@ impl FlowTable {
     }
 
     /// Write out every flow (end of capture, shutdown).
-    pub fn drain(&mut self, mut emit: impl FnMut(&FlowKey, &mut Flow, EndReason)) {
+    pub fn drain(&mut self, mut emit: impl FnMut(&FlowKey, &mut Flow<D>, EndReason)) {
         for (k, mut f) in self.map.drain() {
             emit(&k, &mut f, EndReason::Shutdown);
         }
@@ -145,7 +147,7 @@ impl FlowTable {
 
     /// Emergency: first flows idle for an eighth of their timeout, then the least recently
     /// seen sixteenth of the table.
-    fn make_room(&mut self, now: u64, emit: &mut impl FnMut(&FlowKey, &mut Flow, EndReason)) {
+    fn make_room(&mut self, now: u64, emit: &mut impl FnMut(&FlowKey, &mut Flow<D>, EndReason)) {
         let cfg = &self.cfg;
         self.map.retain(|k, f| {
             let (idle, _) = cfg.idle_timeout(k, f);

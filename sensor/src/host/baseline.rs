@@ -37,9 +37,9 @@ impl VolumeConfig {
             peer_factor: 3.0,
         }
     }
-    /// `name` is the section (`host.egress`); ranges from [`crate::config::RANGES`].
+    /// `name` is the section (`host.egress`); ranges from [`crate::model::ranges::RANGES`].
     pub fn validate(&self, name: &str) -> Result<(), String> {
-        use crate::config::check;
+        use crate::model::ranges::check;
         check(&format!("{name}.floor_bytes"), self.floor_bytes)?;
         check(&format!("{name}.new_host_bytes"), self.new_host_bytes)?;
         check(&format!("{name}.deviations"), self.deviations)?;

@@ -34,9 +34,10 @@
 //! than `long_connection_s`, noticed at its active-timeout records or its end, one alert per
 //! flow.
 
-use crate::config::HomeNet;
 use crate::flow::Ends;
-use crate::output::eve::{Finding, FlowRecord};
+use crate::model::net::HomeNet;
+use crate::model::record::{Finding, FlowRecord};
+use crate::model::sid::{self, AnomalyKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -136,7 +137,7 @@ impl Default for BeaconConfig {
 
 impl BeaconConfig {
     pub fn validate(&self) -> Result<(), String> {
-        use crate::config::check;
+        use crate::model::ranges::check;
         check("detect.beacon.window_s", self.window_s)?;
         check("detect.beacon.min_connections", self.min_connections)?;
         check("detect.beacon.min_score", self.min_score)?;
@@ -248,7 +249,7 @@ pub struct Score {
 
 /// What the stage raises: the finding and where it belongs.
 pub struct Raised {
-    pub kind: &'static str,
+    pub kind: AnomalyKind,
     pub ends: Ends,
     pub flow_id: u64,
     pub ts_ns: u64,
@@ -431,14 +432,14 @@ impl Beacons {
         put("bytes_toclient", f.bytes_toclient.to_string());
         let hours = dur as f64 / 3600.0;
         out.push(Raised {
-            kind: "long-connection",
+            kind: AnomalyKind::LongConnection,
             ends: rec.ends,
             flow_id: rec.flow_id,
             ts_ns: rec.end_ns,
             app_proto: rec.app_proto,
             dedup: format!("{}", rec.flow_id),
             finding: Finding {
-                signature_id: super::SID_LONG_CONNECTION,
+                signature_id: sid::LONG_CONNECTION,
                 signature: format!(
                     "SPANWATCH beacon: long connection ({hours:.1} h, {})",
                     rec.app.as_deref().unwrap_or(rec.app_proto)
@@ -570,20 +571,20 @@ fn beacon_alert(cfg: &BeaconConfig, ends: &Ends, p: &Pair, sc: &Score, now: u64)
     put("window_s", cfg.window_s.to_string());
     let what = p.app.as_deref().unwrap_or(p.app_proto);
     Raised {
-        kind: "beacon",
+        kind: AnomalyKind::Beacon,
         ends: *ends,
         flow_id: p.last_flow_id,
         ts_ns: now,
         app_proto: p.app_proto,
         dedup: format!(
             "{}|{}|{}|{}",
-            crate::flow::key::to_ip(ends.v6, &ends.client),
-            crate::flow::key::to_ip(ends.v6, &ends.server),
+            crate::model::net::to_ip(ends.v6, &ends.client),
+            crate::model::net::to_ip(ends.v6, &ends.server),
             ends.sport,
             ends.proto
         ),
         finding: Finding {
-            signature_id: super::SID_BEACON,
+            signature_id: sid::BEACON,
             signature: format!(
                 "SPANWATCH beacon: regular connections every ~{} s ({what}), score {:.2}",
                 fmt_interval(sc.ts_mode_s),

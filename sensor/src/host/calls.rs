@@ -5,8 +5,10 @@
 //! lasts while any of its legs is open; a host carrying more calls than the configured
 //! number at once raises a `calls` alert (once, until it drops back).
 
-use super::hosts::{ip_of, Call};
+use super::hosts::Call;
 use super::*;
+use crate::model::net::to_ip;
+use crate::model::sid::{self, AnomalyKind};
 
 /// The internal end of a media flow and the remote one.
 fn sides(home: &HomeNet, e: &Ends) -> Option<(HostKey, [u8; 16])> {
@@ -60,21 +62,21 @@ impl HostStage {
                 .map(|c| {
                     format!(
                         "{} {}{} legs={} since={}",
-                        ip_of(c.v6, &c.remote),
+                        to_ip(c.v6, &c.remote),
                         c.app_proto,
                         c.app
                             .as_deref()
                             .map(|a| format!(" ({a})"))
                             .unwrap_or_default(),
                         c.legs.len(),
-                        crate::output::eve::timestamp(c.since_ns)
+                        crate::model::record::timestamp(c.since_ns)
                     )
                 })
                 .collect(),
         );
         let n = x.calls.len();
         let f = Finding {
-            signature_id: SID_CALLS,
+            signature_id: sid::CALLS,
             signature: format!(
                 "SPANWATCH calls: {} carries {n} audio/video calls at once",
                 k.ip()
@@ -85,7 +87,7 @@ impl HostStage {
             metadata: md,
         };
         self.raise(
-            3,
+            AnomalyKind::Calls,
             &m.ends,
             m.flow_id,
             m.ts_ns,

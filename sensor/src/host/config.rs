@@ -188,9 +188,9 @@ impl Default for FanInConfig {
 }
 
 impl HostConfig {
-    /// Every number against its range in [`crate::config::RANGES`].
+    /// Every number against its range in [`crate::model::ranges::RANGES`].
     pub fn validate(&self) -> Result<(), String> {
-        use crate::config::check;
+        use crate::model::ranges::check;
         check("host.max_hosts", self.max_hosts)?;
         check("host.interval_s", self.interval_s)?;
         check("host.baseline_intervals", self.baseline_intervals)?;

@@ -7,21 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-/// One DNS message seen by a worker.
-#[derive(Debug, Clone)]
-pub struct DnsObs {
-    pub ts_ns: u64,
-    pub flow_id: u64,
-    pub v6: bool,
-    pub client: [u8; 16],
-    pub client_port: u16,
-    pub server: [u8; 16],
-    pub server_port: u16,
-    pub qname: String,
-    pub qtype: u16,
-    pub is_response: bool,
-    pub size: u32,
-}
+pub use crate::model::record::DnsObs;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -58,7 +44,7 @@ impl Default for DnsTunnelConfig {
 
 impl DnsTunnelConfig {
     pub fn validate(&self) -> Result<(), String> {
-        use crate::config::check;
+        use crate::model::ranges::check;
         check("detect.dns_tunnel.window_s", self.window_s)?;
         check("detect.dns_tunnel.min_queries", self.min_queries)?;
         check(
@@ -175,7 +161,7 @@ impl DnsTunnel {
             .strip_suffix(domain.as_str())
             .unwrap_or("")
             .trim_end_matches('.');
-        let client = crate::flow::key::to_ip(o.v6, &o.client);
+        let client = crate::model::net::to_ip(o.v6, &o.client);
         if !o.is_response {
             if let Some(figures) = encoded_name(sub) {
                 let w = self.window(client, &domain, o.ts_ns)?;
@@ -204,7 +190,7 @@ impl DnsTunnel {
         let by_server = outside.then(|| {
             format!(
                 "{} (names outside the public DNS)",
-                crate::flow::key::to_ip(o.v6, &o.server)
+                crate::model::net::to_ip(o.v6, &o.server)
             )
         });
         if let Some(v) = self.feed(client, &domain, sub, o) {

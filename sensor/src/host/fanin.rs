@@ -4,8 +4,10 @@
 //! workers before deduplication, so every session counts. With MaxMind-format databases
 //! the alert names countries and autonomous systems, and networks are counted as ASNs.
 
-use super::hosts::{ip_of, raw_of as raw, Source};
+use super::hosts::{raw_of as raw, Source};
 use super::*;
+use crate::model::net::to_ip;
+use crate::model::sid::{self, AnomalyKind};
 
 /// Sources kept per host (the oldest goes first).
 const MAX_SOURCES: usize = 64;
@@ -14,7 +16,7 @@ impl HostStage {
     /// The network a source counts as: its autonomous system when known, else its IPv4 /24
     /// or IPv6 /48.
     fn network(&self, s: &Source) -> String {
-        let ip = ip_of(s.v6, &s.addr);
+        let ip = to_ip(s.v6, &s.addr);
         if let Some((n, _)) = self.geo.asn(ip) {
             return format!("AS{n}");
         }
@@ -85,7 +87,7 @@ impl HostStage {
             md1(&mut md, "max_sources", self.cfg.fan_in.max_sources);
             md1(&mut md, "window_s", self.cfg.fan_in.window_s);
             let f = Finding {
-                signature_id: SID_FANIN_SOURCES,
+                signature_id: sid::FANIN_SOURCES,
                 signature: format!(
                     "SPANWATCH fan-in: {tool} on {}:{port} reached from {} external addresses",
                     k.ip(),
@@ -97,7 +99,7 @@ impl HostStage {
                 metadata: md,
             };
             self.raise(
-                4,
+                AnomalyKind::FanIn,
                 &ends,
                 a.flow_id,
                 now,
@@ -118,7 +120,7 @@ impl HostStage {
             md1(&mut md, "window_s", self.cfg.fan_in.window_s);
             md.insert("networks".into(), nets.clone());
             let f = Finding {
-                signature_id: SID_FANIN_NETWORKS,
+                signature_id: sid::FANIN_NETWORKS,
                 signature: format!(
                     "SPANWATCH fan-in: remote-access sessions to {} from {} networks",
                     k.ip(),
@@ -130,7 +132,7 @@ impl HostStage {
                 metadata: md,
             };
             self.raise(
-                4,
+                AnomalyKind::FanIn,
                 &ends,
                 a.flow_id,
                 now,
@@ -149,7 +151,7 @@ impl HostStage {
             s.iter()
                 .take(16)
                 .map(|s| {
-                    let ip = ip_of(s.v6, &s.addr);
+                    let ip = to_ip(s.v6, &s.addr);
                     format!("{ip} port={} {}", s.port, s.tool.as_deref().unwrap_or(""))
                         .trim_end()
                         .to_string()
@@ -159,14 +161,14 @@ impl HostStage {
         if !self.geo.is_empty() {
             let mut countries: Vec<String> = s
                 .iter()
-                .filter_map(|s| self.geo.country(ip_of(s.v6, &s.addr)))
+                .filter_map(|s| self.geo.country(to_ip(s.v6, &s.addr)))
                 .collect();
             countries.sort();
             countries.dedup();
             md.insert("countries".into(), countries);
             let mut asns: Vec<String> = s
                 .iter()
-                .filter_map(|s| self.geo.asn(ip_of(s.v6, &s.addr)))
+                .filter_map(|s| self.geo.asn(to_ip(s.v6, &s.addr)))
                 .map(|(n, o)| format!("AS{n} {o}").trim_end().to_string())
                 .collect();
             asns.sort();

@@ -4,6 +4,7 @@
 //! entries: when full, the least recently active sixteenth goes (counted).
 
 use super::baseline::Baseline;
+use crate::model::net::to_ip;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -14,7 +15,7 @@ pub struct HostKey {
 
 impl HostKey {
     pub fn ip(&self) -> std::net::IpAddr {
-        ip_of(self.v6, &self.addr)
+        to_ip(self.v6, &self.addr)
     }
 }
 
@@ -27,14 +28,6 @@ pub fn raw_of(ip: std::net::IpAddr) -> (bool, [u8; 16]) {
             (false, b)
         }
         std::net::IpAddr::V6(a) => (true, a.octets()),
-    }
-}
-
-pub fn ip_of(v6: bool, a: &[u8; 16]) -> std::net::IpAddr {
-    if v6 {
-        std::net::Ipv6Addr::from(*a).into()
-    } else {
-        std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).into()
     }
 }
 

@@ -25,9 +25,10 @@ pub mod state;
 pub mod tunnels;
 pub mod volume;
 
-use crate::config::HomeNet;
 use crate::flow::Ends;
-use crate::output::eve::{alert_from_tuple, AlertRecord, Finding, FlowRecord, Tuple};
+use crate::model::net::HomeNet;
+use crate::model::record::{alert_from_tuple, AlertRecord, Finding, FlowRecord, Tuple};
+use crate::model::sid::{self, AnomalyKind};
 use crate::telemetry::OutputStats;
 pub use config::HostConfig;
 use dns_tunnel::{DnsObs, DnsTunnel, DnsTunnelConfig};
@@ -36,32 +37,17 @@ use obs::{FlowUse, MediaObs, Usage};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Signature ids of the host stage.
-pub const SID_DNS_TUNNEL: u32 = 9_300_002;
-pub const SID_SSH_BULK: u32 = 9_300_003;
-pub const SID_SSH_FORWARDING: u32 = 9_300_004;
-pub const SID_EGRESS: u32 = 9_300_010;
-pub const SID_EXFIL: u32 = 9_300_020;
-pub const SID_COLLECTION: u32 = 9_300_030;
-pub const SID_CALLS: u32 = 9_300_040;
-pub const SID_FANIN_SOURCES: u32 = 9_300_050;
-pub const SID_FANIN_NETWORKS: u32 = 9_300_051;
-pub const SID_BEACON: u32 = 9_300_060;
-pub const SID_LONG_CONNECTION: u32 = 9_300_061;
-pub const SID_RESOLVER_BYPASS: u32 = 9_300_070;
-
-/// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.
-pub const ANOMALY_KINDS: [&str; 9] = [
-    "egress",
-    "exfiltration",
-    "collection",
-    "calls",
-    "fan-in",
-    "dns-tunnel",
-    "beacon",
-    "long-connection",
-    "resolver-bypass",
-];
+/// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`
+/// (the names of [`AnomalyKind::ALL`]).
+pub const ANOMALY_KINDS: [&str; 9] = {
+    let mut k = [""; 9];
+    let mut i = 0;
+    while i < 9 {
+        k[i] = AnomalyKind::ALL[i].as_str();
+        i += 1;
+    }
+    k
+};
 
 /// Direction classes of `spanwatch_egress_bytes_total`.
 pub const DIRECTION_CLASSES: [&str; 3] = ["inbound", "outbound", "internal"];
@@ -140,9 +126,8 @@ impl HostStage {
     /// Raise what the tunnels part found.
     fn raise_all(&self, found: Vec<beacon::Raised>, alerts: &mut Vec<AlertRecord>) {
         for r in found {
-            let kind = ANOMALY_KINDS.iter().position(|k| *k == r.kind).unwrap_or(0);
             let (e, id, ts, ap) = (&r.ends, r.flow_id, r.ts_ns, r.app_proto);
-            self.raise(kind, e, id, ts, ap, r.dedup, r.finding, alerts);
+            self.raise(r.kind, e, id, ts, ap, r.dedup, r.finding, alerts);
         }
     }
 
@@ -159,7 +144,7 @@ impl HostStage {
     #[allow(clippy::too_many_arguments)]
     fn raise(
         &self,
-        kind: usize,
+        kind: AnomalyKind,
         ends: &Ends,
         flow_id: u64,
         ts: u64,
@@ -168,7 +153,7 @@ impl HostStage {
         f: Finding,
         alerts: &mut Vec<AlertRecord>,
     ) {
-        self.stats.host_anomalies[kind].inc();
+        self.stats.host_anomalies[kind.index()].inc();
         let t = Tuple::from_parts(
             ends.v6,
             &ends.client,
@@ -219,7 +204,7 @@ impl HostStage {
     pub fn on_dns(&mut self, o: &DnsObs, alerts: &mut Vec<AlertRecord>) {
         self.advance(o.ts_ns);
         let Some(v) = self.dns.observe(o) else { return };
-        self.stats.host_anomalies[5].inc();
+        self.stats.host_anomalies[AnomalyKind::DnsTunnel.index()].inc();
         let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
         md.insert("domain".into(), vec![v.domain.clone()]);
         md.insert("example_query".into(), vec![v.obs.qname.clone()]);
@@ -227,7 +212,7 @@ impl HostStage {
             md.insert(k, vec![val]);
         }
         let f = Finding {
-            signature_id: SID_DNS_TUNNEL,
+            signature_id: sid::DNS_TUNNEL,
             signature: format!("SPANWATCH tunnel: DNS tunnel to {}", v.domain),
             category: "tunnel",
             severity: 2,

@@ -3,7 +3,7 @@
 
 use crate::flow::Ends;
 use crate::model::meta::FlowMeta;
-use crate::output::eve::FlowRecord;
+use crate::model::record::FlowRecord;
 
 /// An open flow moved bytes since its last report (see `worker::PROGRESS_BYTES`).
 #[derive(Debug, Clone)]

@@ -5,7 +5,8 @@
 
 use super::beacon::Raised;
 use crate::detect::resolver::KINDS;
-use crate::output::eve::{Finding, FlowRecord};
+use crate::model::record::{Finding, FlowRecord};
+use crate::model::sid::{self, AnomalyKind};
 use serde::{Deserialize, Serialize};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -100,16 +101,16 @@ impl Resolvers {
             "doq" => "DNS over QUIC",
             _ => "DNS over HTTPS",
         };
-        let client = crate::flow::key::to_ip(e.v6, &e.client);
+        let client = crate::model::net::to_ip(e.v6, &e.client);
         out.push(Raised {
-            kind: "resolver-bypass",
+            kind: AnomalyKind::ResolverBypass,
             ends: *e,
             flow_id: rec.flow_id,
             ts_ns: rec.end_ns,
             app_proto: rec.app_proto,
             dedup: format!("{client}|{resolver}|{kind}"),
             finding: Finding {
-                signature_id: super::SID_RESOLVER_BYPASS,
+                signature_id: sid::RESOLVER_BYPASS,
                 signature: format!("SPANWATCH resolver-bypass: {how} to {resolver}"),
                 category: "resolver-bypass",
                 severity: 3,

@@ -6,10 +6,10 @@
 //! hidden channel, and its bytes and direction reach the egress, exfiltration and
 //! collection accounting of the host stage as any upload or download does.
 
-use super::{SID_SSH_BULK, SID_SSH_FORWARDING};
-use crate::config::HomeNet;
 use crate::detect::ssh_shape::{BULK_BYTES, MIN_KEYSTROKES};
-use crate::output::eve::{alert_from_tuple, AlertRecord, Finding, FlowRecord};
+use crate::model::net::HomeNet;
+use crate::model::record::{alert_from_tuple, AlertRecord, Finding, FlowRecord};
+use crate::model::sid;
 
 use std::collections::BTreeMap;
 
@@ -60,7 +60,7 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
         };
         put("bulk_direction", dir.to_string());
         (
-            SID_SSH_BULK,
+            sid::SSH_BULK,
             format!(
                 "SPANWATCH tunnel: SSH session carrying bulk data {way} (port forwarding, not a copy)"
             ),
@@ -75,7 +75,7 @@ pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertReco
             "data exchanged, nobody typing"
         };
         (
-            SID_SSH_FORWARDING,
+            sid::SSH_FORWARDING,
             format!("SPANWATCH tunnel: SSH session shaped like port forwarding ({how})"),
         )
     };

@@ -4,8 +4,8 @@
 
 use super::beacon::{BeaconConfig, Beacons, Raised};
 use super::resolver::{ResolverBypassConfig, Resolvers};
-use crate::config::HomeNet;
-use crate::output::eve::FlowRecord;
+use crate::model::net::HomeNet;
+use crate::model::record::FlowRecord;
 use crate::telemetry::OutputStats;
 
 pub struct Tunnels {

@@ -6,6 +6,7 @@
 
 use super::hosts::{Dest, Host, Upload, COLLECT_ALERTED, EGRESS_ALERTED};
 use super::*;
+use crate::model::sid::{self, AnomalyKind};
 
 /// A host's destinations are listed once it has sent this much in the interval.
 const DEST_TRACK_BYTES: u64 = 1 << 20;
@@ -136,7 +137,7 @@ impl HostStage {
         }
         if let Some(f) = exfil {
             self.raise(
-                1,
+                AnomalyKind::Exfiltration,
                 u.ends,
                 u.flow_id,
                 u.ts_ns,
@@ -148,7 +149,7 @@ impl HostStage {
         }
         if let Some(f) = egress {
             self.raise(
-                0,
+                AnomalyKind::Egress,
                 u.ends,
                 u.flow_id,
                 u.ts_ns,
@@ -192,9 +193,9 @@ impl HostStage {
         md1(&mut md, "intervals_learned", h.collect.n);
         md1(&mut md, "peer_level_bytes", peer_level as u64);
         md1(&mut md, "service", svc);
-        md1(&mut md, "server", super::hosts::ip_of(e.v6, &e.server));
+        md1(&mut md, "server", crate::model::net::to_ip(e.v6, &e.server));
         let f = Finding {
-            signature_id: SID_COLLECTION,
+            signature_id: sid::COLLECTION,
             signature: format!(
                 "SPANWATCH collection: host read {} from internal {svc} servers in {} s, far above its usual",
                 fmt_bytes(h.cur_collect),
@@ -206,7 +207,7 @@ impl HostStage {
             metadata: md,
         };
         self.raise(
-            2,
+            AnomalyKind::Collection,
             e,
             u.flow_id,
             u.ts_ns,
@@ -395,7 +396,7 @@ fn note_upload(
     md1(
         &mut md,
         "server",
-        super::hosts::ip_of(u.ends.v6, &u.ends.server),
+        crate::model::net::to_ip(u.ends.v6, &u.ends.server),
     );
     md1(&mut md, "transport", u.app_proto);
     // What the wire shows of a git push: SSH to a code host carrying far more up than down
@@ -415,7 +416,7 @@ fn note_upload(
         md1(&mut md, "git", g);
     }
     Some(Finding {
-        signature_id: SID_EXFIL,
+        signature_id: sid::EXFIL,
         signature: format!(
             "SPANWATCH exfiltration: {} uploaded to {app} ({cat})",
             fmt_bytes(p.out)
@@ -461,7 +462,7 @@ fn egress_finding(
                     } else {
                         format!("{:.1}", d.out as f64 / d.inn as f64)
                     };
-                    let ip = super::hosts::ip_of(d.v6, &d.addr);
+                    let ip = crate::model::net::to_ip(d.v6, &d.addr);
                     let at = if d.v6 {
                         format!("[{ip}]:{}", d.port)
                     } else {
@@ -481,7 +482,7 @@ fn egress_finding(
         );
     }
     Finding {
-        signature_id: SID_EGRESS,
+        signature_id: sid::EGRESS,
         signature: format!(
             "SPANWATCH egress: {} sent {} outside the home networks in {interval_s} s, {}",
             k.ip(),

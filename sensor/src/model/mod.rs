@@ -7,4 +7,9 @@
 //! - [`record`]: the records passed between stages and written as EVE (flow, alert, finding).
 //! - [`sid`]: every signature id spanwatch raises, its category and host-anomaly kinds.
 
+pub mod community_id;
 pub mod meta;
+pub mod net;
+pub mod ranges;
+pub mod record;
+pub mod sid;

@@ -5,12 +5,7 @@
 //! Nothing here keeps per-flow state or allocates on the probe path; parsers return owned
 //! metadata only once a message is complete. No function here panics on any input.
 
-/// Which way the bytes travel relative to the flow's client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    ToServer,
-    ToClient,
-}
+pub use crate::model::net::Direction;
 
 /// Answer of a probe: does this direction's opening look like the protocol?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,44 +50,7 @@ impl SharedCtr {
     }
 }
 
-/// Why a flow record was written: the bounded `reason` label and EVE `flow.reason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum EndReason {
-    /// Idle longer than its protocol's timeout.
-    Timeout = 0,
-    /// TCP closed by FIN in both directions or RST, then the closed timeout.
-    Closed,
-    /// Open longer than the active timeout: a record is written and the flow goes on.
-    ActiveTimeout,
-    /// Pushed out because the flow table was full.
-    Evicted,
-    /// A new TCP connection reused the tuple of a closed one.
-    Reuse,
-    /// Still open when the capture ended or the sensor stopped.
-    Shutdown,
-}
-
-impl EndReason {
-    pub const ALL: [EndReason; 6] = [
-        EndReason::Timeout,
-        EndReason::Closed,
-        EndReason::ActiveTimeout,
-        EndReason::Evicted,
-        EndReason::Reuse,
-        EndReason::Shutdown,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Timeout => "timeout",
-            EndReason::Closed => "closed",
-            EndReason::ActiveTimeout => "active_timeout",
-            EndReason::Evicted => "evicted",
-            EndReason::Reuse => "reuse",
-            EndReason::Shutdown => "shutdown",
-        }
-    }
-}
+pub use crate::model::record::EndReason;
 
 /// Alert categories: the bounded `category` label and EVE `alert.category`.
 pub const ALERT_CATEGORIES: [&str; 11] = [

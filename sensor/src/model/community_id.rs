@@ -4,7 +4,9 @@
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
-use crate::decode::{PROTO_ICMP, PROTO_ICMPV6};
+// IP protocol numbers (IANA): ICMP and ICMPv6.
+const PROTO_ICMP: u8 = 1;
+const PROTO_ICMPV6: u8 = 58;
 
 /// ICMP/ICMPv6 types that have a counterpart, and that counterpart (the spec's mapping).
 pub fn icmp_counterpart(v6: bool, t: u8) -> Option<u8> {

@@ -1,0 +1,122 @@
+//! Every signature id spanwatch raises from code, in one place (the rules catalogue's
+//! entries carry their own ids in `rules/*.toml`), and the kinds of host anomaly.
+//!
+//! Ranges: 9 2xx xxx remote access, 9 3xx xxx tunnels and the host stage's behaviour
+//! (ICMP tunnel, DNS tunnel, SSH shapes, egress, exfiltration, collection, calls, fan-in,
+//! beacons, resolver bypass), 9 4xx xxx VPNs and proxies.
+
+// Remote access by protocol (detect::remote_access).
+pub const RDP: u32 = 9_200_001;
+pub const VNC: u32 = 9_200_002;
+pub const SSH: u32 = 9_200_003;
+pub const XDMCP: u32 = 9_200_004;
+
+// Tunnels seen in one flow (detect).
+pub const ICMP_TUNNEL: u32 = 9_300_001;
+
+// The host stage (host): across flows and over time.
+pub const DNS_TUNNEL: u32 = 9_300_002;
+pub const SSH_BULK: u32 = 9_300_003;
+pub const SSH_FORWARDING: u32 = 9_300_004;
+pub const EGRESS: u32 = 9_300_010;
+pub const EXFIL: u32 = 9_300_020;
+pub const COLLECTION: u32 = 9_300_030;
+pub const CALLS: u32 = 9_300_040;
+pub const FANIN_SOURCES: u32 = 9_300_050;
+pub const FANIN_NETWORKS: u32 = 9_300_051;
+pub const BEACON: u32 = 9_300_060;
+pub const LONG_CONNECTION: u32 = 9_300_061;
+pub const RESOLVER_BYPASS: u32 = 9_300_070;
+
+// VPNs and proxies (detect::tunnels).
+pub const VPN: u32 = 9_400_001;
+pub const TOR: u32 = 9_400_002;
+pub const PROXY: u32 = 9_400_003;
+pub const PROXY_HEADER: u32 = 9_400_004;
+pub const AH_TUNNEL: u32 = 9_400_005;
+
+/// Every id above, for tests that check they are distinct.
+pub const ALL: &[u32] = &[
+    RDP,
+    VNC,
+    SSH,
+    XDMCP,
+    ICMP_TUNNEL,
+    DNS_TUNNEL,
+    SSH_BULK,
+    SSH_FORWARDING,
+    EGRESS,
+    EXFIL,
+    COLLECTION,
+    CALLS,
+    FANIN_SOURCES,
+    FANIN_NETWORKS,
+    BEACON,
+    LONG_CONNECTION,
+    RESOLVER_BYPASS,
+    VPN,
+    TOR,
+    PROXY,
+    PROXY_HEADER,
+    AH_TUNNEL,
+];
+
+/// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnomalyKind {
+    Egress,
+    Exfiltration,
+    Collection,
+    Calls,
+    FanIn,
+    DnsTunnel,
+    Beacon,
+    LongConnection,
+    ResolverBypass,
+}
+
+impl AnomalyKind {
+    pub const ALL: [AnomalyKind; 9] = [
+        AnomalyKind::Egress,
+        AnomalyKind::Exfiltration,
+        AnomalyKind::Collection,
+        AnomalyKind::Calls,
+        AnomalyKind::FanIn,
+        AnomalyKind::DnsTunnel,
+        AnomalyKind::Beacon,
+        AnomalyKind::LongConnection,
+        AnomalyKind::ResolverBypass,
+    ];
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AnomalyKind::Egress => "egress",
+            AnomalyKind::Exfiltration => "exfiltration",
+            AnomalyKind::Collection => "collection",
+            AnomalyKind::Calls => "calls",
+            AnomalyKind::FanIn => "fan-in",
+            AnomalyKind::DnsTunnel => "dns-tunnel",
+            AnomalyKind::Beacon => "beacon",
+            AnomalyKind::LongConnection => "long-connection",
+            AnomalyKind::ResolverBypass => "resolver-bypass",
+        }
+    }
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_and_kinds_in_order() {
+        let mut v = ALL.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        assert_eq!(v.len(), ALL.len());
+        for (i, k) in AnomalyKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i);
+        }
+    }
+}
