@@ -232,7 +232,6 @@ pub struct Detector {
 /// IP protocol number of IPsec ESP (RFC 4303).
 const PROTO_ESP: u8 = 50;
 
-/// Signature id of the ICMP tunnel finding.
 /// Echo payloads looked at per ICMP flow before giving up.
 const ICMP_INSPECT: u32 = 2000;
 

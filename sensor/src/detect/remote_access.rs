@@ -10,8 +10,6 @@ use crate::model::sid;
 use crate::rules::Category;
 use std::collections::BTreeMap;
 
-/// Signature ids for protocol-level detections (catalogue tools carry their own).
-
 pub(super) fn check(
     d: &Detector,
     key: &FlowKey,

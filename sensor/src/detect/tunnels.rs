@@ -188,8 +188,6 @@ pub(super) fn check(
     out.push(f);
 }
 
-/// Signature id of the IPsec AH tunnel finding.
-
 /// A flow whose packets carry an IPsec Authentication Header (the decoder reads the flow's
 /// tuple from inside it). Recorded on the flow as `ipsec.ah`; in tunnel mode (the AH's next
 /// header is IPv4 or IPv6, RFC 4302 §3.1.2) two gateways carry whole IP packets for others:

@@ -81,6 +81,25 @@ pub fn fixed_state() -> ahash::RandomState {
 
 pub use crate::model::net::to_ip;
 
+// The constructor from a key lives with the key (model/ knows no flows).
+impl Ends {
+    pub fn of(key: &FlowKey, client_is_lo: bool) -> Ends {
+        let (client, cport, server, sport) = if client_is_lo {
+            (key.lo, key.lo_port, key.hi, key.hi_port)
+        } else {
+            (key.hi, key.hi_port, key.lo, key.lo_port)
+        };
+        Ends {
+            v6: key.v6,
+            client,
+            server,
+            cport,
+            sport,
+            proto: key.proto,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,24 +138,5 @@ mod tests {
         (r.src, r.dst, r.sport) = (p.dst, p.src, 0);
         let (k2, _) = FlowKey::of(&r);
         assert_eq!(k1, k2);
-    }
-}
-
-// The constructor from a key lives with the key (model/ knows no flows).
-impl Ends {
-    pub fn of(key: &FlowKey, client_is_lo: bool) -> Ends {
-        let (client, cport, server, sport) = if client_is_lo {
-            (key.lo, key.lo_port, key.hi, key.hi_port)
-        } else {
-            (key.hi, key.hi_port, key.lo, key.lo_port)
-        };
-        Ends {
-            v6: key.v6,
-            client,
-            server,
-            cport,
-            sport,
-            proto: key.proto,
-        }
     }
 }

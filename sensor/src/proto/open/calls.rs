@@ -1,0 +1,28 @@
+//! Call media: STUN (and its SOFTWARE attribute), DTLS, RTCP, RTP.
+
+use crate::model::meta::StunMeta;
+use crate::proto::calls;
+use crate::proto::registry::AppProto;
+use crate::proto::session::Opening;
+
+pub fn probe_stun(o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProto> {
+    let s = calls::probe_stun(payload)?;
+    if let Some(sw) = s.software {
+        o.meta().stun = Some(StunMeta {
+            software: sw.to_string(),
+        });
+    }
+    Some(AppProto::Stun)
+}
+
+pub fn probe_dtls(_o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProto> {
+    calls::probe_dtls(payload).map(|_| AppProto::Dtls)
+}
+
+pub fn probe_rtcp(_o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProto> {
+    calls::probe_rtcp(payload).map(|_| AppProto::Rtcp)
+}
+
+pub fn probe_rtp(o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProto> {
+    (calls::probe_rtp(payload).is_some() && !o.ports.contains(&53)).then_some(AppProto::Rtp)
+}

@@ -1,0 +1,157 @@
+//! The one table of protocols: each line names a protocol's `app_proto` value and, where it
+//! has them, its TCP probe, its UDP probe and the reader of its opening — all functions of
+//! the protocol's own module. Adding a protocol is its module under `proto/` plus one line
+//! here (ARCHITECTURE.md walks through it).
+//!
+//! Probes run in the order of their priority (lower first) until one matches, so a
+//! protocol whose opening could be mistaken for another's is given a later place.
+
+use super::open;
+use super::session::{Opening, Outcome};
+use std::sync::OnceLock;
+
+/// A TCP probe: the opening bytes [to server, to client] and the ports [client, server];
+/// the protocol when they match.
+pub type TcpProbe = fn(&[u8], &[u8], [u16; 2]) -> Option<AppProto>;
+/// A UDP probe: one datagram (`dir` 0 to server, 1 to client) of a flow not yet
+/// identified; it may record evidence or name the product on the way.
+pub type UdpProbe = fn(&mut Opening, &[u8], usize) -> Option<AppProto>;
+/// The reader of a TCP flow's opening, once its protocol is known.
+pub type Reader = fn(&mut Opening) -> Outcome;
+
+macro_rules! protocols {
+    ($($v:ident => $s:literal
+        $(, tcp($tp:literal, $tf:expr))?
+        $(, udp($up:literal, $uf:expr))?
+        $(, open($of:expr))? ;)*) => {
+        /// Application protocols spanwatch names on the wire: the bounded value set of the
+        /// EVE `app_proto` field and of the `app_proto` metric label.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        #[repr(u8)]
+        pub enum AppProto {
+            #[default]
+            Unknown,
+            $($v),*
+        }
+
+        impl AppProto {
+            pub const ALL: &'static [AppProto] = &[AppProto::Unknown, $(AppProto::$v),*];
+            pub const COUNT: usize = AppProto::ALL.len();
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    AppProto::Unknown => "unknown",
+                    $(AppProto::$v => $s),*
+                }
+            }
+
+            pub fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The reader of this protocol's opening, if it has one.
+            pub fn reader(self) -> Option<Reader> {
+                match self {
+                    AppProto::Unknown => None,
+                    $(AppProto::$v => { None $(.or(Some($of as Reader)))? }),*
+                }
+            }
+        }
+
+        fn tcp_table() -> Vec<(u32, TcpProbe)> {
+            vec![$($(($tp, $tf as TcpProbe),)?)*]
+        }
+
+        fn udp_table() -> Vec<(u32, UdpProbe)> {
+            vec![$($(($up, $uf as UdpProbe),)?)*]
+        }
+    };
+}
+
+protocols! {
+    Tls => "tls", tcp(10, open::tls::probe), open(open::tls::read);
+    Dns => "dns", tcp(120, open::dns::probe_tcp);
+    Http => "http", tcp(60, open::http::probe), open(open::http::read);
+    Ssh => "ssh", tcp(30, open::ssh::probe), open(open::ssh::read);
+    Rdp => "rdp", tcp(20, open::rdp::probe), udp(10, open::rdp::probe_udp), open(open::rdp::read);
+    Vnc => "vnc", tcp(40, open::rfb::probe), open(open::rfb::read);
+    TeamViewer => "teamviewer", tcp(80, open::rmm::probe), udp(110, open::rmm::probe_udp), open(open::rmm::read);
+    AnyDesk => "anydesk";
+    RustDesk => "rustdesk", open(open::rmm::read);
+    Radmin => "radmin", open(open::rmm::read);
+    NoMachine => "nomachine", open(open::rmm::read);
+    CitrixIca => "citrix-ica", tcp(90, open::vdi::probe), open(open::vdi::read);
+    CitrixCgp => "citrix-cgp", open(open::vdi::read);
+    Pcoip => "pcoip";
+    OpenVpn => "openvpn", tcp(100, open::vpn::probe_openvpn), udp(50, open::vpn::probe_openvpn_udp);
+    WireGuard => "wireguard", udp(20, open::vpn::probe_wireguard);
+    Ike => "ike", udp(60, open::vpn::probe_ike);
+    Esp => "esp", udp(70, open::vpn::probe_esp_in_udp);
+    L2tp => "l2tp", udp(80, open::vpn::probe_l2tp);
+    Pptp => "pptp", tcp(110, open::vpn::probe_pptp);
+    Gre => "gre";
+    Socks => "socks", tcp(70, open::proxy::probe_socks), open(open::proxy::read);
+    HttpConnect => "http-connect", tcp(50, open::proxy::probe_connect), open(open::proxy::read);
+    Tor => "tor";
+    Stun => "stun", udp(90, open::calls::probe_stun);
+    Rtp => "rtp", udp(130, open::calls::probe_rtp);
+    Rtcp => "rtcp", udp(120, open::calls::probe_rtcp);
+    Dtls => "dtls", udp(100, open::calls::probe_dtls);
+    Quic => "quic", udp(150, open::quic::probe);
+    Smb => "smb";
+    Nfs => "nfs";
+    Xdmcp => "xdmcp", udp(140, open::xdmcp::probe);
+}
+
+fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {
+    v.sort_by_key(|(p, _)| *p);
+    v.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The TCP probes in the order they run.
+pub fn tcp_probes() -> &'static [TcpProbe] {
+    static T: OnceLock<Vec<TcpProbe>> = OnceLock::new();
+    T.get_or_init(|| sorted(tcp_table()))
+}
+
+/// The UDP probes in the order they run.
+pub fn udp_probes() -> &'static [UdpProbe] {
+    static T: OnceLock<Vec<UdpProbe>> = OnceLock::new();
+    T.get_or_init(|| sorted(udp_table()))
+}
+
+/// What the first bytes of a TCP stream are, if anything we know.
+pub fn classify_tcp(cs: &[u8], sc: &[u8], ports: [u16; 2]) -> Option<AppProto> {
+    tcp_probes().iter().find_map(|p| p(cs, sc, ports))
+}
+
+/// What one datagram of a UDP flow is, if anything we know.
+pub fn classify_udp(o: &mut Opening, payload: &[u8], dir: usize) -> Option<AppProto> {
+    udp_probes().iter().find_map(|p| p(o, payload, dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_are_distinct() {
+        for t in [
+            tcp_table().iter().map(|x| x.0).collect::<Vec<_>>(),
+            udp_table().iter().map(|x| x.0).collect(),
+        ] {
+            let mut s = t.clone();
+            s.sort_unstable();
+            s.dedup();
+            assert_eq!(s.len(), t.len(), "two probes share a priority: {t:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_distinct() {
+        let mut n: Vec<_> = AppProto::ALL.iter().map(|a| a.as_str()).collect();
+        n.sort_unstable();
+        n.dedup();
+        assert_eq!(n.len(), AppProto::COUNT);
+    }
+}
