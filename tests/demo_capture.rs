@@ -4,7 +4,7 @@
 #[test]
 fn committed_demo_capture_matches_generator() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sensor/assets/demo.pcap");
-    let made = spanwatch::demo::demo_capture();
+    let made = spanwatch_testkit::demo::demo_capture();
     if std::env::var_os("SPANWATCH_REGEN").is_some() {
         std::fs::write(&path, &made).unwrap();
     }

@@ -2,6 +2,8 @@
 //! IPv4/IPv6, TCP sessions with a real handshake and sequence numbers, UDP, and a pcap
 //! writer. Everything is deterministic: the same calls give the same bytes.
 
+pub mod demo;
+
 use std::net::IpAddr;
 
 /// A classic pcap file (microsecond timestamps) built in memory.
