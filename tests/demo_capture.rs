@@ -1,5 +1,5 @@
-//! The demo capture in sensor/assets is exactly what the project's generator makes.
-//! Regenerate with: SPANWATCH_REGEN=1 cargo test --test demo_capture
+//! The demo capture in sensor/assets is exactly what the generator in testkit/src/demo.rs makes.
+//! Regenerate with: SPANWATCH_REGEN=1 cargo test --release --test demo_capture
 
 #[test]
 fn committed_demo_capture_matches_generator() {
