@@ -1,6 +1,7 @@
-//! Every metric spanwatch exposes is named here, and only here (Vector's instrumentation
-//! spec, Prometheus naming): `spanwatch_` prefix, base units, `_total` on counters, label
-//! values from fixed sets only — never an address, port or host name.
+//! Every metric spanwatch exposes is named here, and only here (`names`: the catalogue of
+//! names, types, help and label value sets; Vector's instrumentation spec, Prometheus
+//! naming): `spanwatch_` prefix, base units, `_total` on counters, label values from fixed
+//! sets only — never an address, port or host name.
 //!
 //! Hot-path counters live in per-thread blocks that only their own thread writes
 //! ([`Ctr::add`] is a plain load+store, no lock prefix); a scrape sums them.
@@ -88,20 +89,7 @@ impl EndReason {
     }
 }
 
-/// Alert categories: the bounded `category` label and EVE `alert.category`.
-pub const ALERT_CATEGORIES: [&str; 11] = [
-    "remote-access",
-    "tunnel",
-    "vpn",
-    "proxy",
-    "beacon",
-    "resolver-bypass",
-    "exfiltration",
-    "collection",
-    "calls",
-    "fan-in",
-    "egress",
-];
+pub use names::{ALERTMANAGER_RESULTS, ALERT_CATEGORIES};
 
 pub fn category_index(c: &str) -> usize {
     ALERT_CATEGORIES
@@ -204,9 +192,6 @@ pub struct AlertmanagerStats {
     pub active: SharedCtr,
 }
 
-/// Bounded `result` label of `spanwatch_alertmanager_notifications_total`.
-pub const ALERTMANAGER_RESULTS: [&str; 4] = ["sent", "failed", "rejected", "dropped"];
-
 /// Everything a scrape reads.
 pub struct Telemetry {
     pub capture: Arc<CaptureStats>,
@@ -250,4 +235,7 @@ impl Telemetry {
 /// Exactly what Prometheus 3 expects for the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
+pub mod names;
 mod render;
+#[cfg(test)]
+mod tests;
