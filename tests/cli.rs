@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use spanwatch::testkit::*;
+use spanwatch_testkit::*;
 
 fn text(o: &std::process::Output) -> String {
     format!(

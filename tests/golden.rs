@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use spanwatch::testkit::*;
+use spanwatch_testkit::*;
 
 fn one_tcp_session() -> Vec<u8> {
     let mut sc = Scene::new(1_700_000_000);
@@ -262,7 +262,7 @@ fn bad_usage_and_config_exit_2() {
 
 #[test]
 fn replay_is_deterministic_and_workers_agree() {
-    let bytes = spanwatch::demo::demo_capture();
+    let bytes = spanwatch_testkit::demo::demo_capture();
     let dir = tmpdir();
     let p = dir.path().join("demo.pcap");
     std::fs::write(&p, &bytes).unwrap();

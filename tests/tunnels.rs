@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use spanwatch::testkit::*;
+use spanwatch_testkit::*;
 use std::net::IpAddr;
 
 const S: u64 = 1_000_000_000;

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use spanwatch::testkit::*;
+use spanwatch_testkit::*;
 
 const T0: u64 = 1_700_000_000;
 

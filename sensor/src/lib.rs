@@ -15,7 +15,6 @@ pub mod capture;
 pub mod config;
 pub mod control;
 pub mod decode;
-pub mod demo;
 pub mod detect;
 pub mod flow;
 pub mod host;
@@ -25,6 +24,4 @@ pub mod pipeline;
 pub mod proto;
 pub mod rules;
 pub mod telemetry;
-#[doc(hidden)]
-pub mod testkit;
 pub mod worker;

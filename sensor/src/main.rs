@@ -118,7 +118,8 @@ enum RulesCmd {
     },
 }
 
-/// The demo capture: made by this project's own generator (see tests/demo_capture.rs).
+/// The demo capture: made by the dev-only testkit crate (testkit/src/demo.rs; tests/demo_capture.rs
+/// checks this copy against it).
 static DEMO_PCAP: &[u8] = include_bytes!("../assets/demo.pcap");
 
 fn load_config(c: &Common) -> Result<Config, String> {

@@ -761,7 +761,7 @@ mod tests {
     use super::*;
     use crate::capture::LinkType;
     use crate::config::Config;
-    use crate::testkit::{ether, ip, udp, v4};
+    use spanwatch_testkit::{ether, ip, udp, v4};
 
     const MS: u64 = 1_000_000;
     const S: u64 = 1_000_000_000;

@@ -504,14 +504,19 @@ def dockerignored(rel, patterns):
 def build_inputs():
     """What `cargo build` of the binary reads from the repository: the manifest and lockfile,
     build.rs and the folders it reads (root.join("...")), and the top folder of each target's
-    source path."""
+    source path, and the folder of each path dependency (dev-dependencies too: cargo loads
+    their manifests to resolve the lockfile) and workspace member."""
     need = {"Cargo.toml", "Cargo.lock"}
     br = os.path.join(ROOT, "build.rs")
     if os.path.exists(br):
         need.add("build.rs")
         need.update(re.findall(r'root\.join\("([^"/]+)[^"]*"\)', open(br, encoding="utf-8").read()))
-    for m in re.finditer(r'^path\s*=\s*"([^"]+)"', open(os.path.join(ROOT, "Cargo.toml"), encoding="utf-8").read(), re.M):
+    manifest = open(os.path.join(ROOT, "Cargo.toml"), encoding="utf-8").read()
+    # `path = "..."` of a target, or inside a dependency's inline table
+    for m in re.finditer(r'^(?:path|[A-Za-z0-9_-]+\s*=\s*\{[^}\n]*\bpath)\s*=\s*"([^"]+)"', manifest, re.M):
         need.add(m.group(1).split("/")[0])
+    for m in re.finditer(r'^members\s*=\s*\[([^\]]*)\]', manifest, re.M):
+        need.update(p.split("/")[0] for p in re.findall(r'"([^"]+)"', m.group(1)) if p != ".")
     return sorted(need)
 
 

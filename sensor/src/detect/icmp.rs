@@ -127,7 +127,7 @@ mod tests {
     fn random_payloads_and_magic_alert() {
         let mut s = IcmpStats::default();
         for i in 0..20u64 {
-            s.add(&crate::testkit::noise(1000, i));
+            s.add(&spanwatch_testkit::noise(1000, i));
         }
         assert!(s.verdict().is_some());
         let mut m = IcmpStats::default();

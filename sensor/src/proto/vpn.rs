@@ -989,7 +989,7 @@ mod tests {
             assert!(!t.add(0, &n));
         }
         for i in 0..200 {
-            assert!(!t.add(1, &crate::testkit::noise(96, i)));
+            assert!(!t.add(1, &spanwatch_testkit::noise(96, i)));
         }
     }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Bounded `output` label of the `spanwatch_output_*` families.
+/// Bounded `output` label of the `spanwatch_eve_output_*` families (listed in `telemetry::names`).
 pub const OUTPUTS: [&str; 3] = ["file", "redis", "syslog"];
 pub const REDIS: usize = 1;
 pub const SYSLOG: usize = 2;

@@ -3,7 +3,7 @@
 //! `spanwatch demo` replays it from the copy built into the binary; a test checks that
 //! the copy in `sensor/assets/demo.pcap` is what this function makes.
 
-use crate::testkit::*;
+use crate::*;
 
 pub fn demo_capture() -> Vec<u8> {
     let ws = v4("10.20.0.42"); // a developer's laptop
