@@ -21,6 +21,19 @@ pub struct Cli {
     pub cmd: Cmd,
 }
 
+impl Cli {
+    /// The shared options: those given before the subcommand, overridden by those given
+    /// after it.
+    pub fn common(&self) -> Common {
+        match &self.cmd {
+            Cmd::Run { common, .. } | Cmd::Replay { common, .. } | Cmd::Demo { common } => {
+                self.common.clone().merged(common.clone())
+            }
+            Cmd::Rules { .. } => self.common.clone(),
+        }
+    }
+}
+
 #[derive(Args, Clone)]
 pub struct Common {
     /// TOML configuration file (flags override it).
@@ -48,7 +61,7 @@ pub struct Common {
 
 impl Common {
     /// The options given before the subcommand, overridden by those given after it.
-    pub fn merged(self, sub: Common) -> Common {
+    fn merged(self, sub: Common) -> Common {
         Common {
             config: sub.config.or(self.config),
             eve: sub.eve.or(self.eve),

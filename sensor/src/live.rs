@@ -7,13 +7,39 @@ use crate::replay::{summary_text, write_metrics_file};
 use spanwatch::capture::live::LiveOptions;
 use spanwatch::config::Config;
 use spanwatch::control::{self, Health};
+use spanwatch::detect::Shared;
 use spanwatch::pipeline::{self, Sensor};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// `spanwatch run`: `run`'s flags over the configuration, the checks that end the start with
+/// status 2 before anything is opened, then the live capture.
+pub fn run(mut cfg: Config, shared: Arc<Shared>, common: Common, flags: RunFlags) -> ExitCode {
+    flags.apply(&mut cfg);
+    let Some(iface) = cfg.capture.interface.clone() else {
+        eprintln!("spanwatch: run needs --interface (or capture.interface in the config)");
+        return ExitCode::from(2);
+    };
+    // Mistakes in the configuration end the start with status 2 before anything
+    // is opened; a lack of privileges is found when the capture opens (status 1).
+    if let Some(u) = &cfg.sensor.user {
+        if let Err(e) = lookup_user(u) {
+            eprintln!("spanwatch: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Err(e) = check_interface(&iface) {
+        eprintln!("spanwatch: {e}");
+        return ExitCode::from(2);
+    }
+    let quiet = common.quiet;
+    let reload = Reloader { common, flags };
+    run_live(cfg, shared, iface, quiet, reload)
+}
+
 /// The user's uid and gid from the password database.
-pub fn lookup_user(user: &str) -> Result<(libc::uid_t, libc::gid_t), String> {
+fn lookup_user(user: &str) -> Result<(libc::uid_t, libc::gid_t), String> {
     let name =
         std::ffi::CString::new(user).map_err(|_| format!("sensor.user: bad user name {user:?}"))?;
     // SAFETY: getpwnam returns a pointer into static storage or null; we copy what we need
@@ -32,7 +58,7 @@ pub fn lookup_user(user: &str) -> Result<(libc::uid_t, libc::gid_t), String> {
 
 /// A live capture needs an interface that exists: say so, with the ones there are, rather
 /// than a capability hint (libpcap's "No such device" comes only after the privilege check).
-pub fn check_interface(name: &str) -> Result<(), String> {
+fn check_interface(name: &str) -> Result<(), String> {
     let Ok(c) = std::ffi::CString::new(name) else {
         return Err(format!("capture.interface: bad interface name {name:?}"));
     };
@@ -54,7 +80,7 @@ pub fn check_interface(name: &str) -> Result<(), String> {
 }
 
 /// Switch to an unprivileged user once the capture is open (it keeps its descriptor).
-pub fn drop_privileges(user: &str) -> Result<(), String> {
+fn drop_privileges(user: &str) -> Result<(), String> {
     let (uid, gid) = lookup_user(user)?;
     // SAFETY: plain system calls on values from the password database.
     unsafe {
@@ -72,13 +98,13 @@ pub fn drop_privileges(user: &str) -> Result<(), String> {
 /// load the rules it names, swap them in, and name every other changed key (those need a
 /// restart). Runs on its own thread: loading a large rules folder takes seconds, and the
 /// control plane must keep answering /healthz meanwhile.
-pub struct Reloader {
-    pub common: Common,
-    pub flags: RunFlags,
+struct Reloader {
+    common: Common,
+    flags: RunFlags,
 }
 
 impl Reloader {
-    pub fn reload(&self, sensor: &Sensor) {
+    fn reload(&self, sensor: &Sensor) {
         let tel = &sensor.tel;
         let fail = |e: &str| {
             tracing::error!("SIGHUP: {e}; keeping the running configuration and rules");
@@ -125,9 +151,9 @@ impl Reloader {
     }
 }
 
-pub fn run_live(
+fn run_live(
     cfg: Config,
-    shared: Arc<spanwatch::detect::Shared>,
+    shared: Arc<Shared>,
     iface: String,
     quiet: bool,
     reloader: Reloader,

@@ -1,4 +1,7 @@
 //! The `spanwatch` command: the only place that prints errors for humans.
+//!
+//! [`cli`] is the command line and how it is laid over the configuration file; `replay` and
+//! `demo` are in [`replay`], `run` (live capture and control plane) in [`live`], `rules` here.
 
 mod cli;
 mod live;
@@ -6,9 +9,7 @@ mod replay;
 
 use clap::Parser;
 use cli::{load_config, Cli, Cmd, RulesCmd, RunFlags};
-use live::{check_interface, lookup_user, run_live, Reloader};
-use replay::{run_replay, DEMO_PCAP};
-use spanwatch::pipeline::{Sensor, Source};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -29,46 +30,9 @@ fn init_logging(json: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Cmd::Rules { cmd } = &cli.cmd {
-        return match cmd {
-            RulesCmd::Check { dir } => {
-                let (text, ok) = spanwatch::rules::check_report(dir);
-                if ok {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                } else {
-                    eprint!("{text}");
-                    ExitCode::from(2)
-                }
-            }
-            RulesCmd::List { rules } => match rules.as_ref().or(cli.common.rules.as_ref()) {
-                Some(dir) => match spanwatch::rules::Catalogue::load_dir(dir) {
-                    Ok(c) => {
-                        print!("{}", spanwatch::rules::list_report(&c));
-                        ExitCode::SUCCESS
-                    }
-                    Err(errs) => {
-                        for e in errs {
-                            eprintln!("{e}");
-                        }
-                        ExitCode::from(2)
-                    }
-                },
-                None => {
-                    print!(
-                        "{}",
-                        spanwatch::rules::list_report(&spanwatch::rules::Catalogue::builtin())
-                    );
-                    ExitCode::SUCCESS
-                }
-            },
-        };
+        return rules(cmd, cli.common.rules.as_deref());
     }
-    let common = match &cli.cmd {
-        Cmd::Run { common, .. } | Cmd::Replay { common, .. } | Cmd::Demo { common } => {
-            cli.common.clone().merged(common.clone())
-        }
-        Cmd::Rules { .. } => cli.common.clone(),
-    };
+    let common = cli.common();
     let cfg = match load_config(&common) {
         Ok(c) => c,
         Err(e) => {
@@ -85,21 +49,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.cmd {
-        Cmd::Replay { files, .. } => {
-            let sensor = Sensor::new(cfg, "replay", shared);
-            let sources: Vec<Source> = files.into_iter().map(Source::File).collect();
-            run_replay(&sensor, &sources, common.quiet)
-        }
-        Cmd::Demo { .. } => {
-            let sensor = Sensor::new(cfg, "replay", shared);
-            let banner = "spanwatch demo: replaying the built-in capture (an office network with remote access, tunnels and uploads)\n";
-            if sensor.cfg.output.eve.as_deref() == Some("-") {
-                eprintln!("{banner}");
-            } else {
-                println!("{banner}");
-            }
-            run_replay(&sensor, &[Source::Builtin("demo.pcap", DEMO_PCAP)], false)
-        }
+        Cmd::Replay { files, .. } => replay::replay(cfg, shared, files, common.quiet),
+        Cmd::Demo { .. } => replay::demo(cfg, shared),
         Cmd::Rules { .. } => unreachable!("handled above"),
         Cmd::Run {
             interface,
@@ -114,29 +65,45 @@ fn main() -> ExitCode {
                 listen,
                 web_config_file,
             };
-            let mut cfg = cfg;
-            flags.apply(&mut cfg);
-            let Some(iface) = cfg.capture.interface.clone() else {
-                eprintln!("spanwatch: run needs --interface (or capture.interface in the config)");
-                return ExitCode::from(2);
-            };
-            // Mistakes in the configuration end the start with status 2 before anything
-            // is opened; a lack of privileges is found when the capture opens (status 1).
-            if let Some(u) = &cfg.sensor.user {
-                if let Err(e) = lookup_user(u) {
-                    eprintln!("spanwatch: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-            if let Err(e) = check_interface(&iface) {
-                eprintln!("spanwatch: {e}");
-                return ExitCode::from(2);
-            }
-            let reload = Reloader {
-                common: common.clone(),
-                flags,
-            };
-            run_live(cfg, shared, iface, common.quiet, reload)
+            live::run(cfg, shared, common, flags)
         }
+    }
+}
+
+/// `rules check DIR` and `rules list [--rules DIR]` (`default_dir`: `--rules` given before
+/// the subcommand).
+fn rules(cmd: &RulesCmd, default_dir: Option<&Path>) -> ExitCode {
+    match cmd {
+        RulesCmd::Check { dir } => {
+            let (text, ok) = spanwatch::rules::check_report(dir);
+            if ok {
+                print!("{text}");
+                ExitCode::SUCCESS
+            } else {
+                eprint!("{text}");
+                ExitCode::from(2)
+            }
+        }
+        RulesCmd::List { rules } => match rules.as_deref().or(default_dir) {
+            Some(dir) => match spanwatch::rules::Catalogue::load_dir(dir) {
+                Ok(c) => {
+                    print!("{}", spanwatch::rules::list_report(&c));
+                    ExitCode::SUCCESS
+                }
+                Err(errs) => {
+                    for e in errs {
+                        eprintln!("{e}");
+                    }
+                    ExitCode::from(2)
+                }
+            },
+            None => {
+                print!(
+                    "{}",
+                    spanwatch::rules::list_report(&spanwatch::rules::Catalogue::builtin())
+                );
+                ExitCode::SUCCESS
+            }
+        },
     }
 }

@@ -1,13 +1,36 @@
 //! `replay` and `demo`: replay capture files (or the capture built into the binary), write
 //! the metrics file and print the summary.
 
+use spanwatch::config::Config;
+use spanwatch::detect::Shared;
 use spanwatch::output::Summary;
 use spanwatch::pipeline::{self, Sensor, Source};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `spanwatch replay FILE…`.
+pub fn replay(cfg: Config, shared: Arc<Shared>, files: Vec<PathBuf>, quiet: bool) -> ExitCode {
+    let sensor = Sensor::new(cfg, "replay", shared);
+    let sources: Vec<Source> = files.into_iter().map(Source::File).collect();
+    run_replay(&sensor, &sources, quiet)
+}
 
 /// The demo capture: made by this project's own generator (see tests/demo_capture.rs).
-pub static DEMO_PCAP: &[u8] = include_bytes!("../assets/demo.pcap");
+static DEMO_PCAP: &[u8] = include_bytes!("../assets/demo.pcap");
+
+/// `spanwatch demo`: the capture built into the binary, with a banner and the summary.
+pub fn demo(cfg: Config, shared: Arc<Shared>) -> ExitCode {
+    let sensor = Sensor::new(cfg, "replay", shared);
+    let banner = "spanwatch demo: replaying the built-in capture (an office network with remote access, tunnels and uploads)\n";
+    if sensor.cfg.output.eve.as_deref() == Some("-") {
+        eprintln!("{banner}");
+    } else {
+        println!("{banner}");
+    }
+    run_replay(&sensor, &[Source::Builtin("demo.pcap", DEMO_PCAP)], false)
+}
 
 pub fn write_metrics_file(sensor: &Sensor) -> Result<(), String> {
     if let Some(p) = &sensor.cfg.output.metrics_file {
@@ -20,7 +43,7 @@ pub fn write_metrics_file(sensor: &Sensor) -> Result<(), String> {
     Ok(())
 }
 
-pub fn run_replay(sensor: &Sensor, sources: &[Source], quiet: bool) -> ExitCode {
+fn run_replay(sensor: &Sensor, sources: &[Source], quiet: bool) -> ExitCode {
     let outcome = match pipeline::replay(sensor, sources) {
         Ok(o) => o,
         Err(e) => {
