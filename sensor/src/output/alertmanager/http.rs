@@ -24,27 +24,33 @@ pub(super) struct Queue {
 }
 
 impl Queue {
-    /// Whether one more batch may wait for this Alertmanager: up to [`QUEUE_BATCHES`] while it
-    /// answers, only [`FAILING_QUEUE_BATCHES`] while it is failing (what waits then is sent
-    /// after the back-off; alerts still firing are re-sent every resend interval anyway).
-    pub(super) fn has_room(&self) -> bool {
+    /// How many more batches may wait for this Alertmanager: up to [`QUEUE_BATCHES`] while
+    /// it answers, only [`FAILING_QUEUE_BATCHES`] while it is failing (what waits then is
+    /// sent after the back-off; alerts still firing are re-sent every resend interval
+    /// anyway).
+    pub(super) fn room(&self) -> usize {
         let queued = QUEUE_BATCHES - self.tx.capacity();
         let limit = if self.failing.load(Relaxed) {
             FAILING_QUEUE_BATCHES
         } else {
             QUEUE_BATCHES
         };
-        queued < limit
+        limit.saturating_sub(queued)
+    }
+
+    /// Whether one more batch may wait for this Alertmanager (see [`Queue::room`]).
+    pub(super) fn has_room(&self) -> bool {
+        self.room() > 0
     }
 }
 
 /// Batches waiting per Alertmanager.
 pub(super) const QUEUE_BATCHES: usize = 64;
 /// Batches waiting per Alertmanager while it is failing.
-pub(super) const FAILING_QUEUE_BATCHES: usize = 4;
+const FAILING_QUEUE_BATCHES: usize = 4;
 
 /// A small random number for jitter (no crate for this: the std hasher's random keys).
-pub(super) fn jitter_u64() -> u64 {
+fn jitter_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(wall_ns());
@@ -62,7 +68,7 @@ pub(super) fn backoff(s: &Settings, attempt: u32) -> Duration {
     half + half * r / 1_000_000
 }
 
-pub(super) enum Outcome {
+enum Outcome {
     Accepted,
     Rejected(u16, String),
     Retry(String),
@@ -129,7 +135,7 @@ pub(super) async fn deliver(
 }
 
 /// One `POST /api/v2/alerts` over a fresh HTTP/1.1 connection (alerts are few; no pool).
-pub(super) async fn post(ep: &Endpoint, body: Bytes, timeout: Duration) -> Outcome {
+async fn post(ep: &Endpoint, body: Bytes, timeout: Duration) -> Outcome {
     use http_body_util::{BodyExt, Full, Limited};
     let attempt = async {
         let stream = tokio::net::TcpStream::connect(&ep.authority)

@@ -55,7 +55,7 @@ pub(super) struct Inbox {
 }
 
 #[derive(Default)]
-pub(super) struct InboxState {
+struct InboxState {
     msgs: Vec<Msg>,
     /// Drains so far: a message's place is (`taken`, index in `msgs`).
     taken: u64,
@@ -127,6 +127,6 @@ impl Inbox {
 /// Where a message waits in the [`Inbox`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Place {
-    pub(super) taken: u64,
-    pub(super) index: usize,
+    taken: u64,
+    index: usize,
 }

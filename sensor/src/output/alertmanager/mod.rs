@@ -8,7 +8,7 @@
 //! ```
 //!
 //! - Nothing blocks the packet path: the output thread hands alerts and "flow ended" notices
-//!   over a bounded queue ([`Inbox`], drained by the sink at most 5 times a second); a full
+//!   over a bounded queue ([`Inbox`](inbox::Inbox), drained by the sink at most 5 times a second); a full
 //!   queue is counted (`spanwatch_alertmanager_notifications_total{result="dropped"}`), never
 //!   waited on. Alerts travel as 128-bit identities of their dedup keys plus their JSON
 //!   body; a flow's end names its alerts (the output thread keeps the flow → alerts map) and

@@ -2,7 +2,7 @@
 //! flushes that turn it into batches for every Alertmanager's queue.
 
 use super::few::Few;
-use super::http::{deliver, Batch, Queue, FAILING_QUEUE_BATCHES, QUEUE_BATCHES};
+use super::http::{deliver, Batch, Queue, QUEUE_BATCHES};
 use super::inbox::{Inbox, Key, Msg};
 use super::{rfc3339, wall_ns, Settings};
 use crate::telemetry::AlertmanagerStats;
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub(super) struct Active {
-    /// See [`Fired::body`].
+    /// See [`Fired::body`](super::inbox::Fired::body).
     body: Box<str>,
     starts_ns: u64,
     /// Live flows the alert was raised on.
@@ -47,20 +47,20 @@ pub(super) struct Sink {
 
 /// An entry of [`Sink::order`]: `live` until its alert is gone (then skipped and compacted
 /// away without looking the alert up).
-pub(super) struct Order {
+struct Order {
     seq: u64,
     key: Key,
     live: bool,
 }
 
 /// Alerts per POST.
-pub(super) const BATCH_ALERTS: usize = 256;
+const BATCH_ALERTS: usize = 256;
 
 /// Pause after taking messages before waiting for more (at most 5 wake-ups a second; the
 /// queue from the output thread holds `queue_size` messages meanwhile).
-pub(super) const DRAIN_PAUSE: Duration = Duration::from_millis(200);
+const DRAIN_PAUSE: Duration = Duration::from_millis(200);
 /// New alerts are gathered this long (at most) into one POST.
-pub(super) const BATCH_WAIT: Duration = Duration::from_millis(200);
+const BATCH_WAIT: Duration = Duration::from_millis(200);
 
 impl Sink {
     pub(super) fn new(s: Settings, stats: Arc<AlertmanagerStats>) -> Sink {
@@ -471,7 +471,7 @@ impl Sink {
 
 /// The alerts of one flush, in JSON as long as some Alertmanager has room for them: past
 /// that they are only counted (a failing Alertmanager costs no serialisation).
-pub(super) struct Outgoing {
+struct Outgoing {
     json: Vec<String>,
     /// Alerts that fit no queue.
     budget: usize,
@@ -480,19 +480,7 @@ pub(super) struct Outgoing {
 
 impl Outgoing {
     fn new(queues: &[Queue]) -> Outgoing {
-        let batches = queues
-            .iter()
-            .map(|q| {
-                let queued = QUEUE_BATCHES - q.tx.capacity();
-                let limit = if q.failing.load(Relaxed) {
-                    FAILING_QUEUE_BATCHES
-                } else {
-                    QUEUE_BATCHES
-                };
-                limit.saturating_sub(queued)
-            })
-            .max()
-            .unwrap_or(0);
+        let batches = queues.iter().map(Queue::room).max().unwrap_or(0);
         Outgoing {
             json: Vec::new(),
             budget: batches * BATCH_ALERTS,
@@ -510,7 +498,7 @@ impl Outgoing {
 }
 
 /// One alert of the POST body.
-pub(super) fn alert_json(a: &Active, ends_ns: u64) -> String {
+fn alert_json(a: &Active, ends_ns: u64) -> String {
     format!(
         "{{{},\"startsAt\":\"{}\",\"endsAt\":\"{}\"}}",
         a.body,
