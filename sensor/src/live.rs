@@ -4,6 +4,7 @@
 
 use crate::cli::{load_config, Common, RunFlags};
 use crate::replay::{summary_text, write_metrics_file};
+use crate::LOG_TARGET;
 use spanwatch::capture::live::LiveOptions;
 use spanwatch::config::Config;
 use spanwatch::control::{self, Health};
@@ -107,7 +108,10 @@ impl Reloader {
     fn reload(&self, sensor: &Sensor) {
         let tel = &sensor.tel;
         let fail = |e: &str| {
-            tracing::error!("SIGHUP: {e}; keeping the running configuration and rules");
+            tracing::error!(
+                target: LOG_TARGET,
+                "SIGHUP: {e}; keeping the running configuration and rules",
+            );
             tel.reloads_failed.add(1);
             tel.last_reload_ok.set(0);
         };
@@ -138,10 +142,15 @@ impl Reloader {
         let restart = sensor.cfg.restart_keys(&new);
         if restart.is_empty() {
             tel.reloads_ok.add(1);
-            tracing::info!(tools = n, "SIGHUP: configuration and rules reloaded");
+            tracing::info!(
+                target: LOG_TARGET,
+                tools = n,
+                "SIGHUP: configuration and rules reloaded",
+            );
         } else {
             tel.reloads_partial.add(1);
             tracing::warn!(
+                target: LOG_TARGET,
                 tools = n,
                 restart_needed = %restart.join(","),
                 "SIGHUP: reload partially applied: rules reloaded, but {} changed and take effect only after a restart",
@@ -199,6 +208,7 @@ fn run_live(
         }
     };
     tracing::info!(
+        target: LOG_TARGET,
         listen = %listen,
         tls = web.as_ref().is_some_and(|w| w.tls.is_some()),
         basic_auth = web.as_ref().is_some_and(|w| w.auth.is_some()),
@@ -220,9 +230,9 @@ fn run_live(
                 let r = pipeline::live(&sensor, &opts, stop, waker, move || {
                     if let Some(u) = &user {
                         match drop_privileges(u) {
-                            Ok(()) => tracing::info!(user = %u, "capture open; running as an unprivileged user"),
+                            Ok(()) => tracing::info!(target: LOG_TARGET, user = %u, "capture open; running as an unprivileged user"),
                             Err(e) => {
-                                tracing::error!("{e}");
+                                tracing::error!(target: LOG_TARGET, "{e}");
                                 if let Ok(mut f) = drop_failed.lock() {
                                     *f = Some(e);
                                 }
@@ -267,15 +277,15 @@ fn run_live(
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(200));
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => { tracing::info!("SIGTERM: stopping"); break; }
+                _ = tokio::signal::ctrl_c() => { tracing::info!(target: LOG_TARGET, "SIGINT: stopping"); break; }
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => { tracing::info!(target: LOG_TARGET, "SIGTERM: stopping"); break; }
                 _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => {
                     sensor.reopen_eve(); // logrotate: the EVE file is opened again by its name
                     // Reload off this thread (see Reloader); a failure keeps the old rules.
                     match reload_tx.try_send(()) {
-                        Ok(()) => tracing::info!("SIGHUP: reloading the configuration and rules"),
-                        Err(std::sync::mpsc::TrySendError::Full(())) => tracing::info!("SIGHUP: a reload is already queued; this one is folded into it"),
-                        Err(std::sync::mpsc::TrySendError::Disconnected(())) => tracing::error!("SIGHUP: the reload thread is gone; restart to reload"),
+                        Ok(()) => tracing::info!(target: LOG_TARGET, "SIGHUP: reloading the configuration and rules"),
+                        Err(std::sync::mpsc::TrySendError::Full(())) => tracing::info!(target: LOG_TARGET, "SIGHUP: a reload is already queued; this one is folded into it"),
+                        Err(std::sync::mpsc::TrySendError::Disconnected(())) => tracing::error!(target: LOG_TARGET, "SIGHUP: the reload thread is gone; restart to reload"),
                     }
                 }
                 _ = ticker.tick() => { if cap.is_finished() { break; } }

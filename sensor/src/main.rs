@@ -7,6 +7,10 @@ mod cli;
 mod live;
 mod replay;
 
+/// The target of this module's log lines, the same as before it was split into files (log
+/// filters and JSON log consumers select by it).
+const LOG_TARGET: &str = "spanwatch";
+
 use clap::Parser;
 use cli::{load_config, Cli, Cmd, RulesCmd, RunFlags};
 use std::path::Path;

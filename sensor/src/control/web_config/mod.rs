@@ -30,6 +30,10 @@
 mod auth;
 mod tls;
 
+/// The target of this module's log lines, the same as before it was split into files (log
+/// filters and JSON log consumers select by it).
+const LOG_TARGET: &str = "spanwatch::control::web_config";
+
 pub use auth::BasicAuth;
 use rustls::pki_types::ServerName;
 use serde::Deserialize;

@@ -2,6 +2,7 @@
 //! `tls_server_config` (versions, cipher suites, curves, client certificates), the server
 //! certificate re-read when its files change, and the `client_allowed_sans` check.
 
+use super::LOG_TARGET;
 use super::{RawTls, WebConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -138,14 +139,17 @@ impl ResolvesServerCert for ReloadingCert {
             if m != st.mtimes {
                 match load_key_pair(&self.cert, &self.key, &provider()) {
                     Ok(k) => {
-                        tracing::info!("web config: TLS certificate reloaded");
+                        tracing::info!(target: LOG_TARGET, "web config: TLS certificate reloaded");
                         st.current = Arc::new(k);
                         st.mtimes = m;
                     }
                     Err(e) => {
                         // Retried at the next check: a certificate and key written one after
                         // the other are a mismatched pair for a moment.
-                        tracing::warn!("web config: keeping the old TLS certificate: {e}");
+                        tracing::warn!(
+                            target: LOG_TARGET,
+                            "web config: keeping the old TLS certificate: {e}",
+                        );
                     }
                 }
             }

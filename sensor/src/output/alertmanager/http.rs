@@ -1,6 +1,7 @@
 //! Delivery to one Alertmanager: its bounded queue of batches, the delivery task with retries,
 //! back-off and the circuit breaker, and the `POST` itself.
 
+use super::LOG_TARGET;
 use super::{wall_ns, Endpoint, Settings};
 use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
@@ -101,7 +102,12 @@ pub(super) async fn deliver(
             match post(&ep, b.body.clone(), s.timeout).await {
                 Outcome::Accepted => {
                     if failures > 0 {
-                        tracing::info!(url = %ep.url, failures, "alertmanager: reachable again");
+                        tracing::info!(
+                            target: LOG_TARGET,
+                            url = %ep.url,
+                            failures,
+                            "alertmanager: reachable again",
+                        );
                     }
                     failures = 0;
                     failing.store(false, Relaxed);
@@ -111,7 +117,14 @@ pub(super) async fn deliver(
                 Outcome::Rejected(code, text) => {
                     failures = 0;
                     failing.store(false, Relaxed);
-                    tracing::warn!(url = %ep.url, status = code, answer = %text, alerts = b.n, "alertmanager refused the alerts");
+                    tracing::warn!(
+                        target: LOG_TARGET,
+                        url = %ep.url,
+                        status = code,
+                        answer = %text,
+                        alerts = b.n,
+                        "alertmanager refused the alerts",
+                    );
                     stats.rejected.add(b.n);
                     break;
                 }
@@ -121,11 +134,24 @@ pub(super) async fn deliver(
                     failing.store(true, Relaxed);
                     retry_at = Some(tokio::time::Instant::now() + d);
                     if attempt >= s.max_retries {
-                        tracing::warn!(url = %ep.url, error = %why, alerts = b.n, attempts = attempt + 1, "alertmanager: giving up");
+                        tracing::warn!(
+                            target: LOG_TARGET,
+                            url = %ep.url,
+                            error = %why,
+                            alerts = b.n,
+                            attempts = attempt + 1,
+                            "alertmanager: giving up",
+                        );
                         stats.failed.add(b.n);
                         break;
                     }
-                    tracing::debug!(url = %ep.url, error = %why, retry_in_ms = d.as_millis() as u64, "alertmanager: retrying");
+                    tracing::debug!(
+                        target: LOG_TARGET,
+                        url = %ep.url,
+                        error = %why,
+                        retry_in_ms = d.as_millis() as u64,
+                        "alertmanager: retrying",
+                    );
                     attempt += 1;
                 }
             }

@@ -51,6 +51,10 @@ mod inbox;
 mod labels;
 mod sink;
 
+/// The target of this module's log lines, the same as before it was split into files (log
+/// filters and JSON log consumers select by it).
+const LOG_TARGET: &str = "spanwatch::output::alertmanager";
+
 pub use crate::output::eve::{rfc3339, wall_ns};
 pub use config::{AlertmanagerConfig, Endpoint, Settings, OWN_LABELS};
 pub use handle::{start, AmHandle};

@@ -4,6 +4,7 @@
 use super::few::Few;
 use super::http::{deliver, Batch, Queue, QUEUE_BATCHES};
 use super::inbox::{Inbox, Key, Msg};
+use super::LOG_TARGET;
 use super::{rfc3339, wall_ns, Settings};
 use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
@@ -159,6 +160,7 @@ impl Sink {
                 let left = inflight.load(Relaxed);
                 if left > 0 {
                     tracing::warn!(
+                        target: LOG_TARGET,
                         alerts = left,
                         "alertmanager: gave up delivering at shutdown"
                     );
