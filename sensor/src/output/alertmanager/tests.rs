@@ -1,11 +1,25 @@
 //! The sink against a small in-process HTTP server that records every request and answers
 //! from a script (e.g. 500, 500, then 200).
 
+use super::handle::*;
+use super::http::*;
+use super::inbox::*;
+use super::labels::*;
+use super::sink::*;
 use super::*;
 use crate::output::eve::{alert_from_tuple, timestamp, Finding, FlowStats, Tuple};
+use crate::output::eve::{AlertRecord, FlowRecord};
+use crate::telemetry::AlertmanagerStats;
+use bytes::Bytes;
+use serde_json::json;
 use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 struct Req {
     at: Instant,

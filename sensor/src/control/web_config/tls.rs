@@ -1,32 +1,9 @@
-//! The web configuration file: optional TLS and basic authentication for `/metrics`, in the
-//! format of Prometheus's exporter-toolkit (the `--web.config.file` of node_exporter and the
-//! other official exporters), so the scrape configs people already have keep working.
-//!
-//! ```yaml
-//! tls_server_config:
-//!   cert_file: server.crt          # or `cert:` with the PEM inline
-//!   key_file: server.key           # or `key:`
-//!   client_auth_type: RequireAndVerifyClientCert   # default NoClientCert
-//!   client_ca_file: ca.crt         # or `client_ca:`
-//!   client_allowed_sans: [prometheus.example.org]
-//!   min_version: TLS12             # TLS12 (default) or TLS13
-//!   max_version: TLS13
-//!   cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]   # TLS 1.2 only, as in Go
-//!   curve_preferences: [X25519, CurveP256]
-//!   prefer_server_cipher_suites: true
-//! http_server_config:
-//!   headers: { Strict-Transport-Security: max-age=31536000 }
-//! basic_auth_users:
-//!   prometheus: $2y$10$...         # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':')
-//! ```
-//!
-//! Relative paths are relative to the file's folder (as in exporter-toolkit). Every key is
-//! checked at start-up: an unknown key, a missing file, a key that does not match its
-//! certificate or a hash that is not bcrypt is an error naming the file and the key.
-//! Differences from exporter-toolkit, all refused with a clear message rather than
-//! ignored: TLS 1.0/1.1 and CBC cipher suites (rustls implements neither), CurveP521,
-//! `client_allowed_sans` entries that are e-mail addresses or URIs, and `rate_limit`.
+//! TLS for the web config: the rustls server configuration built from
+//! `tls_server_config` (versions, cipher suites, curves, client certificates), the server
+//! certificate re-read when its files change, and the `client_allowed_sans` check.
 
+use super::LOG_TARGET;
+use super::{RawTls, WebConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -34,184 +11,15 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
-use serde::Deserialize;
-use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-/// A start-up error: names the file and the key.
-#[derive(Debug)]
-pub struct WebConfigError(pub String);
-
-impl std::fmt::Display for WebConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for WebConfigError {}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawWebConfig {
-    #[serde(default)]
-    tls_server_config: Option<RawTls>,
-    #[serde(default)]
-    http_server_config: Option<RawHttp>,
-    #[serde(default)]
-    basic_auth_users: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    rate_limit: Option<serde_norway::Value>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawTls {
-    cert: Option<String>,
-    key: Option<String>,
-    cert_file: Option<String>,
-    key_file: Option<String>,
-    client_auth_type: Option<String>,
-    client_ca_file: Option<String>,
-    client_ca: Option<String>,
-    client_allowed_sans: Option<Vec<String>>,
-    min_version: Option<String>,
-    max_version: Option<String>,
-    cipher_suites: Option<Vec<String>>,
-    curve_preferences: Option<Vec<String>>,
-    prefer_server_cipher_suites: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawHttp {
-    /// HTTP/2 over TLS: accepted for compatibility; spanwatch serves HTTP/1.1 only, which
-    /// every Prometheus speaks.
-    http2: Option<bool>,
-    headers: Option<BTreeMap<String, String>>,
-}
-
-/// The response headers exporter-toolkit lets a web config set.
-const ALLOWED_HEADERS: [&str; 5] = [
-    "Strict-Transport-Security",
-    "X-Content-Type-Options",
-    "X-Frame-Options",
-    "X-XSS-Protection",
-    "Content-Security-Policy",
-];
-
-/// The loaded web configuration.
-pub struct WebConfig {
-    pub path: PathBuf,
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// SANs a client certificate must carry one of (empty: no check).
-    pub client_allowed_sans: Vec<ServerName<'static>>,
-    pub auth: Option<BasicAuth>,
-    pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
-}
-
-impl std::fmt::Debug for WebConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebConfig")
-            .field("path", &self.path)
-            .field("tls", &self.tls.is_some())
-            .field(
-                "basic_auth_users",
-                &self.auth.as_ref().map(|a| a.users.len()),
-            )
-            .finish()
-    }
-}
 
 fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
 impl WebConfig {
-    /// Read and check the file; every problem is an error naming the file and the key.
-    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| WebConfigError(format!("{}: cannot read: {e}", path.display())))?;
-        Self::parse(&text, path)
-    }
-
-    /// `path` names the file in errors; relative paths inside are taken from its folder.
-    pub fn parse(text: &str, path: &Path) -> Result<WebConfig, WebConfigError> {
-        let name = path.display().to_string();
-        let err = |m: String| WebConfigError(format!("{name}: {m}"));
-        let raw: RawWebConfig = if text.lines().all(|l| {
-            let l = l.trim();
-            l.is_empty() || l.starts_with('#') || l == "---"
-        }) {
-            RawWebConfig::default()
-        } else {
-            serde_norway::from_str::<Option<RawWebConfig>>(text)
-                .map_err(|e| err(e.to_string()))?
-                .unwrap_or_default()
-        };
-        if raw.rate_limit.is_some() {
-            return Err(err(
-                "rate_limit is not supported by spanwatch (http.max_connections limits connections)"
-                    .into(),
-            ));
-        }
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let (tls, sans) = match raw.tls_server_config {
-            Some(t) if tls_enabled(&t) => {
-                let (c, s) =
-                    build_tls(t, dir).map_err(|m| err(format!("tls_server_config.{m}")))?;
-                (Some(c), s)
-            }
-            Some(t) => {
-                // exporter-toolkit: TLS is off when nothing names a certificate, key or CA;
-                // the other keys then have no effect, which deserves an error, not silence.
-                if t.min_version.is_some()
-                    || t.max_version.is_some()
-                    || t.cipher_suites.is_some()
-                    || t.curve_preferences.is_some()
-                    || t.client_allowed_sans.is_some()
-                {
-                    return Err(err(
-                        "tls_server_config: settings without cert_file/key_file (or cert/key)"
-                            .into(),
-                    ));
-                }
-                (None, Vec::new())
-            }
-            None => (None, Vec::new()),
-        };
-        let auth = match raw.basic_auth_users {
-            Some(u) if !u.is_empty() => Some(BasicAuth::new(u).map_err(err)?),
-            _ => None,
-        };
-        let mut headers = Vec::new();
-        if let Some(h) = raw.http_server_config {
-            let _ = h.http2;
-            for (k, v) in h.headers.unwrap_or_default() {
-                let Some(canon) = ALLOWED_HEADERS.iter().find(|a| a.eq_ignore_ascii_case(&k))
-                else {
-                    return Err(err(format!(
-                        "http_server_config.headers: {k:?} cannot be set (allowed: {})",
-                        ALLOWED_HEADERS.join(", ")
-                    )));
-                };
-                let hv = hyper::header::HeaderValue::from_str(&v).map_err(|_| {
-                    err(format!(
-                        "http_server_config.headers.{k}: not a valid header value"
-                    ))
-                })?;
-                headers.push((hyper::header::HeaderName::from_static(lower(canon)), hv));
-            }
-        }
-        Ok(WebConfig {
-            path: path.to_path_buf(),
-            tls,
-            client_allowed_sans: sans,
-            auth,
-            headers,
-        })
-    }
-
     /// Whether a client certificate (leaf, DER) carries one of `client_allowed_sans`.
     pub fn client_san_allowed(&self, leaf: Option<&CertificateDer<'_>>) -> bool {
         if self.client_allowed_sans.is_empty() {
@@ -227,17 +35,7 @@ impl WebConfig {
     }
 }
 
-fn lower(h: &'static str) -> &'static str {
-    match h {
-        "Strict-Transport-Security" => "strict-transport-security",
-        "X-Content-Type-Options" => "x-content-type-options",
-        "X-Frame-Options" => "x-frame-options",
-        "X-XSS-Protection" => "x-xss-protection",
-        _ => "content-security-policy",
-    }
-}
-
-fn tls_enabled(t: &RawTls) -> bool {
+pub(super) fn tls_enabled(t: &RawTls) -> bool {
     t.cert.is_some()
         || t.key.is_some()
         || t.cert_file.is_some()
@@ -341,14 +139,17 @@ impl ResolvesServerCert for ReloadingCert {
             if m != st.mtimes {
                 match load_key_pair(&self.cert, &self.key, &provider()) {
                     Ok(k) => {
-                        tracing::info!("web config: TLS certificate reloaded");
+                        tracing::info!(target: LOG_TARGET, "web config: TLS certificate reloaded");
                         st.current = Arc::new(k);
                         st.mtimes = m;
                     }
                     Err(e) => {
                         // Retried at the next check: a certificate and key written one after
                         // the other are a mismatched pair for a moment.
-                        tracing::warn!("web config: keeping the old TLS certificate: {e}");
+                        tracing::warn!(
+                            target: LOG_TARGET,
+                            "web config: keeping the old TLS certificate: {e}",
+                        );
                     }
                 }
             }
@@ -357,7 +158,7 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
-fn build_tls(
+pub(super) fn build_tls(
     t: RawTls,
     dir: &Path,
 ) -> Result<(Arc<rustls::ServerConfig>, Vec<ServerName<'static>>), String> {
@@ -606,171 +407,5 @@ impl ClientCertVerifier for AnyClientCert {
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.p.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `basic_auth_users`: user → bcrypt hash. Successful checks are remembered (keyed by a
-/// SHA-256 of user, password and hash, never the password itself) so a scrape every few
-/// seconds does not pay bcrypt's cost each time; failures always pay it.
-pub struct BasicAuth {
-    users: BTreeMap<String, String>,
-    /// Checked for unknown users, so that they take as long as known ones.
-    dummy: String,
-    ok_cache: Mutex<HashSet<[u8; 32]>>,
-}
-
-const CACHE_MAX: usize = 1024;
-
-impl BasicAuth {
-    fn new(users: BTreeMap<String, String>) -> Result<BasicAuth, String> {
-        let mut cost = 10;
-        for (u, h) in &users {
-            cost = bcrypt_cost(h).ok_or_else(|| {
-                format!("basic_auth_users.{u}: not a bcrypt hash ($2a$, $2b$ or $2y$, cost 4-31, 60 characters)")
-            })?;
-        }
-        let dummy = bcrypt::hash("spanwatch-no-such-user", cost)
-            .map_err(|e| format!("basic_auth_users: {e}"))?;
-        Ok(BasicAuth {
-            users,
-            dummy,
-            ok_cache: Mutex::new(HashSet::new()),
-        })
-    }
-
-    fn cache_key(user: &str, pass: &str, hash: &str) -> [u8; 32] {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        for part in [user, pass, hash] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part.as_bytes());
-        }
-        h.finalize().into()
-    }
-
-    /// A cached answer, if there is one (cheap; call before [`BasicAuth::verify_slow`]).
-    pub fn verify_cached(&self, user: &str, pass: &str) -> bool {
-        let Some(hash) = self.users.get(user) else {
-            return false;
-        };
-        let k = Self::cache_key(user, pass, hash);
-        self.ok_cache
-            .lock()
-            .map(|c| c.contains(&k))
-            .unwrap_or(false)
-    }
-
-    /// The bcrypt check (tens of milliseconds: run it off the async thread).
-    pub fn verify_slow(&self, user: &str, pass: &str) -> bool {
-        let (hash, known) = match self.users.get(user) {
-            Some(h) => (h.as_str(), true),
-            None => (self.dummy.as_str(), false),
-        };
-        let ok = bcrypt::verify(pass, hash).unwrap_or(false) && known;
-        if ok {
-            if let Ok(mut c) = self.ok_cache.lock() {
-                if c.len() >= CACHE_MAX {
-                    c.clear();
-                }
-                c.insert(Self::cache_key(user, pass, hash));
-            }
-        }
-        ok
-    }
-}
-
-/// The cost of a well-formed bcrypt hash (`$2y$10$` + 53 characters of bcrypt's base64).
-fn bcrypt_cost(h: &str) -> Option<u32> {
-    let b = h.as_bytes();
-    if b.len() != 60 || !(h.starts_with("$2a$") || h.starts_with("$2b$") || h.starts_with("$2y$")) {
-        return None;
-    }
-    if b[6] != b'$' {
-        return None;
-    }
-    let cost: u32 = h[4..6].parse().ok()?;
-    if !(4..=31).contains(&cost) {
-        return None;
-    }
-    h[7..]
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/')
-        .then_some(cost)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<WebConfig, WebConfigError> {
-        WebConfig::parse(text, Path::new("/nonexistent/web.yml"))
-    }
-
-    #[test]
-    fn empty_file_is_no_tls_no_auth() {
-        let w = parse("# nothing\n").unwrap();
-        assert!(w.tls.is_none() && w.auth.is_none());
-        let w = parse("basic_auth_users: {}\n").unwrap();
-        assert!(w.auth.is_none());
-    }
-
-    #[test]
-    fn unknown_keys_are_named() {
-        let e = parse("tls_server_config:\n  cert_fil: x\n").unwrap_err().0;
-        assert!(
-            e.contains("/nonexistent/web.yml") && e.contains("cert_fil"),
-            "{e}"
-        );
-        let e = parse("basic_auth_user:\n  a: b\n").unwrap_err().0;
-        assert!(e.contains("basic_auth_user"), "{e}");
-        let e = parse("rate_limit:\n  burst: 1\n").unwrap_err().0;
-        assert!(e.contains("rate_limit"), "{e}");
-    }
-
-    #[test]
-    fn bad_hash_and_missing_files_are_named() {
-        let e = parse("basic_auth_users:\n  prom: plaintext\n")
-            .unwrap_err()
-            .0;
-        assert!(
-            e.contains("basic_auth_users.prom") && e.contains("bcrypt"),
-            "{e}"
-        );
-        let e = parse("tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n")
-            .unwrap_err()
-            .0;
-        assert!(
-            e.contains("tls_server_config.cert_file") && e.contains("/nonexistent/a.crt"),
-            "{e}"
-        );
-        let e = parse("tls_server_config:\n  cert_file: a.crt\n")
-            .unwrap_err()
-            .0;
-        assert!(e.contains("key_file: missing"), "{e}");
-        let e = parse("tls_server_config:\n  min_version: TLS12\n")
-            .unwrap_err()
-            .0;
-        assert!(e.contains("without cert_file"), "{e}");
-        let e = parse("http_server_config:\n  headers:\n    Server: x\n")
-            .unwrap_err()
-            .0;
-        assert!(e.contains("\"Server\" cannot be set"), "{e}");
-    }
-
-    #[test]
-    fn bcrypt_shape() {
-        let h = bcrypt::hash("pw", 4).unwrap();
-        assert_eq!(bcrypt_cost(&h), Some(4));
-        assert_eq!(bcrypt_cost("$2y$10$short"), None);
-        assert_eq!(bcrypt_cost(&h.replace("$04$", "$99$")), None);
-        let mut u = BTreeMap::new();
-        u.insert("prom".to_string(), h);
-        let a = BasicAuth::new(u).unwrap();
-        assert!(!a.verify_cached("prom", "pw"));
-        assert!(a.verify_slow("prom", "pw"));
-        assert!(a.verify_cached("prom", "pw"));
-        assert!(!a.verify_slow("prom", "wrong"));
-        assert!(!a.verify_slow("nobody", "pw"));
-        assert!(!a.verify_cached("prom", "wrong"));
     }
 }
