@@ -264,11 +264,11 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
         ),
         (
             "spanwatch_egress_bytes_total",
-            one("direction", s(&spanwatch::host::DIRECTION_CLASSES)),
+            one("direction", s(&spanwatch::model::net::DIRECTION_CLASSES)),
         ),
         (
             "spanwatch_host_anomalies_total",
-            one("kind", s(&spanwatch::host::ANOMALY_KINDS)),
+            one("kind", s(&spanwatch::model::sid::ANOMALY_KINDS)),
         ),
         (
             "spanwatch_host_state_writes_total",
@@ -280,7 +280,7 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
         ),
         (
             "spanwatch_resolver_bypass_flows_total",
-            one("kind", s(&spanwatch::detect::resolver::KINDS)),
+            one("kind", s(&spanwatch::model::meta::RESOLVER_KINDS)),
         ),
         (
             "spanwatch_config_reloads_total",

@@ -13,10 +13,6 @@ use crate::flow::{AppProto, FlowKey};
 use crate::model::meta::ResolverBypass;
 use crate::rules::Category;
 
-/// Kinds of resolver bypass: the bounded `kind` label of
-/// `spanwatch_resolver_bypass_flows_total` and `resolver_bypass.kind` in EVE.
-pub const KINDS: [&str; 3] = ["dot", "doh", "doq"];
-
 /// Port of DNS over TLS and DNS over QUIC.
 const DOT_PORT: u16 = 853;
 

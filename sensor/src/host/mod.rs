@@ -37,21 +37,6 @@ use obs::{FlowUse, MediaObs, Usage};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`
-/// (the names of [`AnomalyKind::ALL`]).
-pub const ANOMALY_KINDS: [&str; 9] = {
-    let mut k = [""; 9];
-    let mut i = 0;
-    while i < 9 {
-        k[i] = AnomalyKind::ALL[i].as_str();
-        i += 1;
-    }
-    k
-};
-
-/// Direction classes of `spanwatch_egress_bytes_total`.
-pub const DIRECTION_CLASSES: [&str; 3] = ["inbound", "outbound", "internal"];
-
 pub struct HostStage {
     home: Arc<HomeNet>,
     dns: DnsTunnel,

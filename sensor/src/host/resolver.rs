@@ -4,7 +4,7 @@
 //! alert when `[detect.resolver_bypass] alert = true` and the resolver is not allowed.
 
 use super::beacon::Raised;
-use crate::detect::resolver::KINDS;
+use crate::model::meta::RESOLVER_KINDS as KINDS;
 use crate::model::record::{Finding, FlowRecord};
 use crate::model::sid::{self, AnomalyKind};
 use serde::{Deserialize, Serialize};

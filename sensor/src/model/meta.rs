@@ -105,6 +105,10 @@ pub struct RdpMeta {
     pub selected_protocol: Option<&'static str>,
 }
 
+/// Kinds of resolver bypass: the bounded `kind` label of
+/// `spanwatch_resolver_bypass_flows_total` and `resolver_bypass.kind` in EVE.
+pub const RESOLVER_KINDS: [&str; 3] = ["dot", "doh", "doq"];
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResolverBypass {
     /// `dot`, `doq` or `doh`.

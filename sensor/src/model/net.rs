@@ -12,6 +12,9 @@ pub fn to_ip(v6: bool, a: &[u8; 16]) -> IpAddr {
     }
 }
 
+/// Direction classes of `spanwatch_egress_bytes_total`.
+pub const DIRECTION_CLASSES: [&str; 3] = ["inbound", "outbound", "internal"];
+
 /// Which way the bytes travel relative to the flow's client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {

@@ -105,6 +105,18 @@ impl AnomalyKind {
     }
 }
 
+/// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`
+/// (the names of [`AnomalyKind::ALL`]).
+pub const ANOMALY_KINDS: [&str; 9] = {
+    let mut k = [""; 9];
+    let mut i = 0;
+    while i < 9 {
+        k[i] = AnomalyKind::ALL[i].as_str();
+        i += 1;
+    }
+    k
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

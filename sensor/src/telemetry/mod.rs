@@ -7,7 +7,7 @@
 //! ([`Ctr::add`] is a plain load+store, no lock prefix); a scrape sums them.
 
 use crate::decode::{Encap, ErrorLayer};
-use crate::flow::app::AppProto;
+use crate::proto::registry::AppProto;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -124,16 +124,16 @@ pub struct OutputStats {
     /// Host stage: internal hosts tracked, and dropped because the table was full.
     pub hosts_tracked: Ctr,
     pub hosts_evicted: Ctr,
-    /// Bytes by direction class (`host::DIRECTION_CLASSES`).
-    pub egress_bytes: [Ctr; crate::host::DIRECTION_CLASSES.len()],
-    /// Host anomalies by kind (`host::ANOMALY_KINDS`).
-    pub host_anomalies: [Ctr; crate::host::ANOMALY_KINDS.len()],
+    /// Bytes by direction class (`model::net::DIRECTION_CLASSES`).
+    pub egress_bytes: [Ctr; crate::model::net::DIRECTION_CLASSES.len()],
+    /// Host anomalies by kind (`model::sid::ANOMALY_KINDS`).
+    pub host_anomalies: [Ctr; crate::model::sid::ANOMALY_KINDS.len()],
     pub calls_active: Ctr,
     /// Host state file saves and loads: [success, failure].
     pub host_state_saves: [Ctr; 2],
     pub host_state_loads: [Ctr; 2],
-    /// Flows to public resolvers by kind (`detect::resolver::KINDS`).
-    pub resolver_bypass_flows: [Ctr; crate::detect::resolver::KINDS.len()],
+    /// Flows to public resolvers by kind (`model::meta::RESOLVER_KINDS`).
+    pub resolver_bypass_flows: [Ctr; crate::model::meta::RESOLVER_KINDS.len()],
     /// Beacon scoring: pairs tracked, and evicted because of the caps.
     pub beacon_pairs_tracked: Ctr,
     pub beacon_pairs_evicted: Ctr,
@@ -162,7 +162,7 @@ pub struct Telemetry {
     pub output: Arc<OutputStats>,
     pub alertmanager: Arc<AlertmanagerStats>,
     /// The Redis and syslog sinks (output/sink).
-    pub sinks: Arc<crate::output::sink::SinkStats>,
+    pub sinks: Arc<SinkStats>,
     pub rules_loaded: SharedCtr,
     pub reloads_ok: SharedCtr,
     pub reloads_failed: SharedCtr,
@@ -202,3 +202,20 @@ pub mod names;
 mod render;
 #[cfg(test)]
 mod tests;
+
+/// Bounded `output` label of the `spanwatch_eve_output_*` families (listed in [`names`]).
+pub const OUTPUTS: [&str; 3] = ["file", "redis", "syslog"];
+pub const REDIS: usize = 1;
+pub const SYSLOG: usize = 2;
+
+/// Counters of the sinks, by index in [`OUTPUTS`] (the file's come from the EVE writer).
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Records the sink delivered (the server acknowledged, or the socket took them).
+    pub records: [SharedCtr; 3],
+    /// Records lost: the queue was full, the server refused them, or the sink was still
+    /// down when the sensor stopped.
+    pub dropped: [SharedCtr; 3],
+    /// Connection attempts and sends that failed.
+    pub errors: [SharedCtr; 3],
+}

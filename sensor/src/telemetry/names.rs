@@ -161,7 +161,7 @@ fn end_reasons() -> Vec<&'static str> {
     super::EndReason::ALL.iter().map(|r| r.as_str()).collect()
 }
 fn app_protos() -> Vec<&'static str> {
-    crate::flow::app::AppProto::ALL
+    crate::proto::registry::AppProto::ALL
         .iter()
         .map(|a| a.as_str())
         .collect()
@@ -335,7 +335,7 @@ pub const EVE_OUTPUT_RECORDS_TOTAL: Metric = Metric {
     kind: Kind::Counter,
     help: "EVE records delivered, by output (file: written; redis: acknowledged by the server; syslog: taken by the socket).",
     labels: &[
-        label("output", Values::Fixed(&crate::output::sink::OUTPUTS)),
+        label("output", Values::Fixed(&super::OUTPUTS)),
     ],
 };
 
@@ -344,7 +344,7 @@ pub const EVE_OUTPUT_DROPPED_RECORDS_TOTAL: Metric = Metric {
     kind: Kind::Counter,
     help: "EVE records lost, by output (file: write failed; redis, syslog: queue full, refused by the server, or still queued when the sensor stopped).",
     labels: &[
-        label("output", Values::Fixed(&crate::output::sink::OUTPUTS)),
+        label("output", Values::Fixed(&super::OUTPUTS)),
     ],
 };
 
@@ -353,7 +353,7 @@ pub const EVE_OUTPUT_ERRORS_TOTAL: Metric = Metric {
     kind: Kind::Counter,
     help: "Failed writes, connection attempts and sends, by output (each failure is retried with back-off).",
     labels: &[
-        label("output", Values::Fixed(&crate::output::sink::OUTPUTS)),
+        label("output", Values::Fixed(&super::OUTPUTS)),
     ],
 };
 
@@ -409,7 +409,7 @@ pub const EGRESS_BYTES_TOTAL: Metric = Metric {
     kind: Kind::Counter,
     help: "Bytes of flows with an internal end, by direction class: outbound leaves the home networks, inbound enters them, internal stays inside.",
     labels: &[
-        label("direction", Values::Fixed(&crate::host::DIRECTION_CLASSES)),
+        label("direction", Values::Fixed(&crate::model::net::DIRECTION_CLASSES)),
     ],
 };
 
@@ -417,7 +417,10 @@ pub const HOST_ANOMALIES_TOTAL: Metric = Metric {
     name: "spanwatch_host_anomalies_total",
     kind: Kind::Counter,
     help: "Anomalies the host stage found, by kind.",
-    labels: &[label("kind", Values::Fixed(&crate::host::ANOMALY_KINDS))],
+    labels: &[label(
+        "kind",
+        Values::Fixed(&crate::model::sid::ANOMALY_KINDS),
+    )],
 };
 
 pub const CALLS_ACTIVE: Metric = Metric {
@@ -446,7 +449,7 @@ pub const RESOLVER_BYPASS_FLOWS_TOTAL: Metric = Metric {
     kind: Kind::Counter,
     help: "Flows of encrypted DNS to public resolvers (DNS over TLS, HTTPS, QUIC), by kind; counted when the flow's first record is written.",
     labels: &[
-        label("kind", Values::Fixed(&crate::detect::resolver::KINDS)),
+        label("kind", Values::Fixed(&crate::model::meta::RESOLVER_KINDS)),
     ],
 };
 

@@ -4,7 +4,7 @@
 use super::names::{self, Metric as Def, *};
 use super::*;
 use crate::decode::{Encap, ErrorLayer};
-use crate::flow::app::AppProto;
+use crate::proto::registry::AppProto;
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
 impl Telemetry {
@@ -126,7 +126,7 @@ impl Telemetry {
         ));
         v.push(counter1(&EVE_WRITE_ERRORS_TOTAL, o.eve_write_errors.get()));
         {
-            use crate::output::sink::OUTPUTS;
+            use super::OUTPUTS;
             let sk = &self.sinks;
             // the file: records written; a record that could not be written is lost
             let file_records = o.eve_flow.get() + o.eve_alert.get() + o.eve_stats.get();
@@ -198,7 +198,7 @@ impl Telemetry {
         v.push(counter1(&HOSTS_EVICTED_TOTAL, o.hosts_evicted.get()));
         v.push(counter(
             &EGRESS_BYTES_TOTAL,
-            crate::host::DIRECTION_CLASSES
+            crate::model::net::DIRECTION_CLASSES
                 .iter()
                 .enumerate()
                 .map(|(i, d)| (vec![d.to_string()], o.egress_bytes[i].get()))
@@ -206,7 +206,7 @@ impl Telemetry {
         ));
         v.push(counter(
             &HOST_ANOMALIES_TOTAL,
-            crate::host::ANOMALY_KINDS
+            crate::model::sid::ANOMALY_KINDS
                 .iter()
                 .enumerate()
                 .map(|(i, k)| (vec![k.to_string()], o.host_anomalies[i].get()))
@@ -229,7 +229,7 @@ impl Telemetry {
         ));
         v.push(counter(
             &RESOLVER_BYPASS_FLOWS_TOTAL,
-            crate::detect::resolver::KINDS
+            crate::model::meta::RESOLVER_KINDS
                 .iter()
                 .enumerate()
                 .map(|(i, k)| (vec![k.to_string()], o.resolver_bypass_flows[i].get()))

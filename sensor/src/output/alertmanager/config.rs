@@ -75,7 +75,7 @@ impl AlertmanagerConfig {
         for (i, u) in self.urls.iter().enumerate() {
             Endpoint::parse(u).map_err(|e| format!("alertmanager.urls[{i}]: {e}"))?;
         }
-        use crate::config::check;
+        use crate::model::ranges::check;
         check("alertmanager.timeout_s", self.timeout_s)?;
         check("alertmanager.resend_interval_s", self.resend_interval_s)?;
         check("alertmanager.resolve_timeout_s", self.resolve_timeout_s)?;

@@ -8,29 +8,13 @@
 pub mod redis;
 pub mod syslog;
 
-use crate::telemetry::SharedCtr;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Bounded `output` label of the `spanwatch_eve_output_*` families (listed in `telemetry::names`).
-pub const OUTPUTS: [&str; 3] = ["file", "redis", "syslog"];
-pub const REDIS: usize = 1;
-pub const SYSLOG: usize = 2;
-
-/// Counters of the sinks, by index in [`OUTPUTS`] (the file's come from the EVE writer).
-#[derive(Debug, Default)]
-pub struct SinkStats {
-    /// Records the sink delivered (the server acknowledged, or the socket took them).
-    pub records: [SharedCtr; 3],
-    /// Records lost: the queue was full, the server refused them, or the sink was still
-    /// down when the sensor stopped.
-    pub dropped: [SharedCtr; 3],
-    /// Connection attempts and sends that failed.
-    pub errors: [SharedCtr; 3],
-}
+pub use crate::telemetry::{SinkStats, OUTPUTS, REDIS, SYSLOG};
 
 /// Records sent in one go (one RPUSH, one pipelined write).
 const BATCH: usize = 256;
