@@ -26,4 +26,4 @@ pub mod rules;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod testkit;
-pub mod worker;
+pub use pipeline::worker;
