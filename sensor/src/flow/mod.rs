@@ -5,6 +5,7 @@ pub mod app;
 pub mod community_id;
 pub mod key;
 pub mod table;
+pub mod tcp;
 
 pub use app::AppProto;
 pub use key::{Ends, FlowKey};

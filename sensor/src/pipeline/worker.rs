@@ -3,10 +3,10 @@
 //! tick carries wall time too when the link is quiet ([`Worker::tick`]).
 
 use crate::config::HomeNet;
-use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP, PROTO_UDP};
+use crate::decode::{PacketInfo, PROTO_TCP, PROTO_UDP};
 use crate::detect::{Detector, FlowDetect};
 use crate::flow::{
-    first_sender_is_client, AppProto, Ends, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT,
+    first_sender_is_client, tcp, AppProto, Ends, Flow, FlowKey, FlowTable, TcpState, TO_CLIENT,
     TO_SERVER,
 };
 use crate::host::obs::{MediaObs, Usage};
@@ -246,14 +246,12 @@ impl Worker {
         self.advance(ts);
         let (key, fwd) = FlowKey::of(info);
         let is_tcp = info.proto == PROTO_TCP;
-        let syn_only = is_tcp && info.tcp_flags & (SYN | ACK) == SYN;
+        let syn_only = is_tcp && tcp::is_syn_only(info.tcp_flags);
 
         // A fresh SYN on the tuple of a closed connection starts a new flow.
         if syn_only {
             if let Some(f) = self.table.get_mut(&key) {
-                if f.tcp == TcpState::Closed
-                    || (f.tcp == TcpState::Closing && f.pkts[0] + f.pkts[1] > 2)
-                {
+                if tcp::reused_by_syn(f) {
                     if let Some(mut old) = self.table.remove(&key) {
                         Self::end_flow(
                             &mut self.sink,
@@ -313,7 +311,7 @@ impl Worker {
             flow.last_ns = ts;
         }
         if is_tcp {
-            update_tcp(flow, dir, info.tcp_flags, info.payload_len);
+            tcp::update(flow, dir, info.tcp_flags, info.payload_len);
         }
         if info.payload_len > 0 && !flow.detect.done {
             let payload = info.payload(data);
@@ -377,30 +375,4 @@ impl Worker {
         self.stats.flows_active.set(0);
         self.sink.flush(&self.stats);
     }
-}
-
-fn update_tcp(f: &mut Flow, dir: usize, flags: u8, payload_len: u32) {
-    f.tcp_flags[dir] |= flags;
-    if flags & RST != 0 {
-        f.tcp = TcpState::Closed;
-        return;
-    }
-    if flags & FIN != 0 {
-        f.tcp = if f.tcp_flags[0] & FIN != 0 && f.tcp_flags[1] & FIN != 0 {
-            TcpState::Closed
-        } else {
-            TcpState::Closing
-        };
-        return;
-    }
-    f.tcp = match (f.tcp, flags & (SYN | ACK)) {
-        (TcpState::None, SYN) => TcpState::SynSent,
-        (TcpState::None | TcpState::SynSent, x) if x == SYN | ACK => TcpState::SynAckSeen,
-        (TcpState::SynAckSeen, ACK) => TcpState::Established,
-        // Capture started mid-connection: data in flight means it is established.
-        (TcpState::None | TcpState::SynSent, ACK) if payload_len > 0 || dir == TO_CLIENT => {
-            TcpState::Established
-        }
-        (s, _) => s,
-    };
 }
