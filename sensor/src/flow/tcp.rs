@@ -18,7 +18,9 @@ pub fn reused_by_syn(f: &Flow) -> bool {
 }
 
 /// One packet's flags, travelling in direction `dir` (`TO_SERVER` or `TO_CLIENT`), applied
-/// to the flow's state.
+/// to the flow's state. Inlined: it runs on every TCP packet (out of line it cost 0.7% more
+/// instructions on a replay).
+#[inline]
 pub fn update(f: &mut Flow, dir: usize, flags: u8, payload_len: u32) {
     f.tcp_flags[dir] |= flags;
     if flags & RST != 0 {
