@@ -21,6 +21,9 @@ struct Item {
     off: u64,
     len: u32,
     info: PacketInfo,
+    /// The flow key and direction, worked out once when the packet was sharded.
+    key: FlowKey,
+    fwd: bool,
 }
 
 /// A run of packets for one worker, with the bytes they point into.
@@ -66,7 +69,7 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>) {
                     let data = bytes
                         .get(it.off as usize..it.off as usize + it.len as usize)
                         .unwrap_or(&[]);
-                    w.packet(it.ts, it.wire_len, data, &it.info);
+                    w.packet(it.ts, it.wire_len, data, &it.info, &it.key, it.fwd);
                 }
                 if b.tick {
                     w.tick(b.now);
@@ -184,7 +187,8 @@ impl Dispatch {
     ) {
         let mut tick = false;
         match self {
-            Dispatch::Inline(w) => w.packet(p.ts_ns, p.wire_len, p.data, info),
+            // One worker: no sharding, the worker works the key out.
+            Dispatch::Inline(w) => w.packet_unkeyed(p.ts_ns, p.wire_len, p.data, info),
             Dispatch::Threads {
                 txs,
                 batches,
@@ -192,7 +196,7 @@ impl Dispatch {
                 last_tick,
                 ..
             } => {
-                let (key, _) = FlowKey::of(info);
+                let (key, fwd) = FlowKey::of(info);
                 let i = (key.shard_hash() % txs.len() as u64) as usize;
                 let b = &mut batches[i];
                 let (off, len) = match off {
@@ -209,6 +213,8 @@ impl Dispatch {
                     off,
                     len,
                     info: *info,
+                    key,
+                    fwd,
                 });
                 if b.items.len() >= BATCH {
                     let map = b.map.clone();

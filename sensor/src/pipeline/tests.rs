@@ -4,6 +4,7 @@ use super::worker::EventSink;
 use super::*;
 use crate::capture::LinkType;
 use crate::decode::{decode, Decoded};
+use crate::flow::FlowKey;
 use crate::output::Event;
 use crossbeam_channel::bounded;
 
@@ -30,7 +31,8 @@ fn a_live_worker_writes_an_idle_flow_out_on_a_tick_with_no_packet() {
         panic!("not decoded")
     };
     let t0 = 1_700_000_000 * S;
-    w.packet(t0, frame.len() as u32, &frame, &info);
+    let (key, fwd) = FlowKey::of(&info);
+    w.packet(t0, frame.len() as u32, &frame, &info, &key, fwd);
     w.tick(t0 + 250 * MS);
     assert!(rx.try_recv().is_err(), "nothing to say yet");
     // the UDP timeout (180 s) passes with no packet: the tick alone writes the flow out

@@ -239,25 +239,54 @@ impl Worker {
         self.flush_events();
     }
 
-    /// One decoded packet.
-    pub fn packet(&mut self, ts: u64, wire_len: u32, data: &[u8], info: &PacketInfo) {
+    /// One decoded packet whose flow key is not known yet (one worker: nothing sharded it).
+    pub fn packet_unkeyed(&mut self, ts: u64, wire_len: u32, data: &[u8], info: &PacketInfo) {
+        let (key, fwd) = FlowKey::of(info);
+        self.on_packet(ts, wire_len, data, info, &key, fwd);
+    }
+
+    /// One decoded packet, with its flow key and direction (`FlowKey::of(info)`) as the
+    /// dispatcher worked them out to shard it: the key is computed once per packet.
+    pub fn packet(
+        &mut self,
+        ts: u64,
+        wire_len: u32,
+        data: &[u8],
+        info: &PacketInfo,
+        key: &FlowKey,
+        fwd: bool,
+    ) {
+        self.on_packet(ts, wire_len, data, info, key, fwd);
+    }
+
+    /// The packet's work, inlined into both entries above: with one worker the key is then
+    /// built right where it is used, which measured cheaper than handing it over built.
+    #[inline(always)]
+    fn on_packet(
+        &mut self,
+        ts: u64,
+        wire_len: u32,
+        data: &[u8],
+        info: &PacketInfo,
+        key: &FlowKey,
+        fwd: bool,
+    ) {
         self.stats.packets.inc();
         self.stats.bytes.add(wire_len as u64);
         self.advance(ts);
-        let (key, fwd) = FlowKey::of(info);
         let is_tcp = info.proto == PROTO_TCP;
         let syn_only = is_tcp && tcp::is_syn_only(info.tcp_flags);
 
         // A fresh SYN on the tuple of a closed connection starts a new flow.
         if syn_only {
-            if let Some(f) = self.table.get_mut(&key) {
+            if let Some(f) = self.table.get_mut(key) {
                 if tcp::reused_by_syn(f) {
-                    if let Some(mut old) = self.table.remove(&key) {
+                    if let Some(mut old) = self.table.remove(key) {
                         Self::end_flow(
                             &mut self.sink,
                             &self.stats,
                             &self.detector,
-                            &key,
+                            key,
                             &mut old,
                             EndReason::Reuse,
                         );
@@ -266,7 +295,7 @@ impl Worker {
             }
         }
 
-        if self.table.get_mut(&key).is_none() {
+        if self.table.get_mut(key).is_none() {
             let sender_is_client =
                 first_sender_is_client(info.proto, info.tcp_flags, info.sport, info.dport);
             let mut h = self.id_state.build_hasher();
@@ -290,12 +319,12 @@ impl Worker {
             };
             self.stats.flows_created.inc();
             let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
-            self.table.insert(key, flow, ts, |k, f, r| {
+            self.table.insert(*key, flow, ts, |k, f, r| {
                 Self::end_flow(sink, stats, det, k, f, r)
             });
             self.stats.flows_active.set(self.table.len() as u64);
         }
-        let Some(flow) = self.table.get_mut(&key) else {
+        let Some(flow) = self.table.get_mut(key) else {
             return;
         };
         let dir = if fwd == flow.client_is_lo {
@@ -316,7 +345,7 @@ impl Worker {
         if info.payload_len > 0 && !flow.detect.done {
             let payload = info.payload(data);
             self.detector.on_payload(
-                &key,
+                key,
                 flow,
                 dir == TO_SERVER,
                 info,
@@ -344,7 +373,7 @@ impl Worker {
                         (&key.hi, &key.lo)
                     };
                     let direction = self.home.direction(key.v6, c, s);
-                    let rec = alert_from(&key, flow, ts, direction, f);
+                    let rec = alert_from(key, flow, ts, direction, f);
                     self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
                 }
             }
@@ -363,7 +392,7 @@ impl Worker {
             flow.detect.dtls_packet(info.payload(data));
         }
         if media_due {
-            self.media(&key, ts);
+            self.media(key, ts);
         }
     }
 
