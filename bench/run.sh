@@ -127,7 +127,7 @@ REPORT="$OUT/results-$STAMP.md"
 {
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($(uname -m)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "Command: bench/run.sh --packets $PACKETS --runs $RUNS --seed $SEED$([ "$REAL" = 1 ] && echo ' --real')$([ -n "$BIN" ] && echo " --bin $SW")"
-    echo "Versions: $("$SW" --version 2>/dev/null || echo spanwatch) at commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); $NDPI_VERSION; $(gcc --version | head -1); libpcap $(dpkg-query -W -f '${Version}' libpcap0.8 2>/dev/null || echo '?')"
+    echo "Versions: $("$SW" --version 2>/dev/null || echo spanwatch) $(if [ -n "$BIN" ]; then echo "(the binary given)"; else echo "at commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"; fi); $NDPI_VERSION; $(gcc --version | head -1); libpcap $(dpkg-query -W -f '${Version}' libpcap0.8 2>/dev/null || echo '?')"
 } | tee "$REPORT"
 
 for CAP in "${CAPTURES[@]}"; do
