@@ -2,6 +2,7 @@
 # spanwatch throughput benchmark against the bare libpcap read loop and ndpiReader.
 #
 # usage: bench/run.sh [--packets N] [--runs K] [--seed S] [--real] [--no-build] [--no-sample]
+#                     [--bin PATH]
 #
 #   --packets N   packets in the synthetic capture (default 300000, about 270 MB; 1000000 is 0.9 GB)
 #   --runs K      rounds (default 5); every timed run is paired with a bare-loop run right before it
@@ -11,6 +12,7 @@
 #   --no-build    use the release binary already built
 #   --no-sample   skip the extra untimed run per program that splits peak RSS into anonymous and
 #                 file-backed memory
+#   --bin PATH    benchmark this spanwatch binary (no build), e.g. an older build to compare with
 #
 # Needs: cargo, python3, gcc, libpcap-dev (for pcap_count and pcap_split2), ndpiReader
 # (Debian libndpi-bin; without it the ndpiReader rows are left out). Installs nothing: the two C
@@ -24,6 +26,7 @@ SEED=1
 REAL=0
 BUILD=1
 SAMPLE=1
+BIN=
 while [ $# -gt 0 ]; do
     case "$1" in
         --packets) PACKETS=${2:?--packets needs a number}; shift 2 ;;
@@ -32,7 +35,8 @@ while [ $# -gt 0 ]; do
         --real) REAL=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --no-sample) SAMPLE=0; shift ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --bin) BIN=${2:?--bin needs a path}; BUILD=0; shift 2 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -87,7 +91,10 @@ fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 SW="$TARGET_DIR/release/spanwatch"
-[ -x "$SW" ] || { say "no release binary at $SW (run without --no-build)"; exit 1; }
+if [ -n "$BIN" ]; then
+    case "$BIN" in /*) SW=$BIN ;; *) SW="$PWD/$BIN" ;; esac
+fi
+[ -x "$SW" ] || { say "no release binary at $SW (run without --no-build, or give --bin)"; exit 1; }
 gcc -O2 -o "$TMP/pcap_count" "$SHARED/pcap_count.c" -lpcap
 gcc -O2 -o "$TMP/pcap_split2" "$SHARED/pcap_split2.c" -lpcap
 
@@ -119,8 +126,8 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 REPORT="$OUT/results-$STAMP.md"
 {
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($(uname -m)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "Command: bench/run.sh --packets $PACKETS --runs $RUNS --seed $SEED$([ "$REAL" = 1 ] && echo ' --real')"
-    echo "Versions: $("$SW" --version 2>/dev/null || echo spanwatch) at commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); $NDPI_VERSION; $(gcc --version | head -1); libpcap $(dpkg-query -W -f '${Version}' libpcap0.8 2>/dev/null || echo '?')"
+    echo "Command: bench/run.sh --packets $PACKETS --runs $RUNS --seed $SEED$([ "$REAL" = 1 ] && echo ' --real')$([ -n "$BIN" ] && echo " --bin $SW")"
+    echo "Versions: $("$SW" --version 2>/dev/null || echo spanwatch) $(if [ -n "$BIN" ]; then echo "(the binary given)"; else echo "at commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"; fi); $NDPI_VERSION; $(gcc --version | head -1); libpcap $(dpkg-query -W -f '${Version}' libpcap0.8 2>/dev/null || echo '?')"
 } | tee "$REPORT"
 
 for CAP in "${CAPTURES[@]}"; do

@@ -24,4 +24,4 @@ pub mod pipeline;
 pub mod proto;
 pub mod rules;
 pub mod telemetry;
-pub mod worker;
+pub use pipeline::worker;

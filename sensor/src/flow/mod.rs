@@ -5,27 +5,15 @@ pub mod app;
 pub use crate::model::community_id;
 pub mod key;
 pub mod table;
+pub mod tcp;
 
 pub use crate::model::net::Ends;
 pub use app::AppProto;
 pub use key::FlowKey;
 pub use table::{FlowConfig, FlowTable};
+pub use tcp::TcpState;
 
 use crate::decode::Encap;
-
-/// TCP connection state as far as a passive observer can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TcpState {
-    #[default]
-    None,
-    SynSent,
-    SynAckSeen,
-    Established,
-    /// FIN seen in one direction.
-    Closing,
-    /// FIN seen both ways, or RST.
-    Closed,
-}
 
 /// Index 0 is client → server, 1 is server → client.
 pub const TO_SERVER: usize = 0;

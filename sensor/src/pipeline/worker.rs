@@ -3,11 +3,11 @@
 //! tick carries wall time too when the link is quiet ([`Worker::tick`]).
 
 use crate::config::HomeNet;
-use crate::decode::{tcp_flags::*, PacketInfo, PROTO_TCP, PROTO_UDP};
+use crate::decode::{PacketInfo, PROTO_TCP, PROTO_UDP};
 use crate::detect::{Detector, FlowDetect};
 use crate::detect::{Flow, FlowTable};
 use crate::flow::{
-    first_sender_is_client, AppProto, Ends, FlowKey, TcpState, TO_CLIENT, TO_SERVER,
+    first_sender_is_client, tcp, AppProto, Ends, FlowKey, TcpState, TO_CLIENT, TO_SERVER,
 };
 use crate::host::obs::{MediaObs, Usage};
 use crate::output::eve::{alert_from, Finding, FlowRecord};
@@ -239,27 +239,54 @@ impl Worker {
         self.flush_events();
     }
 
-    /// One decoded packet.
-    pub fn packet(&mut self, ts: u64, wire_len: u32, data: &[u8], info: &PacketInfo) {
+    /// One decoded packet whose flow key is not known yet (one worker: nothing sharded it).
+    pub fn packet_unkeyed(&mut self, ts: u64, wire_len: u32, data: &[u8], info: &PacketInfo) {
+        let (key, fwd) = FlowKey::of(info);
+        self.on_packet(ts, wire_len, data, info, &key, fwd);
+    }
+
+    /// One decoded packet, with its flow key and direction (`FlowKey::of(info)`) as the
+    /// dispatcher worked them out to shard it: the key is computed once per packet.
+    pub fn packet(
+        &mut self,
+        ts: u64,
+        wire_len: u32,
+        data: &[u8],
+        info: &PacketInfo,
+        key: &FlowKey,
+        fwd: bool,
+    ) {
+        self.on_packet(ts, wire_len, data, info, key, fwd);
+    }
+
+    /// The packet's work, inlined into both entries above: with one worker the key is then
+    /// built right where it is used, which measured cheaper than handing it over built.
+    #[inline(always)]
+    fn on_packet(
+        &mut self,
+        ts: u64,
+        wire_len: u32,
+        data: &[u8],
+        info: &PacketInfo,
+        key: &FlowKey,
+        fwd: bool,
+    ) {
         self.stats.packets.inc();
         self.stats.bytes.add(wire_len as u64);
         self.advance(ts);
-        let (key, fwd) = FlowKey::of(info);
         let is_tcp = info.proto == PROTO_TCP;
-        let syn_only = is_tcp && info.tcp_flags & (SYN | ACK) == SYN;
+        let syn_only = is_tcp && tcp::is_syn_only(info.tcp_flags);
 
         // A fresh SYN on the tuple of a closed connection starts a new flow.
         if syn_only {
-            if let Some(f) = self.table.get_mut(&key) {
-                if f.tcp == TcpState::Closed
-                    || (f.tcp == TcpState::Closing && f.pkts[0] + f.pkts[1] > 2)
-                {
-                    if let Some(mut old) = self.table.remove(&key) {
+            if let Some(f) = self.table.get_mut(key) {
+                if tcp::reused_by_syn(f) {
+                    if let Some(mut old) = self.table.remove(key) {
                         Self::end_flow(
                             &mut self.sink,
                             &self.stats,
                             &self.detector,
-                            &key,
+                            key,
                             &mut old,
                             EndReason::Reuse,
                         );
@@ -268,7 +295,7 @@ impl Worker {
             }
         }
 
-        if self.table.get_mut(&key).is_none() {
+        if self.table.get_mut(key).is_none() {
             let sender_is_client =
                 first_sender_is_client(info.proto, info.tcp_flags, info.sport, info.dport);
             let mut h = self.id_state.build_hasher();
@@ -292,12 +319,12 @@ impl Worker {
             };
             self.stats.flows_created.inc();
             let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
-            self.table.insert(key, flow, ts, |k, f, r| {
+            self.table.insert(*key, flow, ts, |k, f, r| {
                 Self::end_flow(sink, stats, det, k, f, r)
             });
             self.stats.flows_active.set(self.table.len() as u64);
         }
-        let Some(flow) = self.table.get_mut(&key) else {
+        let Some(flow) = self.table.get_mut(key) else {
             return;
         };
         let dir = if fwd == flow.client_is_lo {
@@ -313,12 +340,12 @@ impl Worker {
             flow.last_ns = ts;
         }
         if is_tcp {
-            update_tcp(flow, dir, info.tcp_flags, info.payload_len);
+            tcp::update(flow, dir, info.tcp_flags, info.payload_len);
         }
         if info.payload_len > 0 && !flow.detect.done {
             let payload = info.payload(data);
             self.detector.on_payload(
-                &key,
+                key,
                 flow,
                 dir == TO_SERVER,
                 info,
@@ -346,7 +373,7 @@ impl Worker {
                         (&key.hi, &key.lo)
                     };
                     let direction = self.home.direction(key.v6, c, s);
-                    let rec = alert_from(&key, flow, ts, direction, f);
+                    let rec = alert_from(key, flow, ts, direction, f);
                     self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
                 }
             }
@@ -365,7 +392,7 @@ impl Worker {
             flow.detect.dtls_packet(info.payload(data));
         }
         if media_due {
-            self.media(&key, ts);
+            self.media(key, ts);
         }
     }
 
@@ -377,30 +404,4 @@ impl Worker {
         self.stats.flows_active.set(0);
         self.sink.flush(&self.stats);
     }
-}
-
-fn update_tcp(f: &mut Flow, dir: usize, flags: u8, payload_len: u32) {
-    f.tcp_flags[dir] |= flags;
-    if flags & RST != 0 {
-        f.tcp = TcpState::Closed;
-        return;
-    }
-    if flags & FIN != 0 {
-        f.tcp = if f.tcp_flags[0] & FIN != 0 && f.tcp_flags[1] & FIN != 0 {
-            TcpState::Closed
-        } else {
-            TcpState::Closing
-        };
-        return;
-    }
-    f.tcp = match (f.tcp, flags & (SYN | ACK)) {
-        (TcpState::None, SYN) => TcpState::SynSent,
-        (TcpState::None | TcpState::SynSent, x) if x == SYN | ACK => TcpState::SynAckSeen,
-        (TcpState::SynAckSeen, ACK) => TcpState::Established,
-        // Capture started mid-connection: data in flight means it is established.
-        (TcpState::None | TcpState::SynSent, ACK) if payload_len > 0 || dir == TO_CLIENT => {
-            TcpState::Established
-        }
-        (s, _) => s,
-    };
 }

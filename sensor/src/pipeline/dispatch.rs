@@ -1,0 +1,305 @@
+//! Dispatch: decoded packets to the worker on the capture thread, or sharded by the
+//! symmetric flow hash into per-worker batches on bounded queues (blocking in a replay,
+//! dropping and counting live), with the time and the live tick carried along.
+
+use super::worker::{EventSink, Worker};
+use super::{Sensor, BATCH, TICK_NS};
+use crate::capture::file::FileBytes;
+use crate::capture::RawPacket;
+use crate::decode::{decode, Decoded, Encap, PacketInfo};
+use crate::flow::FlowKey;
+use crate::telemetry::CaptureStats;
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// One packet as a worker receives it across a queue.
+struct Item {
+    ts: u64,
+    wire_len: u32,
+    /// Offset into the batch's bytes: 64-bit, as a capture file may exceed 4 GiB.
+    off: u64,
+    len: u32,
+    info: PacketInfo,
+    /// The flow key and direction, worked out once when the packet was sharded.
+    key: FlowKey,
+    fwd: bool,
+}
+
+/// A run of packets for one worker, with the bytes they point into.
+pub(super) struct Batch {
+    map: Option<Arc<FileBytes>>,
+    owned: Vec<u8>,
+    items: Vec<Item>,
+    /// Packet time at the dispatcher when the batch was sent.
+    now: u64,
+    /// A live tick: the worker hands its pending events over too.
+    tick: bool,
+}
+
+pub(super) enum Msg {
+    Batch(Batch),
+    Finish,
+}
+
+impl Batch {
+    fn new(map: Option<Arc<FileBytes>>) -> Batch {
+        Batch {
+            map,
+            owned: Vec::new(),
+            items: Vec::with_capacity(BATCH),
+            now: 0,
+            tick: false,
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m,
+            None => &self.owned,
+        }
+    }
+}
+
+fn worker_loop(mut w: Worker, rx: Receiver<Msg>) {
+    for m in rx {
+        match m {
+            Msg::Batch(b) => {
+                let bytes = b.bytes();
+                for it in &b.items {
+                    let data = bytes
+                        .get(it.off as usize..it.off as usize + it.len as usize)
+                        .unwrap_or(&[]);
+                    w.packet(it.ts, it.wire_len, data, &it.info, &it.key, it.fwd);
+                }
+                if b.tick {
+                    w.tick(b.now);
+                } else {
+                    w.advance(b.now);
+                }
+            }
+            Msg::Finish => break,
+        }
+    }
+    w.finish();
+}
+
+/// Decode one raw packet and count what the decoder saw.
+#[inline]
+pub(super) fn decode_counted(stats: &CaptureStats, p: &RawPacket<'_>) -> Option<PacketInfo> {
+    stats.packets.inc();
+    stats.bytes.add(p.wire_len as u64);
+    if p.ts_ns > stats.last_packet_ns.get() {
+        stats.last_packet_ns.set(p.ts_ns);
+    }
+    match decode(p.linktype, p.data) {
+        Decoded::Ip(info) => {
+            if !info.encap.is_empty() {
+                for (i, (bit, _)) in Encap::NAMES.iter().enumerate() {
+                    if info.encap.has(*bit) {
+                        stats.encap[i].inc();
+                    }
+                }
+            }
+            if info.fragment {
+                stats.fragments.inc();
+                if info.later_fragment {
+                    return None;
+                }
+            }
+            Some(info)
+        }
+        Decoded::NonIp => {
+            stats.non_ip.inc();
+            None
+        }
+        Decoded::Error(l) => {
+            stats.decode_errors[l as usize].inc();
+            None
+        }
+    }
+}
+
+/// Where decoded packets go: the worker on this thread, or N worker threads.
+pub(super) enum Dispatch {
+    Inline(Box<Worker>),
+    Threads {
+        txs: Vec<Sender<Msg>>,
+        batches: Vec<Batch>,
+        handles: Vec<JoinHandle<()>>,
+        lossless: bool,
+        last_tick: u64,
+    },
+}
+
+impl Dispatch {
+    /// `tick_ns`: live, the tick (see [`Sensor::make_worker`]).
+    pub(super) fn new(
+        sensor: &Sensor,
+        sink: EventSink,
+        lossless: bool,
+        tick_ns: Option<u64>,
+    ) -> Dispatch {
+        let n = sensor.cfg.sensor.workers;
+        if n == 1 {
+            return Dispatch::Inline(Box::new(sensor.make_worker(0, sink, tick_ns)));
+        }
+        let qcap = (sensor.cfg.sensor.queue_packets / BATCH).max(4);
+        let mut txs = Vec::new();
+        let mut handles = Vec::new();
+        for i in 0..n {
+            let (tx, rx) = bounded::<Msg>(qcap);
+            let w = sensor.make_worker(i, sink.clone(), tick_ns);
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || worker_loop(w, rx))
+                    .expect("spawn worker"),
+            );
+            txs.push(tx);
+        }
+        Dispatch::Threads {
+            txs,
+            batches: (0..n).map(|_| Batch::new(None)).collect(),
+            handles,
+            lossless,
+            last_tick: 0,
+        }
+    }
+
+    /// Start a new source (file): batches point into its map.
+    pub(super) fn set_source(&mut self, stats: &CaptureStats, map: Option<Arc<FileBytes>>) {
+        // Pending packets point into the previous source: send them before switching.
+        self.flush_all(stats, 0);
+        if let Dispatch::Threads { batches, .. } = self {
+            for b in batches.iter_mut() {
+                b.map = map.clone();
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn packet(
+        &mut self,
+        stats: &CaptureStats,
+        p: &RawPacket<'_>,
+        info: &PacketInfo,
+        off: Option<usize>,
+    ) {
+        let mut tick = false;
+        match self {
+            // One worker: no sharding, the worker works the key out.
+            Dispatch::Inline(w) => w.packet_unkeyed(p.ts_ns, p.wire_len, p.data, info),
+            Dispatch::Threads {
+                txs,
+                batches,
+                lossless,
+                last_tick,
+                ..
+            } => {
+                let (key, fwd) = FlowKey::of(info);
+                let i = (key.shard_hash() % txs.len() as u64) as usize;
+                let b = &mut batches[i];
+                let (off, len) = match off {
+                    Some(o) => (o as u64, p.data.len() as u32),
+                    None => {
+                        let o = b.owned.len() as u64;
+                        b.owned.extend_from_slice(p.data);
+                        (o, p.data.len() as u32)
+                    }
+                };
+                b.items.push(Item {
+                    ts: p.ts_ns,
+                    wire_len: p.wire_len,
+                    off,
+                    len,
+                    info: *info,
+                    key,
+                    fwd,
+                });
+                if b.items.len() >= BATCH {
+                    let map = b.map.clone();
+                    let mut full = std::mem::replace(b, Batch::new(map));
+                    full.now = p.ts_ns;
+                    send(&txs[i], full, *lossless, stats);
+                }
+                if p.ts_ns >= *last_tick + TICK_NS {
+                    *last_tick = p.ts_ns;
+                    tick = true;
+                }
+            }
+        }
+        if tick {
+            self.flush_all(stats, p.ts_ns);
+        }
+    }
+
+    /// The inline worker's pending events to the output thread (worker threads send theirs
+    /// as their batches go).
+    pub(super) fn flush_events(&mut self) {
+        if let Dispatch::Inline(w) = self {
+            w.flush_events();
+        }
+    }
+
+    /// Send every pending batch (even empty ones: they carry the time).
+    fn flush_all(&mut self, stats: &CaptureStats, now: u64) {
+        self.send_all(stats, now, false);
+    }
+
+    /// A live tick: every worker moves to `now` and hands its pending events over, with the
+    /// packets waiting in its batch (time-only batches when there are none).
+    pub(super) fn tick(&mut self, stats: &CaptureStats, now: u64) {
+        self.send_all(stats, now, true);
+    }
+
+    fn send_all(&mut self, stats: &CaptureStats, now: u64, tick: bool) {
+        match self {
+            Dispatch::Inline(w) if tick => w.tick(now),
+            Dispatch::Inline(w) => w.advance(now),
+            Dispatch::Threads {
+                txs,
+                batches,
+                lossless,
+                ..
+            } => {
+                for (i, b) in batches.iter_mut().enumerate() {
+                    let map = b.map.clone();
+                    let mut full = std::mem::replace(b, Batch::new(map));
+                    full.now = now;
+                    full.tick = tick;
+                    send(&txs[i], full, *lossless, stats);
+                }
+            }
+        }
+    }
+
+    pub(super) fn finish(self, stats: &CaptureStats) {
+        match self {
+            Dispatch::Inline(mut w) => w.finish(),
+            Dispatch::Threads {
+                txs,
+                mut batches,
+                handles,
+                lossless,
+                ..
+            } => {
+                for (i, b) in batches.drain(..).enumerate() {
+                    send(&txs[i], b, lossless, stats);
+                    let _ = txs[i].send(Msg::Finish);
+                }
+                for h in handles {
+                    let _ = h.join();
+                }
+            }
+        }
+    }
+}
+
+fn send(tx: &Sender<Msg>, b: Batch, lossless: bool, stats: &CaptureStats) {
+    let n = b.items.len() as u64;
+    if lossless {
+        let _ = tx.send(Msg::Batch(b));
+    } else if let Err(TrySendError::Full(_)) = tx.try_send(Msg::Batch(b)) {
+        stats.queue_drops.add(n);
+    }
+}
