@@ -122,19 +122,9 @@ impl Reloader {
             }
             Err(e) => return fail(&e),
         };
-        let rules = match new.rules.dir.as_deref() {
-            Some(d) => match spanwatch::rules::Catalogue::load_dir(d) {
-                Ok(c) => c,
-                Err(errs) => {
-                    let e: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-                    return fail(&format!(
-                        "rules in {} failed to load: {}",
-                        d.display(),
-                        e.join("; ")
-                    ));
-                }
-            },
-            None => spanwatch::rules::Catalogue::builtin(),
+        let rules = match spanwatch::rules::Catalogue::load(new.rules.dir.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return fail(&e),
         };
         let n = sensor.live.replace_rules(rules);
         tel.rules_loaded.set(n as u64);

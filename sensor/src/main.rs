@@ -88,26 +88,17 @@ fn rules(cmd: &RulesCmd, default_dir: Option<&Path>) -> ExitCode {
                 ExitCode::from(2)
             }
         }
-        RulesCmd::List { rules } => match rules.as_deref().or(default_dir) {
-            Some(dir) => match spanwatch::rules::Catalogue::load_dir(dir) {
+        RulesCmd::List { rules } => {
+            match spanwatch::rules::Catalogue::load(rules.as_deref().or(default_dir)) {
                 Ok(c) => {
                     print!("{}", spanwatch::rules::list_report(&c));
                     ExitCode::SUCCESS
                 }
-                Err(errs) => {
-                    for e in errs {
-                        eprintln!("{e}");
-                    }
+                Err(e) => {
+                    eprintln!("spanwatch: {e}");
                     ExitCode::from(2)
                 }
-            },
-            None => {
-                print!(
-                    "{}",
-                    spanwatch::rules::list_report(&spanwatch::rules::Catalogue::builtin())
-                );
-                ExitCode::SUCCESS
             }
-        },
+        }
     }
 }

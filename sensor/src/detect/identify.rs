@@ -5,7 +5,7 @@
 //! stay here.
 
 use super::{set_proto, Detector, Flow, Inspect};
-use crate::flow::{AppProto, FlowKey};
+use crate::flow::{AppProto, Ends, FlowKey};
 use crate::model::meta::ProxyMeta;
 use crate::proto::registry::{classify_tcp, classify_udp};
 use crate::proto::session::{Opening, Outcome, PPHDR};
@@ -13,11 +13,8 @@ use crate::proto::{self, Parsed};
 
 /// Ports [client, server].
 fn ports(key: &FlowKey, flow: &Flow) -> [u16; 2] {
-    if flow.client_is_lo {
-        [key.lo_port, key.hi_port]
-    } else {
-        [key.hi_port, key.lo_port]
-    }
+    let e = Ends::of(key, flow.client_is_lo);
+    [e.cport, e.sport]
 }
 
 /// The reader's view of a flow and its inspection state.
@@ -242,11 +239,7 @@ pub(super) fn attribute(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut
     // Payload patterns of the catalogue count only on the tool's own ports: a two-byte
     // magic alone is too weak.
     if flow.app_proto == AppProto::Unknown {
-        let sport = if flow.client_is_lo {
-            key.hi_port
-        } else {
-            key.lo_port
-        };
+        let sport = Ends::of(key, flow.client_is_lo).sport;
         let on_port = d.shared.rules.tools_on_port(key.proto, sport);
         for (to_server, b) in [(true, &insp.buf[0]), (false, &insp.buf[1])] {
             if let Some(id) = d.shared.rules.match_payload(to_server, b) {

@@ -15,7 +15,7 @@ pub mod ssh_shape;
 mod tunnels;
 
 use crate::decode::PacketInfo;
-use crate::flow::{AppProto, FlowKey};
+use crate::flow::{AppProto, Ends, FlowKey};
 use crate::model::meta::FlowMeta;
 use crate::model::net::HomeNet;
 use crate::model::record::Finding;
@@ -193,17 +193,7 @@ impl Shared {
     /// Load the rules catalogue from `dir`, or the one built into the binary. Errors name
     /// each file, line and problem.
     pub fn load(dir: Option<&std::path::Path>) -> Result<Shared, String> {
-        let rules = match dir {
-            Some(d) => Catalogue::load_dir(d).map_err(|errs| {
-                let mut s = format!("rules in {} failed to load:", d.display());
-                for e in errs {
-                    s.push_str(&format!("\n  {e}"));
-                }
-                s
-            })?,
-            None => Catalogue::builtin(),
-        };
-        Ok(Shared::with_rules(rules))
+        Ok(Shared::with_rules(Catalogue::load(dir)?))
     }
 
     pub fn with_rules(rules: Catalogue) -> Shared {
@@ -261,12 +251,8 @@ impl Detector {
 
     /// Direction of the flow (client → server) relative to the home networks.
     pub(crate) fn direction(&self, key: &FlowKey, flow: &Flow) -> &'static str {
-        let (c, s) = if flow.client_is_lo {
-            (&key.lo, &key.hi)
-        } else {
-            (&key.hi, &key.lo)
-        };
-        self.home.direction(key.v6, c, s)
+        let e = Ends::of(key, flow.client_is_lo);
+        self.home.direction(key.v6, &e.client, &e.server)
     }
 
     /// The product name for the flow record (`app`).
@@ -348,7 +334,7 @@ impl Detector {
         }
         let mut insp = flow.detect.insp.take().unwrap_or_else(|| {
             let mut i = Box::<Inspect>::default();
-            let server = if flow.client_is_lo { &key.hi } else { &key.lo };
+            let server = &Ends::of(key, flow.client_is_lo).server;
             i.dns_name = self
                 .shared
                 .dns
@@ -469,11 +455,13 @@ impl Detector {
         let Some(q) = msg.questions.first() else {
             return;
         };
-        let (c, cp, s, sp) = if flow.client_is_lo {
-            (key.lo, key.lo_port, key.hi, key.hi_port)
-        } else {
-            (key.hi, key.hi_port, key.lo, key.lo_port)
-        };
+        let Ends {
+            client: c,
+            cport: cp,
+            server: s,
+            sport: sp,
+            ..
+        } = Ends::of(key, flow.client_is_lo);
         let _ = to_server;
         if self.dns_obs.len() < 4096 {
             self.dns_obs.push(crate::model::record::DnsObs {

@@ -9,7 +9,7 @@
 use super::Flow;
 use super::{Detector, Inspect};
 use crate::decode::{PROTO_TCP, PROTO_UDP};
-use crate::flow::{AppProto, FlowKey};
+use crate::flow::{AppProto, Ends, FlowKey};
 use crate::model::meta::ResolverBypass;
 use crate::rules::Category;
 
@@ -24,11 +24,8 @@ pub(super) fn check(d: &Detector, key: &FlowKey, flow: &mut Flow, insp: &mut Ins
     if key.proto != PROTO_TCP && key.proto != PROTO_UDP {
         return;
     }
-    let (server, sport) = if flow.client_is_lo {
-        (&key.hi, key.hi_port)
-    } else {
-        (&key.lo, key.lo_port)
-    };
+    let e = Ends::of(key, flow.client_is_lo);
+    let (server, sport) = (&e.server, e.sport);
     let rules = &d.shared.rules;
     let is_resolver = |id: crate::rules::ToolId| {
         rules

@@ -3,7 +3,7 @@
 
 use crate::decode::Encap;
 use crate::detect::Flow;
-use crate::flow::{FlowKey, TO_CLIENT, TO_SERVER};
+use crate::flow::{Ends, FlowKey, TO_CLIENT, TO_SERVER};
 use crate::model::community_id::community_id;
 use crate::model::net::to_ip;
 pub use crate::model::record::{
@@ -34,11 +34,8 @@ pub fn wall_ns() -> u64 {
 impl Tuple {
     /// Oriented client → server.
     pub fn of(key: &FlowKey, flow: &Flow) -> Tuple {
-        let (s, sp, d, dp) = if flow.client_is_lo {
-            (&key.lo, key.lo_port, &key.hi, key.hi_port)
-        } else {
-            (&key.hi, key.hi_port, &key.lo, key.lo_port)
-        };
+        let e = Ends::of(key, flow.client_is_lo);
+        let (s, sp, d, dp) = (&e.client, e.cport, &e.server, e.sport);
         let icmp = key.proto == 1 || key.proto == 58;
         let (src_port, dest_port, icmp_type, icmp_code) = if icmp {
             (0, 0, Some(sp as u8), Some(dp as u8))
@@ -96,7 +93,7 @@ impl FlowRecord {
             end_ns: flow.last_ns,
             start_ns: start,
             flow_start_ns: flow.start_ns,
-            ends: crate::flow::Ends::of(key, flow.client_is_lo),
+            ends: Ends::of(key, flow.client_is_lo),
             app_category,
             reported: flow.reported,
         }

@@ -76,16 +76,7 @@ impl Sensor {
     /// Reload the rules (SIGHUP): new rules that fail to load keep the old ones, and the
     /// reload metrics say what happened. Flow state and packets are untouched.
     pub fn reload_rules(&self, dir: Option<&std::path::Path>) -> Result<usize, String> {
-        let r = match dir {
-            Some(d) => crate::rules::Catalogue::load_dir(d).map_err(|errs| {
-                errs.iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
-            None => Ok(crate::rules::Catalogue::builtin()),
-        };
-        match r {
+        match crate::rules::Catalogue::load(dir) {
             Ok(c) => {
                 let n = self.live.replace_rules(c);
                 self.tel.rules_loaded.set(n as u64);

@@ -367,12 +367,8 @@ impl Worker {
             if !self.findings.is_empty() {
                 flow.detect.alerted = true;
                 for f in self.findings.drain(..) {
-                    let (c, s) = if flow.client_is_lo {
-                        (&key.lo, &key.hi)
-                    } else {
-                        (&key.hi, &key.lo)
-                    };
-                    let direction = self.home.direction(key.v6, c, s);
+                    let e = Ends::of(key, flow.client_is_lo);
+                    let direction = self.home.direction(key.v6, &e.client, &e.server);
                     let rec = alert_from(key, flow, ts, direction, f);
                     self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
                 }

@@ -216,6 +216,22 @@ mod builtin_files {
 }
 
 impl Catalogue {
+    /// The catalogue in `dir`, or the one built into the binary: the one way every caller
+    /// (start, SIGHUP reload, `rules list`) loads rules, with one error format that names
+    /// each file, line and problem.
+    pub fn load(dir: Option<&Path>) -> Result<Catalogue, String> {
+        let Some(d) = dir else {
+            return Ok(Catalogue::builtin());
+        };
+        Catalogue::load_dir(d).map_err(|errs| {
+            let mut s = format!("rules in {} failed to load:", d.display());
+            for e in errs {
+                s.push_str(&format!("\n  {e}"));
+            }
+            s
+        })
+    }
+
     /// Reads every `*.toml` of `dir` in sorted order.
     pub fn load_dir(dir: &Path) -> Result<Catalogue, Vec<RuleError>> {
         let entries = match std::fs::read_dir(dir) {
