@@ -1,4 +1,6 @@
+use super::fingerprint::hex12;
 use super::*;
+use crate::proto::Parsed;
 
 fn u16s(v: &[u16]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_be_bytes()).collect()
