@@ -1,5 +1,7 @@
+use super::proxy_protocol::PP2_SIG;
 use super::*;
 use crate::proto::rmm::samples::negatives;
+use crate::proto::Parsed;
 
 fn not_done<T: std::fmt::Debug>(p: &Parsed<T>) -> bool {
     matches!(p, Parsed::NeedMore { .. } | Parsed::Malformed(_))
