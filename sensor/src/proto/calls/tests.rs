@@ -1,3 +1,4 @@
+use super::stun::STUN_MAGIC;
 use super::*;
 use crate::proto::rmm::samples::{negatives, DNS_QUERY, HTTP_GET, TLS_CLIENT_HELLO};
 
