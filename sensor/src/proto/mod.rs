@@ -1,9 +1,12 @@
-//! Application-protocol modules, one per protocol, after Suricata's `rust/src/<proto>/`:
-//! each has a pure `probe` over the first bytes of one direction and zero-copy parsers
-//! that say how many more bytes they need instead of guessing on a split segment.
+//! Application protocols, one folder each (after Suricata's `rust/src/<proto>/`): the
+//! parser — pure functions over the bytes of one direction that say how many more bytes
+//! they need instead of guessing on a split segment — its unit tests (`tests.rs`), and
+//! `open.rs`, the probe and the reader of a flow's opening that [`registry`], the one table
+//! of protocols, runs through a [`session::Opening`].
 //!
-//! Nothing here keeps per-flow state or allocates on the probe path; parsers return owned
-//! metadata only once a message is complete. No function here panics on any input.
+//! Nothing here keeps per-flow state of its own or allocates on the probe path; parsers
+//! return owned metadata only once a message is complete. No function here panics on any
+//! input.
 
 pub use crate::model::net::Direction;
 
@@ -45,8 +48,8 @@ pub mod http;
 pub mod krb5;
 pub mod ldap;
 pub mod ntlmssp;
-pub mod open;
 pub mod proxy;
+pub mod quic;
 pub mod rdp;
 pub mod registry;
 pub mod rfb;
@@ -56,3 +59,4 @@ pub mod ssh;
 pub mod tls;
 pub mod vdi;
 pub mod vpn;
+pub mod xdmcp;

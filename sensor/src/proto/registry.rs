@@ -6,8 +6,8 @@
 //! Probes run in the order of their priority (lower first) until one matches, so a
 //! protocol whose opening could be mistaken for another's is given a later place.
 
-use super::open;
 use super::session::{Opening, Outcome};
+use super::{calls, dns, http, proxy, quic, rdp, rfb, rmm, ssh, tls, vdi, vpn, xdmcp};
 use std::sync::OnceLock;
 
 /// A TCP probe: the opening bytes [to server, to client] and the ports [client, server];
@@ -69,38 +69,38 @@ macro_rules! protocols {
 }
 
 protocols! {
-    Tls => "tls", tcp(10, open::tls::probe), open(open::tls::read);
-    Dns => "dns", tcp(120, open::dns::probe_tcp);
-    Http => "http", tcp(60, open::http::probe), open(open::http::read);
-    Ssh => "ssh", tcp(30, open::ssh::probe), open(open::ssh::read);
-    Rdp => "rdp", tcp(20, open::rdp::probe), udp(10, open::rdp::probe_udp), open(open::rdp::read);
-    Vnc => "vnc", tcp(40, open::rfb::probe), open(open::rfb::read);
-    TeamViewer => "teamviewer", tcp(80, open::rmm::probe), udp(110, open::rmm::probe_udp), open(open::rmm::read);
+    Tls => "tls", tcp(10, tls::open::probe), open(tls::open::read);
+    Dns => "dns", tcp(120, dns::open::probe_tcp);
+    Http => "http", tcp(60, http::open::probe), open(http::open::read);
+    Ssh => "ssh", tcp(30, ssh::open::probe), open(ssh::open::read);
+    Rdp => "rdp", tcp(20, rdp::open::probe), udp(10, rdp::open::probe_udp), open(rdp::open::read);
+    Vnc => "vnc", tcp(40, rfb::open::probe), open(rfb::open::read);
+    TeamViewer => "teamviewer", tcp(80, rmm::open::probe), udp(110, rmm::open::probe_udp), open(rmm::open::read);
     AnyDesk => "anydesk";
-    RustDesk => "rustdesk", open(open::rmm::read);
-    Radmin => "radmin", open(open::rmm::read);
-    NoMachine => "nomachine", open(open::rmm::read);
-    CitrixIca => "citrix-ica", tcp(90, open::vdi::probe), open(open::vdi::read);
-    CitrixCgp => "citrix-cgp", open(open::vdi::read);
+    RustDesk => "rustdesk", open(rmm::open::read);
+    Radmin => "radmin", open(rmm::open::read);
+    NoMachine => "nomachine", open(rmm::open::read);
+    CitrixIca => "citrix-ica", tcp(90, vdi::open::probe), open(vdi::open::read);
+    CitrixCgp => "citrix-cgp", open(vdi::open::read);
     Pcoip => "pcoip";
-    OpenVpn => "openvpn", tcp(100, open::vpn::probe_openvpn), udp(50, open::vpn::probe_openvpn_udp);
-    WireGuard => "wireguard", udp(20, open::vpn::probe_wireguard);
-    Ike => "ike", udp(60, open::vpn::probe_ike);
-    Esp => "esp", udp(70, open::vpn::probe_esp_in_udp);
-    L2tp => "l2tp", udp(80, open::vpn::probe_l2tp);
-    Pptp => "pptp", tcp(110, open::vpn::probe_pptp);
+    OpenVpn => "openvpn", tcp(100, vpn::open::probe_openvpn), udp(50, vpn::open::probe_openvpn_udp);
+    WireGuard => "wireguard", udp(20, vpn::open::probe_wireguard);
+    Ike => "ike", udp(60, vpn::open::probe_ike);
+    Esp => "esp", udp(70, vpn::open::probe_esp_in_udp);
+    L2tp => "l2tp", udp(80, vpn::open::probe_l2tp);
+    Pptp => "pptp", tcp(110, vpn::open::probe_pptp);
     Gre => "gre";
-    Socks => "socks", tcp(70, open::proxy::probe_socks), open(open::proxy::read);
-    HttpConnect => "http-connect", tcp(50, open::proxy::probe_connect), open(open::proxy::read);
+    Socks => "socks", tcp(70, proxy::open::probe_socks), open(proxy::open::read);
+    HttpConnect => "http-connect", tcp(50, proxy::open::probe_connect), open(proxy::open::read);
     Tor => "tor";
-    Stun => "stun", udp(90, open::calls::probe_stun);
-    Rtp => "rtp", udp(130, open::calls::probe_rtp);
-    Rtcp => "rtcp", udp(120, open::calls::probe_rtcp);
-    Dtls => "dtls", udp(100, open::calls::probe_dtls);
-    Quic => "quic", udp(150, open::quic::probe);
+    Stun => "stun", udp(90, calls::open::probe_stun);
+    Rtp => "rtp", udp(130, calls::open::probe_rtp);
+    Rtcp => "rtcp", udp(120, calls::open::probe_rtcp);
+    Dtls => "dtls", udp(100, calls::open::probe_dtls);
+    Quic => "quic", udp(150, quic::open::probe);
     Smb => "smb";
     Nfs => "nfs";
-    Xdmcp => "xdmcp", udp(140, open::xdmcp::probe);
+    Xdmcp => "xdmcp", udp(140, xdmcp::open::probe);
 }
 
 fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {

@@ -92,3 +92,9 @@ impl Opening<'_> {
         }
     }
 }
+
+/// A probe that matches on either direction's opening (the client's first, or the
+/// server's when the client has not spoken).
+pub fn either(p: fn(&[u8]) -> super::Probe, cs: &[u8], sc: &[u8]) -> bool {
+    p(cs) == super::Probe::Match || (cs.is_empty() && p(sc) == super::Probe::Match)
+}

@@ -1,0 +1,88 @@
+//! HTTP/1: the request head (Host, User-Agent, method, target; forward-proxy requests, RD
+//! Gateway methods) and the response head (status, Server).
+
+use crate::model::meta::{HttpMeta, ProxyMeta};
+use crate::proto::registry::AppProto;
+use crate::proto::session::{Opening, Outcome, C1, S1};
+use crate::proto::{self, Parsed};
+
+pub fn probe(cs: &[u8], sc: &[u8], _ports: [u16; 2]) -> Option<AppProto> {
+    crate::proto::session::either(proto::http::probe, cs, sc).then_some(AppProto::Http)
+}
+
+pub fn read(o: &mut Opening) -> Outcome {
+    let (cs, sc) = (o.buf[0], o.buf[1]);
+    if *o.got & C1 == 0 {
+        match proto::http::parse_request_head(cs) {
+            Parsed::Done { value: req, .. } => {
+                *o.got |= C1;
+                let h = HttpMeta {
+                    hostname: req.host.clone(),
+                    http_user_agent: req.user_agent.clone(),
+                    http_method: Some(req.method.clone()),
+                    url: Some(req.uri.clone()),
+                    ..Default::default()
+                };
+                if let Some(host) = &req.host {
+                    let bare = host
+                        .rsplit_once(':')
+                        .map(|(h, p)| {
+                            if p.chars().all(|c| c.is_ascii_digit()) {
+                                h
+                            } else {
+                                host.as_str()
+                            }
+                        })
+                        .unwrap_or(host);
+                    o.attribute(o.rules.match_domain(bare), "http.host", host);
+                }
+                if let Some(ua) = &req.user_agent {
+                    o.attribute(o.rules.match_user_agent(ua), "http.user_agent", ua);
+                }
+                // An absolute-form target means a forward proxy (RFC 9112 §3.2.2) — except on
+                // port 80, where some clients send it straight to their origin servers
+                // (WeChat's "MicroMessenger Client" does), which must accept it; there the
+                // request counts only with proxy credentials.
+                let sport = o.ports[1];
+                let absolute = proto::proxy::is_absolute_form_proxy_request(cs)
+                    .filter(|_| sport != 80 || req.proxy_authorization);
+                if let Some((_, authority)) = absolute {
+                    o.evidence.push(("proxy.target", authority.to_string()));
+                    o.meta().proxy = Some(ProxyMeta {
+                        target: Some(authority.to_string()),
+                        protocol: Some("http-forward".into()),
+                        ..Default::default()
+                    });
+                }
+                if proto::rdp::is_rdg_http_method(&req.method) {
+                    *o.app_proto = AppProto::Rdp;
+                    *o.tool = Some("rdp");
+                    o.evidence.push(("http.method", req.method.clone()));
+                }
+                if proto::rmm::teamviewer_http_uri(&req.uri) && o.name("teamviewer") {
+                    o.evidence.push(("http.url", req.uri.clone()));
+                }
+                o.meta().http = Some(h);
+            }
+            Parsed::Malformed(_) => *o.got |= C1,
+            Parsed::NeedMore { .. } => {}
+        }
+    }
+    if *o.got & S1 == 0 {
+        match proto::http::parse_response_head(sc) {
+            Parsed::Done { value: resp, .. } => {
+                *o.got |= S1;
+                let h = o.meta().http.get_or_insert_with(Default::default);
+                h.status = Some(resp.status);
+                if let Some(s) = &resp.server {
+                    h.server = Some(s.clone());
+                    o.attribute(o.rules.match_http_server(s), "http.server", s);
+                }
+            }
+            Parsed::Malformed(_) => *o.got |= S1,
+            Parsed::NeedMore { .. } => {}
+        }
+    }
+    o.done_if(C1 | S1);
+    Outcome::Continue
+}

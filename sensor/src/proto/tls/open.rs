@@ -1,0 +1,92 @@
+//! TLS: ClientHello (SNI, ALPN, JA4) and the server's flight (version, certificate).
+
+use crate::model::meta::TlsMeta;
+use crate::proto::registry::AppProto;
+use crate::proto::session::{Opening, Outcome, C1, S1};
+use crate::proto::{self, Parsed};
+
+pub fn probe(cs: &[u8], sc: &[u8], _ports: [u16; 2]) -> Option<AppProto> {
+    crate::proto::session::either(proto::tls::probe, cs, sc).then_some(AppProto::Tls)
+}
+
+pub fn read(o: &mut Opening) -> Outcome {
+    let (cs, sc) = (o.buf[0], o.buf[1]);
+    if *o.got & C1 == 0 {
+        match proto::tls::parse_client_hello(cs) {
+            Parsed::Done { value: ch, .. } => {
+                *o.got |= C1;
+                o.meta().tls = Some(TlsMeta {
+                    sni: ch.sni.clone(),
+                    alpn: (!ch.alpn.is_empty()).then(|| ch.alpn.clone()),
+                    ja4: Some(ch.ja4.clone()),
+                    ..Default::default()
+                });
+                if let Some(sni) = &ch.sni {
+                    o.attribute(o.rules.match_domain(sni), "tls.sni", sni);
+                }
+                for a in &ch.alpn {
+                    o.attribute(o.rules.match_alpn(a.as_bytes()), "tls.alpn", a);
+                }
+            }
+            Parsed::Malformed(_) => *o.got |= C1,
+            Parsed::NeedMore { .. } => {
+                if o.gap[0] {
+                    *o.got |= C1;
+                }
+            }
+        }
+    }
+    if *o.got & S1 == 0 {
+        match proto::tls::parse_server_flight(sc) {
+            Parsed::Done { value: sh, .. } => {
+                *o.got |= S1;
+                let t = o.meta().tls.get_or_insert_with(Default::default);
+                t.version = Some(version_name(sh.version));
+                if let Some(a) = &sh.alpn {
+                    t.alpn_selected = Some(a.clone());
+                }
+                if let Some(s) = &sh.cert_subject {
+                    t.subject = Some(s.clone());
+                }
+                if let Some(s) = &sh.cert_issuer {
+                    t.issuerdn = Some(s.clone());
+                }
+                for c in [&sh.cert_subject, &sh.cert_issuer].into_iter().flatten() {
+                    if let Some(id) = o.rules.match_cert(c) {
+                        o.attribute(Some(id), "tls.cert", c);
+                        break;
+                    }
+                }
+                if let Some(a) = &sh.alpn {
+                    o.attribute(o.rules.match_alpn(a.as_bytes()), "tls.alpn", a);
+                }
+                if let (Some(s), Some(i)) = (&sh.cert_subject, &sh.cert_issuer) {
+                    if proto::vpn::probe_tor_cert(s, i) {
+                        *o.app_proto = AppProto::Tor;
+                        o.evidence
+                            .push(("tls.cert", "tor relay link certificate".into()));
+                    }
+                }
+            }
+            Parsed::Malformed(_) => *o.got |= S1,
+            Parsed::NeedMore { .. } => {
+                if o.gap[1] {
+                    *o.got |= S1;
+                }
+            }
+        }
+    }
+    o.done_if(C1 | S1);
+    Outcome::Continue
+}
+
+fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSLv3".into(),
+        0x0301 => "TLSv1".into(),
+        0x0302 => "TLSv1.1".into(),
+        0x0303 => "TLSv1.2".into(),
+        0x0304 => "TLSv1.3".into(),
+        other => format!("0x{other:04x}"),
+    }
+}

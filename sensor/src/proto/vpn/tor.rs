@@ -1,0 +1,31 @@
+//! Tor relay TLS link certificates, by the shape of their random names.
+
+/// Tor relay TLS link certificates. Fact: tor src/lib/tls/tortls.c
+/// (`tor_tls_context_init_certificates`): the link certificate's subject CN is
+/// `crypto_random_hostname(8, 20, "www.", ".net")` and its issuer CN is
+/// `crypto_random_hostname(8, 20, "www.", ".com")` (".net" in builds with
+/// DISABLE_V3_LINKPROTO_SERVERSIDE and in old releases). The random part is 8..=20
+/// characters of lowercase base32 (`a-z`, `2-7`), tor's base32 alphabet.
+///
+/// Takes the subject and issuer common names (a leading `CN=` is tolerated).
+pub fn probe_tor_cert(subject: &str, issuer: &str) -> bool {
+    let s = subject.strip_prefix("CN=").unwrap_or(subject);
+    let i = issuer.strip_prefix("CN=").unwrap_or(issuer);
+    let Some(s_label) = tor_random_label(s, ".net") else {
+        return false;
+    };
+    let Some(i_label) = tor_random_label(i, ".com").or_else(|| tor_random_label(i, ".net")) else {
+        return false;
+    };
+    // Two independent draws: identical labels would be a self-signed imitation.
+    s_label != i_label
+}
+
+fn tor_random_label<'a>(name: &'a str, tld: &str) -> Option<&'a str> {
+    let label = name.strip_prefix("www.")?.strip_suffix(tld)?;
+    let ok = (8..=20).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+    ok.then_some(label)
+}
