@@ -34,9 +34,9 @@
 //! than `long_connection_s`, noticed at its active-timeout records or its end, one alert per
 //! flow.
 //!
-//! The parts: [`config`] (the `[detect.beacon]` settings and their checks), [`pairs`] (the
-//! pairs tracked, their caps and window, long connections), [`score`] (the scoring maths),
-//! [`alert`] (the beacon finding).
+//! The parts: `config` (the `[detect.beacon]` settings and their checks), `pairs` (the
+//! pairs tracked, their caps and window, long connections), `score` (the scoring maths),
+//! `alert` (the beacon finding).
 
 mod alert;
 pub mod config;
