@@ -2,6 +2,7 @@
 //! `[rules]` and `[detect]`, with their defaults and the checks of their values.
 
 use super::check;
+use crate::detect::DetectConfig;
 use crate::flow::FlowConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -200,6 +201,18 @@ pub struct DetectSection {
     pub beacon: crate::host::beacon::BeaconConfig,
     /// DNS over TLS/HTTPS/QUIC to public resolvers (recorded, counted; alert on demand).
     pub resolver_bypass: crate::host::resolver::ResolverBypassConfig,
+}
+
+impl DetectSection {
+    /// The detector's settings (the engine's part of `[detect]`; beacons, DNS tunnels and
+    /// resolver bypass configure the host stage).
+    pub fn engine(&self) -> DetectConfig {
+        DetectConfig {
+            max_inspect_packets: self.max_inspect_packets,
+            max_inspect_bytes: self.max_inspect_bytes,
+            ssh_alert: self.ssh_alert.clone(),
+        }
+    }
 }
 
 impl Default for DetectSection {
