@@ -143,16 +143,6 @@ pub struct DetectConfig {
     pub ssh_alert: String,
 }
 
-impl Default for DetectConfig {
-    fn default() -> Self {
-        DetectConfig {
-            max_inspect_packets: 24,
-            max_inspect_bytes: 16 * 1024,
-            ssh_alert: "inbound".into(),
-        }
-    }
-}
-
 /// Detection context shared by every worker: the rules catalogue and the DNS answers.
 pub struct Shared {
     pub rules: Catalogue,
