@@ -11,6 +11,7 @@
 //! dedup, the [`host`] stage, EVE) — with [`telemetry`] summed at scrape time and served
 //! by the control plane in [`control`]. Packet time is the clock on the whole path.
 
+pub mod bytes;
 pub mod capture;
 pub mod config;
 pub mod control;

@@ -1,8 +1,8 @@
 //! The IP layer: IPv4 and IPv6 (etherparse, lax, with extension headers), fragments and
 //! IPsec AH.
 
-use super::wire::be16;
 use super::{Ctx, Decoded, ErrorLayer};
+use crate::bytes::be16;
 use etherparse::LaxIpSlice;
 
 impl Ctx<'_> {

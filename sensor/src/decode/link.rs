@@ -1,8 +1,8 @@
 //! The link layer: DLT framings (Ethernet, loopback, Linux SLL/SLL2, PPP, Cisco HDLC, PPI),
 //! EtherTypes, VLAN and QinQ tags, PPPoE, PPP, MPLS label stacks and NSH.
 
-use super::wire::{be16, be32};
 use super::{Ctx, Decoded, Encap, ErrorLayer};
+use crate::bytes::{be16, be32};
 use crate::capture::LinkType;
 
 pub(super) const ETH_IPV4: u16 = 0x0800;

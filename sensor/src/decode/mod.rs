@@ -14,7 +14,6 @@ mod ip;
 mod link;
 mod transport;
 mod tunnel;
-pub mod wire;
 
 use crate::capture::LinkType;
 

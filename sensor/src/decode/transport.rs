@@ -1,10 +1,10 @@
 //! The transport header: TCP, UDP, ICMP, SCTP ports and payload bounds; IP in IP and GRE
 //! handed on to the tunnels.
 
-use super::wire::{be16, be32};
 use super::{
     Ctx, Decoded, Encap, ErrorLayer, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
 };
+use crate::bytes::{be16, be32};
 
 impl Ctx<'_> {
     pub(super) fn transport(&mut self, off: usize, len: usize, ip_layer: ErrorLayer) -> Decoded {

@@ -5,8 +5,8 @@ use super::link::{
     ETH_ERSPAN_II, ETH_ERSPAN_III, ETH_IPV4, ETH_IPV6, ETH_MPLS, ETH_MPLS_MC, ETH_NSH, ETH_PPP,
     ETH_TEB, ETH_WCCP,
 };
-use super::wire::be16;
 use super::{Ctx, Decoded, Encap, ErrorLayer};
+use crate::bytes::be16;
 
 impl Ctx<'_> {
     /// GRE (RFC 2784/2890) with key and sequence, ERSPAN I/II/III, NVGRE, PPTP's enhanced GRE.

@@ -28,8 +28,8 @@ pub use live::{live, LiveClock};
 pub use replay::{replay, ReplayOutcome, Source};
 
 use crate::config::{Config, HomeNet};
+use crate::detect::Detector;
 use crate::detect::FlowTable;
-use crate::detect::{DetectConfig, Detector};
 use crate::telemetry::Telemetry;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -92,14 +92,6 @@ impl Sensor {
         }
     }
 
-    fn detect_config(&self) -> DetectConfig {
-        DetectConfig {
-            max_inspect_packets: self.cfg.detect.max_inspect_packets,
-            max_inspect_bytes: self.cfg.detect.max_inspect_bytes,
-            ssh_alert: self.cfg.detect.ssh_alert.clone(),
-        }
-    }
-
     /// A worker; live (`tick_ns` set), its table is swept every tick rather than every
     /// second of packet time, so a flow record comes out within its timeout and one tick.
     fn make_worker(&self, idx: usize, sink: EventSink, tick_ns: Option<u64>) -> Worker {
@@ -108,8 +100,12 @@ impl Sensor {
             fc.sweep_ns = t;
         }
         let table = FlowTable::new(fc);
-        let det = Detector::new(self.detect_config(), self.detect.clone(), self.home.clone())
-            .with_live(self.live.clone());
+        let det = Detector::new(
+            self.cfg.detect.engine(),
+            self.detect.clone(),
+            self.home.clone(),
+        )
+        .with_live(self.live.clone());
         Worker::new(
             idx,
             table,

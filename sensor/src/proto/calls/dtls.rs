@@ -3,7 +3,7 @@
 
 use super::rtp::{probe_rtcp, probe_rtp};
 use super::stun::probe_stun;
-use crate::decode::wire::be16;
+use crate::bytes::be16;
 
 /// A DTLS record header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,6 @@
 //! RTP (RFC 3550 §5.1) and RTCP (RFC 3550 §6) headers.
 
-use crate::decode::wire::{be16, be32};
+use crate::bytes::{be16, be32};
 
 /// An RTP header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

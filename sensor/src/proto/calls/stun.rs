@@ -1,6 +1,6 @@
 //! STUN (RFC 5389, classic RFC 3489) messages and TURN ChannelData framing (RFC 5766).
 
-use crate::decode::wire::{be16, be32};
+use crate::bytes::{be16, be32};
 
 /// STUN message class (RFC 5389 §6: bits C1 C0 of the message type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

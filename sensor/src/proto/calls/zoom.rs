@@ -1,7 +1,7 @@
 //! Zoom's media encapsulation, to the SFU and peer to peer.
 
 use super::rtp::{probe_rtcp, probe_rtp};
-use crate::decode::wire::be32;
+use crate::bytes::be32;
 
 /// Zoom media over UDP (nDPI src/lib/protocols/zoom.c facts, after the Princeton
 /// zoom-analysis work):

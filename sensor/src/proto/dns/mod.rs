@@ -3,7 +3,7 @@
 //! tunnel detector (label length, Shannon entropy).
 
 use super::Parsed;
-use crate::decode::wire::{be16, be32};
+use crate::bytes::{be16, be32};
 
 /// Records kept per section; the rest are not decoded.
 const MAX_RECORDS: usize = 64;

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::decode::wire::be16;
+use crate::bytes::be16;
 use crate::proto::Parsed;
 
 /// Transport named by a PROXY protocol header.

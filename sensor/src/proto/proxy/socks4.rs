@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::{valid_name, SocksRequest};
-use crate::decode::wire::be16;
+use crate::bytes::be16;
 use crate::proto::Parsed;
 
 /// SOCKS4 request ("SOCKS: A protocol for TCP proxy across firewalls", Ying-Da Lee):

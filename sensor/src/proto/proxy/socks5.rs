@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{valid_name, SocksRequest};
-use crate::decode::wire::be16;
+use crate::bytes::be16;
 use crate::proto::Parsed;
 
 /// A SOCKS5 reply (RFC 1928 §6).

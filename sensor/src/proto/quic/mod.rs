@@ -6,7 +6,7 @@ pub fn is_initial_like(b: &[u8]) -> bool {
     b.len() >= 1200
         && b[0] & 0xc0 == 0xc0
         && matches!(
-            crate::decode::wire::be32(b, 1),
+            crate::bytes::be32(b, 1),
             Some(0x0000_0001 | 0x6b33_43cf | 0xff00_001d | 0xff00_0020)
         )
 }

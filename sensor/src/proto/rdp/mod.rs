@@ -3,7 +3,7 @@
 //! §2.2.2.5, §2.2.2.9, §3.1.5.1.1), and RD Gateway's HTTP transport methods (MS-TSGU §2.2.3.1).
 
 use super::{Parsed, Probe};
-use crate::decode::wire::{be16, be32, le16, le32};
+use crate::bytes::{be16, be32, le16, le32};
 
 /// TPKT header (RFC 1006 §6) + fixed X.224 CR/CC TPDU (X.224 §13.3 / §13.4).
 const FIXED: usize = 4 + 7;

@@ -3,7 +3,7 @@
 //! "Remote Framebuffer Security Types" registry.
 
 use super::{Parsed, Probe};
-use crate::decode::wire::be32;
+use crate::bytes::be32;
 
 const VERSION_LEN: usize = 12;
 /// A failure reason longer than this is not believed.

@@ -1,6 +1,6 @@
 //! NoMachine (NX) openings over TCP and UDP.
 
-use crate::decode::wire::{be16, le16};
+use crate::bytes::{be16, le16};
 
 /// NoMachine (NX) opens with a short text banner: `NXSH-<version>` from one side and
 /// `NXD-<version>` from the other, before TLS. Facts: nDPI src/lib/protocols/nomachine.c

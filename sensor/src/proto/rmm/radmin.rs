@@ -1,6 +1,6 @@
 //! Radmin's opening message on TCP.
 
-use crate::decode::wire::{be16, be32};
+use crate::bytes::{be16, be32};
 use crate::proto::Direction;
 
 /// Radmin handshake. Facts (nDPI src/lib/protocols/radmin.c):

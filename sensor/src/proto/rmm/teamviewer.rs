@@ -1,6 +1,6 @@
 //! TeamViewer: its TCP and UDP framing, and the URIs of its HTTP fallback.
 
-use crate::decode::wire::le16;
+use crate::bytes::le16;
 
 /// TeamViewer framing magic: 0x17 0x24 (protocol 2) and 0x11 0x30 (protocol 1).
 /// Facts: nDPI src/lib/protocols/teamviewer.c (TCP payload starts 0x17 0x24, later

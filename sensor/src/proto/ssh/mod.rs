@@ -5,7 +5,7 @@
 use md5::{Digest, Md5};
 
 use super::{Parsed, Probe};
-use crate::decode::wire::be32;
+use crate::bytes::be32;
 
 /// RFC 4253 §4.2: the identification line is at most 255 characters, CR LF included.
 const MAX_BANNER: usize = 255;

@@ -7,7 +7,7 @@ use super::{
     EXT_ALPN, EXT_SIG_ALGS, EXT_SNI, EXT_SUPPORTED_VERSIONS, HS_CLIENT_HELLO, MAX_ALPN,
     MAX_HANDSHAKE,
 };
-use crate::decode::wire::be24;
+use crate::bytes::be24;
 use crate::proto::Parsed;
 
 /// What a ClientHello says about the client.

@@ -21,7 +21,7 @@ pub use client_hello::{parse_client_hello, ClientHello};
 pub use server_hello::{parse_server_flight, ServerHello};
 
 use super::Probe;
-use crate::decode::wire::be16;
+use crate::bytes::be16;
 
 /// Content type of a handshake record (RFC 8446 §5.1).
 const CT_HANDSHAKE: u8 = 0x16;

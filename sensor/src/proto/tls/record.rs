@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::{CT_HANDSHAKE, MAX_HANDSHAKE, MAX_RECORD, STR_CAP};
-use crate::decode::wire::{be16, be24};
+use crate::bytes::{be16, be24};
 use crate::proto::Parsed;
 
 /// Handshake bytes gathered from consecutive handshake records at the start of a buffer.

@@ -4,7 +4,7 @@
 use super::certificate::cert_names;
 use super::record::{gather, lossy, message_at, reshape, Rd, Stop};
 use super::{EXT_ALPN, EXT_SUPPORTED_VERSIONS, HS_CERTIFICATE, HS_SERVER_HELLO, MAX_HANDSHAKE};
-use crate::decode::wire::{be16, be24};
+use crate::bytes::{be16, be24};
 use crate::proto::Parsed;
 
 /// What the server's first flight says.

@@ -1,7 +1,7 @@
 //! IPsec: IKEv1/IKEv2 headers (with the NAT-T non-ESP marker), NAT keepalives, and ESP
 //! in UDP or as IP protocol 50.
 
-use crate::decode::wire::be32;
+use crate::bytes::be32;
 
 /// An ISAKMP / IKE message header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

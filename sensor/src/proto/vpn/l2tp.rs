@@ -1,6 +1,6 @@
 //! L2TP v2 and v3 control and data headers over UDP.
 
-use crate::decode::wire::{be16, be32};
+use crate::bytes::{be16, be32};
 
 /// An L2TP header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

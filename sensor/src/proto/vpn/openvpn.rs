@@ -1,7 +1,7 @@
 //! OpenVPN hard-reset packets over UDP and TCP, plain or wrapped by tls-auth, tls-crypt or
 //! tls-crypt-v2.
 
-use crate::decode::wire::{be16, be32};
+use crate::bytes::{be16, be32};
 
 /// How an OpenVPN control packet is wrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,6 @@
 //! PPTP control-connection messages over TCP.
 
-use crate::decode::wire::{be16, be32};
+use crate::bytes::{be16, be32};
 
 /// A PPTP control-connection message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

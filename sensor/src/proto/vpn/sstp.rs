@@ -1,6 +1,6 @@
 //! SSTP: its opening HTTP request and its control packets.
 
-use crate::decode::wire::be16;
+use crate::bytes::be16;
 
 /// What an SSTP probe saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,6 @@
 //! XDMCP (X Display Manager Control Protocol, X Consortium spec §10).
 
-use crate::decode::wire::be16;
+use crate::bytes::be16;
 
 /// An XDMCP header: version 1, an opcode 1–14 (BroadcastQuery … Alive), and a length equal
 /// to the rest of the datagram.
