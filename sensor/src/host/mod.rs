@@ -20,7 +20,6 @@ pub mod geo;
 pub mod hosts;
 pub mod obs;
 pub mod resolver;
-mod ssh;
 pub mod state;
 pub mod tunnels;
 pub mod volume;
@@ -214,7 +213,7 @@ impl HostStage {
     /// A flow ended (or hit its active timeout).
     pub fn on_flow(&mut self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
         self.advance(rec.end_ns);
-        ssh::check(&self.home, rec, alerts);
+        crate::detect::ssh_shape::alert::check(&self.home, rec, alerts);
         let mut found = Vec::new();
         self.tunnels
             .on_flow(&self.home, rec, &self.stats, &mut found);

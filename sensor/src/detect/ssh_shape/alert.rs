@@ -1,12 +1,14 @@
 //! SSH sessions whose shape says port forwarding rather than someone typing or a file copy:
-//! the worker measures the session after its handshake (`detect::ssh_shape`) and puts
-//! `ssh.shape` and `ssh.timing` into the flow record; this raises the `tunnel` alert.
+//! the worker measures the session after its handshake (the parent module) and puts
+//! `ssh.shape` and `ssh.timing` into the flow record; this raises the `tunnel` alert from the
+//! flow record (on the output thread, where the record's final volume is known; it keeps no
+//! state across flows).
 //!
 //! A `transfer` (scp, sftp, rsync, git over SSH) raises nothing here: it is a copy, not a
 //! hidden channel, and its bytes and direction reach the egress, exfiltration and
 //! collection accounting of the host stage as any upload or download does.
 
-use crate::detect::ssh_shape::{BULK_BYTES, MIN_KEYSTROKES};
+use super::{BULK_BYTES, MIN_KEYSTROKES};
 use crate::model::net::HomeNet;
 use crate::model::record::{alert_from_tuple, AlertRecord, Finding, FlowRecord};
 use crate::model::sid;
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 
 /// A flow record of an SSH session: alert when it is forwarding, or moved bulk data without
 /// being a copy.
-pub(super) fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
+pub fn check(home: &HomeNet, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
     if rec.app_proto != "ssh" {
         return;
     }

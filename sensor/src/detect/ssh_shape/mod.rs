@@ -27,6 +27,8 @@
 //! Per packet the worker only adds to a few counters (SSH flows only, state boxed); the
 //! verdict is made when the flow record is written.
 
+pub mod alert;
+
 use crate::model::meta::{FlowMeta, SshTransfer};
 
 /// Payload packets at the start of an SSH flow that belong to the handshake and login
