@@ -127,7 +127,19 @@ impl Worker {
         }
         let app = detector.app_name(f);
         let cat = detector.app_category(f);
-        let mut rec = Box::new(FlowRecord::new(key, f, reason, app, cat));
+        // A flow that ends gives its metadata up; one that goes on keeps a copy.
+        let meta = match reason {
+            EndReason::ActiveTimeout => f.detect.meta.as_deref().cloned(),
+            _ => f.detect.meta.take().map(|m| *m),
+        };
+        let mut rec = Box::new(FlowRecord::new(
+            key,
+            f,
+            reason,
+            app,
+            cat,
+            meta.unwrap_or_default(),
+        ));
         if let Some(s) = f.detect.ssh_shape() {
             s.annotate(&mut rec.meta);
         }
