@@ -103,6 +103,26 @@ impl<D> FlowTable<D> {
         self.map.entry(key).or_insert(flow)
     }
 
+    /// The flow of `key`, made by `make` when there is none (after making room when the
+    /// table is at its cap, as [`FlowTable::insert`]); true when it is new. One hash and
+    /// one probe for a packet of a known flow.
+    #[inline]
+    pub fn get_or_insert(
+        &mut self,
+        key: &FlowKey,
+        now: u64,
+        make: impl FnOnce() -> Flow<D>,
+        mut emit: impl FnMut(&FlowKey, &mut Flow<D>, EndReason),
+    ) -> (&mut Flow<D>, bool) {
+        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(key) {
+            self.make_room(now, &mut emit);
+        }
+        match self.map.entry(*key) {
+            std::collections::hash_map::Entry::Occupied(o) => (o.into_mut(), false),
+            std::collections::hash_map::Entry::Vacant(v) => (v.insert(make()), true),
+        }
+    }
+
     /// Whether a sweep is due at packet time `now`.
     #[inline]
     pub fn sweep_due(&self, now: u64) -> bool {
