@@ -127,6 +127,9 @@ impl FlowRecord {
 }
 
 fn flow_encap(e: Encap) -> Vec<&'static str> {
+    if e.is_empty() {
+        return Vec::new();
+    }
     e.names().collect()
 }
 
