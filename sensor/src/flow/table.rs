@@ -57,6 +57,8 @@ pub struct FlowTable<D> {
     map: HashMap<FlowKey, Flow<D>, ahash::RandomState>,
     cfg: FlowConfig,
     next_sweep_ns: u64,
+    /// make_room's buffer of last-seen times, kept between calls.
+    times: Vec<u64>,
 }
 
 impl<D> FlowTable<D> {
@@ -65,6 +67,7 @@ impl<D> FlowTable<D> {
             map: HashMap::with_hasher(super::key::fixed_state()),
             cfg,
             next_sweep_ns: 0,
+            times: Vec::new(),
         }
     }
 
@@ -101,6 +104,26 @@ impl<D> FlowTable<D> {
             self.make_room(now, &mut emit);
         }
         self.map.entry(key).or_insert(flow)
+    }
+
+    /// The flow of `key`, made by `make` when there is none (after making room when the
+    /// table is at its cap, as [`FlowTable::insert`]); true when it is new. One hash and
+    /// one probe for a packet of a known flow.
+    #[inline]
+    pub fn get_or_insert(
+        &mut self,
+        key: &FlowKey,
+        now: u64,
+        make: impl FnOnce() -> Flow<D>,
+        mut emit: impl FnMut(&FlowKey, &mut Flow<D>, EndReason),
+    ) -> (&mut Flow<D>, bool) {
+        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(key) {
+            self.make_room(now, &mut emit);
+        }
+        match self.map.entry(*key) {
+            std::collections::hash_map::Entry::Occupied(o) => (o.into_mut(), false),
+            std::collections::hash_map::Entry::Vacant(v) => (v.insert(make()), true),
+        }
     }
 
     /// Whether a sweep is due at packet time `now`.
@@ -146,33 +169,139 @@ impl<D> FlowTable<D> {
     }
 
     /// Emergency: first flows idle for an eighth of their timeout, then the least recently
-    /// seen sixteenth of the table.
+    /// seen sixteenth of the table. When no flow is that idle (a flood of new flows), one
+    /// read-only pass gathers the times for the cut and one pass evicts: two scans of the
+    /// table, not three, and the times' buffer is kept from one call to the next.
     fn make_room(&mut self, now: u64, emit: &mut impl FnMut(&FlowKey, &mut Flow<D>, EndReason)) {
         let cfg = &self.cfg;
-        self.map.retain(|k, f| {
+        let idle_out = |k: &FlowKey, f: &Flow<D>| {
             let (idle, _) = cfg.idle_timeout(k, f);
-            if now.saturating_sub(f.last_ns) > idle / 8 {
-                emit(k, f, EndReason::Evicted);
-                false
-            } else {
-                true
+            now.saturating_sub(f.last_ns) > idle / 8
+        };
+        let ts = &mut self.times;
+        ts.clear();
+        let mut any_idle = false;
+        for (k, f) in self.map.iter() {
+            if idle_out(k, f) {
+                any_idle = true;
+                break;
             }
-        });
-        if self.map.len() >= self.cfg.max_flows {
-            let mut ts: Vec<u64> = self.map.values().map(|f| f.last_ns).collect();
-            let n = (ts.len() / 16).max(1);
-            let (_, cut, _) = ts.select_nth_unstable(n - 1);
-            let cut = *cut;
-            let mut left = n;
+            ts.push(f.last_ns);
+        }
+        if any_idle {
             self.map.retain(|k, f| {
-                if left > 0 && f.last_ns <= cut {
-                    left -= 1;
+                if idle_out(k, f) {
                     emit(k, f, EndReason::Evicted);
                     false
                 } else {
                     true
                 }
             });
+            if self.map.len() < self.cfg.max_flows {
+                return;
+            }
+            ts.clear();
+            ts.extend(self.map.values().map(|f| f.last_ns));
         }
+        let n = (ts.len() / 16).max(1);
+        let (_, cut, _) = ts.select_nth_unstable(n - 1);
+        let cut = *cut;
+        let mut left = n;
+        self.map.retain(|k, f| {
+            if left > 0 && f.last_ns <= cut {
+                left -= 1;
+                emit(k, f, EndReason::Evicted);
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::AppProto;
+
+    const S: u64 = 1_000_000_000;
+
+    fn key(i: u16) -> FlowKey {
+        FlowKey {
+            lo: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            hi: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            lo_port: i,
+            hi_port: 443,
+            proto: PROTO_TCP,
+            v6: false,
+        }
+    }
+
+    fn flow(ts: u64) -> Flow<()> {
+        Flow {
+            id: ts,
+            start_ns: ts,
+            last_ns: ts,
+            period_start_ns: ts,
+            pkts: [1, 0],
+            bytes: [60, 0],
+            reported: [0; 2],
+            client_is_lo: true,
+            tcp: TcpState::SynSent,
+            tcp_flags: [0; 2],
+            app_proto: AppProto::Unknown,
+            encap: Default::default(),
+            vlan: 0,
+            detect: (),
+        }
+    }
+
+    /// A full table first gives up flows idle for an eighth of their timeout, else the
+    /// least recently seen sixteenth, and keeps the rest.
+    #[test]
+    fn a_full_table_evicts_the_idle_then_the_oldest_sixteenth() {
+        let cfg = FlowConfig {
+            max_flows: 32,
+            ..Default::default()
+        };
+        let mut t: FlowTable<()> = FlowTable::new(cfg);
+        let mut out = Vec::new();
+        // 32 flows 100 ms apart (none idle for 60 s / 8): the 2 oldest go
+        const D: u64 = S / 10;
+        for i in 0..32u16 {
+            t.get_or_insert(&key(i), i as u64 * D, || flow(i as u64 * D), |_, _, _| {});
+        }
+        let now = 32 * D;
+        let (_, new) = t.get_or_insert(
+            &key(100),
+            now,
+            || flow(now),
+            |k, _, r| out.push((k.lo_port, r)),
+        );
+        assert!(new);
+        out.sort_by_key(|x| x.0);
+        assert_eq!(out, [(0, EndReason::Evicted), (1, EndReason::Evicted)]);
+        assert_eq!(t.len(), 31);
+        // a known flow makes no room
+        t.get_or_insert(&key(5), now, || flow(now), |_, _, _| panic!("evicted"));
+        // fill up again, then at 10.2 s: the flows idle for more than 7.5 s go, only they
+        t.get_or_insert(&key(101), now, || flow(now), |_, _, _| {});
+        assert_eq!(t.len(), 32);
+        out.clear();
+        let later = 102 * D;
+        t.get_or_insert(
+            &key(200),
+            later,
+            || flow(later),
+            |k, f, r| {
+                assert!(later - f.last_ns > 60 * S / 8);
+                out.push((k.lo_port, r))
+            },
+        );
+        // flows 2..=26 were last seen at 0.2..=2.6 s, more than 7.5 s before 10.2 s
+        out.sort_by_key(|x| x.0);
+        let ports: Vec<u16> = out.iter().map(|x| x.0).collect();
+        assert_eq!(ports, (2..=26).collect::<Vec<u16>>());
+        assert_eq!(t.len(), 32 - 25 + 1);
     }
 }

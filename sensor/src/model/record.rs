@@ -177,17 +177,39 @@ pub struct DnsObs {
 
 /// Suricata's timestamp format: `2024-05-01T12:00:00.123456+0000` (UTC).
 pub fn timestamp(ts_ns: u64) -> String {
+    // (ASCII digits and punctuation only: the check cannot fail)
+    String::from_utf8(timestamp_bytes(ts_ns).to_vec()).unwrap_or_default()
+}
+
+/// [`timestamp`] appended to `out`, without a `String` on the way.
+pub fn push_timestamp(out: &mut Vec<u8>, ts_ns: u64) {
+    out.extend_from_slice(&timestamp_bytes(ts_ns));
+}
+
+/// The 31 bytes of [`timestamp`], written digit by digit (no `format!`: a flow record has
+/// three of them, and the formatting machinery cost more than the rest of the record).
+/// Packet times up to `u64::MAX` ns (the year 2554) have four-digit years.
+fn timestamp_bytes(ts_ns: u64) -> [u8; 31] {
     let secs = (ts_ns / 1_000_000_000) as i64;
-    let micros = (ts_ns % 1_000_000_000) / 1000;
+    let micros = ((ts_ns % 1_000_000_000) / 1000) as u32;
     let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    let mut b = *b"0000-00-00T00:00:00.000000+0000";
+    fn put(b: &mut [u8], mut v: u32) {
+        for c in b.iter_mut().rev() {
+            *c = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    put(&mut b[0..4], y as u32);
+    put(&mut b[5..7], m);
+    put(&mut b[8..10], d);
+    put(&mut b[11..13], sod / 3600);
+    put(&mut b[14..16], (sod % 3600) / 60);
+    put(&mut b[17..19], sod % 60);
+    put(&mut b[20..26], micros);
+    b
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
@@ -215,6 +237,36 @@ pub fn proto_name(p: u8) -> String {
         58 => "IPv6-ICMP".into(),
         132 => "SCTP".into(),
         other => other.to_string(),
+    }
+}
+
+impl FlowRecord {
+    /// The record's text fields from its raw ones: the workers build a record with
+    /// `timestamp`, `flow.start`, `flow.end`, `tuple.proto` and `tuple.community_id` empty
+    /// (formatting and SHA-1 were most of a short flow's cost on the packet path), and the
+    /// output thread calls this before anything reads them. Fields already set are kept.
+    pub fn fill_text(&mut self) {
+        if self.timestamp.is_empty() {
+            self.timestamp = timestamp(self.end_ns);
+        }
+        if self.flow.end.is_empty() {
+            self.flow.end = self.timestamp.clone();
+        }
+        if self.flow.start.is_empty() {
+            self.flow.start = if self.start_ns == self.end_ns {
+                self.flow.end.clone()
+            } else {
+                timestamp(self.start_ns)
+            };
+        }
+        let e = &self.ends;
+        if self.tuple.proto.is_empty() {
+            self.tuple.proto = proto_name(e.proto);
+        }
+        if self.tuple.community_id.is_empty() {
+            self.tuple.community_id =
+                community_id(0, e.v6, &e.client, &e.server, e.proto, e.cport, e.sport);
+        }
     }
 }
 

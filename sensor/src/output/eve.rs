@@ -5,6 +5,7 @@ use crate::decode::Encap;
 use crate::detect::Flow;
 use crate::flow::{Ends, FlowKey, TO_CLIENT, TO_SERVER};
 use crate::model::community_id::community_id;
+use crate::model::meta::FlowMeta;
 use crate::model::net::to_ip;
 pub use crate::model::record::{
     alert_from_tuple, proto_name, timestamp, AlertBody, AlertRecord, Finding, FlowRecord,
@@ -61,19 +62,44 @@ impl Tuple {
 }
 
 impl FlowRecord {
+    /// A flow's record, built on the worker with its text fields left empty: the output
+    /// thread fills them ([`FlowRecord::fill_text`]) before anything reads them. `meta` is
+    /// the flow's metadata, moved out of a flow that ends, cloned from one that goes on.
     pub fn new(
         key: &FlowKey,
         flow: &Flow,
         reason: EndReason,
         app: Option<String>,
         app_category: Option<&'static str>,
+        meta: FlowMeta,
     ) -> FlowRecord {
         let start = flow.period_start_ns;
+        let ends = Ends::of(key, flow.client_is_lo);
+        let icmp = key.proto == 1 || key.proto == 58;
+        let (src_port, dest_port, icmp_type, icmp_code) = if icmp {
+            (0, 0, Some(ends.cport as u8), Some(ends.sport as u8))
+        } else {
+            (ends.cport, ends.sport, None, None)
+        };
         FlowRecord {
-            timestamp: timestamp(flow.last_ns),
+            timestamp: String::new(),
             flow_id: flow.id,
             event_type: "flow",
-            tuple: Tuple::of(key, flow),
+            tuple: Tuple {
+                src_ip: to_ip(key.v6, &ends.client),
+                src_port,
+                dest_ip: to_ip(key.v6, &ends.server),
+                dest_port,
+                proto: String::new(),
+                icmp_type,
+                icmp_code,
+                vlan: if flow.vlan != 0 {
+                    Some([flow.vlan])
+                } else {
+                    None
+                },
+                community_id: String::new(),
+            },
             app_proto: flow.app_proto.as_str(),
             app,
             encapsulation: flow_encap(flow.encap),
@@ -82,18 +108,18 @@ impl FlowRecord {
                 pkts_toclient: flow.pkts[TO_CLIENT],
                 bytes_toserver: flow.bytes[TO_SERVER],
                 bytes_toclient: flow.bytes[TO_CLIENT],
-                start: timestamp(start),
-                end: timestamp(flow.last_ns),
+                start: String::new(),
+                end: String::new(),
                 age: flow.last_ns.saturating_sub(start) / 1_000_000_000,
                 state: flow.state_name(key.proto),
                 reason: reason.as_str(),
                 alerted: flow.detect.alerted,
             },
-            meta: flow.detect.meta.as_deref().cloned().unwrap_or_default(),
+            meta,
             end_ns: flow.last_ns,
             start_ns: start,
             flow_start_ns: flow.start_ns,
-            ends: Ends::of(key, flow.client_is_lo),
+            ends,
             app_category,
             reported: flow.reported,
         }
@@ -101,6 +127,9 @@ impl FlowRecord {
 }
 
 fn flow_encap(e: Encap) -> Vec<&'static str> {
+    if e.is_empty() {
+        return Vec::new();
+    }
     e.names().collect()
 }
 

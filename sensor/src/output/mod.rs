@@ -5,6 +5,7 @@
 pub mod alertmanager;
 pub mod eve;
 pub mod eve_file;
+pub mod eve_json;
 
 pub mod sink;
 
@@ -171,11 +172,20 @@ impl Output {
     /// One EVE record, as a whole line (counted once it is written), to the file and to
     /// every sink.
     fn write<T: Serialize>(&mut self, rec: &T, kind: Kind) {
+        self.write_with(kind, |line| serde_json::to_writer(line, rec));
+    }
+
+    /// [`Output::write`] with the record's writer given (flow records: `eve_json`).
+    fn write_with(
+        &mut self,
+        kind: Kind,
+        to_json: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+    ) {
         if self.eve.is_none() && self.sinks.is_empty() {
             return;
         }
         self.line.clear();
-        if serde_json::to_writer(&mut self.line, rec).is_err() {
+        if to_json(&mut self.line).is_err() {
             self.tel.output.eve_write_errors.inc();
             return;
         }
@@ -231,7 +241,8 @@ impl Output {
 
     pub fn handle(&mut self, ev: Event) {
         match ev {
-            Event::Flow(rec) => {
+            Event::Flow(mut rec) => {
+                rec.fill_text();
                 self.time(rec.end_ns);
                 self.summary.flows += 1;
                 if rec.flow.reason != "active_timeout" {
@@ -245,7 +256,7 @@ impl Output {
                 if let Some(am) = self.am.as_mut() {
                     am.flow(&rec);
                 }
-                self.write(&*rec, Kind::Flow);
+                self.write_with(Kind::Flow, |line| eve_json::write_flow(&rec, line));
                 for a in alerts {
                     self.host_alert(a);
                 }

@@ -1,7 +1,7 @@
 //! Replay: capture files (or the built-in demo capture) read in order, packet time the only
 //! clock, nothing dropped, so the EVE output is the same at every run.
 
-use super::dispatch::{decode_counted, Dispatch};
+use super::dispatch::Dispatch;
 use super::worker::EventSink;
 use super::{Sensor, TICK_NS};
 use crate::capture::file::CaptureFile;
@@ -47,10 +47,8 @@ pub fn replay(sensor: &Sensor, sources: &[Source]) -> Result<ReplayOutcome, Stri
         let base = map.as_ptr() as usize;
         dispatch.set_source(stats, Some(map.clone()));
         while let Some(p) = cf.next() {
-            if let Some(info) = decode_counted(stats, &p) {
-                let off = p.data.as_ptr() as usize - base;
-                dispatch.packet(stats, &p, &info, Some(off));
-            }
+            let off = p.data.as_ptr() as usize - base;
+            dispatch.file_packet(stats, &p, off);
             if p.ts_ns >= last_tick + stats_ns.min(TICK_NS * 10) {
                 last_tick = p.ts_ns;
                 // With one worker (on this thread) its events go first and the counters

@@ -118,3 +118,111 @@ fn under_load_the_clock_is_packet_time_and_never_goes_back() {
     c.packet(12_000 * MS);
     assert_eq!(c.tick(), 12_000 * MS);
 }
+
+/// Every packet `raw_shard` hashes must decode to the same flow key (the same hash), as IP, with nothing for
+/// the capture counters (no encapsulation, no fragment): the worker decodes it, and the
+/// counters have one writer. Checked on the recorded fixtures, the demo capture, the
+/// captures under `$SPANWATCH_RAWKEY_DIR` when set, and edge cases made here.
+#[test]
+fn raw_shards_agree_with_decode() {
+    use super::dispatch::raw_shard;
+    use crate::capture::file::CaptureFile;
+    fn check(data: &[u8], keyed: &mut usize) {
+        let Some(h) = raw_shard(data) else {
+            return;
+        };
+        *keyed += 1;
+        let Decoded::Ip(info) = decode(LinkType::Ethernet, data) else {
+            panic!("raw key but no IP: {data:02x?}");
+        };
+        assert!(info.encap.is_empty() && !info.fragment, "{data:02x?}");
+        assert_eq!(h, FlowKey::of(&info).0.shard_hash(), "{data:02x?}");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    let mut dirs = vec![root.join("tests/fixtures")];
+    if let Some(d) = std::env::var_os("SPANWATCH_RAWKEY_DIR") {
+        dirs.push(d.into());
+    }
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.push(root.join("sensor/assets/demo.pcap"));
+    let mut keyed = 0;
+    for f in &files {
+        let Ok(mut cf) = CaptureFile::open(f) else {
+            continue;
+        };
+        while let Some(p) = cf.next() {
+            if p.linktype == LinkType::Ethernet {
+                check(p.data, &mut keyed);
+            }
+        }
+    }
+    assert!(keyed > 1000, "only {keyed} packets keyed raw");
+    // Edge cases: options, truncation, fragments, bad offsets, a VLAN tag, IPv6.
+    let seg = |off: u8| {
+        let mut t = vec![0u8; 24];
+        t[..4].copy_from_slice(&[0x9c, 0x40, 0x01, 0xbb]);
+        t[12] = off << 4;
+        t[13] = 0x02;
+        t
+    };
+    let v4frame = |t: &[u8]| ether(0x0800, &ip(v4("10.0.0.1"), v4("10.0.0.2"), 6, t));
+    let base = v4frame(&seg(5));
+    assert!(raw_shard(&base).is_some());
+    let mut n = 0;
+    for cut in 0..base.len() {
+        check(&base[..cut], &mut n);
+    }
+    for off in [0u8, 4, 6, 15] {
+        check(&v4frame(&seg(off)), &mut n);
+    }
+    for (at, v) in [
+        (14, 0x46u8),
+        (14, 0x44),
+        (14, 0x55),
+        (20, 0x20),
+        (20, 0x40),
+        (21, 1),
+        (23, 17),
+    ] {
+        let mut f = base.clone();
+        f[at] = v;
+        check(&f, &mut n);
+    }
+    for tl in [0u16, 20, 39, 40, 44, 1500] {
+        let mut f = base.clone();
+        f[16..18].copy_from_slice(&tl.to_be_bytes());
+        check(&f, &mut n);
+    }
+    let mut vlan = base[..12].to_vec();
+    vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+    vlan.extend_from_slice(&base[12..]);
+    assert!(raw_shard(&vlan).is_none());
+    let mut v6 = base[..12].to_vec();
+    v6.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 24, 6, 64]);
+    v6.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v6.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v6.extend_from_slice(&seg(5));
+    assert!(raw_shard(&v6).is_some());
+    for cut in 0..v6.len() {
+        check(&v6[..cut], &mut n);
+    }
+    for (at, v) in [(20usize, 0u8), (19, 19), (19, 200), (14, 0x40), (20, 17)] {
+        let mut f = v6.clone();
+        f[at] = v;
+        check(&f, &mut n);
+    }
+    check(&v6, &mut n);
+}

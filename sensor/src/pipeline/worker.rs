@@ -127,7 +127,19 @@ impl Worker {
         }
         let app = detector.app_name(f);
         let cat = detector.app_category(f);
-        let mut rec = Box::new(FlowRecord::new(key, f, reason, app, cat));
+        // A flow that ends gives its metadata up; one that goes on keeps a copy.
+        let meta = match reason {
+            EndReason::ActiveTimeout => f.detect.meta.as_deref().cloned(),
+            _ => f.detect.meta.take().map(|m| *m),
+        };
+        let mut rec = Box::new(FlowRecord::new(
+            key,
+            f,
+            reason,
+            app,
+            cat,
+            meta.unwrap_or_default(),
+        ));
         if let Some(s) = f.detect.ssh_shape() {
             s.annotate(&mut rec.meta);
         }
@@ -295,13 +307,15 @@ impl Worker {
             }
         }
 
-        if self.table.get_mut(key).is_none() {
+        let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
+        let id_state = &self.id_state;
+        let make = || {
             let sender_is_client =
                 first_sender_is_client(info.proto, info.tcp_flags, info.sport, info.dport);
-            let mut h = self.id_state.build_hasher();
+            let mut h = id_state.build_hasher();
             key.hash(&mut h);
             ts.hash(&mut h);
-            let flow = Flow {
+            Flow {
                 id: h.finish() & ((1u64 << 52) - 1),
                 start_ns: ts,
                 last_ns: ts,
@@ -316,17 +330,14 @@ impl Worker {
                 encap: info.encap,
                 vlan: info.vlan,
                 detect: FlowDetect::default(),
-            };
-            self.stats.flows_created.inc();
-            let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
-            self.table.insert(*key, flow, ts, |k, f, r| {
-                Self::end_flow(sink, stats, det, k, f, r)
-            });
-            self.stats.flows_active.set(self.table.len() as u64);
-        }
-        let Some(flow) = self.table.get_mut(key) else {
-            return;
+            }
         };
+        let (flow, new) = self.table.get_or_insert(key, ts, make, |k, f, r| {
+            Self::end_flow(sink, stats, det, k, f, r)
+        });
+        if new {
+            stats.flows_created.inc();
+        }
         let dir = if fwd == flow.client_is_lo {
             TO_SERVER
         } else {
@@ -389,6 +400,9 @@ impl Worker {
         }
         if media_due {
             self.media(key, ts);
+        }
+        if new {
+            self.stats.flows_active.set(self.table.len() as u64);
         }
     }
 
