@@ -12,17 +12,25 @@ pub fn probe_udp(o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProt
         return None;
     }
     let d = dhcp::parse(payload).done()?;
-    o.meta().dhcp = Some(DhcpMeta {
-        assigned_ip: d.assigned_ip.map(|a| a.to_string()),
-        client_id: d.client_id,
+    let m = o.meta().dhcp.get_or_insert_with(|| DhcpMeta {
         client_mac: d.client_mac,
         dhcp_type: d.dhcp_type,
-        hostname: d.hostname,
         id: d.id,
-        params: d.params,
-        requested_ip: d.requested_ip.map(|a| a.to_string()),
         kind: d.kind,
-        vendor_class_identifier: d.vendor_class_identifier,
+        ..DhcpMeta::default()
     });
+    // The first message names the record; later ones of the flow (a request after a
+    // discover) fill in what it lacked.
+    fn fill<T>(slot: &mut Option<T>, v: Option<T>) {
+        if slot.is_none() {
+            *slot = v;
+        }
+    }
+    fill(&mut m.assigned_ip, d.assigned_ip.map(|a| a.to_string()));
+    fill(&mut m.client_id, d.client_id);
+    fill(&mut m.hostname, d.hostname);
+    fill(&mut m.params, d.params);
+    fill(&mut m.requested_ip, d.requested_ip.map(|a| a.to_string()));
+    fill(&mut m.vendor_class_identifier, d.vendor_class_identifier);
     Some(AppProto::Dhcp)
 }
