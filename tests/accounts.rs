@@ -323,3 +323,84 @@ fn corpus_names_match_ndpi() {
         "{checked:?}"
     );
 }
+
+/// HTTP Basic logins as `user` to an internal web server from each of `clients`, a minute
+/// apart.
+fn basic_logins(user: &str, clients: &[&str]) -> Vec<u8> {
+    use base64::Engine;
+    use spanwatch_testkit::Scene;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:secret-pw"));
+    let mut sc = Scene::new(1_700_000_000);
+    let server: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+    for (i, c) in clients.iter().enumerate() {
+        let mut t = sc.tcp_session((c.parse().unwrap(), 40_000 + i as u16), (server, 80));
+        t.handshake(&mut sc);
+        t.client_sends(
+            &mut sc,
+            format!("GET / HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic {token}\r\n\r\n")
+                .as_bytes(),
+        );
+        t.server_sends(&mut sc, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        t.close(&mut sc);
+        sc.advance_ms(60_000);
+    }
+    sc.bytes().to_vec()
+}
+
+fn replay_home(bytes: &[u8]) -> Vec<Value> {
+    let dir = tmpdir();
+    let cfg = dir.path().join("spanwatch.toml");
+    std::fs::write(&cfg, "[sensor]\nhome_net = [\"10.0.0.0/8\"]\n").unwrap();
+    let (recs, out) = replay_bytes(bytes, &["--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_schema(&recs);
+    recs
+}
+
+#[test]
+fn one_account_from_four_networks_is_an_account_alert() {
+    let recs = replay_home(&basic_logins(
+        "alice",
+        &["198.51.100.7", "203.0.113.9", "192.0.2.44", "100.64.3.2"],
+    ));
+    let acc: Vec<&Value> = alerts(&recs)
+        .into_iter()
+        .filter(|a| a["alert"]["category"] == "account")
+        .collect();
+    assert_eq!(acc.len(), 1, "{acc:#?}");
+    let a = &acc[0]["alert"];
+    assert_eq!(a["signature_id"], 9_300_080);
+    assert_eq!(a["metadata"]["account"][0], "alice");
+    assert_eq!(
+        a["metadata"]["networks"],
+        serde_json::json!([
+            "100.64.3.0/24",
+            "192.0.2.0/24",
+            "198.51.100.0/24",
+            "203.0.113.0/24"
+        ])
+    );
+    assert_eq!(acc[0]["src_ip"], "100.64.3.2");
+    // Every flow names the account; the password is nowhere.
+    assert!(flows(&recs).iter().all(|f| f["account"] == "alice"));
+    assert!(!recs.iter().any(|r| r.to_string().contains("secret-pw")));
+}
+
+#[test]
+fn one_account_from_one_network_is_not() {
+    let recs = replay_home(&basic_logins(
+        "alice",
+        &[
+            "198.51.100.7",
+            "198.51.100.8",
+            "198.51.100.9",
+            "198.51.100.10",
+        ],
+    ));
+    assert!(alerts(&recs).is_empty(), "{:#?}", alerts(&recs));
+    assert_eq!(flows(&recs).len(), 4);
+}

@@ -10,6 +10,7 @@
 //! fan-in to remote-access endpoints) live here. Packet time is the clock: intervals are
 //! aligned on it, so a replay gives the same alerts every time.
 
+pub mod accounts;
 pub mod baseline;
 pub mod beacon;
 pub mod calls;
@@ -54,6 +55,7 @@ pub struct HostStage {
     geo: geo::Geo,
     now: u64,
     tunnels: tunnels::Tunnels,
+    accounts: accounts::Accounts,
 }
 
 impl HostStage {
@@ -79,6 +81,7 @@ impl HostStage {
             geo,
             now: 0,
             tunnels: tunnels::Tunnels::default(),
+            accounts: accounts::Accounts::default(),
             cfg,
             stats,
         };
@@ -183,6 +186,7 @@ impl HostStage {
     fn publish(&self) {
         self.stats.hosts_tracked.set(self.hosts.len() as u64);
         self.stats.hosts_evicted.set(self.hosts.evicted);
+        self.stats.accounts_tracked.set(self.accounts.len() as u64);
     }
 
     /// A DNS message seen by a worker.
@@ -219,6 +223,7 @@ impl HostStage {
         self.tunnels
             .on_flow(&self.home, rec, &self.stats, &mut found);
         self.raise_all(found, alerts);
+        self.account_seen(rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {
