@@ -109,3 +109,64 @@ pub fn read(o: &mut Opening) -> Outcome {
     o.done_if(C1);
     Outcome::Continue
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(p: AppProto, client: &[u8]) -> (Option<String>, bool) {
+        let (l, over) = find_login(p, client);
+        (l.map(|l| l.user), over)
+    }
+
+    #[test]
+    fn probes_want_port_and_greeting() {
+        assert_eq!(
+            probe_ftp(b"", b"220 ready\r\n", [5000, 21]),
+            Some(AppProto::Ftp)
+        );
+        assert_eq!(probe_ftp(b"", b"220 ready\r\n", [5000, 2121]), None);
+        assert_eq!(
+            probe_smtp(b"", b"220 mx ESMTP\r\n", [5000, 587]),
+            Some(AppProto::Smtp)
+        );
+        assert_eq!(
+            probe_pop3(b"", b"+OK POP3\r\n", [5000, 110]),
+            Some(AppProto::Pop3)
+        );
+        assert_eq!(
+            probe_imap(b"", b"* OK IMAP\r\n", [5000, 143]),
+            Some(AppProto::Imap)
+        );
+        assert_eq!(probe_imap(b"", b"HTTP/1.1 200", [5000, 143]), None);
+    }
+
+    #[test]
+    fn logins_after_other_commands() {
+        let ftp = b"FEAT\r\nUSER bob\r\nPASS hunter2\r\n";
+        assert_eq!(user(AppProto::Ftp, ftp), (Some("bob".into()), true));
+        let imap = b"a1 CAPABILITY\r\na2 LOGIN \"carol x\" pw\r\n";
+        assert_eq!(user(AppProto::Imap, imap), (Some("carol x".into()), true));
+        // SMTP AUTH LOGIN without an initial response: the next line is the user.
+        let smtp = b"EHLO me\r\nAUTH LOGIN\r\nZGF2ZQ==\r\ncGFzcw==\r\n";
+        assert_eq!(user(AppProto::Smtp, smtp), (Some("dave".into()), true));
+        // AUTH PLAIN without an initial response: authzid NUL user NUL password.
+        let smtp = b"EHLO me\r\nAUTH PLAIN\r\nAGVyaW4AcHc=\r\n";
+        assert_eq!(user(AppProto::Smtp, smtp), (Some("erin".into()), true));
+    }
+
+    #[test]
+    fn waits_for_whole_lines_and_stops_at_tls() {
+        assert_eq!(user(AppProto::Ftp, b"USER bo"), (None, false));
+        assert_eq!(
+            user(AppProto::Smtp, b"EHLO me\r\nSTARTTLS\r\n"),
+            (None, true)
+        );
+        assert_eq!(user(AppProto::Ftp, b"AUTH TLS\r\n"), (None, true));
+        // Split at every byte: no name until the line is complete.
+        let ftp = b"USER bob\r\n";
+        for i in 0..ftp.len() {
+            assert_eq!(user(AppProto::Ftp, &ftp[..i]).0, None, "{i}");
+        }
+    }
+}

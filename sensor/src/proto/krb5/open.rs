@@ -83,3 +83,18 @@ fn record(o: &mut Opening, m: krb5::Krb5) {
         meta.account = Some(account);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_is_gated_on_port_88() {
+        // record mark, then an AS-REQ's application tag
+        let start = [0, 0, 1, 0, 0x6a, 0x82, 0x00, 0xfc];
+        assert_eq!(probe(&start, b"", [40000, 88]), Some(AppProto::Krb5));
+        assert_eq!(probe(&start, b"", [40000, 8888]), None);
+        assert_eq!(probe(&[0, 0, 1, 0, 0x30], b"", [40000, 88]), None);
+        assert_eq!(probe(&start[..4], b"", [40000, 88]), None);
+    }
+}

@@ -106,3 +106,18 @@ pub fn read(o: &mut Opening) -> Outcome {
     o.done_if(C1 | S1);
     Outcome::Continue
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_is_gated_on_ldap_ports() {
+        // SEQUENCE { messageID 1, BindRequest … } (cut short: the probe needs the start only)
+        let bind = [0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07];
+        assert_eq!(probe(&bind, b"", [40000, 389]), Some(AppProto::Ldap));
+        assert_eq!(probe(&bind, b"", [40000, 3268]), Some(AppProto::Ldap));
+        assert_eq!(probe(&bind, b"", [40000, 636]), None);
+        assert_eq!(probe(b"\x16\x03\x01\x00", b"", [40000, 389]), None);
+    }
+}

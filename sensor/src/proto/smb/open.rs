@@ -101,3 +101,33 @@ pub fn read(o: &mut Opening) -> Outcome {
     o.done_if(C1 | S1);
     Outcome::Continue
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_wants_the_smb_magic_behind_netbios() {
+        let smb2 = [0, 0, 0, 0x44, 0xfe, b'S', b'M', b'B'];
+        assert_eq!(probe(&smb2, b"", [5000, 445]), Some(AppProto::Smb));
+        // On 139 a NetBIOS session request (0x81) comes first.
+        let mut nb = vec![0x81, 0, 0, 4, 1, 2, 3, 4];
+        nb.extend_from_slice(&smb2);
+        assert_eq!(probe(&nb, b"", [5000, 139]), Some(AppProto::Smb));
+        assert_eq!(probe(b"\x00\x00\x00\x10request", b"", [5000, 445]), None);
+        assert_eq!(probe(&smb2[..6], b"", [5000, 445]), None);
+    }
+
+    #[test]
+    fn walk_skips_control_messages_and_waits_for_cut_frames() {
+        // A keep-alive, then a frame cut short.
+        let buf = [0x85, 0, 0, 0, 0, 0, 0, 0x44, 0xfe, b'S'];
+        let mut n = 0;
+        assert!(matches!(walk(&buf, |_| n += 1), Parsed::NeedMore { .. }));
+        assert_eq!(n, 0);
+        assert!(matches!(
+            walk(b"GET / HTTP/1.1\r\n", |_| ()),
+            Parsed::Malformed(_)
+        ));
+    }
+}
