@@ -148,8 +148,11 @@ fn endpoint(s: &str) -> Option<(String, u16)> {
     ))
 }
 
-/// nDPI's flow line: (proto, the two endpoints in order, the line).
-fn ndpi_flows(text: &str) -> Vec<(String, BTreeSet<(String, u16)>, &str)> {
+/// A flow's two endpoints (address, port), unordered.
+type Ends = BTreeSet<(String, u16)>;
+
+/// nDPI's flow line: (proto, the two endpoints, the line).
+fn ndpi_flows(text: &str) -> Vec<(String, Ends, &str)> {
     text.lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
@@ -226,11 +229,11 @@ fn corpus_names_match_ndpi() {
             continue;
         }
         let (recs, _) = replay(&pcap, &[]);
-        let ours = |proto: &str, ends: &BTreeSet<(String, u16)>| -> Vec<&Value> {
+        let ours = |proto: &str, ends: &Ends| -> Vec<&Value> {
             flows(&recs)
                 .into_iter()
                 .filter(|r| {
-                    let e: BTreeSet<(String, u16)> = [
+                    let e: Ends = [
                         (
                             r["src_ip"].as_str().unwrap_or("").to_string(),
                             r["src_port"].as_u64().unwrap_or(0) as u16,
