@@ -407,3 +407,85 @@ fn one_account_from_one_network_is_not() {
     assert!(alerts(&recs).is_empty(), "{:#?}", alerts(&recs));
     assert_eq!(flows(&recs).len(), 4);
 }
+
+fn privacy_config(dir: &Path, key: &[u8]) -> PathBuf {
+    let k = dir.join("pseudonym.key");
+    std::fs::write(&k, key).unwrap();
+    let cfg = dir.join("spanwatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sensor]\nhome_net = [\"10.0.0.0/8\"]\n[privacy]\npseudonymize_accounts = true\nkey_file = {:?}\n",
+            k.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn pseudonymized_accounts_are_stable_keyed_and_never_in_clear() {
+    let dir = tmpdir();
+    let cfg = privacy_config(dir.path(), b"a key of thirty-two bytes, fixed\n");
+    let run = || {
+        let (recs, out) = replay(&fixture(), &["--config", cfg.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        recs
+    };
+    let recs = run();
+    let accounts: BTreeSet<String> = flows(&recs)
+        .iter()
+        .filter_map(|f| f["account"].as_str().map(str::to_string))
+        .collect();
+    // alice, mallory, cn=admin…, carol, TESTDOM\dave, TESTDOM\erin: six pseudonyms.
+    assert_eq!(accounts.len(), 6, "{accounts:?}");
+    assert!(accounts
+        .iter()
+        .all(|a| a.starts_with("anon-") && a.len() == 21));
+    let text: String = recs.iter().map(|r| r.to_string()).collect();
+    for name in ["alice", "mallory", "cn=admin", "carol", "dave", "erin"] {
+        assert!(!text.contains(name), "{name} in EVE");
+    }
+    // Realms, domains and workstations stay.
+    assert!(text.contains("EXAMPLE.TEST") && text.contains("LAPTOP-A"));
+    // The same key gives the same pseudonyms on another run (a restart).
+    let again: BTreeSet<String> = flows(&run())
+        .iter()
+        .filter_map(|f| f["account"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(accounts, again);
+    // The account alert names the pseudonym.
+    let recs = {
+        let (r, out) = replay_bytes(
+            &basic_logins(
+                "alice",
+                &["198.51.100.7", "203.0.113.9", "192.0.2.44", "100.64.3.2"],
+            ),
+            &["--config", cfg.to_str().unwrap()],
+        );
+        assert!(out.status.success());
+        r
+    };
+    let a = alerts(&recs);
+    assert_eq!(a.len(), 1);
+    let who = a[0]["alert"]["metadata"]["account"][0].as_str().unwrap();
+    assert!(who.starts_with("anon-"), "{who}");
+    assert_eq!(flows(&recs)[0]["account"], who);
+}
+
+#[test]
+fn pseudonymizing_without_a_usable_key_is_a_config_error() {
+    let dir = tmpdir();
+    let cfg = privacy_config(dir.path(), b"short\n");
+    let (_, out) = replay(&fixture(), &["--config", cfg.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("privacy.key_file") && err.contains("at least 16"),
+        "{err}"
+    );
+}

@@ -20,6 +20,7 @@ pub mod fanin;
 pub mod geo;
 pub mod hosts;
 pub mod obs;
+pub mod privacy;
 pub mod resolver;
 mod ssh;
 pub mod state;
@@ -56,6 +57,7 @@ pub struct HostStage {
     now: u64,
     tunnels: tunnels::Tunnels,
     accounts: accounts::Accounts,
+    privacy: privacy::Privacy,
 }
 
 impl HostStage {
@@ -82,6 +84,7 @@ impl HostStage {
             now: 0,
             tunnels: tunnels::Tunnels::default(),
             accounts: accounts::Accounts::default(),
+            privacy: privacy::Privacy::default(),
             cfg,
             stats,
         };
@@ -109,6 +112,18 @@ impl HostStage {
     ) -> HostStage {
         self.tunnels = tunnels::Tunnels::new(beacon, resolver);
         self
+    }
+
+    /// `[privacy]`: account names pseudonymized in every flow record from now on.
+    pub fn with_privacy(mut self, p: privacy::Privacy) -> HostStage {
+        self.privacy = p;
+        self
+    }
+
+    /// Replace the account names of a flow record by their pseudonyms (when `[privacy]
+    /// pseudonymize_accounts` is on), before the record is kept, written or sent anywhere.
+    pub fn pseudonymize(&self, rec: &mut FlowRecord) {
+        self.privacy.apply(&mut rec.meta);
     }
 
     /// Raise what the tunnels part found.

@@ -231,7 +231,9 @@ impl Output {
 
     pub fn handle(&mut self, ev: Event) {
         match ev {
-            Event::Flow(rec) => {
+            Event::Flow(mut rec) => {
+                // account names become pseudonyms before anything keeps or writes them
+                self.host.pseudonymize(&mut rec);
                 self.time(rec.end_ns);
                 self.summary.flows += 1;
                 if rec.flow.reason != "active_timeout" {
