@@ -9,7 +9,14 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-const HOST_CATEGORIES: [&str; 5] = ["egress", "exfiltration", "collection", "calls", "fan-in"];
+const HOST_CATEGORIES: [&str; 6] = [
+    "egress",
+    "exfiltration",
+    "collection",
+    "calls",
+    "fan-in",
+    "account",
+];
 
 fn corpus() -> Option<PathBuf> {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");

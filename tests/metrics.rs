@@ -271,6 +271,10 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
             one("kind", s(&spanwatch::model::sid::ANOMALY_KINDS)),
         ),
         (
+            "spanwatch_account_anomalies_total",
+            one("kind", s(&spanwatch::model::sid::ACCOUNT_ANOMALY_KINDS)),
+        ),
+        (
             "spanwatch_host_state_writes_total",
             one("result", s(&["success", "failure"])),
         ),

@@ -92,6 +92,7 @@ def build():
     CAT_BEACON = sel('category=~"beacon|resolver-bypass"')
     CAT_EXF = sel('category=~"exfiltration|egress"')
     CAT_CALLS = sel('category="calls"')
+    CAT_ACCOUNT = sel('category="account"')
     b = Builder()
 
     b.row("Traffic and drops")
@@ -182,6 +183,17 @@ def build():
              (f"sum by (instance) (spanwatch_hosts_tracked{sel()})", "{{instance}} hosts tracked"),
              (f"sum by (instance) (rate(spanwatch_hosts_evicted_total{sel()}[{RI}]))", "{{instance}} hosts evicted/s")],
             w=8, h=8)
+
+    b.row("Accounts")
+    b.panel("timeseries", "Accounts tracked",
+            [(f"sum by (instance) (spanwatch_accounts_tracked{sel()})", "{{instance}} accounts")],
+            w=8, h=8, description="Names seen in clear-text authentication (Kerberos, NTLM, LDAP, Basic, mail/FTP logins) in the host stage's account view; the names themselves are in EVE and Alertmanager only.")
+    b.panel("timeseries", "Account anomalies",
+            [(f"sum by (kind) (increase(spanwatch_account_anomalies_total{sel()}[{RI}]))", "{{kind}}")],
+            w=8, h=8, stack=True, description="networks: one account authenticating from [host.accounts] min_networks networks within window_s.")
+    b.panel("timeseries", "Account alerts",
+            [(f"sum by (severity) (increase(spanwatch_alerts_total{CAT_ACCOUNT}[{RI}]))", "sev {{severity}}")],
+            w=8, h=8, stack=True)
 
     b.row("Calls")
     b.panel("stat", "Calls in progress", [f"sum(spanwatch_calls_active{sel()})"], w=6, h=8)

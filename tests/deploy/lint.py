@@ -24,7 +24,7 @@ DASHBOARD = os.path.join(DEPLOY, "grafana", "dashboards", "spanwatch.json")
 
 SEVERITIES = {"critical", "warning", "info"}
 CATEGORIES = ["remote-access", "tunnel", "vpn", "proxy", "beacon", "resolver-bypass",
-              "exfiltration", "collection", "calls", "fan-in", "egress"]
+              "exfiltration", "collection", "calls", "fan-in", "account", "egress"]
 REQUIRED_ALERTS = ["SpanwatchDown", "SpanwatchCaptureDrops", "SpanwatchDecodeErrors", "SpanwatchNoPackets",
                    "SpanwatchQueueDrops", "SpanwatchRemoteAccessSession", "SpanwatchTunnel",
                    "SpanwatchExfiltration", "SpanwatchConcurrentCalls", "SpanwatchRulesReloadFailed"]
@@ -217,7 +217,7 @@ def cmd_rules_meta(_):
     for r in records:
         if r["record"] not in recorded:
             bad(f"recording rule {r['record']}: value not checked by a promql_expr_test")
-    print(f"  {len(alerts)} alerting rules, {len(records)} recording rules, categories covered: {len(covered & set(CATEGORIES))}/11")
+    print(f"  {len(alerts)} alerting rules, {len(records)} recording rules, categories covered: {len(covered & set(CATEGORIES))}/{len(CATEGORIES)}")
     return finish()
 
 
@@ -806,7 +806,7 @@ def series_per_sensor():
     """Series one sensor exports today, by family, from the label sets in the brief."""
     # label values that are fixed by the sensor's code (see /metrics)
     layers, encaps, reasons = 12, 12, 6
-    app_protos, categories, severities = 33, 11, 4
+    app_protos, categories, severities = 40, 12, 4
     event_types, results = 3, 2
     counts = {
         "spanwatch_packets_total": 1, "spanwatch_bytes_total": 1,
@@ -822,6 +822,7 @@ def series_per_sensor():
         "spanwatch_remote_access_sessions_active": 1, "spanwatch_rules_loaded": 1,
         "spanwatch_config_last_reload_successful": 1, "spanwatch_last_packet_timestamp_seconds": 1,
         "spanwatch_hosts_tracked": 1, "spanwatch_hosts_evicted_total": 1,
+        "spanwatch_accounts_tracked": 1, "spanwatch_account_anomalies_total": 1,
         "spanwatch_egress_bytes_total": 3, "spanwatch_host_anomalies_total": 9,
         "spanwatch_calls_active": 1, "spanwatch_host_state_writes_total": results,
         "spanwatch_host_state_loads_total": results,

@@ -111,6 +111,7 @@ beacon security-other
 resolver-bypass security-other
 collection security-other
 fan-in security-other
+account security-other
 sensor sensor-health
 EOF
     return $bad

@@ -47,6 +47,8 @@ pub struct Config {
     pub host: crate::host::HostConfig,
     /// Alerts pushed to Alertmanager (off unless `urls` is set).
     pub alertmanager: crate::output::alertmanager::AlertmanagerConfig,
+    /// Account names pseudonymized (`pseudonymize_accounts`, `key_file`).
+    pub privacy: crate::host::privacy::PrivacyConfig,
 }
 
 impl Config {
@@ -55,6 +57,7 @@ impl Config {
         check("sensor.workers", s.workers)?;
         check("sensor.queue_packets", s.queue_packets)?;
         HomeNet::parse(&s.home_net).map_err(|e| format!("sensor.home_net: {e}"))?;
+        crate::host::privacy::Privacy::load(&self.privacy)?;
         if let Some(u) = &s.user {
             if u.is_empty() || u.contains('\0') {
                 return Err(format!("sensor.user: {u:?} is not a user name"));

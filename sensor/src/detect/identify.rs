@@ -168,7 +168,13 @@ pub(super) fn udp(
     let p = classify_udp(&mut opening(d, key, flow, insp), payload, dir);
     if let Some(p) = p {
         set_proto(flow, p);
-        flow.detect.done = true;
+        // A Kerberos request's reply (or error) comes on the same flow, and a DHCP
+        // client's later messages (request after discover) may name more: read them too.
+        flow.detect.done = match p {
+            AppProto::Krb5 => dir != 0,
+            AppProto::Dhcp => false,
+            _ => true,
+        };
     } else if flow.detect.app.is_none() && proto::vpn::probe_softether_udp(payload) {
         // SoftEther's UDP acceleration / NAT-traversal answer names the client's public
         // address; there is no app_proto of its own, the catalogue entry names it.

@@ -26,6 +26,7 @@ pub struct HostConfig {
     pub exfiltration: ExfilConfig,
     pub calls: CallsConfig,
     pub fan_in: FanInConfig,
+    pub accounts: AccountsConfig,
 }
 
 impl Default for HostConfig {
@@ -42,6 +43,7 @@ impl Default for HostConfig {
             exfiltration: Default::default(),
             calls: Default::default(),
             fan_in: Default::default(),
+            accounts: Default::default(),
         }
     }
 }
@@ -187,6 +189,29 @@ impl Default for FanInConfig {
     }
 }
 
+/// The account view (`[host.accounts]`): the networks each account authenticates from.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Seconds of packet time over which an account's networks are counted.
+    pub window_s: u64,
+    /// Distinct networks (IPv4 /24, IPv6 /48, or autonomous systems with an ASN database)
+    /// one account authenticating from within the window raises an `account` alert.
+    pub min_networks: usize,
+    /// Accounts tracked at most; when full the least recently active is dropped.
+    pub max_accounts: usize,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            window_s: 86_400,
+            min_networks: 4,
+            max_accounts: 100_000,
+        }
+    }
+}
+
 impl HostConfig {
     /// Every number against its range in [`crate::model::ranges::RANGES`].
     pub fn validate(&self) -> Result<(), String> {
@@ -195,6 +220,9 @@ impl HostConfig {
         check("host.interval_s", self.interval_s)?;
         check("host.baseline_intervals", self.baseline_intervals)?;
         check("host.warmup_intervals", self.warmup_intervals)?;
+        check("host.accounts.window_s", self.accounts.window_s)?;
+        check("host.accounts.min_networks", self.accounts.min_networks)?;
+        check("host.accounts.max_accounts", self.accounts.max_accounts)?;
         check("host.snapshot_interval_s", self.snapshot_interval_s)?;
         self.egress.volume().validate("host.egress")?;
         self.collection.volume().validate("host.collection")?;

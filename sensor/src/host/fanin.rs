@@ -15,7 +15,7 @@ const MAX_SOURCES: usize = 64;
 impl HostStage {
     /// The network a source counts as: its autonomous system when known, else its IPv4 /24
     /// or IPv6 /48.
-    fn network(&self, s: &Source) -> String {
+    pub(super) fn network(&self, s: &Source) -> String {
         let ip = to_ip(s.v6, &s.addr);
         if let Some((n, _)) = self.geo.asn(ip) {
             return format!("AS{n}");

@@ -10,6 +10,7 @@
 //! fan-in to remote-access endpoints) live here. Packet time is the clock: intervals are
 //! aligned on it, so a replay gives the same alerts every time.
 
+pub mod accounts;
 pub mod baseline;
 pub mod beacon;
 pub mod calls;
@@ -19,6 +20,7 @@ pub mod fanin;
 pub mod geo;
 pub mod hosts;
 pub mod obs;
+pub mod privacy;
 pub mod resolver;
 pub mod state;
 pub mod tunnels;
@@ -53,6 +55,8 @@ pub struct HostStage {
     geo: geo::Geo,
     now: u64,
     tunnels: tunnels::Tunnels,
+    accounts: accounts::Accounts,
+    privacy: privacy::Privacy,
 }
 
 impl HostStage {
@@ -78,6 +82,8 @@ impl HostStage {
             geo,
             now: 0,
             tunnels: tunnels::Tunnels::default(),
+            accounts: accounts::Accounts::default(),
+            privacy: privacy::Privacy::default(),
             cfg,
             stats,
         };
@@ -105,6 +111,18 @@ impl HostStage {
     ) -> HostStage {
         self.tunnels = tunnels::Tunnels::new(beacon, resolver);
         self
+    }
+
+    /// `[privacy]`: account names pseudonymized in every flow record from now on.
+    pub fn with_privacy(mut self, p: privacy::Privacy) -> HostStage {
+        self.privacy = p;
+        self
+    }
+
+    /// Replace the account names of a flow record by their pseudonyms (when `[privacy]
+    /// pseudonymize_accounts` is on), before the record is kept, written or sent anywhere.
+    pub fn pseudonymize(&self, rec: &mut FlowRecord) {
+        self.privacy.apply(&mut rec.meta);
     }
 
     /// Raise what the tunnels part found.
@@ -182,6 +200,7 @@ impl HostStage {
     fn publish(&self) {
         self.stats.hosts_tracked.set(self.hosts.len() as u64);
         self.stats.hosts_evicted.set(self.hosts.evicted);
+        self.stats.accounts_tracked.set(self.accounts.len() as u64);
     }
 
     /// A DNS message seen by a worker.
@@ -218,6 +237,7 @@ impl HostStage {
         self.tunnels
             .on_flow(&self.home, rec, &self.stats, &mut found);
         self.raise_all(found, alerts);
+        self.account_seen(rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {

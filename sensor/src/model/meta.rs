@@ -10,6 +10,13 @@ use std::collections::BTreeMap;
 /// Every part is absent until a parser fills it in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FlowMeta {
+    /// The account the flow authenticated as, when a parser saw it in clear (Kerberos
+    /// `cname@realm`, NTLM `domain\user`, an LDAP bind DN, an HTTP Basic, FTP, POP3,
+    /// IMAP or SMTP login name). Never a password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dhcp: Option<DhcpMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsMeta>,
     /// What named the product (`kind=value`), kept once identification is over.
@@ -20,6 +27,10 @@ pub struct FlowMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipsec: Option<IpsecMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub krb5: Option<Krb5Meta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ldap: Option<LdapMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rdp: Option<RdpMeta>,
@@ -27,6 +38,8 @@ pub struct FlowMeta {
     pub resolver_bypass: Option<ResolverBypass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rfb: Option<RfbMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb: Option<SmbMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh: Option<SshMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +54,35 @@ impl FlowMeta {
         self.tls.as_ref().is_some_and(|t| t.sni.is_some())
             || self.http.as_ref().is_some_and(|h| h.hostname.is_some())
     }
+}
+
+/// A DHCP message (Suricata's `dhcp` record): what a device says about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DhcpMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub client_mac: String,
+    /// `discover`, `offer`, `request`, `ack` …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dhcp_type: Option<&'static str>,
+    /// Option 12.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    pub id: u32,
+    /// Option 55, the parameter request list in the order sent ("1,3,6,15"): the device
+    /// fingerprint fingerbank and nDPI print.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_ip: Option<String>,
+    /// `request` or `reply`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Option 60.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_class_identifier: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -63,6 +105,9 @@ pub struct HttpMeta {
     pub http_method: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_user_agent: Option<String>,
+    /// NTLMSSP AUTHENTICATE names of an `Authorization: NTLM|Negotiate` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ntlmssp: Option<NtlmsspMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,6 +120,88 @@ pub struct HttpMeta {
 pub struct IpsecMeta {
     /// AH mode: `tunnel` or `transport`.
     pub ah: &'static str,
+}
+
+/// A Kerberos exchange (Suricata's `krb5` record): the request's names and the KDC's
+/// error, if it refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Krb5Meta {
+    /// Client principal, components joined by '/' (absent from a TGS-REQ: it is encrypted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cname: Option<String>,
+    /// Encryption types the client offered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encryption: Vec<i32>,
+    /// KRB-ERROR code (RFC 4120 §7.5.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i32>,
+    /// A failed login: pre-authentication failed, unknown client, bad integrity.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub failed_request: bool,
+    /// `KRB_AS_REQ`, `KRB_TGS_REQ` … (the request when one was seen).
+    pub msg_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// Service principal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sname: Option<String>,
+}
+
+/// An LDAP bind (after Suricata's `ldap` record): the request, never its password, and
+/// the server's answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LdapMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<LdapBind>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<LdapResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LdapBind {
+    pub bind_request: LdapBindRequest,
+    pub message_id: i64,
+    pub operation: &'static str,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LdapBindRequest {
+    /// `simple`, `sasl` or `sicily`.
+    pub auth: &'static str,
+    /// The bind DN (empty for an anonymous or SASL bind).
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ntlmssp: Option<NtlmsspMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl: Option<LdapSasl>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LdapSasl {
+    pub mechanism: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LdapResult {
+    pub bind_response: LdapBindResponse,
+    pub message_id: i64,
+    pub operation: &'static str,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LdapBindResponse {
+    /// RFC 4511 §4.1.9 name, e.g. `success`, `invalid_credentials`.
+    pub result_code: &'static str,
+}
+
+/// Names of an NTLMSSP AUTHENTICATE message (Suricata's `smb.ntlmssp`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NtlmsspMeta {
+    pub domain: String,
+    /// The client's workstation.
+    pub host: String,
+    pub user: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -152,6 +279,21 @@ pub struct SshSide {
     pub hassh_server: Option<Hassh>,
     pub proto_version: String,
     pub software_version: String,
+}
+
+/// An SMB2 session setup (after Suricata's `smb` record).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SmbMeta {
+    /// `SMB2_COMMAND_SESSION_SETUP`.
+    pub command: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ntlmssp: Option<NtlmsspMeta>,
+    /// The last response's NT status name (`STATUS_SUCCESS`, `STATUS_LOGON_FAILURE` …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    /// The same as hex (`0xc000006d`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -113,6 +113,9 @@ ranges! {
     "host.fan_in.window_s": 1, 30 * DAY, "s";
     "host.fan_in.max_sources": 0, 1_000_000, "addresses";
     "host.fan_in.max_networks": 0, 1_000_000, "networks";
+    "host.accounts.window_s": 1, 30 * DAY, "s";
+    "host.accounts.min_networks": 2, 1_000_000, "networks";
+    "host.accounts.max_accounts": 1, 10_000_000, "accounts";
     "alertmanager.timeout_s": 1, 300, "s";
     "alertmanager.resend_interval_s": 1, DAY, "s";
     "alertmanager.resolve_timeout_s": 1, 7 * DAY, "s";

@@ -27,6 +27,8 @@ pub const FANIN_NETWORKS: u32 = 9_300_051;
 pub const BEACON: u32 = 9_300_060;
 pub const LONG_CONNECTION: u32 = 9_300_061;
 pub const RESOLVER_BYPASS: u32 = 9_300_070;
+/// One account authenticating from many networks within a window (host::accounts).
+pub const ACCOUNT_NETWORKS: u32 = 9_300_080;
 
 // VPNs and proxies (detect::tunnels).
 pub const VPN: u32 = 9_400_001;
@@ -54,6 +56,7 @@ pub const ALL: &[u32] = &[
     BEACON,
     LONG_CONNECTION,
     RESOLVER_BYPASS,
+    ACCOUNT_NETWORKS,
     VPN,
     TOR,
     PROXY,
@@ -116,6 +119,10 @@ pub const ANOMALY_KINDS: [&str; 9] = {
     }
     k
 };
+
+/// Kinds of account anomaly: the bounded `kind` label of
+/// `spanwatch_account_anomalies_total` (index = position).
+pub const ACCOUNT_ANOMALY_KINDS: [&str; 1] = ["networks"];
 
 #[cfg(test)]
 mod tests {

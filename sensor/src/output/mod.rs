@@ -243,6 +243,8 @@ impl Output {
         match ev {
             Event::Flow(mut rec) => {
                 rec.fill_text();
+                // account names become pseudonyms before anything keeps or writes them
+                self.host.pseudonymize(&mut rec);
                 self.time(rec.end_ns);
                 self.summary.flows += 1;
                 if rec.flow.reason != "active_timeout" {

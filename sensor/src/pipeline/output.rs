@@ -49,7 +49,8 @@ impl Sensor {
             .with_tunnels(
                 self.cfg.detect.beacon.clone(),
                 self.cfg.detect.resolver_bypass.clone(),
-            ),
+            )
+            .with_privacy(crate::host::privacy::Privacy::load(&self.cfg.privacy)?),
         );
         if self.cfg.alertmanager.enabled() {
             let am = &self.cfg.alertmanager;

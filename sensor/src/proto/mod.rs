@@ -55,6 +55,7 @@ pub mod registry;
 pub mod rfb;
 pub mod rmm;
 pub mod session;
+pub mod smb;
 pub mod ssh;
 pub mod tls;
 pub mod vdi;

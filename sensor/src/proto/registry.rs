@@ -7,7 +7,10 @@
 //! protocol whose opening could be mistaken for another's is given a later place.
 
 use super::session::{Opening, Outcome};
-use super::{calls, dns, http, proxy, quic, rdp, rfb, rmm, ssh, tls, vdi, vpn, xdmcp};
+use super::{
+    calls, cleartext, dhcp, dns, http, krb5, ldap, proxy, quic, rdp, rfb, rmm, smb, ssh, tls, vdi,
+    vpn, xdmcp,
+};
 use std::sync::OnceLock;
 
 /// A TCP probe: the opening bytes [to server, to client] and the ports [client, server];
@@ -98,9 +101,18 @@ protocols! {
     Rtcp => "rtcp", udp(120, calls::open::probe_rtcp);
     Dtls => "dtls", udp(100, calls::open::probe_dtls);
     Quic => "quic", udp(150, quic::open::probe);
-    Smb => "smb";
+    Smb => "smb", tcp(3, smb::open::probe), open(smb::open::read);
     Nfs => "nfs";
     Xdmcp => "xdmcp", udp(140, xdmcp::open::probe);
+    // Identity protocols: gated on their ports (or a 4-byte magic for SMB), and early, so
+    // that no looser probe claims their flows first.
+    Krb5 => "krb5", tcp(1, krb5::open::probe), udp(1, krb5::open::probe_udp), open(krb5::open::read);
+    Ldap => "ldap", tcp(2, ldap::open::probe), open(ldap::open::read);
+    Dhcp => "dhcp", udp(2, dhcp::open::probe_udp);
+    Ftp => "ftp", tcp(4, cleartext::open::probe_ftp), open(cleartext::open::read);
+    Pop3 => "pop3", tcp(5, cleartext::open::probe_pop3), open(cleartext::open::read);
+    Imap => "imap", tcp(6, cleartext::open::probe_imap), open(cleartext::open::read);
+    Smtp => "smtp", tcp(7, cleartext::open::probe_smtp), open(cleartext::open::read);
 }
 
 fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {

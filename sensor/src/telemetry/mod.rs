@@ -124,6 +124,9 @@ pub struct OutputStats {
     /// Host stage: internal hosts tracked, and dropped because the table was full.
     pub hosts_tracked: Ctr,
     pub hosts_evicted: Ctr,
+    /// Account view: accounts tracked, anomalies by kind (`model::sid::ACCOUNT_ANOMALY_KINDS`).
+    pub accounts_tracked: Ctr,
+    pub account_anomalies: [Ctr; crate::model::sid::ACCOUNT_ANOMALY_KINDS.len()],
     /// Bytes by direction class (`model::net::DIRECTION_CLASSES`).
     pub egress_bytes: [Ctr; crate::model::net::DIRECTION_CLASSES.len()],
     /// Host anomalies by kind (`model::sid::ANOMALY_KINDS`).

@@ -118,7 +118,7 @@ pub fn check(f: &MetricFamily) -> Result<(), String> {
 /// `mode` of `spanwatch_build_info`.
 pub const MODES: [&str; 2] = ["live", "replay"];
 /// Alert categories: the bounded `category` label and EVE `alert.category`.
-pub const ALERT_CATEGORIES: [&str; 11] = [
+pub const ALERT_CATEGORIES: [&str; 12] = [
     "remote-access",
     "tunnel",
     "vpn",
@@ -129,6 +129,7 @@ pub const ALERT_CATEGORIES: [&str; 11] = [
     "collection",
     "calls",
     "fan-in",
+    "account",
     "egress",
 ];
 /// `severity` of `spanwatch_alerts_total` (EVE `alert.severity`, 1 to 4).
@@ -404,6 +405,24 @@ pub const HOSTS_EVICTED_TOTAL: Metric = Metric {
     labels: &[],
 };
 
+pub const ACCOUNTS_TRACKED: Metric = Metric {
+    name: "spanwatch_accounts_tracked",
+    kind: Kind::Gauge,
+    help:
+        "Accounts (names seen in clear-text authentication) the host stage's account view tracks.",
+    labels: &[],
+};
+
+pub const ACCOUNT_ANOMALIES_TOTAL: Metric = Metric {
+    name: "spanwatch_account_anomalies_total",
+    kind: Kind::Counter,
+    help: "Anomalies the account view found, by kind (networks: one account from many networks within a window).",
+    labels: &[label(
+        "kind",
+        Values::Fixed(&crate::model::sid::ACCOUNT_ANOMALY_KINDS),
+    )],
+};
+
 pub const EGRESS_BYTES_TOTAL: Metric = Metric {
     name: "spanwatch_egress_bytes_total",
     kind: Kind::Counter,
@@ -529,6 +548,8 @@ pub static CATALOGUE: &[&Metric] = &[
     &ALERTMANAGER_ACTIVE_ALERTS,
     &HOSTS_TRACKED,
     &HOSTS_EVICTED_TOTAL,
+    &ACCOUNTS_TRACKED,
+    &ACCOUNT_ANOMALIES_TOTAL,
     &EGRESS_BYTES_TOTAL,
     &HOST_ANOMALIES_TOTAL,
     &CALLS_ACTIVE,

@@ -196,6 +196,15 @@ impl Telemetry {
         }
         v.push(gauge1(&HOSTS_TRACKED, o.hosts_tracked.get() as f64));
         v.push(counter1(&HOSTS_EVICTED_TOTAL, o.hosts_evicted.get()));
+        v.push(gauge1(&ACCOUNTS_TRACKED, o.accounts_tracked.get() as f64));
+        v.push(counter(
+            &ACCOUNT_ANOMALIES_TOTAL,
+            crate::model::sid::ACCOUNT_ANOMALY_KINDS
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (vec![k.to_string()], o.account_anomalies[i].get()))
+                .collect(),
+        ));
         v.push(counter(
             &EGRESS_BYTES_TOTAL,
             crate::model::net::DIRECTION_CLASSES

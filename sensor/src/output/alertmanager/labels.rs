@@ -72,8 +72,9 @@ pub fn labels_of(a: &AlertRecord, sensor: &str, extra: &Labels) -> Labels {
     if a.app_proto != "unknown" && !a.app_proto.is_empty() {
         l.insert("app_proto".into(), a.app_proto.into());
     }
-    // Parts of the dedup identity that are not in the tuple.
-    for k in ["target", "domain"] {
+    // Parts of the dedup identity that are not in the tuple (`account`: the account view's
+    // alert is about one account, whichever flow tripped it).
+    for k in ["target", "domain", "account"] {
         if let Some(v) = a.alert.metadata.get(k).and_then(|v| v.first()) {
             l.insert(k.into(), v.clone());
         }

@@ -498,6 +498,22 @@ fn host_stage_alert_resolves_after_the_resolve_timeout() {
 }
 
 #[test]
+fn an_account_alert_names_the_account_in_its_labels() {
+    let mut a = dns_alert(1_000);
+    a.alert.category = "account";
+    a.alert.metadata.clear();
+    a.alert
+        .metadata
+        .insert("account".into(), vec!["alice@EXAMPLE.TEST".into()]);
+    let l = labels_of(&a, "s", &Labels::new());
+    assert_eq!(
+        l.get("account").map(String::as_str),
+        Some("alice@EXAMPLE.TEST")
+    );
+    assert_eq!(l.get("category").map(String::as_str), Some("account"));
+}
+
+#[test]
 fn retries_5xx_with_backoff_then_delivers() {
     let srv = Server::start(vec![500, 502, 503], 200);
     let stats = Arc::new(AlertmanagerStats::default());

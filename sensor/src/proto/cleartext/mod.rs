@@ -269,3 +269,5 @@ fn imap_astring(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+pub mod open;

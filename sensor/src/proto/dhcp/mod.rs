@@ -148,3 +148,5 @@ pub fn parse(buf: &[u8]) -> Parsed<Dhcp> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+pub mod open;

@@ -1,9 +1,11 @@
 //! HTTP/1: the request head (Host, User-Agent, method, target; forward-proxy requests, RD
-//! Gateway methods) and the response head (status, Server).
+//! Gateway methods), the response head (status, Server) and the account an `Authorization`
+//! header names: the user of `Basic` (never its password) or the NTLMSSP AUTHENTICATE of
+//! `NTLM` / `Negotiate`, which comes in a later request of the same connection.
 
 use crate::model::meta::{HttpMeta, ProxyMeta};
 use crate::proto::registry::AppProto;
-use crate::proto::session::{Opening, Outcome, C1, S1};
+use crate::proto::session::{Opening, Outcome, C1, C2, S1};
 use crate::proto::{self, Parsed};
 
 pub fn probe(cs: &[u8], sc: &[u8], _ports: [u16; 2]) -> Option<AppProto> {
@@ -83,6 +85,63 @@ pub fn read(o: &mut Opening) -> Outcome {
             Parsed::NeedMore { .. } => {}
         }
     }
-    o.done_if(C1 | S1);
+    if *o.got & C2 == 0 && *o.got & C1 != 0 {
+        authorization(o);
+    }
+    o.done_if(C1 | S1 | C2);
     Outcome::Continue
+}
+
+/// Request heads read for an NTLM handshake's AUTHENTICATE (negotiate, then authenticate).
+const HEADS: usize = 4;
+
+/// The account of the client's `Authorization` headers. C2 once known, or once there is
+/// nothing to wait for: the first request carries no NTLM/Negotiate handshake.
+fn authorization(o: &mut Opening) {
+    use crate::proto::{cleartext, ntlmssp};
+    let mut rest = o.buf[0];
+    let mut negotiating = false;
+    for _ in 0..HEADS {
+        let (head, consumed) = match cleartext::http_head(rest, cleartext::HEAD_CAP) {
+            Parsed::Done { value, consumed } => (value, consumed),
+            Parsed::NeedMore { .. } if !o.gap[0] && negotiating => return,
+            _ => break,
+        };
+        for v in cleartext::header_values(head, "authorization") {
+            if let Some(user) = cleartext::basic_user(v) {
+                if !user.is_empty() {
+                    o.meta().account = Some(user);
+                }
+                *o.got |= C2;
+                return;
+            }
+            if let Some(n) = ntlmssp::from_http_authorization(v) {
+                let account = n.account();
+                let meta = o.meta();
+                if let Some(h) = &mut meta.http {
+                    h.ntlmssp = Some(n.meta());
+                }
+                if account.is_some() {
+                    meta.account = account;
+                }
+                *o.got |= C2;
+                return;
+            }
+            let scheme = v.split(' ').next().unwrap_or("");
+            negotiating |=
+                scheme.eq_ignore_ascii_case("NTLM") || scheme.eq_ignore_ascii_case("Negotiate");
+        }
+        if !negotiating {
+            break;
+        }
+        let body = cleartext::header_values(head, "content-length")
+            .find_map(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        match rest.get(consumed.saturating_add(body)..) {
+            Some(r) => rest = r,
+            None if !o.gap[0] => return,
+            None => break,
+        }
+    }
+    *o.got |= C2;
 }

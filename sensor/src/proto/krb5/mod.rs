@@ -214,3 +214,5 @@ fn principal(t: Option<Tlv<'_>>) -> Result<Option<String>, &'static str> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+pub mod open;

@@ -198,3 +198,5 @@ fn fields(seq: &[u8]) -> Result<Ldap, &'static str> {
 
 #[cfg(test)]
 mod tests;
+
+pub mod open;

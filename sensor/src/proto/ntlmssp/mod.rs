@@ -279,3 +279,25 @@ pub fn parse_smb2_session_setup(buf: &[u8]) -> Parsed<Option<SessionSetup>> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+impl Ntlmssp {
+    /// The names as the flow record shows them.
+    pub fn meta(&self) -> crate::model::meta::NtlmsspMeta {
+        crate::model::meta::NtlmsspMeta {
+            domain: self.domain.clone(),
+            host: self.host.clone(),
+            user: self.user.clone(),
+        }
+    }
+
+    /// `domain\user` (or `user` without a domain); none for an anonymous logon.
+    pub fn account(&self) -> Option<String> {
+        if self.user.is_empty() {
+            None
+        } else if self.domain.is_empty() {
+            Some(self.user.clone())
+        } else {
+            Some(format!("{}\\{}", self.domain, self.user))
+        }
+    }
+}

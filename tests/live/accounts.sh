@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Accounts: one Kerberos account from four networks reaches Alertmanager with the account in
+# its labels; another from four addresses of one network raises nothing. An MIT Kerberos KDC
+# in swb; kinit in swa from client addresses 10.78.N.M (the route to the KDC names the source
+# address); spanwatch runs live on veth-a with [host.accounts] defaults and an Alertmanager
+# stand-in (a Python listener in swa that keeps what it is sent).
+. "$(dirname "$0")/lib.sh"
+live_init accounts krb5-kdc krb5-user curl python3
+live_netns
+
+REALM=EXAMPLE.TEST
+# --- KDC in swb, principals alice and bob ----------------------------------------------
+export KRB5_KDC_PROFILE=$WORK/kdc.conf KRB5_CONFIG=$WORK/krb5.conf KRB5CCNAME=FILE:$WORK/cc
+cat >"$KRB5_KDC_PROFILE" <<CFG
+[kdcdefaults]
+  kdc_ports = 88
+  kdc_tcp_ports = 88
+[realms]
+  $REALM = {
+    database_name = $WORK/principal
+    key_stash_file = $WORK/stash
+    acl_file = $WORK/kadm5.acl
+    supported_enctypes = aes256-cts-hmac-sha1-96:normal
+  }
+[logging]
+  kdc = FILE:$WORK/kdc-file.log
+CFG
+cat >"$KRB5_CONFIG" <<CFG
+[libdefaults]
+  default_realm = $REALM
+  dns_lookup_kdc = false
+  dns_lookup_realm = false
+  udp_preference_limit = 1465
+[realms]
+  $REALM = {
+    kdc = $B4
+  }
+CFG
+: >"$WORK/kadm5.acl"
+kdb5_util create -s -r $REALM -P master-pw >"$WORK/kdb5.log" 2>&1 || fail "kdb5_util create"
+for u in alice bob; do
+  kadmin.local -r $REALM -q "addprinc -pw $u-pw $u" >>"$WORK/kdb5.log" 2>&1 || fail "addprinc $u"
+done
+bg_b kdc env KRB5_KDC_PROFILE="$KRB5_KDC_PROFILE" KRB5_CONFIG="$KRB5_CONFIG" krb5kdc -n
+wait_port "$NS_B" 88 udp || fail "krb5kdc did not listen on 88/udp"
+
+# --- client addresses: 10.78.1.1-4 (one network) and 10.78.{1,2,3,4}.9 (four) --------
+for a in 10.78.1.1 10.78.1.2 10.78.1.3 10.78.1.4 10.78.1.9 10.78.2.9 10.78.3.9 10.78.4.9; do
+  in_a ip addr add $a/32 dev veth-a
+done
+in_b ip route add 10.78.0.0/16 dev veth-b
+
+# --- Alertmanager stand-in in swa: every POST body, one per line -----------------------
+AM_PORT=9095
+bg_a am python3 -c "
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        with open('$WORK/am.jsonl', 'ab') as f:
+            f.write(body.replace(b'\n', b' ') + b'\n')
+        self.send_response(200); self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(('127.0.0.1', $AM_PORT), H).serve_forever()
+"
+wait_port "$NS_A" $AM_PORT tcp 10 || fail "Alertmanager stand-in did not listen"
+cat >"$WORK/spanwatch.toml" <<CFG
+[flow]
+udp_timeout_s = 2
+[alertmanager]
+urls = ["http://127.0.0.1:$AM_PORT"]
+CFG
+start_spanwatch --config "$WORK/spanwatch.toml"
+
+kinit_from() { # kinit_from SOURCE PRINCIPAL
+  in_a ip route replace $B4/32 dev veth-a src "$1" || return 1
+  echo "$2-pw" | in_a env KRB5_CONFIG="$KRB5_CONFIG" KRB5CCNAME="$KRB5CCNAME" kinit "$2" >>"$WORK/kinit.log" 2>&1
+}
+for a in 10.78.1.1 10.78.1.2 10.78.1.3 10.78.1.4; do check "kinit bob from $a" kinit_from $a bob; done
+for a in 10.78.1.9 10.78.2.9 10.78.3.9 10.78.4.9; do check "kinit alice from $a" kinit_from $a alice; done
+in_a ip route del $B4/32 2>/dev/null
+
+am_has() { [ -s "$WORK/am.jsonl" ] && grep -q '"account":"alice@EXAMPLE.TEST"' "$WORK/am.jsonl"; }
+if wait_for 30 am_has; then pass "Alertmanager received the account alert"; else fail "Alertmanager received the account alert"; fi
+check "its labels name the account and the category" python3 -c "
+import json, sys
+ok = False
+for line in open('$WORK/am.jsonl'):
+    for a in json.loads(line):
+        l = a.get('labels', {})
+        if l.get('category') == 'account' and l.get('account') == 'alice@EXAMPLE.TEST':
+            ok = True
+        if l.get('account') == 'bob@EXAMPLE.TEST':
+            sys.exit('an alert for bob, who used one network')
+sys.exit(0 if ok else 1)
+"
+stop_spanwatch
+assert_flow krb5 "get(r,'account')=='bob@EXAMPLE.TEST' and get(r,'krb5.cname')=='bob'"
+assert_alert account "*" "get(r,'alert.metadata.account')==['alice@EXAMPLE.TEST'] and len(get(r,'alert.metadata.networks'))==4"
+fails() { ! "$@"; }
+check "no account alert for bob (one network)" fails python3 "$LIVE_DIR/eve.py" any "$EVE" \
+  "r.get('event_type')=='alert' and 'bob@' in str(get(r,'alert.metadata'))"
+assert_metric '^spanwatch_account_anomalies_total\{kind="networks"\} 1$'
+assert_metric '^spanwatch_accounts_tracked 2$'
+check "no password in EVE" fails grep -q -e alice-pw -e bob-pw "$EVE"
+live_finish
