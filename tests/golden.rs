@@ -51,7 +51,7 @@ fn tcp_session_flow_record_field_by_field() {
     assert_eq!(f["flow"]["start"], "2023-11-14T22:13:20.000000+0000");
     assert_eq!(f["flow"]["end"], "2023-11-14T22:13:20.009000+0000");
     assert_eq!(f["timestamp"], f["flow"]["end"]);
-    let cid = spanwatch::flow::community_id::community_id(
+    let cid = spanwatch::model::community_id::community_id(
         0,
         false,
         &[10, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],

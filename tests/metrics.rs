@@ -236,7 +236,7 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
             "spanwatch_flows_identified_total",
             one(
                 "app_proto",
-                spanwatch::flow::app::AppProto::ALL
+                spanwatch::proto::registry::AppProto::ALL
                     .iter()
                     .map(|a| a.as_str().to_string()),
             ),

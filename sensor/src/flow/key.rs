@@ -2,7 +2,7 @@
 //! which way a given packet travels.
 
 use crate::decode::{Addr, PacketInfo, PROTO_ICMP, PROTO_ICMPV6};
-use crate::flow::community_id::icmp_counterpart;
+use crate::model::community_id::icmp_counterpart;
 use crate::model::net::Ends;
 use std::hash::Hash;
 

@@ -1,14 +1,12 @@
 //! Flows: the canonical key, the per-worker table with packet-time expiry and a hard cap,
 //! TCP state, client/server roles, and Community ID.
 
-pub mod app;
-pub use crate::model::community_id;
 pub mod key;
 pub mod table;
 pub mod tcp;
 
 pub use crate::model::net::Ends;
-pub use app::AppProto;
+pub use crate::proto::registry::AppProto;
 pub use key::FlowKey;
 pub use table::{FlowConfig, FlowTable};
 pub use tcp::TcpState;
