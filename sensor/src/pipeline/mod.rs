@@ -18,6 +18,8 @@
 
 mod dispatch;
 mod live;
+#[cfg(target_os = "linux")]
+mod live_afpacket;
 mod output;
 mod replay;
 #[cfg(test)]
