@@ -16,8 +16,20 @@ use super::{CaptureError, LinkType, RawPacket};
 use std::os::unix::io::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Which `PACKET_FANOUT` group a socket is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fanout {
+    /// None: the only socket.
+    Alone,
+    /// A new group whose id the kernel picks (`PACKET_FANOUT_FLAG_UNIQUEID`, so no other
+    /// program's group is joined by chance); [`AfPacket::fanout_id`] tells it.
+    New,
+    /// The group of that id.
+    Join(u16),
+}
+
 /// What one socket needs: the interface, filter, snap length, promiscuity, the ring, and
-/// the fanout group it joins (none for a single socket).
+/// the fanout group it joins.
 #[derive(Debug, Clone)]
 pub struct SocketOptions {
     pub interface: String,
@@ -25,7 +37,7 @@ pub struct SocketOptions {
     pub snaplen: i32,
     pub promisc: bool,
     pub ring: RingOptions,
-    pub fanout_group: Option<u16>,
+    pub fanout: Fanout,
 }
 
 /// Counts read from the kernel with `PACKET_STATISTICS` (which resets them on each read).
@@ -138,10 +150,11 @@ impl AfPacket {
         // SAFETY: a lookup of a NUL-terminated name.
         let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) } as i32;
         if ifindex == 0 {
-            return Err(os_err(
-                name,
-                "capture.method = \"af_packet\": no such interface",
-            ));
+            return Err(err(format!(
+                "capture.method = \"af_packet\" needs a kernel interface ({}); libpcap's own \
+                 devices (\"any\", nflog …) need capture.method = \"pcap\"",
+                std::io::Error::last_os_error()
+            )));
         }
         let prog = filter_program(o.bpf.as_deref(), o.snaplen, name)?;
         // Protocol 0: the socket receives nothing until bound (below, with ETH_P_ALL and
@@ -249,14 +262,26 @@ impl AfPacket {
                 return Err(os_err(name, "capture.promisc: promiscuous mode refused"));
             }
         }
-        if let Some(g) = o.fanout_group {
-            let v: u32 =
-                g as u32 | ((libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG) << 16);
-            if !setopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &v) {
-                return Err(os_err(
-                    name,
-                    &format!("cannot join PACKET_FANOUT group {g} (hash, defrag)"),
-                ));
+        let mode = (libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG) << 16;
+        match o.fanout {
+            Fanout::Alone => {}
+            Fanout::New => {
+                let v: u32 = mode | (libc::PACKET_FANOUT_FLAG_UNIQUEID << 16);
+                if !setopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &v) {
+                    return Err(os_err(
+                        name,
+                        "cannot make a PACKET_FANOUT group (hash, defrag, unique id; Linux 4.6 or later)",
+                    ));
+                }
+            }
+            Fanout::Join(g) => {
+                let v: u32 = mode | g as u32;
+                if !setopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &v) {
+                    return Err(os_err(
+                        name,
+                        &format!("cannot join PACKET_FANOUT group {g} (hash, defrag)"),
+                    ));
+                }
             }
         }
         // Packets counted before the filter and the fanout were in place are not ours.
@@ -298,6 +323,27 @@ impl AfPacket {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The id of the fanout group this socket is in (none when it is in none).
+    pub fn fanout_id(&self) -> Result<Option<u16>, CaptureError> {
+        let mut v: u32 = 0;
+        let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `v`, which lives across the call.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_FANOUT,
+                &mut v as *mut u32 as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        if r != 0 {
+            return Err(os_err(&self.name, "cannot read the PACKET_FANOUT group"));
+        }
+        // no group: the kernel answers 0 with no length
+        Ok((len as usize == std::mem::size_of::<u32>() && v != 0).then_some(v as u16))
     }
 
     fn block_status(&self, i: usize) -> &AtomicU32 {

@@ -13,7 +13,7 @@ use super::dispatch::Dispatch;
 use super::live::{run_loop, tick_output, LiveClock, Source};
 use super::worker::EventSink;
 use super::Sensor;
-use crate::capture::afpacket::{AfPacket, SocketOptions};
+use crate::capture::afpacket::{AfPacket, Fanout, SocketOptions};
 use crate::capture::live::{LiveNext, LiveOptions};
 use crate::capture::CaptureError;
 use crate::output::{Event, Summary};
@@ -64,20 +64,25 @@ pub(super) fn live(
     ready: impl FnOnce(),
 ) -> Result<Summary, String> {
     let n = sensor.cfg.sensor.workers.max(1);
-    // A fanout group is per network namespace and interface; the process id keeps two
-    // sensors on one host apart.
-    let group = (n > 1).then(|| (std::process::id() & 0xffff) as u16);
-    let so = SocketOptions {
+    // The first socket makes a fanout group with an id the kernel picks; the others join it.
+    let mut so = SocketOptions {
         interface: opts.interface.clone(),
         bpf: opts.bpf.clone(),
         snaplen: opts.snaplen,
         promisc: opts.promisc,
         ring: opts.ring,
-        fanout_group: group,
+        fanout: if n > 1 { Fanout::New } else { Fanout::Alone },
     };
     let mut socks = Vec::with_capacity(n);
     for _ in 0..n {
-        socks.push(AfPacket::open(&so).map_err(|e| e.to_string())?);
+        let s = AfPacket::open(&so).map_err(|e| e.to_string())?;
+        if so.fanout == Fanout::New {
+            match s.fanout_id().map_err(|e| e.to_string())? {
+                Some(id) => so.fanout = Fanout::Join(id),
+                None => return Err(format!("{}: the kernel made no fanout group", s.name())),
+            }
+        }
+        socks.push(s);
     }
     ready();
     let tick = std::time::Duration::from_millis(sensor.cfg.capture.tick_ms.max(1));
