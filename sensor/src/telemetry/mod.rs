@@ -61,7 +61,8 @@ pub fn category_index(c: &str) -> usize {
         .unwrap_or(ALERT_CATEGORIES.len() - 1)
 }
 
-/// Written by the capture/dispatch thread.
+/// Written by the capture/dispatch thread (AF_PACKET: each worker writes a block of its own
+/// and adds it to the sensor's with [`CaptureStats::drain_into`] at every tick).
 #[derive(Debug, Default)]
 pub struct CaptureStats {
     pub packets: Ctr,
