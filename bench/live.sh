@@ -8,7 +8,8 @@
 #   --packets N   packets in the synthetic capture (default 300000; the file is shared with run.sh)
 #   --seed S      generator seed (default 1)
 #   --pps R       send at R packets/s (default: as fast as tcpreplay can, --topspeed)
-#   --immediate   also measure `capture.immediate = true` (one wake-up a packet) for comparison
+#   --immediate   also measure libpcap (`capture.method = "pcap"`), batched and with
+#                 `capture.immediate = true` (one wake-up a packet), beside the default (AF_PACKET)
 #   --no-build    use the release binary already built
 #
 # Needs root (network namespaces), tcpreplay (Debian: tcpreplay), iproute2, curl, python3 and
@@ -137,7 +138,11 @@ print(f'| $name | ${sent:-?} | {seen} | $drops | ${pps:-?} | {cpu / 1e9:.2f} | {
 }
 
 measure default ""
-[ "$IMMEDIATE" = 1 ] && measure immediate $'[capture]\nimmediate = true\n'
+# capture.immediate is libpcap's: measure it, and libpcap's batched path beside it
+if [ "$IMMEDIATE" = 1 ]; then
+    measure pcap $'[capture]\nmethod = "pcap"\n'
+    measure pcap-immediate $'[capture]\nmethod = "pcap"\nimmediate = true\n'
+fi
 
 report=$OUT/live-$(date -u +%Y%m%dT%H%M%SZ).md
 {

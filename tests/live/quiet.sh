@@ -2,7 +2,8 @@
 # A quiet link still ticks: a TCP session opens and closes, then not one packet more; the flow
 # record reaches the EVE file within its timeout and a tick or two, `stats` records keep coming
 # on schedule, and the kernel drop counter in /metrics (after drops made on purpose while the
-# sensor was stopped) already equals the final one.
+# sensor was stopped) already equals the final one. Run with AF_PACKET (one socket per worker
+# in a fanout group: every worker ticks on its own) and with libpcap.
 . "$(dirname "$0")/lib.sh"
 live_init quiet python3 curl
 live_netns
@@ -20,7 +21,11 @@ CLOSED_S=2 STATS_S=2 TICK_MS=250
 cat >"$WORK/spanwatch.toml" <<CFG
 [capture]
 tick_ms = $TICK_MS
+# small kernel buffers, so that packets sent to a stopped sensor are dropped: libpcap's
+# buffer, and each AF_PACKET socket's ring (4 blocks of 256 KiB)
 buffer_mib = 1
+ring_blocks = 4
+block_kib = 256
 [flow]
 tcp_closed_timeout_s = $CLOSED_S
 [output]
@@ -45,11 +50,13 @@ metric() {
 }
 drops_seen() { local d; d=$(metric spanwatch_capture_kernel_dropped_packets_total) && [ "${d:-0}" -gt 0 ]; }
 
-# scenario WORKERS: the whole story with that many worker threads (2: the workers must tick too).
+# scenario WORKERS METHOD: the whole story with that many worker threads (2: the workers must
+# tick too), reading with that capture method.
 scenario() {
-  local W=$1
-  log "--- $W worker(s)"
-  start_spanwatch --config "$WORK/spanwatch.toml" --workers "$W"
+  local W=$1 M=$2
+  log "--- $W worker(s), capture.method = $M"
+  sed "/^\[capture\]/a method = \"$M\"" "$WORK/spanwatch.toml" >"$WORK/spanwatch-$M.toml"
+  start_spanwatch --config "$WORK/spanwatch-$M.toml" --workers "$W"
   EVE1=$EVE.$SW_RUNS
 
   # --- kernel drops on purpose: the sensor stopped, 1 MiB of buffer, 20,000 UDP packets.
@@ -59,13 +66,13 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(20000):
     s.sendto(b"x" * 1000, (sys.argv[1], 9))' $B4 2>/dev/null
   kill -CONT "$SW_PID"
-  if wait_for 10 drops_seen; then pass "[$W worker(s)] kernel drops made while the sensor was stopped show in /metrics"
-  else fail "[$W worker(s)] no kernel drops in /metrics after 20,000 packets into a stopped sensor"; fi
+  if wait_for 10 drops_seen; then pass "[$W worker(s), $M] kernel drops made while the sensor was stopped show in /metrics"
+  else fail "[$W worker(s), $M] no kernel drops in /metrics after 20,000 packets into a stopped sensor"; fi
 
   # --- one TCP session, then silence.
   in_a timeout 10 python3 -c 'import socket, sys
 c = socket.create_connection((sys.argv[1], 7777)); c.sendall(b"ping\n"); c.recv(100); c.close()' $B4 \
-    && pass "[$W worker(s)] a TCP session to 7777 opened and closed" || fail "[$W worker(s)] the TCP session to 7777"
+    && pass "[$W worker(s), $M] a TCP session to 7777 opened and closed" || fail "[$W worker(s), $M] the TCP session to 7777"
   closed_at=$(date +%s.%N)
   sleep 0.3   # the last ACK
   packets_before=$(metric spanwatch_packets_total)
@@ -85,32 +92,33 @@ c = socket.create_connection((sys.argv[1], 7777)); c.sendall(b"ping\n"); c.recv(
   if [ -n "$seen_at" ]; then
     took=$(python3 -c "print(round($seen_at - $closed_at, 2))")
     log "flow record in the EVE file ${took} s after the close"
-    check "[$W worker(s)] the flow record is in the EVE file no sooner than its ${CLOSED_S} s timeout (${took} s)" \
+    check "[$W worker(s), $M] the flow record is in the EVE file no sooner than its ${CLOSED_S} s timeout (${took} s)" \
       python3 -c "import sys; sys.exit(0 if $took >= $CLOSED_S - 0.3 else 1)"
-    check "[$W worker(s)] the flow record is in the EVE file within ${limit} s of the close (${took} s)" \
+    check "[$W worker(s), $M] the flow record is in the EVE file within ${limit} s of the close (${took} s)" \
       python3 -c "import sys; sys.exit(0 if $took <= $limit else 1)"
   else
-    fail "[$W worker(s)] no flow record for the TCP session in the EVE file 10 s after the close"
+    fail "[$W worker(s), $M] no flow record for the TCP session in the EVE file 10 s after the close"
   fi
 
   # stats records keep coming every STATS_S seconds with no packet: two more within 2 x STATS_S + 2 s.
   more_stats() { [ $(($(grep -c '"event_type":"stats"' "$EVE1") - stats_before)) -ge 2 ]; }
-  if wait_for $((2 * STATS_S + 2)) more_stats; then pass "[$W worker(s)] stats records keep coming on a quiet link"
-  else fail "[$W worker(s)] fewer than 2 new stats records in $((2 * STATS_S + 2)) s of a quiet link"; fi
+  if wait_for $((2 * STATS_S + 2)) more_stats; then pass "[$W worker(s), $M] stats records keep coming on a quiet link"
+  else fail "[$W worker(s), $M] fewer than 2 new stats records in $((2 * STATS_S + 2)) s of a quiet link"; fi
 
   packets_after=$(metric spanwatch_packets_total)
-  check "[$W worker(s)] no packet crossed the link while waiting ($packets_before = $packets_after)" \
+  check "[$W worker(s), $M] no packet crossed the link while waiting ($packets_before = $packets_after)" \
     test "$packets_before" = "$packets_after"
   drops_live=$(metric spanwatch_capture_kernel_dropped_packets_total)
 
   stop_spanwatch
   drops_final=$(awk '$1 == "spanwatch_capture_kernel_dropped_packets_total" { print $2 }' "$METRICS")
   log "kernel drops: /metrics on the quiet link $drops_live, final $drops_final"
-  check "[$W worker(s)] the kernel drop counter in /metrics ($drops_live) equals the final one ($drops_final)" \
+  check "[$W worker(s), $M] the kernel drop counter in /metrics ($drops_live) equals the final one ($drops_final)" \
     test -n "$drops_live" -a "$drops_live" = "$drops_final"
 }
 
-scenario 1
-scenario 2
+scenario 1 af_packet
+scenario 2 af_packet
+scenario 2 pcap
 assert_flow unknown "r.get('dest_port')==7777 and get(r,'flow.reason')=='closed'"
 live_finish

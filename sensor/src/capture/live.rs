@@ -19,6 +19,26 @@ pub struct LiveOptions {
     pub immediate: bool,
     pub timeout_ms: i32,
     pub promisc: bool,
+    pub method: CaptureMethod,
+    /// The AF_PACKET ring of each socket (`method = AfPacket`).
+    pub ring: RingOptions,
+}
+
+/// How `run` reads the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureMethod {
+    /// One socket with a TPACKET_V3 ring per worker, in one fanout group (Linux).
+    AfPacket,
+    /// One libpcap handle on the capture thread, sharding to the workers.
+    Pcap,
+}
+
+/// The shape of an AF_PACKET ring (the values are range-checked by the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingOptions {
+    pub blocks: u32,
+    pub block_kib: u32,
+    pub block_timeout_ms: u32,
 }
 
 /// A 64-bit running total fed with libpcap's wrapping 32-bit counter.

@@ -1,6 +1,9 @@
 //! Packet sources: capture files (pcap and pcapng, read through a memory map) and live
-//! interfaces (libpcap). Every source yields [`RawPacket`]s whose timestamp is the clock.
+//! interfaces (libpcap, or AF_PACKET rings on Linux). Every source yields [`RawPacket`]s
+//! whose timestamp is the clock.
 
+#[cfg(target_os = "linux")]
+pub mod afpacket;
 pub mod file;
 pub mod linktype;
 pub mod live;

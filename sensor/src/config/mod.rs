@@ -63,10 +63,7 @@ impl Config {
                 return Err(format!("sensor.user: {u:?} is not a user name"));
             }
         }
-        let c = &self.capture;
-        check("capture.snaplen", c.snaplen)?;
-        check("capture.buffer_mib", c.buffer_mib)?;
-        check("capture.timeout_ms", c.timeout_ms)?;
+        self.capture.validate()?;
         let f = &self.flow;
         check("flow.max_flows", f.max_flows)?;
         check("flow.tcp_new_timeout_s", f.tcp_new_timeout_s)?;
@@ -102,13 +99,6 @@ impl Config {
             d.resolver_bypass.max_hosts,
         )?;
         self.http.validate()?;
-        check("capture.tick_ms", self.capture.tick_ms)?;
-        if (self.capture.tick_ms as i64) < self.capture.timeout_ms as i64 {
-            return Err(format!(
-                "capture.tick_ms = {} must be at least capture.timeout_ms ({})",
-                self.capture.tick_ms, self.capture.timeout_ms
-            ));
-        }
         self.host.validate()?;
         d.beacon.validate()?;
         self.alertmanager.validate()?;

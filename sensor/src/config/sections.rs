@@ -55,7 +55,26 @@ pub struct CaptureSection {
     /// and host-stage intervals come due, pending events reach the output thread and the
     /// drop counters in /metrics are refreshed.
     pub tick_ms: u64,
+    /// How `run` reads the interface: `"af_packet"` (Linux: one socket and ring per worker
+    /// in one fanout group, each worker reading its own) or `"pcap"` (libpcap, one capture
+    /// thread sharding to the workers; other platforms and link types).
+    pub method: String,
+    /// AF_PACKET: blocks in each worker's ring.
+    pub ring_blocks: u32,
+    /// AF_PACKET: size of one block (KiB, a power of two): the kernel hands a block over
+    /// when it is full or `block_timeout_ms` after its first packet.
+    pub block_kib: u32,
+    /// AF_PACKET: milliseconds a packet may wait in a block before the worker is woken (the
+    /// latency batching adds, as `timeout_ms` for libpcap).
+    pub block_timeout_ms: u32,
 }
+
+/// `capture.method`'s default: AF_PACKET where there is one.
+pub const DEFAULT_CAPTURE_METHOD: &str = if cfg!(target_os = "linux") {
+    "af_packet"
+} else {
+    "pcap"
+};
 
 impl Default for CaptureSection {
     fn default() -> Self {
@@ -68,6 +87,10 @@ impl Default for CaptureSection {
             timeout_ms: 100,
             promisc: true,
             tick_ms: 250,
+            method: DEFAULT_CAPTURE_METHOD.to_string(),
+            ring_blocks: 64,
+            block_kib: 1024,
+            block_timeout_ms: 100,
         }
     }
 }
@@ -84,7 +107,59 @@ impl CaptureSection {
             immediate: self.immediate,
             timeout_ms: self.timeout_ms,
             promisc: self.promisc,
+            method: if self.method == "pcap" {
+                crate::capture::live::CaptureMethod::Pcap
+            } else {
+                crate::capture::live::CaptureMethod::AfPacket
+            },
+            ring: crate::capture::live::RingOptions {
+                blocks: self.ring_blocks,
+                block_kib: self.block_kib,
+                block_timeout_ms: self.block_timeout_ms,
+            },
         }
+    }
+
+    /// The checks of the capture keys (numeric ranges in `model::ranges`).
+    pub fn validate(&self) -> Result<(), String> {
+        check("capture.snaplen", self.snaplen)?;
+        check("capture.buffer_mib", self.buffer_mib)?;
+        check("capture.timeout_ms", self.timeout_ms)?;
+        check("capture.ring_blocks", self.ring_blocks)?;
+        check("capture.block_kib", self.block_kib)?;
+        check("capture.block_timeout_ms", self.block_timeout_ms)?;
+        match self.method.as_str() {
+            "pcap" => {}
+            "af_packet" if cfg!(target_os = "linux") => {}
+            "af_packet" => {
+                return Err("capture.method = \"af_packet\" needs Linux: use \"pcap\"".into())
+            }
+            m => {
+                return Err(format!(
+                    "capture.method must be \"af_packet\" or \"pcap\", not {m:?}"
+                ))
+            }
+        }
+        if !self.block_kib.is_power_of_two() {
+            return Err(format!(
+                "capture.block_kib = {} must be a power of two (4, 8, … 65536)",
+                self.block_kib
+            ));
+        }
+        check("capture.tick_ms", self.tick_ms)?;
+        if (self.tick_ms as i64) < self.timeout_ms as i64 {
+            return Err(format!(
+                "capture.tick_ms = {} must be at least capture.timeout_ms ({})",
+                self.tick_ms, self.timeout_ms
+            ));
+        }
+        if self.tick_ms < self.block_timeout_ms as u64 {
+            return Err(format!(
+                "capture.tick_ms = {} must be at least capture.block_timeout_ms ({})",
+                self.tick_ms, self.block_timeout_ms
+            ));
+        }
+        Ok(())
     }
 }
 

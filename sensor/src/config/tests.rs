@@ -46,8 +46,11 @@ fn defaults_are_in_range_and_every_range_is_checked() {
                 Ok(_) => {}
                 Err(e) => assert!(
                     (r.key.ends_with("_weight") && e.0.contains("sum to 1"))
-                        || (matches!(r.key, "capture.tick_ms" | "capture.timeout_ms")
-                            && e.0.contains("at least capture.timeout_ms")),
+                        || (matches!(
+                            r.key,
+                            "capture.tick_ms" | "capture.timeout_ms" | "capture.block_timeout_ms"
+                        ) && e.0.contains("capture.tick_ms = ")
+                            && e.0.contains("must be at least capture.")),
                     "{text}: {e}"
                 ),
             }

@@ -52,6 +52,9 @@ ranges! {
     "capture.buffer_mib": 1, 2047, "MiB";
     "capture.timeout_ms": 1, 1000, "ms";
     "capture.tick_ms": 10, 1000, "ms";
+    "capture.ring_blocks": 2, 65_536, "blocks";
+    "capture.block_kib": 4, 65_536, "KiB";
+    "capture.block_timeout_ms": 1, 1000, "ms";
     "flow.max_flows": 16, 100_000_000, "flows";
     "flow.tcp_new_timeout_s": 1, NEVER_S, "s";
     "flow.tcp_established_timeout_s": 1, NEVER_S, "s";

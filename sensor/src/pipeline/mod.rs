@@ -8,6 +8,10 @@
 //! ```
 //! With one worker, the worker runs on the capture thread itself: no queue, no copy.
 //! Replay never drops (queues block); live capture drops when a queue is full and counts it.
+//! Live on AF_PACKET (`capture.method = "af_packet"`, Linux) there is no capture thread in
+//! front: each worker reads its own socket of one fanout group (the kernel's flow hash does
+//! the sharding) and runs the same live loop as the libpcap capture thread
+//! (`live_afpacket.rs`).
 //!
 //! Clocks: a replay's only clock is packet time (byte-identical output every time). Live,
 //! the capture thread also ticks every `capture.tick_ms` of wall time, packets or not
@@ -18,6 +22,8 @@
 
 mod dispatch;
 mod live;
+#[cfg(target_os = "linux")]
+mod live_afpacket;
 mod output;
 mod replay;
 #[cfg(test)]

@@ -61,7 +61,8 @@ pub fn category_index(c: &str) -> usize {
         .unwrap_or(ALERT_CATEGORIES.len() - 1)
 }
 
-/// Written by the capture/dispatch thread.
+/// Written by the capture/dispatch thread (AF_PACKET: each worker writes a block of its own
+/// and adds it to the sensor's with [`CaptureStats::drain_into`] at every tick).
 #[derive(Debug, Default)]
 pub struct CaptureStats {
     pub packets: Ctr,
@@ -78,6 +79,36 @@ pub struct CaptureStats {
     pub last_packet_ns: Ctr,
     pub files_read: Ctr,
     pub file_errors: Ctr,
+}
+
+impl CaptureStats {
+    /// Add these counts to `to` and zero them (the latest packet time: the later of the
+    /// two). A reading thread that counts into a block of its own (AF_PACKET: one per
+    /// worker) hands its counts over this way; writers of `to` must take turns.
+    pub fn drain_into(&self, to: &CaptureStats) {
+        let mv = |a: &Ctr, b: &Ctr| {
+            b.add(a.get());
+            a.set(0);
+        };
+        mv(&self.packets, &to.packets);
+        mv(&self.bytes, &to.bytes);
+        mv(&self.non_ip, &to.non_ip);
+        mv(&self.fragments, &to.fragments);
+        for (a, b) in self.decode_errors.iter().zip(&to.decode_errors) {
+            mv(a, b);
+        }
+        for (a, b) in self.encap.iter().zip(&to.encap) {
+            mv(a, b);
+        }
+        mv(&self.kernel_drops, &to.kernel_drops);
+        mv(&self.iface_drops, &to.iface_drops);
+        mv(&self.queue_drops, &to.queue_drops);
+        mv(&self.files_read, &to.files_read);
+        mv(&self.file_errors, &to.file_errors);
+        if self.last_packet_ns.get() > to.last_packet_ns.get() {
+            to.last_packet_ns.set(self.last_packet_ns.get());
+        }
+    }
 }
 
 /// Written by one worker.
