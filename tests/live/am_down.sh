@@ -38,21 +38,24 @@ EOF
 
 start_spanwatch --config "$WORK/spanwatch.toml"
 
-# CPU ticks (utime + stime) of the thread of spanwatch named $1.
+# CPU ticks (utime + stime) summed over the threads of spanwatch whose name matches the
+# extended regex $1 (empty when none does).
 thread_ticks() {
-  local f
+  local f n=0 found=""
   for f in /proc/"$SW_PID"/task/*; do
-    if [ "$(cat "$f/comm" 2>/dev/null)" = "$1" ]; then
+    if [[ "$(cat "$f/comm" 2>/dev/null)" =~ ^($1)$ ]]; then
       # Fields after the command name (which is in parentheses): utime is 14th, stime 15th.
-      sed 's/^.*) //' "$f/stat" | awk '{ print $12 + $13 }'
-      return
+      n=$((n + $(sed 's/^.*) //' "$f/stat" | awk '{ print $12 + $13 }'))) found=1
     fi
   done
-  echo ""
+  [ -n "$found" ] && echo "$n" || echo ""
 }
+# The packet path: with AF_PACKET (the default) each worker reads its own ring, so it is the
+# worker threads; with libpcap it is the capture thread and the workers.
+PACKET_PATH='capture|worker-[0-9]+'
 # The spanwatch process itself (SW_PID is `ip netns exec`, which execs it: same PID).
-cap0=$(thread_ticks capture) sink0=$(thread_ticks alertmanager)
-check "found the capture and alertmanager threads" test -n "$cap0" -a -n "$sink0"
+cap0=$(thread_ticks "$PACKET_PATH") sink0=$(thread_ticks alertmanager)
+check "found the packet path and alertmanager threads" test -n "$cap0" -a -n "$sink0"
 
 in_a timeout $((FLOOD_S + 30)) python3 "$LIVE_DIR/rfb_flood.py" flood $B4 5900 $PORTS 10.77.1 $SRCS "$FLOOD_S" 16 \
   >"$WORK/flood.log" 2>&1
@@ -66,11 +69,11 @@ alerts_now() {
 }
 prev=-1
 for _ in $(seq 1 30); do cur=$(alerts_now); [ "$cur" = "$prev" ] && break; prev=$cur; sleep 1; done
-cap1=$(thread_ticks capture) sink1=$(thread_ticks alertmanager)
+cap1=$(thread_ticks "$PACKET_PATH") sink1=$(thread_ticks alertmanager)
 cap=$((cap1 - cap0)) sink=$((sink1 - sink0))
-log "CPU ticks during the flood: capture $cap, alertmanager sink $sink"
+log "CPU ticks during the flood: packet path $cap, alertmanager sink $sink"
 scrape_metrics "$WORK/m.end"
-check "capture thread did work ($cap ticks)" test "$cap" -gt 20
+check "packet path did work ($cap ticks)" test "$cap" -gt 20
 # Issue 10 asks for under 5% of the capture thread's CPU. With batched capture wake-ups
 # (capture.immediate = false) the capture thread costs about a fifth of what it did; the sink
 # came to 13-18% of it (10-15 ticks against 57-113), and since its queue, tables and
@@ -79,7 +82,7 @@ check "capture thread did work ($cap ticks)" test "$cap" -gt 20
 # higher share). That is not a margin under 5% a loaded machine keeps, so the check stays
 # at 25%, against a return of the old cost (over 100% before the circuit breaker). The 5%
 # target is open (issue 10).
-check "alertmanager sink CPU ($sink ticks) under 25% of the capture's ($cap ticks)" test $((sink * 4)) -lt "$cap"
+check "alertmanager sink CPU ($sink ticks) under 25% of the packet path's ($cap ticks)" test $((sink * 4)) -lt "$cap"
 drops=$(awk '/^spanwatch_capture_kernel_dropped_packets_total/ { s += $2 } END { print s + 0 }' "$WORK/m.end")
 check "no kernel drops ($drops)" test "$drops" = 0
 nf() { awk -v r="$1" '$1 ~ "^spanwatch_alertmanager_notifications_total\\{.*result=\"" r "\"" { s += $2 } END { print s + 0 }' "$WORK/m.end"; }
