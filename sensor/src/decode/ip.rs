@@ -10,6 +10,9 @@ impl Ctx<'_> {
         let Some(bytes) = self.data.get(off..) else {
             return Decoded::Error(ErrorLayer::Link);
         };
+        if let Some(r) = self.ip_plain(off, bytes) {
+            return r;
+        }
         let ver = bytes.first().map(|b| b >> 4);
         let layer = match (expect, ver) {
             (_, Some(6)) => ErrorLayer::Ipv6,
@@ -63,6 +66,71 @@ impl Ctx<'_> {
         }
         self.transport(poff, payload.len(), layer)
     }
+}
+
+impl Ctx<'_> {
+    /// The common case without etherparse: a whole IPv4 header without options, or an IPv6
+    /// header followed directly by TCP, UDP or ICMPv6, not a fragment, its payload all there.
+    /// Gives exactly what the lax parse below gives for such a packet (the unit test
+    /// `plain_ip_agrees_with_the_lax_parse` compares them); anything else returns `None`.
+    #[inline]
+    fn ip_plain(&mut self, off: usize, b: &[u8]) -> Option<Decoded> {
+        #[cfg(test)]
+        if LAX_ONLY.with(|c| c.get()) {
+            return None;
+        }
+        let info = &mut self.info;
+        let (start, end) = match b.first()? >> 4 {
+            4 => {
+                let h: &[u8; 20] = b.get(..20)?.try_into().ok()?;
+                let total = u16::from_be_bytes([h[2], h[3]]) as usize;
+                // IHL 5, no fragment (MF clear, offset 0; DF may be set), not AH, all there.
+                if h[0] != 0x45 || h[6] & 0x3f != 0 || h[7] != 0 || h[9] == 51 {
+                    return None;
+                }
+                if total < 20 || total > b.len() {
+                    return None;
+                }
+                info.v6 = false;
+                info.src = [0; 16];
+                info.dst = [0; 16];
+                info.src[..4].copy_from_slice(&h[12..16]);
+                info.dst[..4].copy_from_slice(&h[16..20]);
+                info.ttl = h[8];
+                info.proto = h[9];
+                (20, total)
+            }
+            6 => {
+                let h: &[u8; 40] = b.get(..40)?.try_into().ok()?;
+                let plen = u16::from_be_bytes([h[4], h[5]]) as usize;
+                if !matches!(h[6], 6 | 17 | 58) || plen == 0 || 40 + plen > b.len() {
+                    return None;
+                }
+                info.v6 = true;
+                info.src.copy_from_slice(&h[8..24]);
+                info.dst.copy_from_slice(&h[24..40]);
+                info.ttl = h[7];
+                info.proto = h[6];
+                (40, 40 + plen)
+            }
+            _ => return None,
+        };
+        info.fragment = false;
+        info.later_fragment = false;
+        info.truncated = false;
+        let layer = if info.v6 {
+            ErrorLayer::Ipv6
+        } else {
+            ErrorLayer::Ipv4
+        };
+        Some(self.transport(off + start, end - start, layer))
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: decode with the lax parse only, to compare it with the plain path.
+    pub(super) static LAX_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The fragment offset of an IPv6 packet's fragment header, walking the extension chain.

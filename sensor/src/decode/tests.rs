@@ -207,3 +207,71 @@ fn ipv6_ah_next_header_is_found_in_the_chain() {
         _ => panic!("not decoded"),
     }
 }
+
+/// The plain IPv4/IPv6 path (`Ctx::ip_plain`) gives what the lax etherparse parse gives, on
+/// every packet of the recorded fixtures, the demo capture and the captures under
+/// `$SPANWATCH_RAWKEY_DIR` when set, and on those packets with their IP and transport header
+/// bytes overwritten one at a time (lengths, flags, versions, next headers).
+#[test]
+fn plain_ip_agrees_with_the_lax_parse() {
+    use crate::capture::file::CaptureFile;
+    fn both(lt: LinkType, data: &[u8]) -> (String, String) {
+        let fast = format!("{:?}", decode(lt, data));
+        super::ip::LAX_ONLY.with(|c| c.set(true));
+        let lax = format!("{:?}", decode(lt, data));
+        super::ip::LAX_ONLY.with(|c| c.set(false));
+        (fast, lax)
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("sensor/assets/demo.pcap")];
+    let mut dirs = vec![root.join("tests/fixtures")];
+    if let Some(d) = std::env::var_os("SPANWATCH_RAWKEY_DIR") {
+        dirs.push(d.into());
+    }
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+            {
+                files.push(p);
+            }
+        }
+    }
+    let (mut packets, mut mutated) = (0usize, 0usize);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for f in &files {
+        let Ok(mut cf) = CaptureFile::open(f) else {
+            continue;
+        };
+        while let Some(p) = cf.next() {
+            packets += 1;
+            let (fast, lax) = both(p.linktype, p.data);
+            assert_eq!(fast, lax, "{}: {:02x?}", f.display(), p.data);
+            // One packet in 16: overwrite each byte of the first 80 with 0, 0xff and a
+            // pseudo-random value.
+            if packets % 16 != 0 {
+                continue;
+            }
+            let mut d = p.data.to_vec();
+            for i in 0..d.len().min(80) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                for v in [0u8, 0xff, (seed >> 56) as u8] {
+                    let keep = d[i];
+                    d[i] = v;
+                    let (fast, lax) = both(p.linktype, &d);
+                    assert_eq!(fast, lax, "{}: byte {i} = {v:#x}: {d:02x?}", f.display());
+                    d[i] = keep;
+                    mutated += 1;
+                }
+            }
+        }
+    }
+    assert!(packets > 1000, "only {packets} packets read");
+    assert!(mutated > 10_000, "only {mutated} mutated packets");
+}
