@@ -208,12 +208,15 @@ impl AfPacket {
         }
         s.map_len = s.block_size * s.blocks;
         // SAFETY: maps the ring the kernel just set up for this socket, of exactly its size.
+        // Not MAP_LOCKED: the ring's pages are the kernel's own and never swapped, and locking
+        // counts them against RLIMIT_MEMLOCK (8 MiB for an unprivileged user without
+        // CAP_IPC_LOCK), which a sensor run with only CAP_NET_RAW and CAP_NET_ADMIN hits.
         let map = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 s.map_len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_LOCKED,
+                libc::MAP_SHARED,
                 fd,
                 0,
             )
@@ -222,7 +225,7 @@ impl AfPacket {
             s.map_len = 0;
             return Err(os_err(
                 name,
-                "cannot map the ring (capture.ring_blocks × capture.block_kib too large for locked memory?)",
+                "cannot map the ring (capture.ring_blocks × capture.block_kib too large for memory?)",
             ));
         }
         s.map = map as *mut u8;
