@@ -297,6 +297,21 @@ fn sensor_name_is_the_last_field_of_every_record_when_set() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect::<Vec<_>>(),
     );
+    // --sensor-name (a DaemonSet passes the node's name) overrides the file's.
+    let flag = dir.path().join("flag.json");
+    let f = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--sensor-name",
+        "node-7",
+        "--eve",
+        flag.to_str().unwrap(),
+        "-q",
+        "demo",
+    ]);
+    assert!(f.status.success(), "{}", text(&f));
+    let flag = std::fs::read_to_string(flag).unwrap();
+    assert!(flag.lines().all(|l| l.ends_with(r#","sensor":"node-7"}"#)));
     // A name that cannot be one: exit 2, the key named.
     for bad in [
         "\"\"",
