@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(libpcap-dev pkg-config tshark prometheus prometheus-alertmanager iproute2 iputils-ping
       python3 python3-yaml curl systemd procps openssl apache2-utils util-linux binutils logrotate
-      redis-server redis-tools rsyslog)
+      redis-server redis-tools rsyslog tcpreplay)
 # The binary cargo builds, wherever CARGO_TARGET_DIR puts it.
 export SPANWATCH_BIN="${SPANWATCH_BIN:-${CARGO_TARGET_DIR:-target}/release/spanwatch}"
 
@@ -71,6 +71,10 @@ if [ -x tests/deploy/run.sh ]; then
   # EVE to a real redis-server (list, channel, stream) and rsyslogd (UDP, TCP, unix socket),
   # in order and counted; Redis unreachable (replay; no root needed).
   tests/deploy/sinks_live.sh
+  # A fleet (root; skips otherwise): two sensors in their own namespaces feeding one Redis
+  # stream, a site Prometheus, a global one federating it and a two-member Alertmanager
+  # cluster (deploy/fleet/); each must have seen both sensors, each alert notified once.
+  tests/deploy/fleet_live.sh
   # End to end (root; skips otherwise): VNC, a DNS tunnel and an upload across a veth pair,
   # spanwatch run, a real Prometheus and Alertmanager asked what they saw. Its egress check
   # waits for the egress detector (issue 5).

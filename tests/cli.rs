@@ -254,3 +254,74 @@ fn replay_with_one_worker_is_byte_identical_stats_included() {
     assert!(stats > 2, "only {stats} stats records");
     assert!(files[0] == files[1], "two replays of the demo differ");
 }
+
+/// `sensor.name` set: every EVE record of the demo ends with `"sensor": NAME` and is
+/// otherwise byte for byte the record written without it (fields in the same order); unset,
+/// no record has the field (replay output does not depend on the machine's host name).
+#[test]
+fn sensor_name_is_the_last_field_of_every_record_when_set() {
+    let dir = tmpdir();
+    let cfg = dir.path().join("s.toml");
+    std::fs::write(&cfg, "[sensor]\nname = \"span-\\\"dc1\\\"\"\n").unwrap();
+    let (plain, with) = (dir.path().join("plain.json"), dir.path().join("with.json"));
+    let p = run(&["--eve", plain.to_str().unwrap(), "-q", "demo"]);
+    assert!(p.status.success(), "{}", text(&p));
+    let w = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--eve",
+        with.to_str().unwrap(),
+        "-q",
+        "demo",
+    ]);
+    assert!(w.status.success(), "{}", text(&w));
+    let plain = std::fs::read_to_string(plain).unwrap();
+    let with = std::fs::read_to_string(with).unwrap();
+    assert!(
+        !plain.contains("\"sensor\""),
+        "a record without sensor.name has a sensor field"
+    );
+    let (a, b): (Vec<&str>, Vec<&str>) = (plain.lines().collect(), with.lines().collect());
+    assert!(a.len() > 10);
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        let head = b
+            .strip_suffix(r#","sensor":"span-\"dc1\""}"#)
+            .unwrap_or_else(|| panic!("no sensor field last: {b}"));
+        assert_eq!(format!("{head}}}"), *a);
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        assert_eq!(v["sensor"], "span-\"dc1\"");
+    }
+    assert_schema(
+        &b.iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    // --sensor-name (a DaemonSet passes the node's name) overrides the file's.
+    let flag = dir.path().join("flag.json");
+    let f = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--sensor-name",
+        "node-7",
+        "--eve",
+        flag.to_str().unwrap(),
+        "-q",
+        "demo",
+    ]);
+    assert!(f.status.success(), "{}", text(&f));
+    let flag = std::fs::read_to_string(flag).unwrap();
+    assert!(flag.lines().all(|l| l.ends_with(r#","sensor":"node-7"}"#)));
+    // A name that cannot be one: exit 2, the key named.
+    for bad in [
+        "\"\"",
+        "\"two words\"",
+        "\"tab\\there\"",
+        &format!("\"{}\"", "x".repeat(254)),
+    ] {
+        std::fs::write(&cfg, format!("[sensor]\nname = {bad}\n")).unwrap();
+        let o = run(&["--config", cfg.to_str().unwrap(), "-q", "demo"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+        assert!(text(&o).contains("sensor.name"), "{bad}: {}", text(&o));
+    }
+}

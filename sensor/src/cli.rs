@@ -51,6 +51,10 @@ pub struct Common {
     /// Worker threads; packets are sharded to them by a symmetric flow hash.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// The sensor's name (sensor.name): the "sensor" field of every EVE record and the
+    /// "sensor" label of alerts (e.g. a Kubernetes node name, for a fleet).
+    #[arg(long, value_name = "NAME")]
+    pub sensor_name: Option<String>,
     /// Folder of rule files (default: the catalogue built into the binary).
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
@@ -68,6 +72,7 @@ impl Common {
             metrics_file: sub.metrics_file.or(self.metrics_file),
             home_net: sub.home_net.or(self.home_net),
             workers: sub.workers.or(self.workers),
+            sensor_name: sub.sensor_name.or(self.sensor_name),
             rules: sub.rules.or(self.rules),
             quiet: sub.quiet || self.quiet,
         }
@@ -146,6 +151,9 @@ pub fn load_config(c: &Common) -> Result<Config, String> {
     }
     if let Some(w) = c.workers {
         cfg.sensor.workers = w;
+    }
+    if let Some(n) = &c.sensor_name {
+        cfg.sensor.name = Some(n.clone());
     }
     if let Some(r) = &c.rules {
         cfg.rules.dir = Some(r.clone());

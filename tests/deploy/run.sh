@@ -70,6 +70,12 @@ python3 -c 'import yaml' 2>/dev/null || { echo "missing PyYAML (apt-get install 
 
 # ------------------------------------------------------------------ Prometheus
 check "promtool check config deploy/prometheus/prometheus.yml" promtool check config "$D/prometheus/prometheus.yml"
+# The fleet's Prometheus files (run live by tests/deploy/fleet_live.sh); the site one loads
+# the rules from beside it, as installed in /etc/prometheus.
+mkdir -p "$TMP/fleet" && cp "$D/fleet/prometheus-site.yml" "$D/fleet/prometheus-global.yml" \
+    "$D/prometheus/spanwatch.rules.yml" "$TMP/fleet/"
+check "promtool check config deploy/fleet/prometheus-site.yml and prometheus-global.yml" \
+    promtool check config "$TMP/fleet/prometheus-site.yml" "$TMP/fleet/prometheus-global.yml"
 check "promtool check rules deploy/prometheus/spanwatch.rules.yml" promtool check rules "$D/prometheus/spanwatch.rules.yml"
 check "promtool test rules: every alert firing and not firing, recording rule values" \
     promtool test rules "$D/prometheus/spanwatch.rules.test.yml"

@@ -54,6 +54,7 @@ pub struct Config {
 impl Config {
     pub fn validate(&self) -> Result<(), String> {
         let s = &self.sensor;
+        s.validate_name()?;
         check("sensor.workers", s.workers)?;
         check("sensor.queue_packets", s.queue_packets)?;
         HomeNet::parse(&s.home_net).map_err(|e| format!("sensor.home_net: {e}"))?;

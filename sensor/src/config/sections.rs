@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SensorSection {
-    /// The sensor's name in alerts (default: the host name).
+    /// The sensor's name: the `sensor` label of Alertmanager alerts and the syslog HOSTNAME
+    /// (default: the host name), and, when set, the `sensor` field of every EVE record.
     pub name: Option<String>,
     pub workers: usize,
     /// Internal networks (CIDR).
@@ -30,6 +31,24 @@ impl Default for SensorSection {
             queue_packets: 65_536,
             user: None,
         }
+    }
+}
+
+/// Longest `sensor.name` (a DNS name's limit; RFC 5424 allows 255 for HOSTNAME).
+pub const SENSOR_NAME_MAX: usize = 253;
+
+impl SensorSection {
+    /// `sensor.name`: 1 to 253 printable ASCII characters without spaces (it is an RFC 5424
+    /// HOSTNAME, an Alertmanager label value and an EVE field).
+    pub fn validate_name(&self) -> Result<(), String> {
+        let Some(n) = &self.name else { return Ok(()) };
+        if n.is_empty() || n.len() > SENSOR_NAME_MAX || !n.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "sensor.name = {n:?} is not allowed (allowed: 1 to {SENSOR_NAME_MAX} printable \
+                 ASCII characters, no spaces)"
+            ));
+        }
+        Ok(())
     }
 }
 

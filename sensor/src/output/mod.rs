@@ -122,6 +122,9 @@ pub struct Output {
     am: Option<alertmanager::AmHandle>,
     /// Redis and syslog sinks: each record goes to their queues too.
     sinks: Vec<sink::SinkHandle>,
+    /// `,"sensor":"NAME"` (JSON-encoded), appended as the last field of every record when
+    /// `sensor.name` is set.
+    sensor_field: Option<Vec<u8>>,
 }
 
 /// Identities the alert dedup table holds before it first sweeps out expired ones.
@@ -154,7 +157,19 @@ impl Output {
             line: Vec::with_capacity(1024),
             am: None,
             sinks: Vec::new(),
+            sensor_field: None,
         }
+    }
+
+    /// Add `"sensor": NAME` as the last field of every EVE record (file and sinks), as
+    /// Suricata appends its `sensor-name` (which it calls `host`) last. The other fields keep
+    /// their order.
+    pub fn with_sensor_name(mut self, name: &str) -> Output {
+        let mut f = br#","sensor":"#.to_vec();
+        // A string always serializes.
+        let _ = serde_json::to_writer(&mut f, name);
+        self.sensor_field = Some(f);
+        self
     }
 
     /// Push alerts to Alertmanager too.
@@ -188,6 +203,13 @@ impl Output {
         if to_json(&mut self.line).is_err() {
             self.tel.output.eve_write_errors.inc();
             return;
+        }
+        if let Some(f) = &self.sensor_field {
+            if self.line.last() == Some(&b'}') {
+                self.line.pop();
+                self.line.extend_from_slice(f);
+                self.line.push(b'}');
+            }
         }
         if !self.sinks.is_empty() {
             let rec: std::sync::Arc<str> = String::from_utf8_lossy(&self.line).into();

@@ -52,6 +52,9 @@ impl Sensor {
             )
             .with_privacy(crate::host::privacy::Privacy::load(&self.cfg.privacy)?),
         );
+        if let Some(name) = &self.cfg.sensor.name {
+            out = out.with_sensor_name(name);
+        }
         if self.cfg.alertmanager.enabled() {
             let am = &self.cfg.alertmanager;
             let name = crate::output::alertmanager::sensor_name(self.cfg.sensor.name.as_deref());
