@@ -132,6 +132,8 @@ struct Inspect {
     tunnel_off: [usize; 2],
     /// WireGuard data packets seen so far (UDP), for sessions caught in their middle.
     wg: crate::proto::vpn::WgTrack,
+    /// QUIC Initial packets read so far (UDP).
+    quic: Option<Box<crate::proto::quic::Track>>,
 }
 
 #[derive(Debug, Clone)]
