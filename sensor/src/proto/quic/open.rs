@@ -81,6 +81,9 @@ fn read(o: &mut Opening, b: &[u8], dir: usize) {
         for a in &ch.alpn {
             o.attribute(o.rules.match_alpn(a.as_bytes()), "quic.alpn", a);
         }
+        let ja3 = tls::md5_hex(&ch.ja3);
+        o.attribute(o.rules.match_ja3(&ja3), "quic.ja3", &ja3);
+        o.attribute(o.rules.match_ja4(&ch.ja4), "quic.ja4", &ch.ja4);
     }
     if let Some(sh) = sh {
         *o.got |= S1;

@@ -31,6 +31,9 @@ pub fn read(o: &mut Opening) -> Outcome {
                 for a in &ch.alpn {
                     o.attribute(o.rules.match_alpn(a.as_bytes()), "tls.alpn", a);
                 }
+                let ja3 = proto::tls::md5_hex(&ch.ja3);
+                o.attribute(o.rules.match_ja3(&ja3), "tls.ja3", &ja3);
+                o.attribute(o.rules.match_ja4(&ch.ja4), "tls.ja4", &ch.ja4);
             }
             Parsed::Malformed(_) => *o.got |= C1,
             Parsed::NeedMore { .. } => {
