@@ -121,7 +121,10 @@ fn quic_v2_and_draft29_are_read_too() {
         assert_eq!(f["app_proto"], "quic");
         assert_eq!(f["quic"]["version"], name);
         assert_eq!(f["quic"]["sni"], "relay-1a2b3c4d.net.anydesk.com");
-        assert!(f["quic"]["ja4"].as_str().unwrap().starts_with("q13d030500_"));
+        assert!(f["quic"]["ja4"]
+            .as_str()
+            .unwrap()
+            .starts_with("q13d030500_"));
         assert_eq!(f["app"], "anydesk");
         assert_eq!(alerts(&recs).len(), 1);
     }
@@ -155,4 +158,35 @@ fn undecryptable_initials_are_quic_without_metadata() {
     assert_eq!(f["app_proto"], "quic");
     assert!(f.get("quic").is_none());
     assert!(alerts(&recs).is_empty());
+}
+
+/// Only the client's side in view (a one-way tap): the flow still ends with what its
+/// Initial showed — the product, the evidence and the resolver check (HTTP/3 to a public
+/// resolver's name is DNS over HTTPS).
+#[test]
+fn client_side_only_is_finished_at_flow_end() {
+    let mut sc = Scene::new(T0);
+    let (c, s) = ((v4("10.1.2.3"), 51_002), (v4("203.0.113.42"), 443));
+    let dcid = [0x44; 8];
+    let ch = quic_client_hello("dns.google", &["h3"]);
+    let p = quic_initial(
+        QUIC_V1,
+        &dcid,
+        &dcid,
+        &[],
+        false,
+        0,
+        &quic_crypto_frame(0, &ch),
+        1200,
+    );
+    sc.udp(c, s, &p);
+    let recs = run(sc.bytes());
+    let f = the_flow(&recs);
+    assert_eq!(f["app_proto"], "quic");
+    assert_eq!(f["app"], "google-dns");
+    assert_eq!(f["quic"]["sni"], "dns.google");
+    assert!(f["quic"].get("ja4s").is_none());
+    assert_eq!(f["evidence"], serde_json::json!(["quic.sni=dns.google"]));
+    assert_eq!(f["resolver_bypass"]["kind"], "doh");
+    assert_eq!(f["resolver_bypass"]["resolver"], "google-dns");
 }

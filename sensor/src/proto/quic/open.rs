@@ -23,7 +23,15 @@ pub fn more(o: &mut Opening, b: &[u8], dir: usize) {
 
 fn read(o: &mut Opening, b: &[u8], dir: usize) {
     let t = o.quic.get_or_insert_with(Default::default);
-    t.datagram(b, dir.min(1));
+    // A server datagram with no Initial we can read: its ServerHello is not coming. A
+    // client whose Initial does not open (an unknown key derivation, or not QUIC after
+    // all): nor is its ClientHello.
+    match t.datagram(b, dir.min(1)) {
+        super::Datagram::Read => {}
+        _ if dir != 0 => *o.got |= S1,
+        super::Datagram::Malformed(_) if t.opened == 0 => *o.got |= C1,
+        _ => {}
+    }
     let version = t.version.map(|v| v.name());
     let full = |s: &[u8]| s.len() >= super::crypto::MAX_CRYPTO;
     let ch = if *o.got & C1 == 0 {
