@@ -46,7 +46,8 @@ pub(super) fn ja3s(legacy_version: u16, cipher: u16, extensions: &[u16]) -> Stri
     )
 }
 
-/// The JA4S server fingerprint `a_b_c`: transport ("t"/"q"), the selected version, the
+/// The JA4S server fingerprint (FoxIO publishes JA4S under the FoxIO License 1.1, not
+/// the BSD licence of JA4: a deployment should check its terms) `a_b_c`: transport ("t"/"q"), the selected version, the
 /// 2-digit extension count and the chosen ALPN's first and last characters ("00" if
 /// none); the selected cipher in 4 hex digits; the truncated SHA-256 of the extensions
 /// in the order sent (twelve zeros if none).
