@@ -190,3 +190,46 @@ fn client_side_only_is_finished_at_flow_end() {
     assert_eq!(f["resolver_bypass"]["kind"], "doh");
     assert_eq!(f["resolver_bypass"]["resolver"], "google-dns");
 }
+
+/// A rule that lists a client's JA4 (QUIC form) or JA3 names the flow when nothing else
+/// does; the TCP form of the same JA4 does not match a QUIC flow.
+#[test]
+fn a_rule_names_a_flow_by_its_fingerprint() {
+    let bytes = quic_session(QUIC_V1, "cdn.example.net", &["h3"]);
+    let recs = run(&bytes);
+    let q = &the_flow(&recs)["quic"];
+    let ja4 = q["ja4"].as_str().unwrap().to_string();
+    let ja3 = q["ja3"]["hash"].as_str().unwrap().to_string();
+    for (key, value, names) in [
+        ("ja4", ja4.clone(), true),
+        ("ja4", ja4.replacen('q', "t", 1), false),
+        ("ja3", ja3.clone(), true),
+    ] {
+        let dir = tmpdir();
+        let rules = format!(
+            "family = \"test\"\n[[tool]]\nid = \"fp-tool\"\nsid = 9400050\nname = \"Fingerprinted\"\n\
+             category = \"rmm\"\nseverity = 2\n{key} = [\"{value}\"]\n"
+        );
+        std::fs::write(dir.path().join("fp.toml"), rules).unwrap();
+        let d = dir.path().to_str().unwrap();
+        let (recs, out) = replay_bytes(&bytes, &["--rules", d]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let f = the_flow(&recs);
+        if names {
+            assert_eq!(f["app"], "fp-tool", "{key}");
+            let ev = f["evidence"].as_array().unwrap();
+            assert!(
+                ev.contains(&Value::from(format!("quic.{key}={value}"))),
+                "{ev:?}"
+            );
+            assert_eq!(alerts(&recs).len(), 1);
+        } else {
+            assert!(f.get("app").is_none());
+            assert!(alerts(&recs).is_empty());
+        }
+    }
+}
