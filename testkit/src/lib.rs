@@ -5,9 +5,11 @@
 mod apps;
 pub mod demo;
 mod mmdb;
+mod quic;
 
 pub use apps::*;
 pub use mmdb::*;
+pub use quic::*;
 
 use std::net::IpAddr;
 

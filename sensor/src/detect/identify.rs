@@ -8,7 +8,7 @@ use super::{set_proto, Detector, Flow, Inspect};
 use crate::flow::{AppProto, Ends, FlowKey};
 use crate::model::meta::ProxyMeta;
 use crate::proto::registry::{classify_tcp, classify_udp};
-use crate::proto::session::{Opening, Outcome, PPHDR};
+use crate::proto::session::{Opening, Outcome, C1, PPHDR, S1};
 use crate::proto::{self, Parsed};
 
 /// Ports [client, server].
@@ -39,6 +39,7 @@ fn opening<'a>(
         tool: &mut flow.detect.app_proto_tool,
         done: &mut flow.detect.done,
         wg: &mut insp.wg,
+        quic: &mut insp.quic,
     }
 }
 
@@ -165,6 +166,12 @@ pub(super) fn udp(
             return;
         }
     }
+    // A QUIC flow's later datagrams carry the rest of its Initial packets.
+    if flow.app_proto == AppProto::Quic {
+        proto::quic::open::more(&mut opening(d, key, flow, insp), payload, dir);
+        flow.detect.done = insp.got & (C1 | S1) == C1 | S1;
+        return;
+    }
     let p = classify_udp(&mut opening(d, key, flow, insp), payload, dir);
     if let Some(p) = p {
         set_proto(flow, p);
@@ -173,6 +180,8 @@ pub(super) fn udp(
         flow.detect.done = match p {
             AppProto::Krb5 => dir != 0,
             AppProto::Dhcp => false,
+            // The ClientHello may span several Initial packets; the ServerHello follows.
+            AppProto::Quic => insp.got & (C1 | S1) == C1 | S1,
             _ => true,
         };
     } else if flow.detect.app.is_none() && proto::vpn::probe_softether_udp(payload) {

@@ -132,6 +132,8 @@ struct Inspect {
     tunnel_off: [usize; 2],
     /// WireGuard data packets seen so far (UDP), for sessions caught in their middle.
     wg: crate::proto::vpn::WgTrack,
+    /// QUIC Initial packets read so far (UDP).
+    quic: Option<Box<crate::proto::quic::Track>>,
 }
 
 #[derive(Debug, Clone)]
@@ -365,17 +367,34 @@ impl Detector {
             flow.detect.done = true;
         }
         if flow.detect.done {
-            resolver::check(self, key, flow, &mut insp);
-            if !insp.evidence.is_empty() {
-                let ev: Vec<String> = insp
-                    .evidence
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                flow.detect.meta_mut().evidence = Some(ev);
-            }
+            self.finalize(key, flow, &mut insp);
         } else {
             flow.detect.insp = Some(insp);
+        }
+    }
+
+    /// Identification is over: the resolver check and the evidence on the flow.
+    fn finalize(&self, key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
+        resolver::check(self, key, flow, insp);
+        if !insp.evidence.is_empty() {
+            let ev: Vec<String> = insp
+                .evidence
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            flow.detect.meta_mut().evidence = Some(ev);
+        }
+    }
+
+    /// A QUIC flow that ends while its inspection still waits for the server's Initial
+    /// (a capture of the client's side only): finish it with what the client showed.
+    pub fn finish(&self, key: &FlowKey, flow: &mut Flow) {
+        if flow.detect.done || flow.app_proto != AppProto::Quic {
+            return;
+        }
+        if let Some(mut insp) = flow.detect.insp.take() {
+            flow.detect.done = true;
+            self.finalize(key, flow, &mut insp);
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct FlowMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<QuicMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rdp: Option<RdpMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolver_bypass: Option<ResolverBypass>,
@@ -52,6 +54,7 @@ impl FlowMeta {
     /// The SNI or HTTP Host the client asked for, when any.
     pub fn client_named_server(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| t.sni.is_some())
+            || self.quic.as_ref().is_some_and(|q| q.sni.is_some())
             || self.http.as_ref().is_some_and(|h| h.hostname.is_some())
     }
 }
@@ -342,12 +345,54 @@ pub struct TlsMeta {
     pub alpn_selected: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuerdn: Option<String>,
+    /// The client's JA3 (Suricata's `tls.ja3.hash` / `tls.ja3.string`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<Ja3>,
+    /// The server's JA3S (Suricata's `tls.ja3s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<Ja3>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ja4: Option<String>,
+    /// The server's JA4S.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4s: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+
+/// A JA3 or JA3S fingerprint as Suricata logs it: the MD5 and the string it hashes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Ja3 {
+    pub hash: String,
+    pub string: String,
+}
+
+/// A QUIC connection's Initial packets, decrypted (Suricata's `quic` record: `version`,
+/// `sni`, `ja3`, `ja3s`, `ja4`; `alpn`, `alpn_selected` and `ja4s` as in `tls`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QuicMeta {
+    /// The ClientHello's ALPN list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<Vec<String>>,
+    /// The ServerHello's ALPN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_selected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<Ja3>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<Ja3>,
+    /// JA4 with the `q` prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4s: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// The version of the Initial packets, in hex as Suricata writes it ("1", "6b3343cf",
+    /// "ff00001d").
+    pub version: String,
 }

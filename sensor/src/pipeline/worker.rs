@@ -125,6 +125,9 @@ impl Worker {
                     .set(stats.remote_access_active.get().saturating_sub(1));
             }
         }
+        if reason != EndReason::ActiveTimeout {
+            detector.finish(key, f);
+        }
         let app = detector.app_name(f);
         let cat = detector.app_category(f);
         // A flow that ends gives its metadata up; one that goes on keeps a copy.

@@ -48,6 +48,8 @@ pub struct Opening<'a> {
     pub done: &'a mut bool,
     /// WireGuard data packets seen so far (UDP), for sessions caught in their middle.
     pub wg: &'a mut super::vpn::WgTrack,
+    /// QUIC Initial packets read so far (keys, CRYPTO streams).
+    pub quic: &'a mut Option<Box<super::quic::Track>>,
 }
 
 /// What the engine must do after a reader ran.

@@ -89,6 +89,8 @@ pub(super) struct Matchers {
     pub(super) cert: Substrings,
     pub(super) user_agent: Substrings,
     pub(super) http_server: Substrings,
+    pub(super) ja3: AHashMap<String, ToolId>,
+    pub(super) ja4: AHashMap<String, ToolId>,
     payload: Vec<PayloadGroup>,
     ports: AHashMap<(u8, u16), Vec<ToolId>>,
     /// Keyed by (prefix length, masked address).
@@ -110,6 +112,7 @@ impl Matchers {
         let mut groups: Vec<PayloadGroup> = Vec::new();
         let mut ports: AHashMap<(u8, u16), Vec<ToolId>> = AHashMap::new();
         let mut nets = AHashMap::new();
+        let (mut ja3, mut ja4) = (AHashMap::new(), AHashMap::new());
         for (i, t) in tools.iter().enumerate() {
             let id = i as ToolId;
             by_id.insert(t.id.clone(), id);
@@ -125,6 +128,12 @@ impl Matchers {
             cert.extend(t.cert.iter().map(|s| (s.clone(), id)));
             ua.extend(t.user_agent.iter().map(|s| (s.clone(), id)));
             server.extend(t.http_server.iter().map(|s| (s.clone(), id)));
+            for f in &t.ja3 {
+                ja3.entry(f.clone()).or_insert(id);
+            }
+            for f in &t.ja4 {
+                ja4.entry(f.clone()).or_insert(id);
+            }
             for p in &t.payload {
                 let offset = usize::from(p.offset);
                 let g = match groups.iter_mut().position(|g| g.offset == offset) {
@@ -191,6 +200,8 @@ impl Matchers {
             cert: Substrings::build(cert),
             user_agent: Substrings::build(ua),
             http_server: Substrings::build(server),
+            ja3,
+            ja4,
             payload: groups,
             ports,
             nets,

@@ -157,6 +157,10 @@ pub struct Tool {
     pub ports: Vec<PortRange>,
     pub addresses: Vec<IpNet>,
     pub payload: Vec<PayloadPattern>,
+    /// JA3 client fingerprints: MD5s, lower-case hex.
+    pub ja3: Vec<String>,
+    /// JA4 client fingerprints (`t…` over TCP, `q…` over QUIC), exact.
+    pub ja4: Vec<String>,
 }
 
 impl Tool {
@@ -168,6 +172,8 @@ impl Tool {
             + self.http_server.len()
             + self.payload.len()
             + self.addresses.len()
+            + self.ja3.len()
+            + self.ja4.len()
     }
 }
 
@@ -427,6 +433,16 @@ impl Catalogue {
 
     pub fn match_http_server(&self, s: &str) -> Option<ToolId> {
         self.m.http_server.find(s)
+    }
+
+    /// A client's JA3 hash (32 lower-case hex digits), exactly.
+    pub fn match_ja3(&self, hash: &str) -> Option<ToolId> {
+        self.m.ja3.get(hash).copied()
+    }
+
+    /// A client's JA4 fingerprint, exactly (a `t…` pattern does not match the `q…` one).
+    pub fn match_ja4(&self, ja4: &str) -> Option<ToolId> {
+        self.m.ja4.get(ja4).copied()
     }
 
     /// `payload` is the first payload of a flow in the given direction.

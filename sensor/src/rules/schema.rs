@@ -42,6 +42,10 @@ struct RawTool {
     addresses: Vec<Spanned<String>>,
     #[serde(default)]
     payload: Vec<Spanned<RawPayload>>,
+    #[serde(default)]
+    ja3: Vec<Spanned<String>>,
+    #[serde(default)]
+    ja4: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +206,8 @@ pub(super) fn parse_file(
         let cert = strings("cert", &t.cert, &mut e);
         let user_agent = strings("user_agent", &t.user_agent, &mut e);
         let http_server = strings("http_server", &t.http_server, &mut e);
+        let ja3 = fingerprints("ja3", &t.ja3, check_ja3, &mut e);
+        let ja4 = fingerprints("ja4", &t.ja4, check_ja4, &mut e);
 
         let mut ports = Vec::new();
         for p in &t.ports {
@@ -312,6 +318,8 @@ pub(super) fn parse_file(
                 ports,
                 addresses,
                 payload,
+                ja3,
+                ja4,
             },
             spans,
         ));
@@ -337,6 +345,51 @@ fn strings(field: &str, list: &[Spanned<String>], e: &mut dyn FnMut(&Span, Strin
         }
     }
     v
+}
+
+fn fingerprints(
+    field: &str,
+    list: &[Spanned<String>],
+    check: fn(&str) -> bool,
+    e: &mut dyn FnMut(&Span, String),
+) -> Vec<String> {
+    let mut v = Vec::new();
+    for s in list {
+        let raw = s.get_ref();
+        if check(raw) {
+            v.push(raw.clone());
+        } else {
+            let want = if field == "ja3" {
+                "32 lower-case hex digits (the MD5 of the JA3 string)"
+            } else {
+                "a JA4 such as t13d1516h2_8daaf6152771_e5627efa2ab1 (t, q or d, lower-case hex)"
+            };
+            e(&s.span(), format!("{field}: \"{raw}\" is not {want}"));
+        }
+    }
+    v
+}
+
+fn lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn check_ja3(s: &str) -> bool {
+    s.len() == 32 && lower_hex(s)
+}
+
+/// JA4 `a_b_c`: `a` is 10 characters (transport t/q/d, version, d/i, two counts, ALPN),
+/// `b` and `c` 12 lower-case hex digits each.
+fn check_ja4(s: &str) -> bool {
+    let p: Vec<&str> = s.split('_').collect();
+    p.len() == 3
+        && p[0].len() == 10
+        && p[0].is_ascii()
+        && matches!(p[0].as_bytes()[0], b't' | b'q' | b'd')
+        && matches!(p[0].as_bytes()[3], b'd' | b'i')
+        && p[0][4..8].bytes().all(|b| b.is_ascii_digit())
+        && p[1..].iter().all(|x| x.len() == 12 && lower_hex(x))
 }
 
 /// `[a-z0-9][a-z0-9-]*`, at most 64 characters.

@@ -377,3 +377,41 @@ fn many_domains_load_and_duplicates_are_still_found() {
         "{e:?}"
     );
 }
+
+#[test]
+fn fingerprint_matchers() {
+    let text = tool(
+        r#"ja3 = ["41bc9ae914d6cb3bd0bd0a5453ab7d7f"]
+ja4 = ["q13d0211an_62ed6f6ca7ad_4d634acda6c0"]
+"#,
+    );
+    let c = load(&[("a.toml", &text)]).unwrap();
+    let x = c.find("x").unwrap();
+    assert_eq!(c.match_ja3("41bc9ae914d6cb3bd0bd0a5453ab7d7f"), Some(x));
+    assert_eq!(c.match_ja3("41bc9ae914d6cb3bd0bd0a5453ab7d7e"), None);
+    assert_eq!(c.match_ja4("q13d0211an_62ed6f6ca7ad_4d634acda6c0"), Some(x));
+    // The TCP form of the same client is another fingerprint.
+    assert_eq!(c.match_ja4("t13d0211an_62ed6f6ca7ad_4d634acda6c0"), None);
+    assert_eq!(c.tool(x).pattern_count(), 2);
+    for (bad, what) in [
+        (
+            r#"ja3 = ["41BC9AE914D6CB3BD0BD0A5453AB7D7F"]"#,
+            "ja3: \"41BC",
+        ),
+        (
+            r#"ja3 = ["771,4865-4866,0-10,29,0"]"#,
+            "is not 32 lower-case hex digits",
+        ),
+        (
+            r#"ja4 = ["x13d0211an_62ed6f6ca7ad_4d634acda6c0"]"#,
+            "ja4: \"x13d",
+        ),
+        (r#"ja4 = ["t13d0211an_62ed6f6ca7ad"]"#, "is not a JA4"),
+    ] {
+        let e = errs(&tool(bad));
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+        let msg = e[0].to_string();
+        assert!(msg.contains(what), "{bad}: {msg}");
+        assert!(msg.starts_with("t.toml:"), "{msg}");
+    }
+}

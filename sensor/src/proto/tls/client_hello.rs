@@ -1,11 +1,12 @@
 //! The ClientHello (RFC 8446 §4.1.2): SNI, ALPN, supported versions, cipher suites,
-//! extensions and signature algorithms, and its JA4 fingerprint.
+//! extensions and signature algorithms, supported groups and point formats, and its JA3
+//! and JA4 fingerprints.
 
-use super::fingerprint::ja4;
+use super::fingerprint::{ja3, ja4};
 use super::record::{gather, lossy, message_at, reshape, u16_list, Rd};
 use super::{
-    EXT_ALPN, EXT_SIG_ALGS, EXT_SNI, EXT_SUPPORTED_VERSIONS, HS_CLIENT_HELLO, MAX_ALPN,
-    MAX_HANDSHAKE,
+    EXT_ALPN, EXT_EC_POINT_FORMATS, EXT_SIG_ALGS, EXT_SNI, EXT_SUPPORTED_GROUPS,
+    EXT_SUPPORTED_VERSIONS, HS_CLIENT_HELLO, MAX_ALPN, MAX_HANDSHAKE,
 };
 use crate::bytes::be24;
 use crate::proto::Parsed;
@@ -25,8 +26,15 @@ pub struct ClientHello {
     pub extensions: Vec<u16>,
     /// signature_algorithms, in wire order (GREASE included).
     pub sig_algs: Vec<u16>,
-    /// JA4 client fingerprint (TCP variant), e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+    /// supported_groups (formerly elliptic_curves), in wire order (GREASE included).
+    pub groups: Vec<u16>,
+    /// ec_point_formats, in wire order.
+    pub point_formats: Vec<u8>,
+    /// JA4 client fingerprint, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1` (`q…` when the
+    /// ClientHello came in QUIC CRYPTO frames).
     pub ja4: String,
+    /// The JA3 string (Salesforce): `version,ciphers,extensions,groups,point_formats`.
+    pub ja3: String,
 }
 
 /// Parse the ClientHello from the client's bytes, starting at its first TLS record. The
@@ -45,7 +53,7 @@ pub fn parse_client_hello(buf: &[u8]) -> Parsed<ClientHello> {
         return Parsed::Malformed("ClientHello too long");
     }
     match message_at(&g.data, 0) {
-        Ok((_, body, end)) => match client_hello_body(body) {
+        Ok((_, body, end)) => match client_hello_body(body, 't') {
             Ok(value) => Parsed::Done {
                 value,
                 consumed: g.consumed_for(end),
@@ -56,7 +64,33 @@ pub fn parse_client_hello(buf: &[u8]) -> Parsed<ClientHello> {
     }
 }
 
-fn client_hello_body(body: &[u8]) -> Result<ClientHello, &'static str> {
+/// Parse a ClientHello handshake message with no record layer around it, as QUIC carries
+/// it in CRYPTO frames (RFC 9001 §4.1.3); `quic` gives the JA4 its `q` prefix.
+/// `consumed` is the end of the message.
+pub fn parse_client_hello_message(data: &[u8], quic: bool) -> Parsed<ClientHello> {
+    if let Some(&t) = data.first() {
+        if t != HS_CLIENT_HELLO {
+            return Parsed::Malformed("first handshake message is not a ClientHello");
+        }
+    }
+    if be24(data, 1).is_some_and(|l| l as usize > MAX_HANDSHAKE) {
+        return Parsed::Malformed("ClientHello too long");
+    }
+    match message_at(data, 0) {
+        Ok((_, body, end)) => match client_hello_body(body, if quic { 'q' } else { 't' }) {
+            Ok(value) => Parsed::Done {
+                value,
+                consumed: end,
+            },
+            Err(m) => Parsed::Malformed(m),
+        },
+        Err(want) => Parsed::NeedMore {
+            needed: want.saturating_sub(data.len()).max(1),
+        },
+    }
+}
+
+fn client_hello_body(body: &[u8], transport: char) -> Result<ClientHello, &'static str> {
     let mut r = Rd::new(body);
     let legacy_version = r.u16().ok_or("ClientHello: short version")?;
     r.take(32).ok_or("ClientHello: short random")?;
@@ -79,7 +113,10 @@ fn client_hello_body(body: &[u8]) -> Result<ClientHello, &'static str> {
         ciphers,
         extensions: Vec::new(),
         sig_algs: Vec::new(),
+        groups: Vec::new(),
+        point_formats: Vec::new(),
         ja4: String::new(),
+        ja3: String::new(),
     };
     let mut has_sni = false;
     let mut first_alpn: Option<&[u8]> = None;
@@ -122,11 +159,24 @@ fn client_hello_body(body: &[u8]) -> Result<ClientHello, &'static str> {
                         ch.sig_algs = u16_list(list);
                     }
                 }
+                EXT_SUPPORTED_GROUPS => {
+                    let mut a = Rd::new(d);
+                    if let Some(list) = a.vec16() {
+                        ch.groups = u16_list(list);
+                    }
+                }
+                EXT_EC_POINT_FORMATS => {
+                    let mut a = Rd::new(d);
+                    if let Some(list) = a.vec8() {
+                        ch.point_formats = list.to_vec();
+                    }
+                }
                 _ => {}
             }
         }
     }
-    ch.ja4 = ja4(&ch, has_sni, first_alpn);
+    ch.ja4 = ja4(&ch, transport, has_sni, first_alpn);
+    ch.ja3 = ja3(&ch);
     Ok(ch)
 }
 

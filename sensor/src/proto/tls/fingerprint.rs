@@ -1,9 +1,88 @@
-//! The JA4 client fingerprint (FoxIO's JA4 technical details, TCP "t" variant).
+//! TLS fingerprints: JA4 (FoxIO's JA4 technical details; "t" over TCP, "q" over QUIC) and
+//! JA4S (FoxIO's JA4S technical details), JA3 and JA3S (Salesforce's JA3 README: the
+//! decimal values of each list joined by '-', the lists by ',', GREASE values of RFC 8701
+//! left out; the hash is the MD5 of that string).
 
+use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use super::client_hello::ClientHello;
 use super::{is_grease, EXT_ALPN, EXT_SNI};
+
+/// Lower-case hex MD5 of a JA3/JA3S string.
+pub fn md5_hex(s: &str) -> String {
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn dec_list<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
+    v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+}
+
+fn no_grease(v: &[u16]) -> impl Iterator<Item = u16> + '_ {
+    v.iter().copied().filter(|x| !is_grease(*x))
+}
+
+/// The JA3 string: `SSLVersion,Cipher,SSLExtension,EllipticCurve,EllipticCurvePointFormat`
+/// (legacy_version; ciphers, extensions and groups without GREASE, in wire order).
+pub(super) fn ja3(ch: &ClientHello) -> String {
+    format!(
+        "{},{},{},{},{}",
+        ch.legacy_version,
+        dec_list(no_grease(&ch.ciphers)),
+        dec_list(no_grease(&ch.extensions)),
+        dec_list(no_grease(&ch.groups)),
+        dec_list(ch.point_formats.iter()),
+    )
+}
+
+/// The JA3S string: `SSLVersion,Cipher,SSLExtension` of the ServerHello.
+pub(super) fn ja3s(legacy_version: u16, cipher: u16, extensions: &[u16]) -> String {
+    format!(
+        "{legacy_version},{cipher},{}",
+        dec_list(no_grease(extensions))
+    )
+}
+
+/// The JA4S server fingerprint (FoxIO publishes JA4S under the FoxIO License 1.1, not
+/// the BSD licence of JA4: a deployment should check its terms) `a_b_c`: transport ("t"/"q"), the selected version, the
+/// 2-digit extension count and the chosen ALPN's first and last characters ("00" if
+/// none); the selected cipher in 4 hex digits; the truncated SHA-256 of the extensions
+/// in the order sent (twelve zeros if none).
+pub(super) fn ja4s(
+    transport: char,
+    version: u16,
+    cipher: u16,
+    extensions: &[u16],
+    alpn: Option<&[u8]>,
+) -> String {
+    let exts: Vec<u16> = no_grease(extensions).collect();
+    let c = if exts.is_empty() {
+        "000000000000".to_string()
+    } else {
+        hex12(&hex_list(&exts))
+    };
+    format!(
+        "{transport}{}{:02}{}_{cipher:04x}_{c}",
+        version_code(version),
+        exts.len().min(99),
+        alpn_code(alpn)
+    )
+}
+
+/// First and last character of an ALPN value ("00" if none; hex nibbles if either is
+/// not alphanumeric).
+fn alpn_code(v: Option<&[u8]>) -> String {
+    match v.map(|v| (v.first(), v.last())) {
+        Some((Some(&f), Some(&l))) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
+            format!("{}{}", f as char, l as char)
+        }
+        Some((Some(&f), Some(&l))) => format!("{:x}{:x}", f >> 4, l & 0x0f),
+        _ => "00".to_string(),
+    }
+}
 
 pub(super) fn hex12(s: &str) -> String {
     let d = Sha256::digest(s.as_bytes());
@@ -41,7 +120,12 @@ fn version_code(v: u16) -> &'static str {
 /// ("00" if none; hex nibbles if not alphanumeric); b = sha256 of the sorted cipher list;
 /// c = sha256 of the sorted extension list without SNI/ALPN, then `_` and the signature
 /// algorithms in wire order (no `_` if there are none). Empty lists hash to twelve zeros.
-pub(super) fn ja4(ch: &ClientHello, has_sni: bool, first_alpn: Option<&[u8]>) -> String {
+pub(super) fn ja4(
+    ch: &ClientHello,
+    transport: char,
+    has_sni: bool,
+    first_alpn: Option<&[u8]>,
+) -> String {
     let version = ch
         .supported_versions
         .iter()
@@ -61,19 +145,9 @@ pub(super) fn ja4(ch: &ClientHello, has_sni: bool, first_alpn: Option<&[u8]>) ->
         .copied()
         .filter(|v| !is_grease(*v))
         .collect();
-    let alpn = match first_alpn {
-        Some(v) => match (v.first(), v.last()) {
-            (Some(&f), Some(&l)) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
-                format!("{}{}", f as char, l as char)
-            }
-            // Not alphanumeric: first hex digit of the first byte, last of the last.
-            (Some(&f), Some(&l)) => format!("{:x}{:x}", f >> 4, l & 0x0f),
-            _ => "00".to_string(),
-        },
-        None => "00".to_string(),
-    };
+    let alpn = alpn_code(first_alpn);
     let a = format!(
-        "t{}{}{:02}{:02}{}",
+        "{transport}{}{}{:02}{:02}{}",
         version_code(version),
         if has_sni { 'd' } else { 'i' },
         ciphers.len().min(99),

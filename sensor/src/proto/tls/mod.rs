@@ -5,7 +5,8 @@
 //! §4.2.1 (supported_versions); RFC 5246 §7.4.2 (Certificate); RFC 6066 §3 (server_name);
 //! RFC 7301 §3.1 (ALPN); RFC 8701 (GREASE); RFC 5280 §4.1 (certificate layout);
 //! RFC 4514 §2 (string form of a distinguished name); FoxIO's JA4 technical details
-//! (JA4 client fingerprint, TCP "t" variant).
+//! (JA4 client fingerprint, "t" for TCP and "q" for QUIC; JA4S server fingerprint);
+//! Salesforce's JA3/JA3S (MD5 of the decimal field lists, GREASE left out).
 //!
 //! This file holds the probe and the constants the parts share; the record layer is in
 //! `record`, each message in its own file, JA4 in `fingerprint`. Callers use the items
@@ -17,8 +18,9 @@ mod fingerprint;
 mod record;
 mod server_hello;
 
-pub use client_hello::{parse_client_hello, ClientHello};
-pub use server_hello::{parse_server_flight, ServerHello};
+pub use client_hello::{parse_client_hello, parse_client_hello_message, ClientHello};
+pub use fingerprint::md5_hex;
+pub use server_hello::{parse_server_flight, parse_server_hello_message, ServerHello};
 
 use super::Probe;
 use crate::bytes::be16;
@@ -38,6 +40,8 @@ const STR_CAP: usize = 256;
 const MAX_ALPN: usize = 16;
 
 const EXT_SNI: u16 = 0x0000;
+const EXT_SUPPORTED_GROUPS: u16 = 0x000a;
+const EXT_EC_POINT_FORMATS: u16 = 0x000b;
 const EXT_SIG_ALGS: u16 = 0x000d;
 const EXT_ALPN: u16 = 0x0010;
 const EXT_SUPPORTED_VERSIONS: u16 = 0x002b;

@@ -1,6 +1,6 @@
 //! TLS: ClientHello (SNI, ALPN, JA4) and the server's flight (version, certificate).
 
-use crate::model::meta::TlsMeta;
+use crate::model::meta::{Ja3, TlsMeta};
 use crate::proto::registry::AppProto;
 use crate::proto::session::{Opening, Outcome, C1, S1};
 use crate::proto::{self, Parsed};
@@ -18,6 +18,10 @@ pub fn read(o: &mut Opening) -> Outcome {
                 o.meta().tls = Some(TlsMeta {
                     sni: ch.sni.clone(),
                     alpn: (!ch.alpn.is_empty()).then(|| ch.alpn.clone()),
+                    ja3: Some(Ja3 {
+                        hash: proto::tls::md5_hex(&ch.ja3),
+                        string: ch.ja3.clone(),
+                    }),
                     ja4: Some(ch.ja4.clone()),
                     ..Default::default()
                 });
@@ -27,6 +31,9 @@ pub fn read(o: &mut Opening) -> Outcome {
                 for a in &ch.alpn {
                     o.attribute(o.rules.match_alpn(a.as_bytes()), "tls.alpn", a);
                 }
+                let ja3 = proto::tls::md5_hex(&ch.ja3);
+                o.attribute(o.rules.match_ja3(&ja3), "tls.ja3", &ja3);
+                o.attribute(o.rules.match_ja4(&ch.ja4), "tls.ja4", &ch.ja4);
             }
             Parsed::Malformed(_) => *o.got |= C1,
             Parsed::NeedMore { .. } => {
@@ -42,6 +49,11 @@ pub fn read(o: &mut Opening) -> Outcome {
                 *o.got |= S1;
                 let t = o.meta().tls.get_or_insert_with(Default::default);
                 t.version = Some(version_name(sh.version));
+                t.ja3s = Some(Ja3 {
+                    hash: proto::tls::md5_hex(&sh.ja3s),
+                    string: sh.ja3s.clone(),
+                });
+                t.ja4s = Some(sh.ja4s.clone());
                 if let Some(a) = &sh.alpn {
                     t.alpn_selected = Some(a.clone());
                 }

@@ -2,6 +2,7 @@
 //! RFC 7301 §3.1) and, in TLS ≤ 1.2, the first Certificate (RFC 5246 §7.4.2).
 
 use super::certificate::cert_names;
+use super::fingerprint::{ja3s, ja4s};
 use super::record::{gather, lossy, message_at, reshape, Rd, Stop};
 use super::{EXT_ALPN, EXT_SUPPORTED_VERSIONS, HS_CERTIFICATE, HS_SERVER_HELLO, MAX_HANDSHAKE};
 use crate::bytes::{be16, be24};
@@ -18,6 +19,33 @@ pub struct ServerHello {
     /// First certificate's subject, RFC 4514-like (`CN=…, O=…, C=…`); TLS ≤ 1.2 only.
     pub cert_subject: Option<String>,
     pub cert_issuer: Option<String>,
+    /// The JA3S string (Salesforce): `version,cipher,extensions`.
+    pub ja3s: String,
+    /// JA4S server fingerprint, e.g. `t130200_1301_234ea6891581` (`q…` over QUIC).
+    pub ja4s: String,
+}
+
+/// Parse a ServerHello handshake message with no record layer around it, as QUIC carries
+/// it in CRYPTO frames; `quic` gives the JA4S its `q` prefix.
+pub fn parse_server_hello_message(data: &[u8], quic: bool) -> Parsed<ServerHello> {
+    if let Some(&t) = data.first() {
+        if t != HS_SERVER_HELLO {
+            return Parsed::Malformed("first handshake message is not a ServerHello");
+        }
+    }
+    match message_at(data, 0) {
+        Ok((_, body, end)) => match server_hello_body(body, if quic { 'q' } else { 't' }) {
+            Ok(value) => Parsed::Done {
+                value,
+                consumed: end,
+            },
+            Err(m) => Parsed::Malformed(m),
+        },
+        Err(want) if want > MAX_HANDSHAKE => Parsed::Malformed("ServerHello too long"),
+        Err(want) => Parsed::NeedMore {
+            needed: want.saturating_sub(data.len()).max(1),
+        },
+    }
 }
 
 /// Parse the server's first flight: ServerHello, and when the selected version is TLS 1.2
@@ -44,7 +72,7 @@ pub fn parse_server_flight(buf: &[u8]) -> Parsed<ServerHello> {
             return reshape(g.short(want));
         }
     };
-    let mut sh = match server_hello_body(body) {
+    let mut sh = match server_hello_body(body, 't') {
         Ok(sh) => sh,
         Err(m) => return Parsed::Malformed(m),
     };
@@ -95,7 +123,7 @@ pub fn parse_server_flight(buf: &[u8]) -> Parsed<ServerHello> {
     }
 }
 
-fn server_hello_body(body: &[u8]) -> Result<ServerHello, &'static str> {
+fn server_hello_body(body: &[u8], transport: char) -> Result<ServerHello, &'static str> {
     let mut r = Rd::new(body);
     let legacy = r.u16().ok_or("ServerHello: short version")?;
     r.take(32).ok_or("ServerHello: short random")?;
@@ -111,13 +139,18 @@ fn server_hello_body(body: &[u8]) -> Result<ServerHello, &'static str> {
         alpn: None,
         cert_subject: None,
         cert_issuer: None,
+        ja3s: String::new(),
+        ja4s: String::new(),
     };
+    let mut extensions = Vec::new();
+    let mut alpn_raw: Option<&[u8]> = None;
     if r.rest() > 0 {
         let exts = r.vec16().ok_or("ServerHello: short extensions")?;
         let mut e = Rd::new(exts);
         while e.rest() > 0 {
             let t = e.u16().ok_or("ServerHello: short extension header")?;
             let d = e.vec16().ok_or("ServerHello: short extension")?;
+            extensions.push(t);
             match t {
                 // RFC 8446 §4.2.1: ServerHello carries selected_version only.
                 EXT_SUPPORTED_VERSIONS => {
@@ -129,12 +162,15 @@ fn server_hello_body(body: &[u8]) -> Result<ServerHello, &'static str> {
                 EXT_ALPN => {
                     let mut a = Rd::new(d);
                     if let Some(list) = a.vec16() {
-                        sh.alpn = Rd::new(list).vec8().map(lossy);
+                        alpn_raw = Rd::new(list).vec8();
+                        sh.alpn = alpn_raw.map(lossy);
                     }
                 }
                 _ => {}
             }
         }
     }
+    sh.ja3s = ja3s(legacy, cipher, &extensions);
+    sh.ja4s = ja4s(transport, sh.version, cipher, &extensions, alpn_raw);
     Ok(sh)
 }

@@ -306,3 +306,59 @@ fn grease_values() {
     assert!(!is_grease(0x0a1a));
     assert!(!is_grease(0x1301));
 }
+
+#[test]
+fn ja3_string_leaves_out_grease_and_keeps_wire_order() {
+    let rec = records(&ja4_example_hello(), 1 << 14);
+    let ch = parse_client_hello(&rec).done().expect("parsed");
+    assert_eq!(
+        ch.ja3,
+        "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,\
+         27-0-51-16-17513-23-45-13-5-35-18-43-65281-11-10-21,,"
+    );
+    // Groups and point formats, GREASE group left out.
+    let mut body = vec![0x03, 0x01];
+    body.extend_from_slice(&[0; 32]);
+    body.push(0);
+    body.extend_from_slice(&vec16(&u16s(&[0x002f, 0x3a3a])));
+    body.extend_from_slice(&[1, 0]);
+    let mut exts = ext(0x000a, &vec16(&u16s(&[0x4a4a, 0x0017, 0x0018])));
+    exts.extend_from_slice(&ext(0x000b, &[2, 0, 1]));
+    body.extend_from_slice(&vec16(&exts));
+    let ch = parse_client_hello(&records(&hs(HS_CLIENT_HELLO, &body), 1 << 14))
+        .done()
+        .expect("parsed");
+    assert_eq!(ch.ja3, "769,47,10-11,23-24,0-1");
+    // The JA3 README's example string and its published MD5.
+    assert_eq!(
+        md5_hex("769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"),
+        "ada70206e40642a3e4461f35503241d5"
+    );
+}
+
+#[test]
+fn ja3s_and_ja4s_of_a_server_hello() {
+    // TLS 1.2 ServerHello: cipher 0xc02f, renegotiation_info then ALPN "h2".
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x33; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0xc0, 0x2f, 0]);
+    let mut exts = ext(0xff01, &[0]);
+    exts.extend_from_slice(&ext(0x0010, &vec16(&[2, b'h', b'2'])));
+    body.extend_from_slice(&vec16(&exts));
+    let mut rec = records(&hs(HS_SERVER_HELLO, &body), 1 << 14);
+    rec.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
+    let sh = parse_server_flight(&rec).done().expect("parsed");
+    assert_eq!(sh.ja3s, "771,49199,65281-16");
+    assert_eq!(sh.ja4s, format!("t1202h2_c02f_{}", hex12("ff01,0010")));
+    // The same message without a record layer, as QUIC carries it.
+    let Parsed::Done { value, .. } = parse_server_hello_message(&hs(HS_SERVER_HELLO, &body), true)
+    else {
+        panic!("parsed")
+    };
+    assert!(value.ja4s.starts_with("q1202h2_c02f_"));
+    assert_eq!(
+        parse_server_hello_message(&hs(HS_SERVER_HELLO, &body)[..20], true),
+        Parsed::NeedMore { needed: 38 }
+    );
+}
