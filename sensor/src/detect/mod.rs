@@ -51,6 +51,8 @@ pub struct FlowDetect {
     pub counted: bool,
     /// What the parsers learned, serialised into the flow record.
     pub meta: Option<Box<FlowMeta>>,
+    /// Packets kept for evidence (`[evidence]` on): see `flow::keep`.
+    pub keep: Option<Box<crate::flow::keep::Keep>>,
     insp: Option<Box<Inspect>>,
     /// Per-protocol statistics kept past identification (one box, so flows stay small).
     extra: Option<Box<Extra>>,
