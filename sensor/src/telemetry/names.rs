@@ -168,7 +168,10 @@ fn app_protos() -> Vec<&'static str> {
         .collect()
 }
 
-// ---- the families, in the order of the exposition
+// ---- the families, in the order of the exposition (packet evidence's in `evidence`)
+
+#[path = "names_evidence.rs"]
+pub mod evidence;
 
 pub const BUILD_INFO: Metric = Metric {
     name: "spanwatch_build_info",
@@ -358,43 +361,6 @@ pub const EVE_OUTPUT_ERRORS_TOTAL: Metric = Metric {
     ],
 };
 
-pub const EVIDENCE_FILES_TOTAL: Metric = Metric {
-    name: "spanwatch_evidence_files_total",
-    kind: Kind::Counter,
-    help: "Packet evidence: pcap files written for alerts (evidence.directory).",
-    labels: &[],
-};
-
-pub const EVIDENCE_PACKETS_TOTAL: Metric = Metric {
-    name: "spanwatch_evidence_packets_total",
-    kind: Kind::Counter,
-    help: "Packet evidence: packets written to pcap files.",
-    labels: &[],
-};
-
-pub const EVIDENCE_DROPPED_PACKETS_TOTAL: Metric = Metric {
-    name: "spanwatch_evidence_dropped_packets_total",
-    kind: Kind::Counter,
-    help: "Packet evidence: packets not written, by reason (queue_full: the writer's queue was full; memory: evidence.memory_mb was full; budget: the flow's file had been deleted to hold the disk budget; write_error: the file could not be written).",
-    labels: &[
-        label("reason", Values::Fixed(&super::EVIDENCE_DROP_REASONS)),
-    ],
-};
-
-pub const EVIDENCE_FILES_DELETED_TOTAL: Metric = Metric {
-    name: "spanwatch_evidence_files_deleted_total",
-    kind: Kind::Counter,
-    help: "Packet evidence: pcap files deleted, oldest first, to hold evidence.disk_budget_mb.",
-    labels: &[],
-};
-
-pub const EVIDENCE_DISK_BYTES: Metric = Metric {
-    name: "spanwatch_evidence_disk_bytes",
-    kind: Kind::Gauge,
-    help: "Packet evidence: bytes of the pcap files in evidence.directory.",
-    labels: &[],
-};
-
 pub const REMOTE_ACCESS_SESSIONS_TOTAL: Metric = Metric {
     name: "spanwatch_remote_access_sessions_total",
     kind: Kind::Counter,
@@ -579,11 +545,11 @@ pub static CATALOGUE: &[&Metric] = &[
     &EVE_OUTPUT_RECORDS_TOTAL,
     &EVE_OUTPUT_DROPPED_RECORDS_TOTAL,
     &EVE_OUTPUT_ERRORS_TOTAL,
-    &EVIDENCE_FILES_TOTAL,
-    &EVIDENCE_PACKETS_TOTAL,
-    &EVIDENCE_DROPPED_PACKETS_TOTAL,
-    &EVIDENCE_FILES_DELETED_TOTAL,
-    &EVIDENCE_DISK_BYTES,
+    &evidence::FILES_TOTAL,
+    &evidence::PACKETS_TOTAL,
+    &evidence::DROPPED_PACKETS_TOTAL,
+    &evidence::FILES_DELETED_TOTAL,
+    &evidence::DISK_BYTES,
     &REMOTE_ACCESS_SESSIONS_TOTAL,
     &REMOTE_ACCESS_SESSIONS_ACTIVE,
     &ALERTMANAGER_NOTIFICATIONS_TOTAL,

@@ -169,19 +169,20 @@ impl Telemetry {
             ));
         }
         {
+            use names::evidence::*;
             let ev = &self.evidence;
-            v.push(counter1(&EVIDENCE_FILES_TOTAL, ev.files.get()));
-            v.push(counter1(&EVIDENCE_PACKETS_TOTAL, ev.packets.get()));
+            v.push(counter1(&FILES_TOTAL, ev.files.get()));
+            v.push(counter1(&PACKETS_TOTAL, ev.packets.get()));
             v.push(counter(
-                &EVIDENCE_DROPPED_PACKETS_TOTAL,
+                &DROPPED_PACKETS_TOTAL,
                 super::EVIDENCE_DROP_REASONS
                     .iter()
                     .zip(&ev.dropped)
                     .map(|(r, c)| (vec![r.to_string()], c.get()))
                     .collect(),
             ));
-            v.push(counter1(&EVIDENCE_FILES_DELETED_TOTAL, ev.deleted.get()));
-            v.push(gauge1(&EVIDENCE_DISK_BYTES, ev.disk_bytes.get() as f64));
+            v.push(counter1(&FILES_DELETED_TOTAL, ev.deleted.get()));
+            v.push(gauge1(&DISK_BYTES, ev.disk_bytes.get() as f64));
         }
         {
             let m = o.ra_sessions.lock().unwrap_or_else(|e| e.into_inner());
