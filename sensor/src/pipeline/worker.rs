@@ -137,9 +137,9 @@ impl Worker {
     ) {
         if let Some(t) = tap {
             if reason == EndReason::ActiveTimeout {
-                t.sweep(f);
+                t.sweep(key, f);
             } else {
-                t.end(f);
+                t.end(key, f);
             }
         }
         stats.flows_ended[reason as usize].inc();
@@ -261,7 +261,7 @@ impl Worker {
                 Some(r) => Self::end_flow(sink, stats, det, tap, k, f, r),
                 None => {
                     if let Some(t) = tap {
-                        t.sweep(f);
+                        t.sweep(k, f);
                     }
                     Self::progress(sink, stats, det, now, k, f)
                 }
@@ -390,7 +390,7 @@ impl Worker {
             tcp::update(flow, dir, info.tcp_flags, info.payload_len);
         }
         if let Some(t) = &mut self.evidence {
-            t.packet(flow, new, ts, wire_len, data);
+            t.packet(key, flow, new, (ts, wire_len, data));
         }
         if info.payload_len > 0 && !flow.detect.done {
             let payload = info.payload(data);
@@ -423,7 +423,7 @@ impl Worker {
                     if let Some(t) = &mut self.evidence {
                         let at = (ts, wire_len, data);
                         rec.evidence = t
-                            .alert(&rec.tuple.community_id, flow, at)
+                            .alert(&rec.tuple.community_id, key, flow, at)
                             .map(|(pcap, packets)| EvidenceRef { pcap, packets });
                     }
                     self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
@@ -431,7 +431,7 @@ impl Worker {
             }
             if flow.detect.done {
                 if let Some(t) = &mut self.evidence {
-                    t.classified(flow);
+                    t.classified(key, flow);
                 }
             }
         }
