@@ -177,6 +177,16 @@ fn an_alert_references_a_pcap_of_its_flow() {
     assert_eq!(files(&ev2), on_disk);
     replay_into(sc.bytes(), &cfg);
     assert_eq!(files(&ev), on_disk);
+    // and with two workers (the flow's packets reach one worker, in order)
+    let ev3 = dir.path().join("evidence3");
+    let d3 = tmpdir();
+    let cfg3 = config(d3.path(), &ev3, "max_packets_after = 6\n");
+    let (_, out) = replay_bytes(
+        sc.bytes(),
+        &["--config", cfg3.to_str().unwrap(), "--workers", "2"],
+    );
+    assert!(out.status.success());
+    assert_eq!(files(&ev3), on_disk);
 
     if which("tshark").is_none() {
         missing_prerequisite(
