@@ -12,6 +12,8 @@
 #                no disk in the figure; give a file to include the disk)
 #   --bin PATH   measure this spanwatch binary (no build), e.g. an older build to compare with
 #   --no-build   use the release binary already built
+#   --evidence   with packet evidence on ([evidence] enabled, files to a temporary directory):
+#                what keeping every new flow's opening packets costs
 #
 # Each run is one whole process (`spanwatch replay -q --workers W --eve FILE`, default
 # configuration), with 1 and with 2 workers, on the flood capture and on a capture of the same
@@ -30,6 +32,7 @@ RUNS=3
 EVE=/dev/null
 BUILD=1
 BIN=
+EVIDENCE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --flows) FLOWS=${2:?}; shift 2 ;;
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
         --eve) EVE=${2:?}; shift 2 ;;
         --bin) BIN=${2:?--bin needs a path}; BUILD=0; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --evidence) EVIDENCE=1; shift ;;
         -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/flow_rate.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -82,6 +86,9 @@ gen "$BIG" --flows "$FLOWS" --proto "$PROTO"
 gen "$SAME" --flows "$FLOWS" --proto "$PROTO" --distinct 16
 # No flow may time out or be evicted before the end: every flow is one record at shutdown.
 printf '[flow]\nmax_flows = %s\n' "$(( FLOWS * 2 > 1000000 ? FLOWS * 2 : 1000000 ))" > "$TMP/flood.toml"
+if [ "$EVIDENCE" = 1 ]; then
+    printf '[evidence]\nenabled = true\ndirectory = "%s"\n' "$TMP/evidence" >> "$TMP/flood.toml"
+fi
 
 # measure WORKERS CAPTURE -> "wall_s cpu_s maxrss_kb" (medians over RUNS)
 measure() {
@@ -102,7 +109,7 @@ print(*(statistics.median(c) for c in zip(*rows)))
 PY
 }
 
-say "replaying $FLOWS new flows ($PROTO), $RUNS runs each, EVE to $EVE"
+say "replaying $FLOWS new flows ($PROTO), $RUNS runs each, EVE to $EVE$([ "$EVIDENCE" = 1 ] && echo ', evidence on')"
 for w in 1 2; do
     measure "$w" "$BIG" > "$TMP/big.$w"
     measure "$w" "$SAME" > "$TMP/same.$w"
@@ -110,11 +117,11 @@ done
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 REPORT="$OUT/flow-rate-$STAMP.md"
-python3 - "$FLOWS" "$TMP" "$(cat /proc/loadavg)" "$EVE" <<'PY' | tee "$REPORT"
+python3 - "$FLOWS" "$TMP" "$(cat /proc/loadavg)" "$EVE" "$EVIDENCE" <<'PY' | tee "$REPORT"
 import sys
-F, tmp, load, eve = int(sys.argv[1]), sys.argv[2], sys.argv[3].split()[0], sys.argv[4]
+F, tmp, load, eve, ev = int(sys.argv[1]), sys.argv[2], sys.argv[3].split()[0], sys.argv[4], sys.argv[5]
 rd = lambda n: list(map(float, open(f"{tmp}/{n}").read().split()))
-print(f"{F} one-packet flows, EVE to {eve}, medians; load average {load} at the end\n")
+print(f"{F} one-packet flows, EVE to {eve}{', packet evidence on' if ev == '1' else ''}, medians; load average {load} at the end\n")
 print("| workers | wall µs / flow | CPU µs / flow | wall µs / flow above the 16-flow capture | CPU µs / flow above it | peak RSS (MiB) | bytes / flow |")
 print("|---:|---:|---:|---:|---:|---:|---:|")
 res = {}

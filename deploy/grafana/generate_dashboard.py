@@ -222,6 +222,13 @@ def build():
             [('ALERTS{alertname=~"Spanwatch.*",alertstate="firing"}', "")],
             w=24, h=6, instant=True, fmt="table", options={"showHeader": True},
             description="From spanwatch.rules.yml; routed by Alertmanager on their category label.")
+    b.panel("timeseries", "Packet evidence (pcap files for alerts)",
+            [(f"sum by (instance) (increase(spanwatch_evidence_files_total{sel()}[{RI}]))", "{{instance}} files written"),
+             (f"sum by (instance) (increase(spanwatch_evidence_files_deleted_total{sel()}[{RI}]))", "{{instance}} deleted for the budget"),
+             (f"sum by (reason) (increase(spanwatch_evidence_dropped_packets_total{sel()}[{RI}]))", "packets dropped ({{reason}})"),
+             (f"sum by (instance) (spanwatch_evidence_disk_bytes{sel()}) / 1048576", "{{instance}} MiB on disk")],
+            w=24, h=6,
+            description="Only with [evidence] enabled. Deletions hold evidence.disk_budget_mb; drops: writer queue full, memory_mb full, file deleted, write errors.")
 
     b.row("Sensor health")
     b.panel("timeseries", "Decode errors/s by layer",

@@ -832,6 +832,10 @@ def series_per_sensor():
         # output: 3 (file, redis, syslog)
         "spanwatch_eve_output_records_total": 3, "spanwatch_eve_output_dropped_records_total": 3,
         "spanwatch_eve_output_errors_total": 3,
+        # packet evidence: 4 plain families, dropped by reason: 4
+        "spanwatch_evidence_files_total": 1, "spanwatch_evidence_packets_total": 1,
+        "spanwatch_evidence_files_deleted_total": 1, "spanwatch_evidence_disk_bytes": 1,
+        "spanwatch_evidence_dropped_packets_total": 4,
     }
     return counts
 

@@ -49,6 +49,8 @@ pub struct Config {
     pub alertmanager: crate::output::alertmanager::AlertmanagerConfig,
     /// Account names pseudonymized (`pseudonymize_accounts`, `key_file`).
     pub privacy: crate::host::privacy::PrivacyConfig,
+    /// Packet evidence: a pcap file per alerting flow (off unless `enabled`).
+    pub evidence: crate::output::evidence::EvidenceConfig,
 }
 
 impl Config {
@@ -103,6 +105,7 @@ impl Config {
         self.host.validate()?;
         d.beacon.validate()?;
         self.alertmanager.validate()?;
+        self.evidence.validate()?;
         Ok(())
     }
 

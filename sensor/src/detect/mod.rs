@@ -51,6 +51,9 @@ pub struct FlowDetect {
     pub counted: bool,
     /// What the parsers learned, serialised into the flow record.
     pub meta: Option<Box<FlowMeta>>,
+    /// The worker keeps packets of this flow for evidence (`[evidence]` on: its table of
+    /// `flow::keep::Keep` by flow key holds them, so flows carry no pointer for it).
+    pub kept: bool,
     insp: Option<Box<Inspect>>,
     /// Per-protocol statistics kept past identification (one box, so flows stay small).
     extra: Option<Box<Extra>>,

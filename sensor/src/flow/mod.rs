@@ -1,6 +1,7 @@
 //! Flows: the canonical key, the per-worker table with packet-time expiry and a hard cap,
 //! TCP state, client/server roles, and Community ID.
 
+pub mod keep;
 pub mod key;
 pub mod table;
 pub mod tcp;

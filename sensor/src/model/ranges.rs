@@ -126,6 +126,12 @@ ranges! {
     "alertmanager.max_active_alerts": 1, 1_000_000, "alerts";
     "alertmanager.max_retries": 0, 100, "retries";
     "alertmanager.retry_backoff_max_s": 1, 3600, "s";
+    "evidence.max_packets_before": 1, 10_000, "packets";
+    "evidence.max_packets_after": 0, 1_000_000, "packets";
+    "evidence.max_bytes": 1024, 1 << 30, "bytes";
+    "evidence.disk_budget_mb": 1, 1 << 30, "MiB";
+    "evidence.queue_size": 1, 1_000_000, "messages";
+    "evidence.memory_mb": 1, 1 << 20, "MiB";
 }
 
 /// The range of a key in [`RANGES`].

@@ -89,6 +89,15 @@ pub struct AlertBody {
     pub metadata: std::collections::BTreeMap<String, Vec<String>>,
 }
 
+/// Where an alert's packets are: a pcap file in `evidence.directory`, named by the flow's
+/// Community ID, with `packets` packets of the flow up to and including the alert's (more
+/// are appended after it, up to `evidence.max_packets_after`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EvidenceRef {
+    pub pcap: String,
+    pub packets: u32,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertRecord {
     pub timestamp: String,
@@ -102,6 +111,10 @@ pub struct AlertRecord {
     /// inbound, outbound, internal or external, relative to the home networks.
     pub direction: &'static str,
     pub alert: AlertBody,
+    /// The flow's packets written for this alert (`[evidence]`; absent when it is off or
+    /// the flow's packets could not be kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceRef>,
     #[serde(skip)]
     pub ts_ns: u64,
     /// Deduplication identity (not serialised): signature, client and server.
@@ -324,6 +337,7 @@ pub fn alert_from_tuple(
             severity: f.severity,
             metadata: f.metadata,
         },
+        evidence: None,
         ts_ns,
         dedup_key: format!("{}|{dedup}", f.signature_id),
     }

@@ -6,6 +6,7 @@ pub mod alertmanager;
 pub mod eve;
 pub mod eve_file;
 pub mod eve_json;
+pub mod evidence;
 
 pub mod sink;
 

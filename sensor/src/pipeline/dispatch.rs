@@ -25,6 +25,16 @@ struct Item {
     /// Ethernet TCP packet that the reader sharded from its raw headers ([`raw_shard`]),
     /// which the worker decodes.
     decoded: u32,
+    /// The packet's link type (`LINKTYPE_`, for evidence files), in the struct's padding.
+    link: u16,
+}
+
+const _: () = assert!(std::mem::size_of::<Item>() == 32);
+
+/// A link type as a pcap file's header field (the link types spanwatch reads fit 16 bits).
+#[inline]
+fn link_of(p: &RawPacket<'_>) -> u16 {
+    p.linktype.as_u32() as u16
 }
 
 const RAW: u32 = u32::MAX;
@@ -72,6 +82,7 @@ fn worker_loop(mut w: Worker, rx: Receiver<Msg>) {
             Msg::Batch(b) => {
                 let bytes = b.bytes();
                 for it in &b.items {
+                    w.set_link(it.link);
                     let data = bytes
                         .get(it.off as usize..it.off as usize + it.len as usize)
                         .unwrap_or(&[]);
@@ -299,7 +310,10 @@ impl Dispatch {
     ) {
         match self {
             // One worker: no sharding, the worker works the key out.
-            Dispatch::Inline(w) => w.packet_unkeyed(p.ts_ns, p.wire_len, p.data, info),
+            Dispatch::Inline(w) => {
+                w.set_link(link_of(p));
+                w.packet_unkeyed(p.ts_ns, p.wire_len, p.data, info)
+            }
             Dispatch::Threads { .. } => {
                 let (key, fwd) = FlowKey::of(info);
                 self.push(stats, p, key.shard_hash(), Some((*info, key, fwd)), off);
@@ -351,6 +365,7 @@ impl Dispatch {
                     len,
                     wire_len: p.wire_len,
                     decoded,
+                    link: link_of(p),
                 });
                 if b.items.len() >= BATCH {
                     let map = b.map.clone();

@@ -21,6 +21,7 @@
 //! writes its EVE buffer out at least once a tick.
 
 mod dispatch;
+mod evidence;
 mod live;
 #[cfg(target_os = "linux")]
 mod live_afpacket;
@@ -54,6 +55,8 @@ pub struct Sensor {
     pub live: Arc<crate::detect::Live>,
     /// Set to have the output thread open the EVE file again (SIGHUP, log rotation).
     eve_reopen: Arc<AtomicBool>,
+    /// The evidence writer's queue (`[evidence]` on), set by `start_output`.
+    evidence: std::sync::Mutex<Option<crossbeam_channel::Sender<crate::output::evidence::Msg>>>,
 }
 
 impl Sensor {
@@ -70,6 +73,7 @@ impl Sensor {
             detect,
             live,
             eve_reopen: Arc::new(AtomicBool::new(false)),
+            evidence: std::sync::Mutex::new(None),
         }
     }
 
@@ -112,13 +116,32 @@ impl Sensor {
             self.home.clone(),
         )
         .with_live(self.live.clone());
-        Worker::new(
+        let lossless = sink.lossless;
+        let w = Worker::new(
             idx,
             table,
             self.tel.workers[idx].clone(),
             sink,
             det,
             self.home.clone(),
-        )
+        );
+        match self.evidence_tx() {
+            Some(tx) => w.with_evidence(evidence::Tap::new(
+                &self.cfg.evidence,
+                self.cfg.sensor.workers,
+                tx,
+                lossless,
+                self.tel.evidence.clone(),
+            )),
+            None => w,
+        }
+    }
+
+    /// The evidence writer's queue, while an output thread with evidence runs.
+    fn evidence_tx(&self) -> Option<crossbeam_channel::Sender<crate::output::evidence::Msg>> {
+        self.evidence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

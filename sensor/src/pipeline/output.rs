@@ -94,6 +94,15 @@ impl Sensor {
                 self.tel.sinks.clone(),
             )?);
         }
+        // Packet evidence: its own writer thread, which the workers feed (see make_worker)
+        // and which this thread lets finish once every worker is done.
+        let evidence = if self.cfg.evidence.enabled {
+            let h = crate::output::evidence::start(&self.cfg.evidence, self.tel.evidence.clone())?;
+            *self.evidence.lock().unwrap_or_else(|p| p.into_inner()) = Some(h.tx.clone());
+            Some(h)
+        } else {
+            None
+        };
         let reopen = self.eve_reopen.clone();
         let h = std::thread::Builder::new()
             .name("output".into())
@@ -109,6 +118,9 @@ impl Sensor {
                     Some(tick) => output_live(&mut out, &rx, &reopen, tick),
                 }
                 out.finish();
+                if let Some(ev) = evidence {
+                    ev.finish();
+                }
                 out.summary
             })
             .map_err(|e| format!("cannot start output thread: {e}"))?;

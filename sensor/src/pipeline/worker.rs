@@ -2,6 +2,7 @@
 //! worker (symmetric hash), so the table needs no lock. Packet time is its clock; live, a
 //! tick carries wall time too when the link is quiet ([`Worker::tick`]).
 
+use super::evidence::Tap;
 use crate::config::HomeNet;
 use crate::decode::{PacketInfo, PROTO_TCP, PROTO_UDP};
 use crate::detect::{Detector, FlowDetect};
@@ -10,6 +11,7 @@ use crate::flow::{
     first_sender_is_client, tcp, AppProto, Ends, FlowKey, TcpState, TO_CLIENT, TO_SERVER,
 };
 use crate::host::obs::{MediaObs, Usage};
+use crate::model::record::EvidenceRef;
 use crate::output::eve::{alert_from, Finding, FlowRecord};
 use crate::output::Event;
 use crate::telemetry::{EndReason, WorkerStats};
@@ -78,6 +80,8 @@ pub struct Worker {
     now: u64,
     findings: Vec<Finding>,
     id_state: ahash::RandomState,
+    /// Packet evidence (`[evidence]` on).
+    evidence: Option<Tap>,
 }
 
 impl Worker {
@@ -99,6 +103,21 @@ impl Worker {
             now: 0,
             findings: Vec::new(),
             id_state: ahash::RandomState::with_seeds(11, 12, 13, 14),
+            evidence: None,
+        }
+    }
+
+    /// Keep packets for evidence (`[evidence]` on).
+    pub fn with_evidence(mut self, tap: Tap) -> Worker {
+        self.evidence = Some(tap);
+        self
+    }
+
+    /// The link type (`LINKTYPE_`) of the packets handed in next (the evidence files').
+    #[inline]
+    pub fn set_link(&mut self, link: u16) {
+        if let Some(t) = &mut self.evidence {
+            t.link = link;
         }
     }
 
@@ -106,14 +125,23 @@ impl Worker {
         &mut self.detector
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn end_flow(
         sink: &mut EventSink,
         stats: &WorkerStats,
         detector: &Detector,
+        tap: &mut Option<Tap>,
         key: &FlowKey,
         f: &mut Flow,
         reason: EndReason,
     ) {
+        if let Some(t) = tap {
+            if reason == EndReason::ActiveTimeout {
+                t.sweep(key, f);
+            } else {
+                t.end(key, f);
+            }
+        }
         stats.flows_ended[reason as usize].inc();
         if reason != EndReason::ActiveTimeout {
             if f.app_proto == AppProto::Unknown {
@@ -230,10 +258,16 @@ impl Worker {
         }
         if self.table.sweep_due(self.now) {
             let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
+            let tap = &mut self.evidence;
             let now = self.now;
             self.table.expire(now, |k, f, r| match r {
-                Some(r) => Self::end_flow(sink, stats, det, k, f, r),
-                None => Self::progress(sink, stats, det, now, k, f),
+                Some(r) => Self::end_flow(sink, stats, det, tap, k, f, r),
+                None => {
+                    if let Some(t) = tap {
+                        t.sweep(k, f);
+                    }
+                    Self::progress(sink, stats, det, now, k, f)
+                }
             });
             stats.flows_active.set(self.table.len() as u64);
             // At least once a second of packet time, whatever is pending goes out.
@@ -301,6 +335,7 @@ impl Worker {
                             &mut self.sink,
                             &self.stats,
                             &self.detector,
+                            &mut self.evidence,
                             key,
                             &mut old,
                             EndReason::Reuse,
@@ -311,6 +346,7 @@ impl Worker {
         }
 
         let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
+        let tap = &mut self.evidence;
         let id_state = &self.id_state;
         let make = || {
             let sender_is_client =
@@ -336,7 +372,7 @@ impl Worker {
             }
         };
         let (flow, new) = self.table.get_or_insert(key, ts, make, |k, f, r| {
-            Self::end_flow(sink, stats, det, k, f, r)
+            Self::end_flow(sink, stats, det, tap, k, f, r)
         });
         if new {
             stats.flows_created.inc();
@@ -355,6 +391,9 @@ impl Worker {
         }
         if is_tcp {
             tcp::update(flow, dir, info.tcp_flags, info.payload_len);
+        }
+        if let Some(t) = &mut self.evidence {
+            t.packet(key, flow, new, (ts, wire_len, data));
         }
         if info.payload_len > 0 && !flow.detect.done {
             let payload = info.payload(data);
@@ -383,8 +422,19 @@ impl Worker {
                 for f in self.findings.drain(..) {
                     let e = Ends::of(key, flow.client_is_lo);
                     let direction = self.home.direction(key.v6, &e.client, &e.server);
-                    let rec = alert_from(key, flow, ts, direction, f);
+                    let mut rec = alert_from(key, flow, ts, direction, f);
+                    if let Some(t) = &mut self.evidence {
+                        let at = (ts, wire_len, data);
+                        rec.evidence = t
+                            .alert(&rec.tuple.community_id, key, flow, at)
+                            .map(|(pcap, packets)| EvidenceRef { pcap, packets });
+                    }
                     self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
+                }
+            }
+            if flow.detect.done {
+                if let Some(t) = &mut self.evidence {
+                    t.classified(key, flow);
                 }
             }
         }
@@ -412,8 +462,9 @@ impl Worker {
     /// Write out every open flow (end of capture or shutdown).
     pub fn finish(&mut self) {
         let (sink, stats, det) = (&mut self.sink, &*self.stats, &self.detector);
+        let tap = &mut self.evidence;
         self.table
-            .drain(|k, f, r| Self::end_flow(sink, stats, det, k, f, r));
+            .drain(|k, f, r| Self::end_flow(sink, stats, det, tap, k, f, r));
         self.stats.flows_active.set(0);
         self.sink.flush(&self.stats);
     }

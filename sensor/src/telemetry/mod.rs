@@ -189,6 +189,28 @@ pub struct AlertmanagerStats {
     pub active: SharedCtr,
 }
 
+/// Bounded `reason` label of `spanwatch_evidence_dropped_packets_total` (listed in [`names`]).
+pub const EVIDENCE_DROP_REASONS: [&str; 4] = ["queue_full", "memory", "budget", "write_error"];
+pub const EVIDENCE_QUEUE_FULL: usize = 0;
+pub const EVIDENCE_MEMORY: usize = 1;
+pub const EVIDENCE_BUDGET: usize = 2;
+pub const EVIDENCE_WRITE_ERROR: usize = 3;
+
+/// Packet evidence (output/evidence): written by the workers (drops) and the writer.
+#[derive(Debug, Default)]
+pub struct EvidenceStats {
+    /// pcap files started.
+    pub files: SharedCtr,
+    /// Packets written to files.
+    pub packets: SharedCtr,
+    /// Files deleted to hold the disk budget.
+    pub deleted: SharedCtr,
+    /// Bytes of the directory's pcap files.
+    pub disk_bytes: SharedCtr,
+    /// Packets not written, by [`EVIDENCE_DROP_REASONS`].
+    pub dropped: [SharedCtr; 4],
+}
+
 /// Everything a scrape reads.
 pub struct Telemetry {
     pub capture: Arc<CaptureStats>,
@@ -197,6 +219,8 @@ pub struct Telemetry {
     pub alertmanager: Arc<AlertmanagerStats>,
     /// The Redis and syslog sinks (output/sink).
     pub sinks: Arc<SinkStats>,
+    /// Packet evidence (`[evidence]`).
+    pub evidence: Arc<EvidenceStats>,
     pub rules_loaded: SharedCtr,
     pub reloads_ok: SharedCtr,
     pub reloads_failed: SharedCtr,
@@ -215,6 +239,7 @@ impl Telemetry {
             output: Arc::default(),
             alertmanager: Arc::default(),
             sinks: Arc::default(),
+            evidence: Arc::default(),
             rules_loaded: SharedCtr::default(),
             reloads_ok: SharedCtr::default(),
             reloads_failed: SharedCtr::default(),

@@ -168,7 +168,10 @@ fn app_protos() -> Vec<&'static str> {
         .collect()
 }
 
-// ---- the families, in the order of the exposition
+// ---- the families, in the order of the exposition (packet evidence's in `evidence`)
+
+#[path = "names_evidence.rs"]
+pub mod evidence;
 
 pub const BUILD_INFO: Metric = Metric {
     name: "spanwatch_build_info",
@@ -542,6 +545,11 @@ pub static CATALOGUE: &[&Metric] = &[
     &EVE_OUTPUT_RECORDS_TOTAL,
     &EVE_OUTPUT_DROPPED_RECORDS_TOTAL,
     &EVE_OUTPUT_ERRORS_TOTAL,
+    &evidence::FILES_TOTAL,
+    &evidence::PACKETS_TOTAL,
+    &evidence::DROPPED_PACKETS_TOTAL,
+    &evidence::FILES_DELETED_TOTAL,
+    &evidence::DISK_BYTES,
     &REMOTE_ACCESS_SESSIONS_TOTAL,
     &REMOTE_ACCESS_SESSIONS_ACTIVE,
     &ALERTMANAGER_NOTIFICATIONS_TOTAL,

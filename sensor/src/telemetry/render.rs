@@ -169,6 +169,22 @@ impl Telemetry {
             ));
         }
         {
+            use names::evidence::*;
+            let ev = &self.evidence;
+            v.push(counter1(&FILES_TOTAL, ev.files.get()));
+            v.push(counter1(&PACKETS_TOTAL, ev.packets.get()));
+            v.push(counter(
+                &DROPPED_PACKETS_TOTAL,
+                super::EVIDENCE_DROP_REASONS
+                    .iter()
+                    .zip(&ev.dropped)
+                    .map(|(r, c)| (vec![r.to_string()], c.get()))
+                    .collect(),
+            ));
+            v.push(counter1(&FILES_DELETED_TOTAL, ev.deleted.get()));
+            v.push(gauge1(&DISK_BYTES, ev.disk_bytes.get() as f64));
+        }
+        {
             let m = o.ra_sessions.lock().unwrap_or_else(|e| e.into_inner());
             v.push(counter(
                 &REMOTE_ACCESS_SESSIONS_TOTAL,

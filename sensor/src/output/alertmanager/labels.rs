@@ -114,6 +114,10 @@ pub fn annotations_of(a: &AlertRecord, sensor: &str) -> Labels {
     if !evidence.is_empty() {
         n.insert("evidence".into(), evidence.join("; "));
     }
+    if let Some(e) = &a.evidence {
+        // the flow's packets: a file in the sensor's evidence.directory
+        n.insert("pcap".into(), e.pcap.clone());
+    }
     n
 }
 

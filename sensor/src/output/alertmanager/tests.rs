@@ -886,3 +886,17 @@ fn a_flow_that_ends_while_its_alert_is_queued_is_one_message_and_the_same_alert(
     assert!(folded.active.is_empty() && apart.active.is_empty());
     drop(h);
 }
+
+#[test]
+fn the_evidence_file_is_an_annotation() {
+    let mut a = vnc_alert(7, 1_000);
+    assert!(!annotations_of(&a, "s").contains_key("pcap"));
+    let name = crate::output::evidence::file_name(&a.tuple.community_id);
+    a.evidence = Some(crate::model::record::EvidenceRef {
+        pcap: name.clone(),
+        packets: 4,
+    });
+    let n = annotations_of(&a, "s");
+    assert_eq!(n.get("pcap"), Some(&name));
+    assert!(name.starts_with("1_") && name.ends_with("=.pcap"), "{name}");
+}
