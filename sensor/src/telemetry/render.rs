@@ -16,6 +16,14 @@ impl Telemetry {
     pub fn families(&self) -> Vec<MetricFamily> {
         let c = &self.capture;
         let o = &self.output;
+        let ifaces = self.interfaces.get().map(|v| &v[..]).unwrap_or(&[]);
+        let by_iface = |ctrs: &[Ctr; MAX_INTERFACES]| -> Vec<(Labels, u64)> {
+            ifaces
+                .iter()
+                .zip(ctrs)
+                .map(|(n, c)| (vec![n.clone()], c.get()))
+                .collect()
+        };
         let mut v = Vec::new();
         v.push(gauge(
             &BUILD_INFO,
@@ -36,14 +44,6 @@ impl Telemetry {
             c.iface_drops.get(),
         ));
         v.push(counter1(&QUEUE_DROPPED_PACKETS_TOTAL, c.queue_drops.get()));
-        let ifaces = self.interfaces.get().map(|v| &v[..]).unwrap_or(&[]);
-        let by_iface = |ctrs: &[Ctr; MAX_INTERFACES]| -> Vec<(Labels, u64)> {
-            ifaces
-                .iter()
-                .zip(ctrs)
-                .map(|(n, c)| (vec![n.clone()], c.get()))
-                .collect()
-        };
         v.push(counter(
             &CAPTURE_INTERFACE_PACKETS_TOTAL,
             by_iface(&c.iface_packets),
