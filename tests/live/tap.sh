@@ -61,7 +61,7 @@ compare_with_replay() {
     "$SPANWATCH_BIN" --config "$WORK/$what.toml" replay --workers 1 --eve "$WORK/replay-$what.json" -q "$REC_FILE" \
       >"$WORK/replay-$what.log" 2>&1 || fail "spanwatch replay of the recording failed"
     check "$what: one flow record per session with both directions' counters (= the replay of the link's recording)" \
-      python3 "$LIVE_DIR/flows_equal.py" "$live" "$WORK/replay-$what.json" 12
+      python3 "$LIVE_DIR/flows_equal.py" "$live" "$WORK/replay-$what.json" 12 $B4
     no_one_way() { ! python3 "$LIVE_DIR/eve.py" any "$1" "r.get('event_type')=='flow' and r.get('proto')=='TCP' and (r['flow']['pkts_toserver']==0 or r['flow']['pkts_toclient']==0)"; }
     check "$what: no TCP flow record with packets one way only" no_one_way "$live"
   else
@@ -87,6 +87,9 @@ tick_ms = 100
 CFG
   SW_IFACE=tap1-s,tap2-s start_spanwatch --config "$WORK/$method.toml" --workers 2
   record_start 100000 262144
+  # tcpdump may say "listening" a moment before it records: ping until a packet is in its file
+  rec_ready() { in_a ping -c1 -W1 -q $B4 >/dev/null 2>&1; [ "$(stat -c %s "$REC_FILE" 2>/dev/null || echo 0)" -gt 24 ]; }
+  wait_for 10 rec_ready || log "tcpdump has recorded nothing after 10 s of pings"
   traffic
   record_stop
   check "$method: packets counted on each interface of the TAP" wait_for 10 per_iface
