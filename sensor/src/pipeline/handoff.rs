@@ -209,3 +209,71 @@ impl Handoff {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+
+    fn info(encap: u16, last_octet: u8) -> PacketInfo {
+        let mut i = PacketInfo {
+            proto: 17,
+            sport: 40000,
+            dport: 53,
+            encap: Encap(encap),
+            ..Default::default()
+        };
+        i.src[..4].copy_from_slice(&[10, 0, 0, last_octet]);
+        i.dst[..4].copy_from_slice(&[10, 0, 1, 1]);
+        i
+    }
+
+    #[test]
+    fn only_tunnels_the_kernel_cannot_see_through_are_handed_over() {
+        assert!(!tunnelled(&info(0, 1)));
+        assert!(!tunnelled(&info(Encap::VLAN | Encap::QINQ, 1)));
+        for bit in [
+            Encap::GRE,
+            Encap::ERSPAN,
+            Encap::VXLAN,
+            Encap::MPLS,
+            Encap::GENEVE,
+        ] {
+            assert!(tunnelled(&info(bit | Encap::VLAN, 1)));
+        }
+    }
+
+    #[test]
+    fn a_full_queue_is_a_counted_drop_and_the_owner_keeps_its_own() {
+        let mut x = Exchange::new(2, 0).unwrap();
+        let mut h0 = x.take(0).unwrap();
+        let _h1 = x.take(1).unwrap();
+        assert!(x.take(0).is_none(), "each end is taken once");
+        let stats = CaptureStats::default();
+        let data = [0u8; 60];
+        let p = RawPacket {
+            ts_ns: 1,
+            wire_len: 60,
+            linktype: LinkType::Ethernet,
+            data: &data,
+        };
+        // a flow worker 1 owns, and one worker 0 owns
+        let owner = |i: &PacketInfo| FlowKey::of(i).0.shard_hash() % 2;
+        let theirs = (1..=255)
+            .map(|o| info(Encap::VXLAN, o))
+            .find(|i| owner(i) == 1);
+        let ours = (1..=255)
+            .map(|o| info(Encap::VXLAN, o))
+            .find(|i| owner(i) == 0);
+        let (theirs, ours) = (theirs.unwrap(), ours.unwrap());
+        assert!(!h0.take(&stats, &p, &ours));
+        // The inbox holds 4 parcels of 64 packets; the fifth and sixth are dropped, counted,
+        // and the reader never waits.
+        for _ in 0..6 * PARCEL {
+            assert!(h0.take(&stats, &p, &theirs));
+        }
+        h0.flush(&stats);
+        assert_eq!(stats.handoff.get(), 4 * PARCEL as u64);
+        assert_eq!(stats.queue_drops.get(), 2 * PARCEL as u64);
+    }
+}
