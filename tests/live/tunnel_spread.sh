@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# A tunnelled span feed spreads over the workers by its inner flows: the namespaces talk
+# A tunnelled span feed spreads over the workers by its inner flows. First the namespaces talk
 # through a VXLAN tunnel (UDP 4789, one fixed outer source port, so every packet on the link
 # has the same outer tuple and the kernel's fanout hash sends all of them to one worker).
 # `run --workers 2` on the link (AF_PACKET) hands each tunnelled packet whose inner flow
 # another worker owns to that worker: /metrics shows packets handed over, both workers
 # carrying a good share of the packets, no hand-off drop, and the flow records (the inner
-# sessions) equal those of a replay of tcpdump's recording of the same link.
+# sessions) equal those of a replay of tcpdump's recording of the same link. Then an ERSPAN
+# type II feed (GRE 0x88BE with sequence numbers, crafted raw in swb: no erspan device needed)
+# of 64 inner UDP conversations: the same checks.
 . "$(dirname "$0")/lib.sh"
 live_init tunnel_spread python3 curl tcpdump iproute2
 live_netns
@@ -103,6 +105,66 @@ if [ -s "${REC_FILE:-}" ]; then
     >"$WORK/replay.log" 2>&1 || fail "spanwatch replay of the recording failed"
   check "live flow records and alerts (2 workers, hand-off) = those of the replay of tcpdump's recording" \
     python3 "$LIVE_DIR/flows_equal.py" "$live_eve" "$WORK/replay.json" 24 $B4
+else
+  fail "tcpdump recorded nothing"
+fi
+
+# --- ERSPAN type II: a switch's mirror session to a collector address that is not swa's (the
+# frames reach veth-a and go no further), 64 inner UDP conversations of 3 packets each way.
+cat >"$WORK/erspan.py" <<'PY'
+import socket, struct, sys
+dst_mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+src_mac = bytes.fromhex(sys.argv[2].replace(":", ""))
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF); s += s >> 16
+    return ~s & 0xFFFF
+def ipv4(src, dst, proto, payload, ident=0):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0x4000, 64, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("veth-b", 0))
+seq = 0
+for c in range(64):
+    client, cport = "10.55.0.%d" % (c + 1), 30000 + c
+    for i in range(3):
+        for (a, ap, b, bp) in ((client, cport, "10.55.1.1", 5353), ("10.55.1.1", 5353, client, cport)):
+            payload = b"erspan %d %d" % (c, i)
+            udp = struct.pack("!HHHH", ap, bp, 8 + len(payload), 0) + payload
+            inner = b"\x02\x00\x00\x00\x01\x01" + b"\x02\x00\x00\x00\x01\x02" + b"\x08\x00" + ipv4(a, b, 17, udp)
+            seq += 1
+            gre = struct.pack("!HHI", 0x1000, 0x88BE, seq)
+            ers = struct.pack("!HHI", (1 << 12) | 0, (0 << 13) | 123, 7)
+            outer = ipv4(sys.argv[3], "10.77.0.9", 47, gre + ers + inner, seq & 0xFFFF)
+            s.send(dst_mac + src_mac + b"\x08\x00" + outer)
+PY
+start_spanwatch --config "$WORK/spanwatch.toml" --workers 2
+record_start 100000 262144
+wait_for 10 rec_ready || log "tcpdump has recorded nothing after 10 s of pings"
+in_b python3 "$WORK/erspan.py" "$mac_a" "$mac_b" $B4 || fail "sending ERSPAN frames"
+record_stop
+check "ERSPAN: both workers carried a share of the mirrored flows" spread
+check "ERSPAN: packets were handed to the worker of their inner flow" \
+  m 'spanwatch_capture_handoff_packets_total' 50
+check "ERSPAN: 384 mirrored packets decoded" \
+  m 'spanwatch_encapsulated_packets_total{encap="erspan"}' 384
+live_eve=$EVE.$SW_RUNS
+stop_spanwatch
+if [ -s "${REC_FILE:-}" ]; then
+  "$SPANWATCH_BIN" --config "$WORK/spanwatch.toml" replay --workers 1 --eve "$WORK/replay-erspan.json" -q "$REC_FILE" \
+    >"$WORK/replay-erspan.log" 2>&1 || fail "spanwatch replay of the recording failed"
+  check "ERSPAN: 64 inner conversations as flow records, 3 packets each way" \
+    python3 - "$live_eve" "$WORK/replay-erspan.json" <<'PY'
+import json, sys
+flows = [json.loads(l) for l in open(sys.argv[1])]
+inner = [r for r in flows if r.get("event_type") == "flow" and r.get("dest_ip") == "10.55.1.1"
+         and r["flow"]["pkts_toserver"] == 3 and r["flow"]["pkts_toclient"] == 3]
+print(f"    {len(inner)} inner conversations with 3 packets each way")
+sys.exit(0 if len(inner) == 64 else 1)
+PY
+  check "ERSPAN: live flow records = those of the replay of tcpdump's recording" \
+    python3 "$LIVE_DIR/flows_equal.py" "$live_eve" "$WORK/replay-erspan.json" 0 $B4
 else
   fail "tcpdump recorded nothing"
 fi
