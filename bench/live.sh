@@ -3,13 +3,19 @@
 # network namespace of its own) into `spanwatch run` capturing the other end, with the default
 # settings; the sensor's CPU time per packet and its context switches, read from /proc.
 #
-# usage: sudo bench/live.sh [--packets N] [--seed S] [--pps R] [--immediate] [--no-build]
+# usage: sudo bench/live.sh [--packets N] [--seed S] [--pps R] [--immediate] [--workers "1 2"]
+#                           [--vxlan] [--no-build]
 #
 #   --packets N   packets in the synthetic capture (default 300000; the file is shared with run.sh)
 #   --seed S      generator seed (default 1)
 #   --pps R       send at R packets/s (default: as fast as tcpreplay can, --topspeed)
 #   --immediate   also measure libpcap (`capture.method = "pcap"`), batched and with
 #                 `capture.immediate = true` (one wake-up a packet), beside the default (AF_PACKET)
+#   --workers L   measure AF_PACKET with each number of workers in the list L (default: the
+#                 default settings only, whose workers follow the cores)
+#   --vxlan       send the capture inside VXLAN (UDP 4789, one outer tuple for every packet, as a
+#                 tunnelled span feed): the kernel's fanout puts it all on one worker, and the
+#                 workers hand packets to the worker of their inner flow
 #   --no-build    use the release binary already built
 #
 # Needs root (network namespaces), tcpreplay (Debian: tcpreplay), iproute2, curl, python3 and
@@ -22,15 +28,17 @@
 # involuntary, all threads, /proc/PID/task/*/status) per 1000 packets.
 set -euo pipefail
 
-PACKETS=300000 SEED=1 PPS="" IMMEDIATE=0 BUILD=1
+PACKETS=300000 SEED=1 PPS="" IMMEDIATE=0 BUILD=1 WORKERS="" VXLAN=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --packets) PACKETS=${2:?}; shift 2 ;;
         --seed) SEED=${2:?}; shift 2 ;;
         --pps) PPS=${2:?}; shift 2 ;;
         --immediate) IMMEDIATE=1; shift ;;
+        --workers) WORKERS=${2:?}; shift 2 ;;
+        --vxlan) VXLAN=1; shift ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/live.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -57,6 +65,40 @@ PCAP=$OUT/synthetic-p$PACKETS-s$SEED.pcap
 if [ ! -s "$PCAP" ]; then
     say "generating $PCAP"
     nice python3 "$SHARED/gen_bench_pcap.py" "$PCAP" --packets "$PACKETS" --seed "$SEED" >&2
+fi
+
+if [ "$VXLAN" = 1 ]; then
+    VX=${PCAP%.pcap}-vxlan.pcap
+    if [ ! -s "$VX" ]; then
+        say "wrapping it in VXLAN: $VX"
+        # each frame behind Ethernet / IPv4 10.88.0.1 -> 10.88.0.2 / UDP 4789 -> 4789 / VXLAN 42
+        nice python3 - "$PCAP" "$VX" <<'PY'
+import struct, sys
+src, dst = open(sys.argv[1], "rb"), open(sys.argv[2], "wb")
+head = src.read(24)
+end = "<" if head[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+dst.write(head)
+def csum(b):
+    s = sum(struct.unpack("!10H", b))
+    s = (s >> 16) + (s & 0xFFFF); s += s >> 16
+    return ~s & 0xFFFF
+while True:
+    rec = src.read(16)
+    if len(rec) < 16:
+        break
+    ts, us, incl, orig = struct.unpack(end + "IIII", rec)
+    frame = src.read(incl)
+    udp_len = 8 + 8 + len(frame)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0x4000, 64, 17, 0,
+                     bytes([10, 88, 0, 1]), bytes([10, 88, 0, 2]))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    outer = (b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip
+             + struct.pack("!HHHH", 4789, 4789, udp_len, 0) + struct.pack("!II", 0x08000000, 42 << 8))
+    dst.write(struct.pack(end + "IIII", ts, us, len(outer) + len(frame), len(outer) + orig))
+    dst.write(outer + frame)
+PY
+    fi
+    PCAP=$VX
 fi
 
 SUF="$$$RANDOM"; SUF=${SUF:0:8}
@@ -124,10 +166,14 @@ measure() {
     local p1 c1 x1 d1 s1
     p1=$(metric spanwatch_packets_total); c1=$(cpu_ns $SW); x1=$(ctx $SW); s1=$(stat_ns $SW)
     d1=$(metric spanwatch_capture_kernel_dropped_packets_total)
-    kill -TERM "$SW"; wait "$SW" 2>/dev/null || true; SW=""
     local sent pps
     sent=$(awk '/Successful packets:/ { print $3 }' "$WORK/$name.tcpreplay")
     pps=$(grep -o 'Rated: [^,]*, [^,]*, [0-9.]* pps' "$WORK/$name.tcpreplay" | awk '{ print $(NF-1) }')
+    local w0 w1 hand
+    w0=$(metric 'spanwatch_worker_packets_total{worker="0"}'); w1=$(metric 'spanwatch_worker_packets_total{worker="1"}')
+    hand=$(metric spanwatch_capture_handoff_packets_total)
+    say "$name: worker packets ${w0:-?} / ${w1:--}, handed over ${hand:-0}, queue drops $(metric spanwatch_queue_dropped_packets_total)"
+    kill -TERM "$SW"; wait "$SW" 2>/dev/null || true; SW=""
     local seen=$((p1 - p0)) cpu=$((c1 - c0)) sw=$((x1 - x0)) drops=$((d1 - d0))
     local line
     line=$(python3 -c "
@@ -137,7 +183,11 @@ print(f'| $name | ${sent:-?} | {seen} | $drops | ${pps:-?} | {cpu / 1e9:.2f} | {
     RESULTS+=("$line")
 }
 
-measure default ""
+if [ -n "$WORKERS" ]; then
+    for n in $WORKERS; do measure "af_packet-$n" "$(printf '[sensor]\nworkers = %s\n' "$n")"; done
+else
+    measure default ""
+fi
 # capture.immediate is libpcap's: measure it, and libpcap's batched path beside it
 if [ "$IMMEDIATE" = 1 ]; then
     measure pcap $'[capture]\nmethod = "pcap"\n'

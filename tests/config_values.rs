@@ -402,11 +402,12 @@ fn sighup_reloads_off_the_control_thread_and_names_keys_that_need_a_restart() {
         metric("spanwatch_config_reloads_total{result=\"partial\"}").as_deref(),
         Some("0")
     );
-    // Change keys that need a restart, and the rules folder (which reloads).
+    // Change keys that need a restart, and the rules folder (which reloads). 9 workers: more
+    // than the default sensor.max_workers, so never what workers = 0 started.
     std::fs::write(
         &cfg,
         format!(
-            "{base}[sensor]\nworkers = 3\nhome_net = [\"10.9.0.0/16\"]\n[rules]\ndir = {:?}\n",
+            "{base}[sensor]\nworkers = 9\nhome_net = [\"10.9.0.0/16\"]\n[rules]\ndir = {:?}\n",
             rules.to_str().unwrap()
         ),
     )

@@ -257,6 +257,17 @@ def build():
             [(f"sum by (result) (increase(spanwatch_config_reloads_total{sel()}[{RI}]))", "{{result}}")], w=8, h=6)
     b.panel("table", "Build info",
             [(f"spanwatch_build_info{sel()}", "")], w=24, h=5, instant=True, fmt="table", options={"showHeader": True})
+    b.panel("timeseries", "AF_PACKET ring fill by worker",
+            [(f"spanwatch_capture_ring_fill_ratio{sel()}", "{{instance}} worker {{worker}}"),
+             (f"sum by (instance) (rate(spanwatch_capture_ring_freezes_total{sel()}[{RI}]))", "{{instance}} ring freezes/s")],
+            w=12, h=6, unit="percentunit",
+            description="Share of each worker's ring waiting to be read at the last tick: near 1, the kernel drops next (raise capture.ring_blocks or add workers).")
+    b.panel("timeseries", "Capture by interface",
+            [(f"rate(spanwatch_capture_packets_per_interface_total{sel()}[{RI}])", "{{instance}} {{interface}}"),
+             (f"rate(spanwatch_capture_kernel_dropped_packets_per_interface_total{sel()}[{RI}])", "{{instance}} {{interface}} kernel drops"),
+             (f"sum by (instance) (rate(spanwatch_capture_handoff_packets_total{sel()}[{RI}]))", "{{instance}} tunnelled, handed over")],
+            w=12, h=6, unit="pps",
+            description="Packets and kernel drops per capture interface (the two halves of a TAP should be about even); tunnelled packets handed to the worker of their inner flow.")
 
     # Stat colours for the reload gauge: 0 is bad.
     for p in b.panels:

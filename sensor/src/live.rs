@@ -18,10 +18,15 @@ use std::sync::Arc;
 /// status 2 before anything is opened, then the live capture.
 pub fn run(mut cfg: Config, shared: Arc<Shared>, common: Common, flags: RunFlags) -> ExitCode {
     flags.apply(&mut cfg);
-    let Some(iface) = cfg.capture.interface.clone() else {
+    let ifaces = cfg.capture.interfaces();
+    if ifaces.is_empty() {
         eprintln!("spanwatch: run needs --interface (or capture.interface in the config)");
         return ExitCode::from(2);
-    };
+    }
+    if let Err(e) = cfg.capture.validate() {
+        eprintln!("spanwatch: configuration: {e}");
+        return ExitCode::from(2);
+    }
     // Mistakes in the configuration end the start with status 2 before anything
     // is opened; a lack of privileges is found when the capture opens (status 1).
     if let Some(u) = &cfg.sensor.user {
@@ -30,13 +35,15 @@ pub fn run(mut cfg: Config, shared: Arc<Shared>, common: Common, flags: RunFlags
             return ExitCode::from(2);
         }
     }
-    if let Err(e) = check_interface(&iface) {
-        eprintln!("spanwatch: {e}");
-        return ExitCode::from(2);
+    for iface in &ifaces {
+        if let Err(e) = check_interface(iface) {
+            eprintln!("spanwatch: {e}");
+            return ExitCode::from(2);
+        }
     }
     let quiet = common.quiet;
     let reload = Reloader { common, flags };
-    run_live(cfg, shared, iface, quiet, reload)
+    run_live(cfg, shared, ifaces, quiet, reload)
 }
 
 /// The user's uid and gid from the password database.
@@ -118,6 +125,8 @@ impl Reloader {
         let new = match load_config(&self.common) {
             Ok(mut c) => {
                 self.flags.apply(&mut c);
+                // as Sensor::new resolved the running one's, so 0 is not "changed"
+                c.sensor.workers = c.sensor.workers_for(true);
                 c
             }
             Err(e) => return fail(&e),
@@ -153,12 +162,15 @@ impl Reloader {
 fn run_live(
     cfg: Config,
     shared: Arc<Shared>,
-    iface: String,
+    ifaces: Vec<String>,
     quiet: bool,
     reloader: Reloader,
 ) -> ExitCode {
     let started = std::time::Instant::now();
-    let opts: LiveOptions = cfg.capture.live_options(iface);
+    let opts: Vec<LiveOptions> = ifaces
+        .into_iter()
+        .map(|i| cfg.capture.live_options(i))
+        .collect();
     let listen = cfg.http.listen.clone();
     let limits = control::Limits::from(&cfg.http);
     // The web config (TLS, basic auth) is read and checked before anything starts: a bad

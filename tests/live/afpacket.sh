@@ -150,6 +150,13 @@ counted() {
   [ -n "$cur" ] && [ $(( ${cur%.*} + ${d:-0} )) -ge "$want" ]
 }
 check "every packet that crossed the link was read or counted as dropped" wait_for 10 counted
+starved_metrics() {
+  scrape_metrics "$WORK/starved.prom" || return 1
+  python3 "$LIVE_DIR/eve.py" metric_ge "$WORK/starved.prom" 'spanwatch_capture_kernel_dropped_packets_per_interface_total{interface="veth-a"}' 1000 >/dev/null &&
+    python3 "$LIVE_DIR/eve.py" metric_ge "$WORK/starved.prom" 'spanwatch_capture_ring_freezes_total' 1 >/dev/null &&
+    grep -q '^spanwatch_capture_ring_fill_ratio{worker="1"} ' "$WORK/starved.prom"
+}
+check "the drops by interface, the rings' freezes and each worker's ring fill are in /metrics" wait_for 10 starved_metrics
 log "starved: read $(sw_metric spanwatch_packets_total), dropped $(sw_metric spanwatch_capture_kernel_dropped_packets_total)"
 grep -q "the kernel is dropping packets" "$WORK/spanwatch.$SW_RUNS.log" &&
   pass "the log says when drops start" || fail "no log line when drops started"

@@ -198,11 +198,12 @@ record_stop() {
 
 healthz_ok() { [ "$(ip netns exec "$NS_A" curl -fsS --max-time 1 "http://$SW_LISTEN/healthz" 2>/dev/null)" = ok ]; }
 
-# start_spanwatch [extra args...]: spanwatch run in swa on veth-a; waits for /healthz = ok.
+# start_spanwatch [extra args...]: spanwatch run in swa on veth-a (or on $SW_IFACE, e.g. a
+# comma-separated list); waits for /healthz = ok.
 SW_RUNS=0
 start_spanwatch() {
   SW_RUNS=$((SW_RUNS + 1))
-  ip netns exec "$NS_A" "$SPANWATCH_BIN" run --interface veth-a --eve "$EVE.$SW_RUNS" \
+  ip netns exec "$NS_A" "$SPANWATCH_BIN" run --interface "${SW_IFACE:-veth-a}" --eve "$EVE.$SW_RUNS" \
     --metrics-file "$METRICS.$SW_RUNS" --listen "$SW_LISTEN" "$@" >"$WORK/spanwatch.$SW_RUNS.log" 2>&1 </dev/null &
   SW_PID=$!
   SW_T0=$(date +%s.%N)

@@ -471,17 +471,19 @@ impl AfPacket {
         e
     }
 
-    /// Wait until a block may be ready or `timeout` has passed (whichever is first).
-    pub fn wait(&self, timeout: std::time::Duration) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events: libc::POLLIN | libc::POLLERR,
-            revents: 0,
-        };
-        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        n > 0 && pfd.revents != 0
+    /// The descriptor to wait on (`capture::live::wait_any`): readable when a block is
+    /// ready.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The share of the ring's blocks that the kernel has handed over and the reader not
+    /// yet given back (0.0 to 1.0): how close the socket is to dropping.
+    pub fn fill(&self) -> f64 {
+        let user = (0..self.blocks)
+            .filter(|i| self.block_status(*i).load(Ordering::Relaxed) & libc::TP_STATUS_USER != 0)
+            .count();
+        user as f64 / self.blocks.max(1) as f64
     }
 
     /// The kernel's counts since the last read (`PACKET_STATISTICS` resets them).

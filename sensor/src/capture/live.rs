@@ -10,6 +10,10 @@
 
 use super::{CaptureError, LinkType, RawPacket};
 
+/// The most interfaces one sensor reads (`capture.interface`): the bound of the
+/// `interface` label of the metrics.
+pub const MAX_INTERFACES: usize = 8;
+
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
     pub interface: String,
@@ -147,16 +151,12 @@ impl LiveCapture {
     /// Wait until a packet may be ready or `timeout` has passed (whichever is first).
     /// Returns whether the descriptor said it is readable; a signal ends the wait early.
     pub fn wait(&self, timeout: std::time::Duration) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // round up: a wait of 0.3 ms must not become a busy loop of poll(…, 0)
-        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        n > 0 && pfd.revents != 0
+        wait_any(&[self.fd], timeout)
+    }
+
+    /// The descriptor to wait on ([`wait_any`]).
+    pub fn fd(&self) -> std::os::unix::io::RawFd {
+        self.fd
     }
 
     /// Refresh the 64-bit drop totals from libpcap's counters.
@@ -166,6 +166,27 @@ impl LiveCapture {
             self.iface_drops.update(s.if_dropped);
         }
     }
+}
+
+/// Wait until one of `fds` is readable (or in error) or `timeout` has passed, whichever is
+/// first; whether one was. A signal ends the wait early. At most 16 descriptors are
+/// waited on (a sensor has one per interface and one for its hand-off queue).
+pub fn wait_any(fds: &[std::os::unix::io::RawFd], timeout: std::time::Duration) -> bool {
+    let mut pfds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; 16];
+    let n = fds.len().min(pfds.len());
+    for (p, fd) in pfds.iter_mut().zip(fds) {
+        p.fd = *fd;
+        p.events = libc::POLLIN | libc::POLLERR;
+    }
+    // round up: a wait of 0.3 ms must not become a busy loop of poll(…, 0)
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    // SAFETY: `n` valid pollfds for the duration of the call.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };
+    r > 0
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ impl Config {
         let s = &self.sensor;
         s.validate_name()?;
         check("sensor.workers", s.workers)?;
+        check("sensor.max_workers", s.max_workers)?;
         check("sensor.queue_packets", s.queue_packets)?;
         HomeNet::parse(&s.home_net).map_err(|e| format!("sensor.home_net: {e}"))?;
         crate::host::privacy::Privacy::load(&self.privacy)?;

@@ -13,7 +13,11 @@ pub struct SensorSection {
     /// The sensor's name: the `sensor` label of Alertmanager alerts and the syslog HOSTNAME
     /// (default: the host name), and, when set, the `sensor` field of every EVE record.
     pub name: Option<String>,
+    /// Worker threads; 0 (the default): `run` starts one per core available
+    /// (`std::thread::available_parallelism`) up to `max_workers`, `replay` one.
     pub workers: usize,
+    /// The most workers `workers = 0` starts in `run`.
+    pub max_workers: usize,
     /// Internal networks (CIDR).
     pub home_net: Vec<String>,
     /// Packets a worker queue holds before the capture drops (live) or waits (replay).
@@ -26,7 +30,8 @@ impl Default for SensorSection {
     fn default() -> Self {
         SensorSection {
             name: None,
-            workers: 1,
+            workers: 0,
+            max_workers: 8,
             home_net: DEFAULT_HOME_NET.iter().map(|s| s.to_string()).collect(),
             queue_packets: 65_536,
             user: None,
@@ -50,6 +55,19 @@ impl SensorSection {
         }
         Ok(())
     }
+
+    /// The workers to start: `workers`, or for 0 one per core available up to
+    /// `max_workers` (`live`) or one (a replay: its output is the same with any number, and
+    /// one is what a replay needs to be byte-identical every time).
+    pub fn workers_for(&self, live: bool) -> usize {
+        match self.workers {
+            0 if live => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, self.max_workers.max(1)),
+            0 => 1,
+            n => n,
+        }
+    }
 }
 
 pub const DEFAULT_HOME_NET: [&str; 4] =
@@ -58,6 +76,9 @@ pub const DEFAULT_HOME_NET: [&str; 4] =
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureSection {
+    /// The interface to read, or several (the two halves of a TAP, several span ports):
+    /// a comma-separated string (`"eth1,eth2"`, as `--interface` takes it) or a list.
+    #[serde(deserialize_with = "one_or_list")]
     pub interface: Option<String>,
     pub bpf: Option<String>,
     pub snaplen: i32,
@@ -88,6 +109,20 @@ pub struct CaptureSection {
     pub block_timeout_ms: u32,
 }
 
+/// `capture.interface`: a string, or a list of strings kept as one comma-separated string.
+fn one_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrList {
+        One(String),
+        List(Vec<String>),
+    }
+    Ok(Some(match OneOrList::deserialize(d)? {
+        OneOrList::One(s) => s,
+        OneOrList::List(v) => v.join(","),
+    }))
+}
+
 /// `capture.method`'s default: AF_PACKET where there is one.
 pub const DEFAULT_CAPTURE_METHOD: &str = if cfg!(target_os = "linux") {
     "af_packet"
@@ -115,6 +150,17 @@ impl Default for CaptureSection {
 }
 
 impl CaptureSection {
+    /// The interfaces `capture.interface` names, in its order.
+    pub fn interfaces(&self) -> Vec<String> {
+        self.interface
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
     /// libpcap's options for `interface` (the values are range-checked by
     /// [`Config::validate`], so the buffer size in bytes fits libpcap's `int`).
     pub fn live_options(&self, interface: String) -> crate::capture::live::LiveOptions {
@@ -141,6 +187,21 @@ impl CaptureSection {
 
     /// The checks of the capture keys (numeric ranges in `model::ranges`).
     pub fn validate(&self) -> Result<(), String> {
+        if self.interface.is_some() {
+            let list = self.interfaces();
+            let max = crate::capture::live::MAX_INTERFACES;
+            if list.is_empty() || list.len() > max {
+                return Err(format!(
+                    "capture.interface names {} interfaces (allowed: 1 to {max})",
+                    list.len()
+                ));
+            }
+            for (i, a) in list.iter().enumerate() {
+                if list[..i].contains(a) {
+                    return Err(format!("capture.interface names {a} twice"));
+                }
+            }
+        }
         check("capture.snaplen", self.snaplen)?;
         check("capture.buffer_mib", self.buffer_mib)?;
         check("capture.timeout_ms", self.timeout_ms)?;

@@ -337,3 +337,41 @@ fn home_net_direction() {
     ula[0] = 0xfd;
     assert!(h.contains(true, &ula));
 }
+
+#[test]
+fn workers_zero_follows_the_cores_in_run_up_to_max_workers_and_is_one_in_replay() {
+    let mut c = Config::default();
+    assert_eq!(c.sensor.workers, 0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(c.sensor.workers_for(true), cores.min(8));
+    assert_eq!(c.sensor.workers_for(false), 1);
+    c.sensor.max_workers = 1;
+    assert_eq!(c.sensor.workers_for(true), 1);
+    c.sensor.workers = 3;
+    assert_eq!(
+        (c.sensor.workers_for(true), c.sensor.workers_for(false)),
+        (3, 3)
+    );
+    let e = Config::parse("[sensor]\nmax_workers = 0\n", "x.toml").unwrap_err();
+    assert!(e.0.contains("sensor.max_workers"), "{e}");
+}
+
+#[test]
+fn capture_interface_is_a_string_or_a_list_of_at_most_8() {
+    let c = Config::parse("[capture]\ninterface = [\"eth1\", \"eth2\"]\n", "x.toml").unwrap();
+    assert_eq!(c.capture.interfaces(), ["eth1", "eth2"]);
+    let c = Config::parse("[capture]\ninterface = \"eth1, eth2\"\n", "x.toml").unwrap();
+    assert_eq!(c.capture.interfaces(), ["eth1", "eth2"]);
+    let e = Config::parse("[capture]\ninterface = [\"eth1\", \"eth1\"]\n", "x.toml").unwrap_err();
+    assert!(e.0.contains("capture.interface names eth1 twice"), "{e}");
+    let nine: Vec<String> = (0..9).map(|i| format!("\"e{i}\"")).collect();
+    let e = Config::parse(
+        &format!("[capture]\ninterface = [{}]\n", nine.join(",")),
+        "x.toml",
+    )
+    .unwrap_err();
+    assert!(
+        e.0.contains("capture.interface names 9 interfaces (allowed: 1 to 8)"),
+        "{e}"
+    );
+}

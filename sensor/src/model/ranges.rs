@@ -46,7 +46,8 @@ const NEVER_S: u64 = u32::MAX as u64;
 const DAY: u64 = 86_400;
 
 ranges! {
-    "sensor.workers": 1, 64, "threads";
+    "sensor.workers": 0, 64, "threads (0: one per core, up to max_workers)";
+    "sensor.max_workers": 1, 64, "threads";
     "sensor.queue_packets": 256, 1 << 20, "packets";
     "capture.snaplen": 64, 262_144, "bytes";
     "capture.buffer_mib": 1, 2047, "MiB";

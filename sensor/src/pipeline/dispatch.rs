@@ -321,6 +321,23 @@ impl Dispatch {
         }
     }
 
+    /// A packet decoded and keyed elsewhere (an AF_PACKET worker's hand-off), to the worker
+    /// on this thread.
+    #[inline]
+    pub(super) fn keyed(
+        &mut self,
+        ts: u64,
+        wire_len: u32,
+        data: &[u8],
+        info: &PacketInfo,
+        key: &FlowKey,
+        fwd: bool,
+    ) {
+        if let Dispatch::Inline(w) = self {
+            w.packet(ts, wire_len, data, info, key, fwd);
+        }
+    }
+
     /// Into the batch of the worker that owns the flow (worker threads only): `shard` is
     /// its key's `shard_hash`, `decoded` the headers when the reader decoded them.
     #[inline]

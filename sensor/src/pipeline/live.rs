@@ -5,14 +5,19 @@
 //! (`live_afpacket.rs`).
 
 use super::dispatch::{decode_counted, Dispatch};
+#[cfg(target_os = "linux")]
+use super::handoff::Handoff;
 use super::worker::EventSink;
 use super::Sensor;
-use crate::capture::live::{CaptureMethod, LiveCapture, LiveNext, LiveOptions};
+use crate::capture::live::{
+    wait_any, CaptureMethod, LiveCapture, LiveNext, LiveOptions, MAX_INTERFACES,
+};
 use crate::capture::CaptureError;
 use crate::output::eve::wall_ns;
 use crate::output::{Event, Summary};
 use crate::telemetry::CaptureStats;
 use crossbeam_channel::Sender;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -77,65 +82,142 @@ impl LiveClock {
 /// Packets between two looks at the wall clock while packets keep coming.
 const CLOCK_CHECK_PACKETS: u32 = 64;
 
+/// No hand-off between workers where there is no AF_PACKET.
+#[cfg(not(target_os = "linux"))]
+pub(super) enum Handoff {}
+
+#[cfg(not(target_os = "linux"))]
+impl Handoff {
+    fn fd(&self) -> RawFd {
+        match *self {}
+    }
+    fn take(
+        &mut self,
+        _: &CaptureStats,
+        _: &crate::capture::RawPacket<'_>,
+        _: &crate::decode::PacketInfo,
+    ) -> bool {
+        match *self {}
+    }
+    fn flush(&mut self, _: &CaptureStats) {
+        match *self {}
+    }
+    fn receive(&mut self, _: &mut Dispatch, _: &mut LiveClock) -> usize {
+        match *self {}
+    }
+}
+
 /// A live packet source the loop reads: non-blocking, with a descriptor to wait on.
 pub(super) trait Source {
     fn next(&mut self) -> Result<LiveNext<'_>, CaptureError>;
-    /// Wait until a packet may be ready or `timeout` has passed.
-    fn wait(&self, timeout: std::time::Duration);
-    /// Refresh the drop counters in `stats` (on every tick and at the end).
-    fn drops(&mut self, stats: &CaptureStats);
+    /// The descriptor that is readable when a packet may be ready.
+    fn fd(&self) -> RawFd;
+    /// Add the drops since the last call to `stats` (`i`: the interface's index).
+    fn drops(&mut self, stats: &CaptureStats, i: usize);
+    /// The share of the source's buffer waiting to be read (0 where unknown).
+    fn fill(&self) -> f64 {
+        0.0
+    }
 }
 
-impl Source for LiveCapture {
+/// A libpcap handle, with the drop totals already counted.
+struct Pcap {
+    cap: LiveCapture,
+    kernel: u64,
+    iface: u64,
+}
+
+impl Source for Pcap {
     fn next(&mut self) -> Result<LiveNext<'_>, CaptureError> {
-        LiveCapture::next(self)
+        self.cap.next()
     }
-    fn wait(&self, timeout: std::time::Duration) {
-        LiveCapture::wait(self, timeout);
+    fn fd(&self) -> RawFd {
+        self.cap.fd()
     }
-    fn drops(&mut self, stats: &CaptureStats) {
-        self.refresh_stats();
-        stats.kernel_drops.set(self.kernel_drops.total());
-        stats.iface_drops.set(self.iface_drops.total());
+    fn drops(&mut self, stats: &CaptureStats, i: usize) {
+        self.cap.refresh_stats();
+        let (k, f) = (self.cap.kernel_drops.total(), self.cap.iface_drops.total());
+        stats.kernel_drops.add(k - self.kernel);
+        stats.iface_kernel_drops[i].add(k - self.kernel);
+        stats.iface_drops.add(f - self.iface);
+        (self.kernel, self.iface) = (k, f);
     }
 }
 
-/// One reading thread's loop: until `stop`, read until nothing is ready, then wait on the
-/// descriptor until a packet may be there or the next tick is due. Each tick (every
-/// `tick` of wall time, packets or not) takes the clock to `dispatch`'s workers, then
-/// `on_tick(stats, clock)` (which tells the output thread), and refreshes the drop counters.
+/// One reading thread's loop over its sources (one per interface, read in turn): until
+/// `stop`, read until nothing is ready, then wait on the descriptors until a packet may be
+/// there or the next tick is due. Each tick (every `tick` of wall time, packets or not)
+/// takes the clock to `dispatch`'s workers, refreshes the drop counters, then calls
+/// `on_tick(stats, clock, fill)` (which tells the output thread; `fill`: the fullest
+/// source's buffer). With a `handoff` (AF_PACKET, several workers), tunnelled packets of
+/// another worker's flows go to it, and this worker takes in those handed to it.
 /// Returns the error that ended the loop, if any (not one seen after `stop` was set).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run_loop<S: Source>(
-    src: &mut S,
+    srcs: &mut [S],
     dispatch: &mut Dispatch,
+    mut handoff: Option<&mut Handoff>,
     stats: &CaptureStats,
     clock: &mut LiveClock,
     tick: std::time::Duration,
     stop: &AtomicBool,
-    mut on_tick: impl FnMut(&CaptureStats, u64),
+    mut on_tick: impl FnMut(&CaptureStats, u64, f64),
 ) -> Option<String> {
     let mut next_tick = std::time::Instant::now() + tick;
     let mut since_check = 0u32;
     let mut err = None;
-    while !stop.load(Ordering::Relaxed) {
-        match src.next() {
+    let n = srcs.len().min(MAX_INTERFACES);
+    let mut fds: Vec<RawFd> = srcs[..n].iter().map(|s| s.fd()).collect();
+    if let Some(h) = handoff.as_ref() {
+        fds.push(h.fd());
+    }
+    // the source read now, and how many sources in a row were found empty
+    let (mut cur, mut empty) = (0usize, 0usize);
+    while !stop.load(Ordering::Relaxed) && n > 0 {
+        match srcs[cur].next() {
             Ok(LiveNext::Packet(p)) => {
+                empty = 0;
                 clock.packet(p.ts_ns);
+                stats.iface_packets[cur].inc();
                 if let Some(info) = decode_counted(stats, &p) {
-                    dispatch.packet(stats, &p, &info, None);
+                    let taken = match handoff.as_deref_mut() {
+                        Some(h) => h.take(stats, &p, &info),
+                        None => false,
+                    };
+                    if !taken {
+                        dispatch.packet(stats, &p, &info, None);
+                    }
                 }
                 since_check += 1;
                 if since_check < CLOCK_CHECK_PACKETS {
                     continue;
                 }
                 since_check = 0;
+                // the other interfaces' turn, and the hand-off's
+                cur = (cur + 1) % n;
+                if let Some(h) = handoff.as_deref_mut() {
+                    h.flush(stats);
+                    h.receive(dispatch, clock);
+                }
             }
             Ok(LiveNext::Idle) => {
+                cur = (cur + 1) % n;
+                empty += 1;
+                if empty < n {
+                    continue;
+                }
+                empty = 0;
+                if let Some(h) = handoff.as_deref_mut() {
+                    h.flush(stats);
+                    if h.receive(dispatch, clock) > 0 {
+                        continue;
+                    }
+                }
                 // Nothing to read: off the packet path, the wall clock is cheap here.
                 clock.drained(wall_ns());
                 let now = std::time::Instant::now();
                 if now < next_tick {
-                    src.wait(next_tick - now);
+                    wait_any(&fds, next_tick - now);
                     continue;
                 }
             }
@@ -150,29 +232,51 @@ pub(super) fn run_loop<S: Source>(
         let now = std::time::Instant::now();
         if now >= next_tick {
             next_tick = now + tick;
+            if let Some(h) = handoff.as_deref_mut() {
+                h.flush(stats);
+                h.receive(dispatch, clock);
+            }
             let t = clock.tick();
             dispatch.tick(stats, t);
-            src.drops(stats);
-            on_tick(stats, t);
+            let mut fill = 0f64;
+            for (i, s) in srcs[..n].iter_mut().enumerate() {
+                s.drops(stats, i);
+                fill = fill.max(s.fill());
+            }
+            on_tick(stats, t, fill);
         }
     }
-    src.drops(stats);
+    if let Some(h) = handoff {
+        h.flush(stats);
+    }
+    for (i, s) in srcs[..n].iter_mut().enumerate() {
+        s.drops(stats, i);
+    }
     err
 }
 
-/// Live capture until `stop` is set. The caller serves /metrics from `sensor.tel`.
+/// Live capture until `stop` is set, from every interface of `opts` (one each). The caller
+/// serves /metrics from `sensor.tel`.
 ///
 /// With `capture.method = "af_packet"` (Linux) every worker reads its own socket of one
-/// fanout group; with `"pcap"` one capture thread reads libpcap's handle and shards to the
-/// workers. `ready` runs once the capture is open (privileges may be dropped then).
+/// fanout group per interface; with `"pcap"` one capture thread reads libpcap's handles
+/// and shards to the workers. `ready` runs once the capture is open (privileges may be
+/// dropped then).
 pub fn live(
     sensor: &Sensor,
-    opts: &LiveOptions,
+    opts: &[LiveOptions],
     stop: Arc<AtomicBool>,
     waker: Arc<std::sync::Mutex<Option<pcap::BreakLoop>>>,
     ready: impl FnOnce(),
 ) -> Result<Summary, String> {
-    match opts.method {
+    let Some(first) = opts.first() else {
+        return Err("capture.interface: no interface to read".into());
+    };
+    let _ = sensor
+        .tel
+        .interfaces
+        .set(opts.iter().map(|o| o.interface.clone()).collect());
+    match first.method {
         #[cfg(target_os = "linux")]
         CaptureMethod::AfPacket => super::live_afpacket::live(sensor, opts, stop, ready),
         #[cfg(not(target_os = "linux"))]
@@ -181,19 +285,28 @@ pub fn live(
     }
 }
 
-/// libpcap: this thread reads, decodes and shards to the workers.
+/// libpcap: this thread reads every interface's handle, decodes and shards to the workers.
 fn live_pcap(
     sensor: &Sensor,
-    opts: &LiveOptions,
+    opts: &[LiveOptions],
     stop: Arc<AtomicBool>,
     waker: Arc<std::sync::Mutex<Option<pcap::BreakLoop>>>,
     ready: impl FnOnce(),
 ) -> Result<Summary, String> {
-    let mut cap = LiveCapture::open(opts).map_err(|e| e.to_string())?;
-    if let Ok(mut w) = waker.lock() {
-        *w = Some(cap.breakloop_handle());
+    let mut caps = Vec::with_capacity(opts.len());
+    for o in opts {
+        let cap = LiveCapture::open(o).map_err(|e| e.to_string())?;
+        caps.push(Pcap {
+            cap,
+            kernel: 0,
+            iface: 0,
+        });
+    }
+    if let (Ok(mut w), Some(c)) = (waker.lock(), caps.first_mut()) {
+        *w = Some(c.cap.breakloop_handle());
     }
     ready();
+    let first = &opts[0];
     let tick = std::time::Duration::from_millis(sensor.cfg.capture.tick_ms.max(1));
     let tick_ns = tick.as_nanos() as u64;
     let (etx, out) = sensor.start_output(false, Some(tick))?;
@@ -204,15 +317,16 @@ fn live_pcap(
         false,
         Some(tick_ns),
     );
-    let mut clock = LiveClock::new(LiveClock::lag_for(opts.immediate, opts.timeout_ms));
+    let mut clock = LiveClock::new(LiveClock::lag_for(first.immediate, first.timeout_ms));
     let err = run_loop(
-        &mut cap,
+        &mut caps,
         &mut dispatch,
+        None,
         stats,
         &mut clock,
         tick,
         &stop,
-        |_, t| tick_output(&etx, t),
+        |_, t, _| tick_output(&etx, t),
     );
     dispatch.finish(stats);
     drop(etx);

@@ -22,6 +22,8 @@
 
 mod dispatch;
 mod evidence;
+#[cfg(target_os = "linux")]
+mod handoff;
 mod live;
 #[cfg(target_os = "linux")]
 mod live_afpacket;
@@ -60,7 +62,10 @@ pub struct Sensor {
 }
 
 impl Sensor {
-    pub fn new(cfg: Config, mode: &'static str, detect: Arc<crate::detect::Shared>) -> Sensor {
+    /// `sensor.workers = 0` becomes the number of workers to start
+    /// ([`SensorSection::workers_for`](crate::config::SensorSection::workers_for)).
+    pub fn new(mut cfg: Config, mode: &'static str, detect: Arc<crate::detect::Shared>) -> Sensor {
+        cfg.sensor.workers = cfg.sensor.workers_for(mode == "live");
         let tel = Telemetry::new(cfg.sensor.workers, mode);
         tel.rules_loaded.set(detect.rules_loaded() as u64);
         tel.last_reload_ok.set(1);

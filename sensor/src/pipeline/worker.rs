@@ -326,10 +326,13 @@ impl Worker {
         let is_tcp = info.proto == PROTO_TCP;
         let syn_only = is_tcp && tcp::is_syn_only(info.tcp_flags);
 
-        // A fresh SYN on the tuple of a closed connection starts a new flow.
+        // A fresh SYN on the tuple of a closed connection starts a new flow; one older than
+        // the flow's first packet does not (the two directions of a session read from two
+        // interfaces, a TAP's halves, reach the worker a block at a time: the answers may
+        // come before the SYN).
         if syn_only {
             if let Some(f) = self.table.get_mut(key) {
-                if tcp::reused_by_syn(f) {
+                if tcp::reused_by_syn(f) && ts >= f.start_ns {
                     if let Some(mut old) = self.table.remove(key) {
                         Self::end_flow(
                             &mut self.sink,

@@ -6,6 +6,7 @@
 //! Hot-path counters live in per-thread blocks that only their own thread writes
 //! ([`Ctr::add`] is a plain load+store, no lock prefix); a scrape sums them.
 
+pub use crate::capture::live::MAX_INTERFACES;
 use crate::decode::{Encap, ErrorLayer};
 use crate::proto::registry::AppProto;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -73,8 +74,16 @@ pub struct CaptureStats {
     pub encap: [Ctr; Encap::NAMES.len()],
     pub kernel_drops: Ctr,
     pub iface_drops: Ctr,
-    /// Packets dropped because a worker's queue was full (live capture only).
+    /// Packets dropped because a worker's queue was full (live capture only): the libpcap
+    /// path's queues to the workers, and the AF_PACKET workers' hand-off queues.
     pub queue_drops: Ctr,
+    /// By interface (index in the configured list): packets read, and the kernel's drops.
+    pub iface_packets: [Ctr; MAX_INTERFACES],
+    pub iface_kernel_drops: [Ctr; MAX_INTERFACES],
+    /// AF_PACKET: times a ring froze because it was full (`tp_freeze_q_cnt`).
+    pub ring_freezes: Ctr,
+    /// AF_PACKET: encapsulated packets handed to the worker that owns their inner flow.
+    pub handoff: Ctr,
     /// Latest packet time seen, in nanoseconds.
     pub last_packet_ns: Ctr,
     pub files_read: Ctr,
@@ -103,6 +112,14 @@ impl CaptureStats {
         mv(&self.kernel_drops, &to.kernel_drops);
         mv(&self.iface_drops, &to.iface_drops);
         mv(&self.queue_drops, &to.queue_drops);
+        for (a, b) in self.iface_packets.iter().zip(&to.iface_packets) {
+            mv(a, b);
+        }
+        for (a, b) in self.iface_kernel_drops.iter().zip(&to.iface_kernel_drops) {
+            mv(a, b);
+        }
+        mv(&self.ring_freezes, &to.ring_freezes);
+        mv(&self.handoff, &to.handoff);
         mv(&self.files_read, &to.files_read);
         mv(&self.file_errors, &to.file_errors);
         if self.last_packet_ns.get() > to.last_packet_ns.get() {
@@ -123,6 +140,9 @@ pub struct WorkerStats {
     /// Flow and alert events dropped because the output queue was full.
     pub event_drops: Ctr,
     pub remote_access_active: Ctr,
+    /// AF_PACKET: the share of the worker's ring waiting to be read at the last tick, in
+    /// millionths (the fullest ring, with several interfaces).
+    pub ring_fill_ppm: Ctr,
 }
 
 impl Default for WorkerStats {
@@ -136,6 +156,7 @@ impl Default for WorkerStats {
             flows_by_app_proto: (0..AppProto::COUNT).map(|_| Ctr::default()).collect(),
             event_drops: Ctr::default(),
             remote_access_active: Ctr::default(),
+            ring_fill_ppm: Ctr::default(),
         }
     }
 }
@@ -229,6 +250,9 @@ pub struct Telemetry {
     pub last_reload_ok: SharedCtr,
     pub start_time_s: f64,
     pub mode: &'static str,
+    /// The interfaces a live capture reads, in the configured order (the `interface` label;
+    /// none in a replay). Set once, before the capture starts.
+    pub interfaces: std::sync::OnceLock<Vec<String>>,
 }
 
 impl Telemetry {
@@ -250,6 +274,7 @@ impl Telemetry {
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0),
             mode,
+            interfaces: std::sync::OnceLock::new(),
         })
     }
 }

@@ -228,6 +228,10 @@ pub const QUEUE_DROPPED_PACKETS_TOTAL: Metric = Metric {
     labels: &[],
 };
 
+// The capture's families by interface and ring, and the AF_PACKET hand-off.
+mod capture;
+pub use capture::*;
+
 pub const OUTPUT_DROPPED_EVENTS_TOTAL: Metric = Metric {
     name: "spanwatch_output_dropped_events_total",
     kind: Kind::Counter,
@@ -528,6 +532,11 @@ pub static CATALOGUE: &[&Metric] = &[
     &CAPTURE_KERNEL_DROPPED_PACKETS_TOTAL,
     &CAPTURE_INTERFACE_DROPPED_PACKETS_TOTAL,
     &QUEUE_DROPPED_PACKETS_TOTAL,
+    &CAPTURE_INTERFACE_PACKETS_TOTAL,
+    &CAPTURE_INTERFACE_KERNEL_DROPPED_PACKETS_TOTAL,
+    &CAPTURE_RING_FREEZES_TOTAL,
+    &CAPTURE_RING_FILL_RATIO,
+    &CAPTURE_HANDOFF_PACKETS_TOTAL,
     &OUTPUT_DROPPED_EVENTS_TOTAL,
     &NON_IP_PACKETS_TOTAL,
     &IP_FRAGMENTS_TOTAL,

@@ -16,6 +16,14 @@ impl Telemetry {
     pub fn families(&self) -> Vec<MetricFamily> {
         let c = &self.capture;
         let o = &self.output;
+        let ifaces = self.interfaces.get().map(|v| &v[..]).unwrap_or(&[]);
+        let by_iface = |ctrs: &[Ctr; MAX_INTERFACES]| -> Vec<(Labels, u64)> {
+            ifaces
+                .iter()
+                .zip(ctrs)
+                .map(|(n, c)| (vec![n.clone()], c.get()))
+                .collect()
+        };
         let mut v = Vec::new();
         v.push(gauge(
             &BUILD_INFO,
@@ -36,6 +44,24 @@ impl Telemetry {
             c.iface_drops.get(),
         ));
         v.push(counter1(&QUEUE_DROPPED_PACKETS_TOTAL, c.queue_drops.get()));
+        v.push(counter(
+            &CAPTURE_INTERFACE_PACKETS_TOTAL,
+            by_iface(&c.iface_packets),
+        ));
+        v.push(counter(
+            &CAPTURE_INTERFACE_KERNEL_DROPPED_PACKETS_TOTAL,
+            by_iface(&c.iface_kernel_drops),
+        ));
+        v.push(counter1(&CAPTURE_RING_FREEZES_TOTAL, c.ring_freezes.get()));
+        v.push(gauge(
+            &CAPTURE_RING_FILL_RATIO,
+            self.workers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (vec![i.to_string()], w.ring_fill_ppm.get() as f64 / 1e6))
+                .collect(),
+        ));
+        v.push(counter1(&CAPTURE_HANDOFF_PACKETS_TOTAL, c.handoff.get()));
         v.push(counter1(
             &OUTPUT_DROPPED_EVENTS_TOTAL,
             self.wsum(|w| w.event_drops.get()),

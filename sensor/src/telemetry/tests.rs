@@ -7,6 +7,7 @@ use super::*;
 /// are left out of the text while there are none).
 fn busy() -> Arc<Telemetry> {
     let t = Telemetry::new(2, "replay");
+    t.interfaces.set(vec!["eth1".into()]).unwrap();
     t.capture.packets.add(10);
     t.workers[1].flows_ended[EndReason::Evicted as usize].inc();
     t.output.alerts[category_index("tunnel")][3].inc();
