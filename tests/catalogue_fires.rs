@@ -127,6 +127,12 @@ fn protocol_opening(id: &str) -> Option<Pattern> {
     Some(match id {
         // tinc's meta protocol: the ID request "0 <name> <major>.<minor>\n".
         "tinc" => Pattern::Payload(true, 655, true, b"0 alpha 17.7\n".to_vec()),
+        // PCoIP session data: transport header, ESP SPI and sequence 1, ciphertext.
+        "vmware-horizon" => {
+            let mut d = vec![0x80, 0, 0, 1, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1];
+            d.extend(noise(96, 3));
+            Pattern::Payload(false, 4172, true, d)
+        }
         _ => return None,
     })
 }
@@ -139,8 +145,6 @@ const PORT_HINTS: &[(&str, &str)] = &[
     // frp's control connection (tcp/7000) has no documented clear-text opening; the tunnel
     // detectors own it.
     ("frp", "tunnel-detection hint"),
-    // Until its Blast and PCoIP openings are probed, Horizon is named by ports only.
-    ("vmware-horizon", "VDI ports"),
 ];
 
 fn first_pattern(t: &Tool) -> Pattern {
