@@ -534,7 +534,7 @@ def write_readme(rules: Path, out_tools, dropped, skipped_hand, no_artifact, dro
     r.append("## remote-access.toml\n")
     r.append(
         f"{len(out_tools)} tools from LOLRMM: {with_domains} with LOLRMM's domains, {with_vendor} with "
-        "patterns from the vendor's own documentation (`VENDOR` in the generator, source named in a "
+        "patterns or traits from vendor documentation or public analyses (`VENDOR`, `TRAITS` in the generator, source named in a "
         f"comment above the tool); {len(dropped_tools)} dropped because nothing on the wire can name "
         f"them (below); {len(skipped_hand)} more are described by hand-written files. Every kept "
         "tool has a pattern that can fire, and `tests/catalogue_fires.rs` fires each one. LOLRMM "
@@ -638,7 +638,18 @@ tunnel-services 9130000-; vpn-services 9140000-; resolvers 9150000-; code-hostin
     python3 tools/lolrmm2rules.py --src /path/to/LOLRMM/yaml
 
 The generator reads the ids and domains of the hand-written files first and skips LOLRMM
-tools they describe (see `ALIASES`), and skips domains they already name.
+tools they describe (see `ALIASES`), and skips domains they already name. Three tables of
+the generator complete LOLRMM: `VENDOR` gives a tool whose LOLRMM entry has no usable
+pattern one from the vendor's own documentation, `TRAITS` adds HTTP (`user_agent`,
+`http_server`) and certificate (`cert`) traits to a tool, each with its source written as a
+`# Patterns:` comment above the tool, and `DROP` removes a tool nothing on the wire can name,
+with the reason listed below. It fails when a kept tool has no pattern.
+
+`tests/catalogue_fires.rs` reads every rules file and replays, for each tool, a generated
+flow built from its first pattern (TLS SNI, HTTP User-Agent or `Server`, certificate, ALPN,
+payload on the tool's port), and one flow per HTTP and certificate trait: each must raise the
+tool's own alert (remote-access, rmm, vdi, ikvm, tunnel-service, vpn-service) or name the
+tool as the flow's `app` (the other families).
 """
 
 
