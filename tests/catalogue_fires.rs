@@ -87,6 +87,8 @@ enum Pattern {
     Alpn(String),
     /// (tcp?, port, to_server?, bytes)
     Payload(bool, u16, bool, Vec<u8>),
+    /// The name resolved just before a TLS session without SNI to the answered address.
+    Dns(String),
 }
 
 /// A name that a domain pattern matches: `*.x.y` needs a label in front.
@@ -197,6 +199,19 @@ fn flow(sc: &mut Scene, client: IpAddr, server: IpAddr, p: &Pattern) {
         s.close(sc);
     };
     match p {
+        Pattern::Dns(n) => {
+            let resolver = (IpAddr::from([10, 255, 255, 53]), 53);
+            let IpAddr::V4(a) = server else {
+                unreachable!()
+            };
+            sc.udp((client, 53000), resolver, &dns_query(0x1234, n, 1));
+            sc.udp(
+                resolver,
+                (client, 53000),
+                &dns_response_a(0x1234, n, &[a.octets()]),
+            );
+            tls(sc, None, &[], None)
+        }
         Pattern::Sni(n) => tls(sc, Some(n), &[], None),
         Pattern::Cert(c) => tls(sc, None, &[], Some(c)),
         Pattern::Alpn(a) => tls(sc, None, &[a], None),
@@ -325,6 +340,19 @@ fn every_catalogue_entry_fires_from_its_first_pattern() {
         }
         cases.push((t.clone(), first_pattern(t)));
     }
+    fire_all(&cases);
+}
+
+#[test]
+fn every_domain_fires_from_the_dns_answer_before_the_session() {
+    let cases: Vec<(Tool, Pattern)> = catalogue()
+        .into_iter()
+        .filter_map(|t| {
+            let d = name_of(t.domains.first()?);
+            Some((t, Pattern::Dns(d)))
+        })
+        .collect();
+    assert!(cases.len() > 250, "{} tools with domains", cases.len());
     fire_all(&cases);
 }
 

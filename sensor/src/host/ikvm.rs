@@ -20,7 +20,10 @@
 //!   only evidence. Lantronix (Spider) also makes serial and embedded modules, so its OUI
 //!   only supports another trait.
 //! * The catalogue's `ikvm` entries (rules/ikvm.toml): certificate subjects of the devices'
-//!   web UIs (the server of that flow is the device) and vendor clouds (the client is).
+//!   web UIs (the server of that flow is the device) and the hosts only devices call: PiKVM's
+//!   package repository `files.pikvm.org`, JetKVM's `api.jetkvm.com` (update check and
+//!   cloud), GL.iNet's `glkvm.com` cloud (the client is the device). A person reading a
+//!   vendor's web site is not a device.
 //!
 //! Bounded: at most [`MAX_DEVICES`] devices are remembered (the oldest goes first); each is
 //! announced once while remembered. Sessions to a device are deduplicated by the output's
@@ -40,6 +43,11 @@ const HOSTNAMES: &[(&str, &str)] = &[
     ("jetkvm", "jetkvm"),
     ("glkvm", "glinet-comet"),
 ];
+
+/// Hosts only the devices themselves call (update repositories, device clouds): a client
+/// reaching one is a device. The vendors' web sites (pikvm.org, jetkvm.com …) are read by
+/// people too, and name no device.
+const DEVICE_HOSTS: &[&str] = &["files.pikvm.org", "api.jetkvm.com", "glkvm.com"];
 
 /// MAC OUIs of the boards IP-KVMs are built on → maker.
 const OUIS: &[(&str, &str)] = &[
@@ -190,7 +198,25 @@ fn seen_in(rec: &FlowRecord) -> Option<Seen> {
     let served = evidence
         .iter()
         .any(|v| v.starts_with("tls.cert=") || v.starts_with("http.server="));
-    let addr = if served { e.server } else { e.client };
+    // the names the client asked for (evidence is recorded once identification finished;
+    // the SNI and Host always are)
+    let mut names: Vec<&str> = evidence
+        .iter()
+        .filter_map(|v| v.split_once('=').map(|(_, h)| h))
+        .collect();
+    names.extend(rec.meta.tls.as_ref().and_then(|t| t.sni.as_deref()));
+    names.extend(rec.meta.http.as_ref().and_then(|h| h.hostname.as_deref()));
+    let calls_home = names.iter().any(|h| {
+        let host = h.trim_end_matches('.').to_ascii_lowercase();
+        DEVICE_HOSTS
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    });
+    let addr = match (served, calls_home) {
+        (true, _) => e.server,
+        (false, true) => e.client,
+        (false, false) => return None,
+    };
     Some(Seen {
         v6: e.v6,
         addr,
