@@ -155,6 +155,77 @@ ALLOW = {
     "remoteassistance.support.services.microsoft.com",
 }
 
+# Generated tools that can never fire on the wire (their LOLRMM entry names only
+# placeholders, or a name another entry already owns) and for which no vendor source gives
+# a pattern: dropped, with the reason listed in rules/README.md.
+DROP = {
+    "apple-remote-desktop": "speaks VNC (RFB) on tcp/5900: the VNC alert (9200002) names it; no vendor-run service",
+    "aspia": "self-hosted (router and hosts run by the user); no vendor-run service, no documented wire trait",
+    "basecamp": "project-management SaaS, not a remote-access tool",
+    "crosstec-remote-control": "LAN product with no vendor-run service; no documented wire trait",
+    "deskshare": "self-hosted; no vendor-run service, no documented wire trait",
+    "ericom-connect": "self-hosted; its vendor domain (ericom.com) is ericom-accessnow's, which fires for it",
+    "dev-tunnels-aka-visual-studio-dev-tunnel": "same product as visual-studio-dev-tunnel, which fires for it (*.devtunnels.ms)",
+    "eset-remote-administrator": "self-hosted management server; ESET's cloud names serve all ESET products",
+    "faronics-insight": "LAN classroom product; only a port (tcp/1313), no documented wire trait",
+    "helpbeam": "discontinued; LOLRMM names only a download portal",
+    "landesk": "Ivanti EPM: self-hosted core server; ivanti.com serves all Ivanti products",
+    "laplink-gold": "discontinued; self-hosted, no vendor-run service",
+    "manageengine-rmm-central": "self-hosted; manageengine.com serves all ManageEngine products",
+    "manageengine-servicedesk-plus": "help-desk software, self-hosted; manageengine.com serves all ManageEngine products",
+    "mouse-without-borders": "keyboard/mouse sharing between one user's own PCs on the LAN; only ports (tcp/15100-15101)",
+    "mstsc-exe-microsoft-remote-desktop-connection": "the RDP client: the RDP alert (9200001) names its sessions",
+    "myivo": "discontinued; LOLRMM names only a download portal",
+    "n-able-remote-access-software": "its only LOLRMM name (n-able.com) belongs to n-able-advanced-monitoring-agent, which fires for it",
+    "netop-remote-control-aka-impero-connect": "self-hosted LAN product; no vendor-run service, no documented wire trait",
+    "netviewer": "discontinued (2011)",
+    "parallels-access": "LOLRMM names only *.parallels.com (every Parallels product); no documented Parallels Access-only name",
+    "pcanywhere": "discontinued (2014); self-hosted, no vendor-run service",
+    "pcnow": "discontinued (WebEx PCNow)",
+    "pocket-controller": "self-hosted (SOTI); no vendor-run service, no documented wire trait",
+    "psexec": "runs over SMB (a service named PSEXESVC); the catalogue cannot express SMB pipe names",
+    "psexec-clone": "runs over SMB like PsExec; the catalogue cannot express SMB pipe names",
+    "rdp2tcp": "a tunnel inside an RDP virtual channel: the RDP alert (9200001) names the session",
+    "rdpview": "an RDP client: the RDP alert (9200001) names its sessions",
+    "rdpwrap": "a patch enabling more RDP sessions: the RDP alert (9200001) names them",
+    "remobo": "discontinued; LOLRMM names only a download portal",
+    "remote-utilities": "same product as remoteutilities and remote-manipulator-system, which fire for it",
+    "remotely": "self-hosted; only a port (tcp/5000) that many programs use",
+    "res-automation-manager": "Ivanti, self-hosted; ivanti.com serves all Ivanti products",
+    "royal-apps": "connection manager opening RDP/VNC/SSH sessions (those alerts name them); royalapps.com is royal-server's",
+    "royal-ts": "connection manager opening RDP/VNC/SSH sessions (those alerts name them); royalapps.com is royal-server's",
+    "sophos-remote-management-system": "Sophos names serve every Sophos product",
+    "tanium-deploy": "same product as tanium, which fires for it (cloud.tanium.com)",
+    "tigervnc": "a VNC server/viewer: the VNC alert (9200002) names its sessions",
+    "turbomeeting": "self-hosted (RHUB appliance); no vendor-run service",
+    "webrdp": "self-hosted RDP web gateway: the RDP alert (9200001) names the sessions behind it",
+}
+
+# Patterns from vendors' own documentation for generated tools whose LOLRMM entry has none
+# usable: tool id -> (source, extra TOML lines).
+VENDOR = {
+    "synergy": (
+        "Symless (vendor) domain; the server's hello on tcp/24800 is a 4-byte length then "
+        "\"Synergy\" and two 16-bit version numbers (protocol reference of Synergy's open-source "
+        "core, kept by its fork Deskflow: doc/dev/protocol_reference.md, kMsgHello)",
+        ['domains = ["symless.com", "*.symless.com"]',
+         'ports = ["tcp/24800"]',
+         'payload = [{ dir = "to_client", offset = 4, hex = "53 79 6e 65 72 67 79", min_len = 15 }]'],
+    ),
+}
+
+# HTTP and certificate traits of generated tools that also have LOLRMM domains:
+# tool id -> (source, extra TOML lines).
+TRAITS = {
+    "netsupport-manager": (
+        "NetSupport Manager's HTTP gateway transport: the client POSTs with User-Agent "
+        "\"NetSupport Manager/1.3\" and the gateway answers with Server \"NetSupport Gateway/<version>\" "
+        "(public analyses of NetSupport RAT campaigns, e.g. Palo Alto Networks Unit 42, and the "
+        "Emerging Threats open ruleset's NetSupport policy rules)",
+        ['user_agent = ["NetSupport Manager/"]', 'http_server = ["NetSupport Gateway/"]'],
+    ),
+}
+
 # Ports that every second program uses; LOLRMM lists them but they hint at nothing.
 GENERIC_PORTS = {22, 53, 80, 135, 139, 161, 443, 445, 8080, 8443}
 
@@ -366,6 +437,7 @@ def main() -> int:
             if d not in owner or (name_score(d, tid) > name_score(d, owner[d])):
                 owner[d] = tid
     out_tools = []
+    dropped_tools: list[tuple[str, str, str]] = []  # (id, LOLRMM file, reason)
     for tid in sorted(tools):
         t = tools[tid]
         if t["hand"]:
@@ -381,7 +453,14 @@ def main() -> int:
             else:
                 keep.append(d)
         t["domains"] = keep
-        if not (keep or t["addresses"] or t["ports"]):
+        if tid in DROP:
+            dropped_tools.append((tid, t["files"][0], DROP[tid]))
+            continue
+        if tid in VENDOR:
+            t["vendor"] = VENDOR[tid]
+        if tid in TRAITS:
+            t["vendor"] = TRAITS[tid]
+        elif tid not in VENDOR and not (keep or t["addresses"] or t["ports"]):
             no_artifact.append(tid)
         out_tools.append((tid, t))
 
@@ -391,8 +470,8 @@ def main() -> int:
         f"# Source: https://github.com/magicsword-io/LOLRMM (commit {LOLRMM_COMMIT}), Apache-2.0.",
         "# Regenerate: python3 tools/lolrmm2rules.py  (see rules/README.md for what was dropped and why)",
         "# Tools described in a hand-written file (e.g. remote-access-extra.toml) are skipped here.",
-        "# Tools whose only LOLRMM network artifact is a placeholder (user_managed) are kept",
-        "# without patterns so that the catalogue still names them.",
+        "# Tools whose only LOLRMM network artifact is a placeholder (user_managed) get patterns from",
+        "# the vendor's documentation (source named above the tool) or are dropped (rules/README.md).",
         'family = "remote-access"',
         "",
     ]
@@ -415,6 +494,10 @@ def main() -> int:
         ]
         if t["domains"]:
             lines.append(f"domains = {toml_list(t['domains'])}")
+        if "vendor" in t:
+            src, extra = t["vendor"]
+            lines[-8 if t["domains"] else -7 : -8 if t["domains"] else -7] = [f"# Patterns: {src}."]
+            lines += extra
         if t["addresses"]:
             lines.append(f"addresses = {toml_list(t['addresses'])}")
         if t["ports"]:
@@ -422,17 +505,17 @@ def main() -> int:
         lines.append("")
     (args.rules / OUT_NAME).write_text("\n".join(lines))
 
-    write_readme(args.rules, out_tools, dropped, skipped_hand, no_artifact)
+    write_readme(args.rules, out_tools, dropped, skipped_hand, no_artifact, dropped_tools)
     with_domains = sum(1 for _, t in out_tools if t["domains"])
     print(
-        f"{OUT_NAME}: {len(out_tools)} tools ({with_domains} with domains, {len(no_artifact)} without patterns), "
+        f"{OUT_NAME}: {len(out_tools)} tools ({with_domains} with domains, {len(dropped_tools)} dropped), "
         f"{len(skipped_hand)} left to hand-written files, {len(dropped)} entries dropped",
         file=sys.stderr,
     )
     return 0
 
 
-def write_readme(rules: Path, out_tools, dropped, skipped_hand, no_artifact) -> None:
+def write_readme(rules: Path, out_tools, dropped, skipped_hand, no_artifact, dropped_tools) -> None:
     reasons: dict[str, int] = defaultdict(int)
     for _, _, why in dropped:
         reasons[why.split(" (")[0] if why.startswith("already") else why] += 1
@@ -447,14 +530,27 @@ def write_readme(rules: Path, out_tools, dropped, skipped_hand, no_artifact) -> 
         r.append(f"| `{f.name}` | {n} |")
     r.append(f"| total | {total} |\n")
     with_domains = sum(1 for _, t in out_tools if t["domains"])
+    with_vendor = sum(1 for _, t in out_tools if "vendor" in t)
     r.append("## remote-access.toml\n")
     r.append(
-        f"{len(out_tools)} tools from LOLRMM: {with_domains} with domains, "
-        f"{len(out_tools) - with_domains - len(no_artifact)} with only addresses or ports, "
-        f"{len(no_artifact)} without any pattern (kept so the catalogue names them); "
-        f"{len(skipped_hand)} more are described by hand-written files. LOLRMM ({LOLRMM_COMMIT}) "
-        "has 319 files, of which only 214 name a real domain (several are duplicates of one tool).\n"
+        f"{len(out_tools)} tools from LOLRMM: {with_domains} with LOLRMM's domains, {with_vendor} with "
+        "patterns or traits from vendor documentation or public analyses (`VENDOR`, `TRAITS` in the generator, source named in a "
+        f"comment above the tool); {len(dropped_tools)} dropped because nothing on the wire can name "
+        f"them (below); {len(skipped_hand)} more are described by hand-written files. Every kept "
+        "tool has a pattern that can fire, and `tests/catalogue_fires.rs` fires each one. LOLRMM "
+        f"({LOLRMM_COMMIT}) has 319 files, of which only 214 name a real domain (several are "
+        "duplicates of one tool).\n"
     )
+    r.append("## Tools dropped\n")
+    r.append(
+        "LOLRMM tools whose entry names only placeholders (`user_managed`, operator-configured "
+        "servers), only ports, or names another entry owns, and for which no vendor source gives "
+        "a pattern (`DROP` in the generator):\n"
+    )
+    r.append("| tool id | LOLRMM file | reason |\n|---|---|---|")
+    for tid, f, why in sorted(dropped_tools):
+        r.append(f"| `{tid}` | {f} | {why} |")
+    r.append("")
     r.append("## What the generator dropped\n")
     r.append(f"{len(dropped)} LOLRMM network entries were not kept. By reason:\n")
     r.append("| reason | entries |\n|---|---|")
@@ -484,9 +580,8 @@ def write_readme(rules: Path, out_tools, dropped, skipped_hand, no_artifact) -> 
     for tid in sorted(skipped_hand):
         files, missing = skipped_hand[tid]
         r.append(f"| {tid} | {files} | {', '.join(f'`{m}`' for m in missing) or '-'} |")
-    r.append("\n## Generated tools without patterns\n")
-    r.append("Their LOLRMM entry names only placeholders (`user_managed`, operator-configured servers) or dropped names:\n")
-    r.append(", ".join(f"`{t}`" for t in no_artifact) + "\n")
+    if no_artifact:
+        raise SystemExit(f"tools without any pattern: {no_artifact}: give them one (VENDOR) or drop them (DROP)")
     (rules / "README.md").write_text("\n".join(r))
 
 
@@ -543,7 +638,18 @@ tunnel-services 9130000-; vpn-services 9140000-; resolvers 9150000-; code-hostin
     python3 tools/lolrmm2rules.py --src /path/to/LOLRMM/yaml
 
 The generator reads the ids and domains of the hand-written files first and skips LOLRMM
-tools they describe (see `ALIASES`), and skips domains they already name.
+tools they describe (see `ALIASES`), and skips domains they already name. Three tables of
+the generator complete LOLRMM: `VENDOR` gives a tool whose LOLRMM entry has no usable
+pattern one from the vendor's own documentation, `TRAITS` adds HTTP (`user_agent`,
+`http_server`) and certificate (`cert`) traits to a tool, each with its source written as a
+`# Patterns:` comment above the tool, and `DROP` removes a tool nothing on the wire can name,
+with the reason listed below. It fails when a kept tool has no pattern.
+
+`tests/catalogue_fires.rs` reads every rules file and replays, for each tool, a generated
+flow built from its first pattern (TLS SNI, HTTP User-Agent or `Server`, certificate, ALPN,
+payload on the tool's port), and one flow per HTTP and certificate trait: each must raise the
+tool's own alert (remote-access, rmm, vdi, ikvm, tunnel-service, vpn-service) or name the
+tool as the flow's `app` (the other families).
 """
 
 

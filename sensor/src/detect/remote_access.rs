@@ -29,6 +29,7 @@ pub(super) fn check(
     if !both {
         return;
     }
+    let mut ikvm = false;
     let (sid, name, tool, severity) = if let Some(id) = flow.detect.app {
         let Some(t) = d.shared.rules.tools().get(id as usize) else {
             return;
@@ -39,6 +40,7 @@ pub(super) fn check(
         ) {
             return;
         }
+        ikvm = t.category == Category::Ikvm;
         // Names alone (DNS) attribute a flow, but only a flow that carried payload.
         (t.sid, t.name.clone(), t.id.clone(), t.severity)
     } else {
@@ -100,6 +102,9 @@ pub(super) fn check(
     }
     let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
     md.insert("tool".into(), vec![tool.clone()]);
+    if ikvm {
+        md.insert("ikvm".into(), vec![tool.clone()]);
+    }
     md.insert("direction".into(), vec![direction.into()]);
     md.insert("app_proto".into(), vec![flow.app_proto.as_str().into()]);
     let mut ev: Vec<String> = insp

@@ -19,6 +19,7 @@ pub mod dns_tunnel;
 pub mod fanin;
 pub mod geo;
 pub mod hosts;
+pub mod ikvm;
 pub mod obs;
 pub mod privacy;
 pub mod resolver;
@@ -57,6 +58,7 @@ pub struct HostStage {
     tunnels: tunnels::Tunnels,
     accounts: accounts::Accounts,
     privacy: privacy::Privacy,
+    ikvms: ikvm::Ikvms,
 }
 
 impl HostStage {
@@ -84,6 +86,7 @@ impl HostStage {
             tunnels: tunnels::Tunnels::default(),
             accounts: accounts::Accounts::default(),
             privacy: privacy::Privacy::default(),
+            ikvms: ikvm::Ikvms::default(),
             cfg,
             stats,
         };
@@ -238,6 +241,7 @@ impl HostStage {
             .on_flow(&self.home, rec, &self.stats, &mut found);
         self.raise_all(found, alerts);
         self.account_seen(rec, alerts);
+        self.ikvm(rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {

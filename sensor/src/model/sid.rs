@@ -10,6 +10,10 @@ pub const RDP: u32 = 9_200_001;
 pub const VNC: u32 = 9_200_002;
 pub const SSH: u32 = 9_200_003;
 pub const XDMCP: u32 = 9_200_004;
+/// An IP-KVM device shows itself on the network (host::ikvm).
+pub const IKVM_DEVICE: u32 = 9_200_010;
+/// A remote-access session to a known IP-KVM device (host::ikvm).
+pub const IKVM_SESSION: u32 = 9_200_011;
 
 // Tunnels seen in one flow (detect).
 pub const ICMP_TUNNEL: u32 = 9_300_001;
@@ -43,6 +47,8 @@ pub const ALL: &[u32] = &[
     VNC,
     SSH,
     XDMCP,
+    IKVM_DEVICE,
+    IKVM_SESSION,
     ICMP_TUNNEL,
     DNS_TUNNEL,
     SSH_BULK,

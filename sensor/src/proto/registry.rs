@@ -85,7 +85,7 @@ protocols! {
     NoMachine => "nomachine", open(rmm::open::read);
     CitrixIca => "citrix-ica", tcp(90, vdi::open::probe), open(vdi::open::read);
     CitrixCgp => "citrix-cgp", open(vdi::open::read);
-    Pcoip => "pcoip";
+    Pcoip => "pcoip", tcp(9, vdi::open::probe_pcoip_tcp), udp(67, vdi::open::probe_pcoip_udp), open(vdi::open::read_pcoip);
     OpenVpn => "openvpn", tcp(100, vpn::open::probe_openvpn), udp(50, vpn::open::probe_openvpn_udp);
     WireGuard => "wireguard", udp(20, vpn::open::probe_wireguard);
     Ike => "ike", udp(60, vpn::open::probe_ike);

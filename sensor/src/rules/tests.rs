@@ -299,8 +299,9 @@ fn builtin_loads_and_covers_remote_access() {
             )
         })
         .count();
+    // 40 LOLRMM tools that nothing on the wire can name were dropped (rules/README.md).
     assert!(
-        remote >= 230,
+        remote >= 190,
         "only {remote} remote-access/rmm/vdi/ikvm tools"
     );
     let from_disk = Catalogue::load_dir(&repo_rules()).unwrap();

@@ -64,6 +64,7 @@ pub fn read(o: &mut Opening) -> Outcome {
                 if proto::rmm::teamviewer_http_uri(&req.uri) && o.name("teamviewer") {
                     o.evidence.push(("http.url", req.uri.clone()));
                 }
+                proto::vdi::open::name_blast_http(o, cs);
                 o.meta().http = Some(h);
             }
             Parsed::Malformed(_) => *o.got |= C1,

@@ -88,6 +88,9 @@ pub fn read(o: &mut Opening) -> Outcome {
             }
         }
     }
+    if *o.got & C1 != 0 {
+        proto::vdi::open::name_blast_tls(o);
+    }
     o.done_if(C1 | S1);
     Outcome::Continue
 }

@@ -1,11 +1,14 @@
-//! Virtual-desktop infrastructure: Citrix ICA and CGP (session reliability).
+//! Virtual-desktop infrastructure: Citrix ICA and CGP (session reliability), Omnissa
+//! (VMware) Horizon's PCoIP and Blast Extreme.
 //!
-//! Included: Citrix ICA (tcp 1494) and CGP (tcp 2598), both by their fixed opening bytes.
+//! Included: Citrix ICA (tcp 1494) and CGP (tcp 2598), both by their fixed opening bytes;
+//! PCoIP by its TLS handshake on tcp/4172 and its UDP-encapsulated ESP session data on
+//! udp/4172, Blast by TLS on tcp/22443 and its WebSocket under `/r/` (`horizon.rs`).
 //!
 //! Not included, and why:
-//! * VMware Horizon PCoIP / Blast Extreme: PCoIP's TCP side and Blast are TLS (the TLS
-//!   layer names them by certificate / SNI); we found no public fact on the cleartext
-//!   bytes of PCoIP's UDP media we could cite, so no probe here.
+//! * Blast's UDP transport (BEAT) and Amazon DCV (tcp/udp 8443, WebSocket or QUIC): no
+//!   public fact on their clear-text bytes we could cite; DCV's port is every second web
+//!   server's.
 //! * X2Go and NX-over-SSH run inside SSH: the SSH layer sees them (`SSH-2.0-` banner);
 //!   nothing of theirs shows in clear. NoMachine's own NX protocol is in `rmm`.
 
@@ -66,6 +69,8 @@ pub fn probe_citrix(buf: &[u8]) -> Option<Citrix> {
 pub fn probe_tcp(buf: &[u8]) -> Option<Vdi> {
     probe_citrix(buf).map(Vdi::Citrix)
 }
+
+pub mod horizon;
 
 #[cfg(test)]
 mod tests;

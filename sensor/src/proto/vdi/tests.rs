@@ -36,3 +36,65 @@ fn truncation() {
         }
     }
 }
+
+/// A PCoIP datagram: transport header, ESP SPI and sequence, then `n` bytes of ciphertext.
+fn pcoip(spi: u32, seq: u32, n: usize) -> Vec<u8> {
+    let mut v = vec![0x80, 0x00, 0x00, 0x01];
+    v.extend_from_slice(&spi.to_be_bytes());
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend((0..n).map(|i| (i * 37 + 11) as u8));
+    v
+}
+
+#[test]
+fn pcoip_session_data() {
+    use horizon::probe_pcoip_udp;
+    assert_eq!(
+        probe_pcoip_udp(&pcoip(0x1234_5678, 1, 64)),
+        Some(0x1234_5678)
+    );
+    assert_eq!(
+        probe_pcoip_udp(&pcoip(0x1234_5678, 4000, 900)),
+        Some(0x1234_5678)
+    );
+    // reserved SPIs, sequence 0, a late sequence, too short: not PCoIP's layout
+    assert_eq!(probe_pcoip_udp(&pcoip(0, 1, 64)), None);
+    assert_eq!(probe_pcoip_udp(&pcoip(200, 1, 64)), None);
+    assert_eq!(probe_pcoip_udp(&pcoip(0x1234_5678, 0, 64)), None);
+    assert_eq!(probe_pcoip_udp(&pcoip(0x1234_5678, 0x0200_0000, 64)), None);
+    assert_eq!(probe_pcoip_udp(&pcoip(0x1234_5678, 1, 10)), None);
+    for n in 0..36 {
+        assert_eq!(probe_pcoip_udp(&pcoip(0x1234_5678, 1, 64)[..n]), None);
+    }
+}
+
+#[test]
+fn blast_websocket_opening() {
+    use horizon::is_blast_websocket;
+    let ok = b"GET /r/4f1c2d3e-aaaa?vauth=x HTTP/1.1\r\nHost: uag.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    assert!(is_blast_websocket(ok));
+    let lower = b"GET /r/x HTTP/1.1\r\nupgrade:WebSocket\r\n\r\n";
+    assert!(is_blast_websocket(lower));
+    // another path, no upgrade, not GET
+    assert!(!is_blast_websocket(
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"
+    ));
+    assert!(!is_blast_websocket(b"GET /r/x HTTP/1.1\r\nHost: a\r\n\r\n"));
+    assert!(!is_blast_websocket(
+        b"POST /r/x HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"
+    ));
+    for i in 0..ok.len() {
+        // a head cut anywhere before its upgrade header is not (yet) Blast
+        let cut = &ok[..i];
+        if !cut.windows(9).any(|w| w == b"websocket") {
+            assert!(!is_blast_websocket(cut));
+        }
+    }
+}
+
+#[test]
+fn horizon_negatives_never_match() {
+    for n in negatives() {
+        assert!(!horizon::is_blast_websocket(&n), "{n:02x?}");
+    }
+}
