@@ -10,6 +10,8 @@
 //! fan-in to remote-access endpoints) live here. Packet time is the clock: intervals are
 //! aligned on it, so a replay gives the same alerts every time.
 
+pub mod account_signals;
+pub mod account_state;
 pub mod accounts;
 pub mod baseline;
 pub mod beacon;
@@ -19,6 +21,7 @@ pub mod dns_tunnel;
 pub mod fanin;
 pub mod geo;
 pub mod hosts;
+pub mod novelty;
 pub mod obs;
 pub mod privacy;
 pub mod resolver;
@@ -56,6 +59,7 @@ pub struct HostStage {
     now: u64,
     tunnels: tunnels::Tunnels,
     accounts: accounts::Accounts,
+    novelty: novelty::Novelty,
     privacy: privacy::Privacy,
 }
 
@@ -83,6 +87,7 @@ impl HostStage {
             now: 0,
             tunnels: tunnels::Tunnels::default(),
             accounts: accounts::Accounts::default(),
+            novelty: novelty::Novelty::default(),
             privacy: privacy::Privacy::default(),
             cfg,
             stats,
@@ -238,6 +243,7 @@ impl HostStage {
             .on_flow(&self.home, rec, &self.stats, &mut found);
         self.raise_all(found, alerts);
         self.account_seen(rec, alerts);
+        self.novelty_seen(rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {
