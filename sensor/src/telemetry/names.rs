@@ -416,7 +416,7 @@ pub const ACCOUNTS_TRACKED: Metric = Metric {
 pub const ACCOUNT_ANOMALIES_TOTAL: Metric = Metric {
     name: "spanwatch_account_anomalies_total",
     kind: Kind::Counter,
-    help: "Anomalies the account view found, by kind (networks: one account from many networks within a window).",
+    help: "Anomalies the account view found, by kind (networks: one account from many networks within a window; travel: two countries closer in time than travel allows; new-device: a device fingerprint the account never used; failed-logins: many failed logins from several sources).",
     labels: &[label(
         "kind",
         Values::Fixed(&crate::model::sid::ACCOUNT_ANOMALY_KINDS),
