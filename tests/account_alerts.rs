@@ -400,3 +400,30 @@ fn a_tool_first_used_after_a_restart_counts_the_watched_time_before_it() {
     assert_eq!(f.len(), 1, "{:#?}", alerts(&recs));
     assert_eq!(f[0]["alert"]["metadata"]["tool"][0], "teamviewer");
 }
+
+#[test]
+fn malformed_kerberos_is_counted_not_a_panic() {
+    let mut sc = Scene::new(1_700_000_000);
+    let mut t = sc.tcp_session((v4("10.0.0.9"), 46_000), (v4("10.0.0.2"), 88));
+    t.handshake(&mut sc);
+    // an AS-REQ's record mark and application tag, the rest still to come
+    t.client_sends(&mut sc, &[0, 0, 1, 0, 0x6a, 0x82, 0x00, 0xfc, 0x30, 0x82]);
+    // the answer's record mark has the reserved bit set
+    t.server_sends(&mut sc, &[0x80, 0, 0, 5, 0x7e, 3, 2, 1, 0]);
+    t.close(&mut sc);
+    let dir = tmpdir();
+    let m = dir.path().join("metrics.prom");
+    let (recs, out) = replay_bytes(sc.bytes(), &["--metrics-file", m.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(flows(&recs)[0]["app_proto"], "krb5");
+    let text = std::fs::read_to_string(&m).unwrap();
+    assert!(
+        text.contains("spanwatch_malformed_flows_total{protocol=\"krb5\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("spanwatch_malformed_flows_total{protocol=\"ldap\"} 0"));
+}

@@ -9,6 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = krb5::parse_tcp(data);
     let _ = ntlmssp::parse_authenticate(data);
     let _ = ntlmssp::find_authenticate(data);
+    let _ = ntlmssp::bad_authenticate(data);
     let _ = ntlmssp::parse_smb2_session_setup(data);
     let _ = ntlmssp::from_http_request(data);
     if let Ok(s) = std::str::from_utf8(data) {

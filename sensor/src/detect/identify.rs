@@ -39,6 +39,7 @@ fn opening<'a>(
         tool: &mut flow.detect.app_proto_tool,
         done: &mut flow.detect.done,
         wg: &mut insp.wg,
+        malformed: &mut flow.detect.malformed,
     }
 }
 

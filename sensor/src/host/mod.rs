@@ -130,6 +130,11 @@ impl HostStage {
         self.privacy.apply(&mut rec.meta);
     }
 
+    /// The same for the names in a worker's alert (the RDP cookie).
+    pub fn pseudonymize_alert(&self, a: &mut AlertRecord) {
+        self.privacy.apply_alert(&mut a.alert.metadata);
+    }
+
     /// Raise what the tunnels part found.
     fn raise_all(&self, found: Vec<beacon::Raised>, alerts: &mut Vec<AlertRecord>) {
         for r in found {

@@ -123,6 +123,8 @@ pub struct WorkerStats {
     /// Flow and alert events dropped because the output queue was full.
     pub event_drops: Ctr,
     pub remote_access_active: Ctr,
+    /// Flows with a malformed message, by protocol (`proto::session::MALFORMED_PROTOCOLS`).
+    pub malformed: [Ctr; crate::proto::session::MALFORMED_PROTOCOLS.len()],
 }
 
 impl Default for WorkerStats {
@@ -136,6 +138,7 @@ impl Default for WorkerStats {
             flows_by_app_proto: (0..AppProto::COUNT).map(|_| Ctr::default()).collect(),
             event_drops: Ctr::default(),
             remote_access_active: Ctr::default(),
+            malformed: Default::default(),
         }
     }
 }

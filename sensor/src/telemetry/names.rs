@@ -253,6 +253,16 @@ pub const DECODE_ERRORS_TOTAL: Metric = Metric {
     labels: &[label("layer", Values::Listed(decode_layers))],
 };
 
+pub const MALFORMED_FLOWS_TOTAL: Metric = Metric {
+    name: "spanwatch_malformed_flows_total",
+    kind: Kind::Counter,
+    help: "Flows whose opening held a malformed message of an authentication protocol (bad BER/ASN.1 in Kerberos or LDAP, a bad NTLMSSP AUTHENTICATE, a bad SMB2 frame), once per flow and protocol.",
+    labels: &[label(
+        "protocol",
+        Values::Fixed(&crate::proto::session::MALFORMED_PROTOCOLS),
+    )],
+};
+
 pub const ENCAPSULATED_PACKETS_TOTAL: Metric = Metric {
     name: "spanwatch_encapsulated_packets_total",
     kind: Kind::Counter,
@@ -550,6 +560,7 @@ pub static CATALOGUE: &[&Metric] = &[
     &HOSTS_EVICTED_TOTAL,
     &ACCOUNTS_TRACKED,
     &ACCOUNT_ANOMALIES_TOTAL,
+    &MALFORMED_FLOWS_TOTAL,
     &EGRESS_BYTES_TOTAL,
     &HOST_ANOMALIES_TOTAL,
     &CALLS_ACTIVE,
