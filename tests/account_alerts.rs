@@ -427,3 +427,84 @@ fn malformed_kerberos_is_counted_not_a_panic() {
     );
     assert!(text.contains("spanwatch_malformed_flows_total{protocol=\"ldap\"} 0"));
 }
+
+/// An NTLMSSP AUTHENTICATE with OEM names (MS-NLMP §2.2.1.3), LM and NT responses empty
+/// but for a dummy NT response.
+fn ntlm_authenticate(domain: &str, user: &str, host: &str) -> Vec<u8> {
+    let fields: [&[u8]; 6] = [
+        b"",
+        &[0x11; 24],
+        domain.as_bytes(),
+        user.as_bytes(),
+        host.as_bytes(),
+        b"",
+    ];
+    let mut m = b"NTLMSSP\0\x03\0\0\0".to_vec();
+    let mut at = 88u32;
+    for f in fields {
+        m.extend((f.len() as u16).to_le_bytes());
+        m.extend((f.len() as u16).to_le_bytes());
+        m.extend(at.to_le_bytes());
+        at += f.len() as u32;
+    }
+    m.extend(2u32.to_le_bytes()); // NTLMSSP_NEGOTIATE_OEM
+    m.extend([0u8; 8 + 16]); // version, MIC
+    for f in fields {
+        m.extend_from_slice(f);
+    }
+    m
+}
+
+/// A connection-oriented DCE/RPC PDU with an NTLMSSP auth verifier.
+fn rpc_pdu(ptype: u8, body: &[u8], auth: &[u8]) -> Vec<u8> {
+    let frag = 16 + body.len() + 8 + auth.len();
+    let mut v = vec![5, 0, ptype, 3, 0x10, 0, 0, 0];
+    v.extend((frag as u16).to_le_bytes());
+    v.extend((auth.len() as u16).to_le_bytes());
+    v.extend(1u32.to_le_bytes());
+    v.extend_from_slice(body);
+    v.extend([10, 6, 0, 0, 0, 0, 0, 0]);
+    v.extend_from_slice(auth);
+    v
+}
+
+#[test]
+fn dcerpc_auth3_names_the_account() {
+    let mut sc = Scene::new(1_700_000_000);
+    let mut t = sc.tcp_session((v4("10.0.0.9"), 47_000), (v4("10.0.0.2"), 49_667));
+    t.handshake(&mut sc);
+    let negotiate = b"NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2";
+    t.client_sends(
+        &mut sc,
+        &rpc_pdu(
+            11,
+            &[0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 0, 0, 0, 0],
+            negotiate,
+        ),
+    );
+    t.server_sends(
+        &mut sc,
+        &rpc_pdu(
+            12,
+            &[0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0],
+            b"NTLMSSP\0\x02\0\0\0",
+        ),
+    );
+    t.client_sends(
+        &mut sc,
+        &rpc_pdu(
+            16,
+            &[0, 0, 0, 0],
+            &ntlm_authenticate("CORP", "svc-backup", "WS7"),
+        ),
+    );
+    t.close(&mut sc);
+    let dir = tmpdir();
+    let recs = replay_cfg(sc.bytes(), &config(dir.path(), ""));
+    let f = flows(&recs);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["app_proto"], "dcerpc");
+    assert_eq!(f[0]["account"], "CORP\\svc-backup");
+    assert_eq!(f[0]["dcerpc"]["request"], "AUTH3");
+    assert_eq!(f[0]["dcerpc"]["ntlmssp"]["host"], "WS7");
+}

@@ -129,6 +129,9 @@ impl Privacy {
         if let Some(n) = m.smb.as_mut().and_then(|s| s.ntlmssp.as_mut()) {
             p(&mut n.user);
         }
+        if let Some(n) = m.dcerpc.as_mut().and_then(|d| d.ntlmssp.as_mut()) {
+            p(&mut n.user);
+        }
         if let Some(n) = m.http.as_mut().and_then(|h| h.ntlmssp.as_mut()) {
             p(&mut n.user);
         }
