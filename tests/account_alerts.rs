@@ -62,8 +62,11 @@ fn by_sid(recs: &[Value], sid: u64) -> Vec<&Value> {
         .collect()
 }
 
+/// A /24, its country code and, when given, its coordinates.
+type Placed<'a> = ([u8; 4], &'a str, Option<(f64, f64)>);
+
 /// A City-shaped database: country code and, when given, coordinates per /24.
-fn geo_db(dir: &Path, entries: &[([u8; 4], &str, Option<(f64, f64)>)]) -> PathBuf {
+fn geo_db(dir: &Path, entries: &[Placed]) -> PathBuf {
     let rows: Vec<([u8; 4], u8, MmdbValue)> = entries
         .iter()
         .map(|(net, cc, loc)| {

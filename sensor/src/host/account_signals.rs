@@ -96,13 +96,8 @@ pub(super) struct Ctx<'a> {
     addr: &'a str,
 }
 
-impl Check {
-    pub(super) fn new<'a>(
-        cfg: &'a AccountsConfig,
-        name: &'a str,
-        now: u64,
-        addr: &'a str,
-    ) -> Ctx<'a> {
+impl<'a> Ctx<'a> {
+    pub(super) fn new(cfg: &'a AccountsConfig, name: &'a str, now: u64, addr: &'a str) -> Self {
         Ctx {
             cfg,
             name,

@@ -19,7 +19,7 @@
 //! account (the oldest goes first). Kept in the state file (`account_state.rs`). Account
 //! names go to EVE and Alertmanager only, never to metric labels.
 
-use super::account_signals::{device_of, failed_login, Check};
+use super::account_signals::{device_of, failed_login, Check, Ctx};
 use super::hosts::Source;
 use super::*;
 use serde::{Deserialize, Serialize};
@@ -209,7 +209,7 @@ impl HostStage {
             }
         }
         let mut found: Vec<Check> = Vec::new();
-        let ck = Check::new(&cfg, name, now, &addr);
+        let ck = Ctx::new(&cfg, name, now, &addr);
         found.extend(ck.networks(a));
         if let Some(c) = &country {
             found.extend(ck.travel(a, c, loc));
