@@ -164,7 +164,10 @@ impl HostStage {
         let Some(name) = rec.meta.account.as_deref() else {
             return;
         };
-        if name.is_empty() {
+        // The RDP cookie is a hint the client chooses, unauthenticated and cut to 9
+        // characters; scanners send the same one from everywhere. It names the flow's
+        // account in EVE but feeds no account alert.
+        if name.is_empty() || rec.app_proto == "rdp" {
             return;
         }
         let cfg = self.cfg.accounts.clone();
