@@ -511,3 +511,45 @@ fn dcerpc_auth3_names_the_account() {
     assert_eq!(f[0]["dcerpc"]["request"], "AUTH3");
     assert_eq!(f[0]["dcerpc"]["ntlmssp"]["host"], "WS7");
 }
+
+/// tests/fixtures/live-accounts.pcap, recorded by tests/live/accounts.sh from MIT krb5kdc
+/// and kinit: bob from four addresses of one /24, alice from four /24s, carol (pre-auth
+/// required) with a wrong password twelve times from three addresses.
+#[test]
+fn recorded_kerberos_raises_networks_and_failed_logins_for_the_right_accounts() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-accounts.pcap");
+    let dir = tmpdir();
+    let cfg = config(dir.path(), "");
+    let (recs, out) = replay(&p, &["--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_schema(&recs);
+    let mut acc: Vec<(u64, String)> = alerts(&recs)
+        .iter()
+        .map(|a| {
+            (
+                a["alert"]["signature_id"].as_u64().unwrap(),
+                a["alert"]["metadata"]["account"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    acc.sort();
+    assert_eq!(
+        acc,
+        vec![
+            (9_300_080, "alice@EXAMPLE.TEST".to_string()),
+            (9_300_083, "carol@EXAMPLE.TEST".to_string())
+        ]
+    );
+    let failed = flows(&recs)
+        .iter()
+        .filter(|f| f["account"] == "carol@EXAMPLE.TEST" && f["krb5"]["error_code"] == 24)
+        .count();
+    assert_eq!(failed, 12);
+}

@@ -78,6 +78,8 @@ urls = ["http://127.0.0.1:$AM_PORT"]
 CFG
 start_spanwatch --config "$WORK/spanwatch.toml"
 
+# the Kerberos exchanges, kept as tests/fixtures/live-accounts.pcap with SPANWATCH_LIVE_RECORD=1
+record_start 400 2000 port 88
 kinit_from() { # kinit_from SOURCE PRINCIPAL
   in_a ip route replace $B4/32 dev veth-a src "$1" || return 1
   echo "$2-pw" | in_a env KRB5_CONFIG="$KRB5_CONFIG" KRB5CCNAME="$KRB5CCNAME" kinit "$2" >>"$WORK/kinit.log" 2>&1
