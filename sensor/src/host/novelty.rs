@@ -122,7 +122,6 @@ impl HostStage {
         if !n.hosts.contains_key(&ip) {
             n.make_room(cfg.max_hosts);
         }
-        let sensor_new = n.prevalence(tool) == 0;
         let h = n.hosts.entry(ip).or_default();
         h.last_ns = h.last_ns.max(now);
         let new = match h.tools.iter_mut().find(|u| u.tool == tool) {
@@ -163,9 +162,11 @@ impl HostStage {
             md1(&mut md, "tool", tool);
             md1(&mut md, "tool_category", cat);
             md1(&mut md, "host", &host_s);
-            md1(&mut md, "prevalence", n.prevalence(tool));
+            // counted only on a first use (a scan of the hosts), this host included
+            let prevalence = n.prevalence(tool);
+            md1(&mut md, "prevalence", prevalence);
             md1(&mut md, "hosts_tracked", n.hosts.len());
-            md1(&mut md, "new_to_sensor", sensor_new);
+            md1(&mut md, "new_to_sensor", prevalence == 1);
             let f = Finding {
                 signature_id: sid::FIRST_USE,
                 signature: format!("SPANWATCH novelty: first use of {tool} by this host"),
