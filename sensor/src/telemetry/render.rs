@@ -102,14 +102,6 @@ impl Telemetry {
                 })
                 .collect(),
         ));
-        v.push(counter(
-            &MALFORMED_FLOWS_TOTAL,
-            crate::proto::session::MALFORMED_PROTOCOLS
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (vec![p.to_string()], self.wsum(|w| w.malformed[i].get())))
-                .collect(),
-        ));
         let mut alerts = Vec::new();
         for (ci, cat) in ALERT_CATEGORIES.iter().enumerate() {
             for (sev, s) in SEVERITIES.iter().enumerate() {
@@ -211,6 +203,14 @@ impl Telemetry {
                 .iter()
                 .enumerate()
                 .map(|(i, k)| (vec![k.to_string()], o.account_anomalies[i].get()))
+                .collect(),
+        ));
+        v.push(counter(
+            &MALFORMED_FLOWS_TOTAL,
+            crate::proto::session::MALFORMED_PROTOCOLS
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (vec![p.to_string()], self.wsum(|w| w.malformed[i].get())))
                 .collect(),
         ));
         v.push(counter(
