@@ -77,7 +77,8 @@ fn labels_are_bounded_and_never_addresses() {
                         "tool",
                         "direction",
                         "kind",
-                        "output"
+                        "output",
+                        "protocol"
                     ]
                     .contains(&k),
                     "unexpected label {k} in {line}"
@@ -273,6 +274,13 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
         (
             "spanwatch_account_anomalies_total",
             one("kind", s(&spanwatch::model::sid::ACCOUNT_ANOMALY_KINDS)),
+        ),
+        (
+            "spanwatch_malformed_flows_total",
+            one(
+                "protocol",
+                s(&spanwatch::proto::session::MALFORMED_PROTOCOLS),
+            ),
         ),
         (
             "spanwatch_host_state_writes_total",

@@ -187,13 +187,16 @@ def build():
     b.row("Accounts")
     b.panel("timeseries", "Accounts tracked",
             [(f"sum by (instance) (spanwatch_accounts_tracked{sel()})", "{{instance}} accounts")],
-            w=8, h=8, description="Names seen in clear-text authentication (Kerberos, NTLM, LDAP, Basic, mail/FTP logins) in the host stage's account view; the names themselves are in EVE and Alertmanager only.")
+            w=6, h=8, description="Names seen in clear-text authentication (Kerberos, NTLM, LDAP, Basic, mail/FTP logins) in the host stage's account view; the names themselves are in EVE and Alertmanager only.")
     b.panel("timeseries", "Account anomalies",
             [(f"sum by (kind) (increase(spanwatch_account_anomalies_total{sel()}[{RI}]))", "{{kind}}")],
-            w=8, h=8, stack=True, description="networks: one account authenticating from [host.accounts] min_networks networks within window_s.")
+            w=6, h=8, stack=True, description="networks: one account authenticating from [host.accounts] min_networks networks within window_s; travel: two countries closer in time than travel allows (MaxMind database); new-device: a device fingerprint the account never used, after device_warmup_s; failed-logins: failed_logins failures from failed_sources addresses within failed_window_s.")
     b.panel("timeseries", "Account alerts",
             [(f"sum by (severity) (increase(spanwatch_alerts_total{CAT_ACCOUNT}[{RI}]))", "sev {{severity}}")],
-            w=8, h=8, stack=True)
+            w=6, h=8, stack=True)
+    b.panel("timeseries", "Malformed authentication messages",
+            [(f"sum by (protocol) (increase(spanwatch_malformed_flows_total{sel()}[{RI}]))", "{{protocol}}")],
+            w=6, h=8, stack=True, description="Flows whose opening held a malformed Kerberos or LDAP message (BER/ASN.1), NTLMSSP AUTHENTICATE or SMB2 frame, once per flow and protocol: broken clients, truncated captures, or fuzzing of the domain controllers.")
 
     b.row("Calls")
     b.panel("stat", "Calls in progress", [f"sum(spanwatch_calls_active{sel()})"], w=6, h=8)

@@ -1,14 +1,17 @@
 #![no_main]
-//! The identity parsers: Kerberos (UDP and TCP framing), NTLMSSP (raw, HTTP, SMB2), LDAP,
+//! The identity parsers: Kerberos (UDP and TCP framing), NTLMSSP (raw, HTTP, SMB2, DCE/RPC), LDAP,
 //! DHCP and the clear-text login lines. None may panic or allocate without bound.
 use libfuzzer_sys::fuzz_target;
-use spanwatch::proto::{cleartext, dhcp, krb5, ldap, ntlmssp};
+use spanwatch::proto::{cleartext, dcerpc, dhcp, krb5, ldap, ntlmssp};
 
 fuzz_target!(|data: &[u8]| {
     let _ = krb5::parse_udp(data);
     let _ = krb5::parse_tcp(data);
     let _ = ntlmssp::parse_authenticate(data);
     let _ = ntlmssp::find_authenticate(data);
+    let _ = ntlmssp::bad_authenticate(data);
+    let _ = dcerpc::probe(data);
+    let _ = dcerpc::parse(data);
     let _ = ntlmssp::parse_smb2_session_setup(data);
     let _ = ntlmssp::from_http_request(data);
     if let Ok(s) = std::str::from_utf8(data) {

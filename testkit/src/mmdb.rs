@@ -7,6 +7,8 @@ pub enum MmdbValue {
     U16(u16),
     U32(u32),
     U64(u64),
+    /// A double (latitude, longitude).
+    F64(f64),
     Array(Vec<MmdbValue>),
     Map(Vec<(String, MmdbValue)>),
 }
@@ -44,6 +46,10 @@ fn mmdb_encode(out: &mut Vec<u8>, v: &MmdbValue) {
         MmdbValue::U16(x) => uint(out, 5, *x as u64),
         MmdbValue::U32(x) => uint(out, 6, *x as u64),
         MmdbValue::U64(x) => uint(out, 9, *x),
+        MmdbValue::F64(x) => {
+            mmdb_ctrl(out, 3, 8);
+            out.extend_from_slice(&x.to_be_bytes());
+        }
         MmdbValue::Array(a) => {
             mmdb_ctrl(out, 11, a.len());
             for x in a {

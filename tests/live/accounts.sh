@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Accounts: one Kerberos account from four networks reaches Alertmanager with the account in
-# its labels; another from four addresses of one network raises nothing. An MIT Kerberos KDC
+# its labels; another from four addresses of one network raises nothing; a third that
+# requires pre-authentication, given a wrong password 12 times from three addresses
+# (KDC_ERR_PREAUTH_FAILED), raises the failed-logins alert. An MIT Kerberos KDC
 # in swb; kinit in swa from client addresses 10.78.N.M (the route to the KDC names the source
 # address); spanwatch runs live on veth-a with [host.accounts] defaults and an Alertmanager
 # stand-in (a Python listener in swa that keeps what it is sent).
@@ -41,11 +43,14 @@ kdb5_util create -s -r $REALM -P master-pw >"$WORK/kdb5.log" 2>&1 || fail "kdb5_
 for u in alice bob; do
   kadmin.local -r $REALM -q "addprinc -pw $u-pw $u" >>"$WORK/kdb5.log" 2>&1 || fail "addprinc $u"
 done
+kadmin.local -r $REALM -q "addprinc +requires_preauth -pw carol-pw carol" >>"$WORK/kdb5.log" 2>&1 ||
+  fail "addprinc carol"
 bg_b kdc env KRB5_KDC_PROFILE="$KRB5_KDC_PROFILE" KRB5_CONFIG="$KRB5_CONFIG" krb5kdc -n
 wait_port "$NS_B" 88 udp || fail "krb5kdc did not listen on 88/udp"
 
 # --- client addresses: 10.78.1.1-4 (one network) and 10.78.{1,2,3,4}.9 (four) --------
-for a in 10.78.1.1 10.78.1.2 10.78.1.3 10.78.1.4 10.78.1.9 10.78.2.9 10.78.3.9 10.78.4.9; do
+for a in 10.78.1.1 10.78.1.2 10.78.1.3 10.78.1.4 10.78.1.9 10.78.2.9 10.78.3.9 10.78.4.9 \
+         10.78.5.1 10.78.5.2 10.78.5.3; do
   in_a ip addr add $a/32 dev veth-a
 done
 in_b ip route add 10.78.0.0/16 dev veth-b
@@ -73,16 +78,27 @@ urls = ["http://127.0.0.1:$AM_PORT"]
 CFG
 start_spanwatch --config "$WORK/spanwatch.toml"
 
+# the Kerberos exchanges, kept as tests/fixtures/live-accounts.pcap with SPANWATCH_LIVE_RECORD=1
+record_start 400 2000 port 88
 kinit_from() { # kinit_from SOURCE PRINCIPAL
   in_a ip route replace $B4/32 dev veth-a src "$1" || return 1
   echo "$2-pw" | in_a env KRB5_CONFIG="$KRB5_CONFIG" KRB5CCNAME="$KRB5CCNAME" kinit "$2" >>"$WORK/kinit.log" 2>&1
 }
 for a in 10.78.1.1 10.78.1.2 10.78.1.3 10.78.1.4; do check "kinit bob from $a" kinit_from $a bob; done
 for a in 10.78.1.9 10.78.2.9 10.78.3.9 10.78.4.9; do check "kinit alice from $a" kinit_from $a alice; done
+wrong_pw() { # wrong_pw SOURCE: carol with a wrong password; kinit must refuse
+  in_a ip route replace $B4/32 dev veth-a src "$1" || return 1
+  ! echo "not-carol-pw" | in_a env KRB5_CONFIG="$KRB5_CONFIG" KRB5CCNAME="$KRB5CCNAME" kinit carol >>"$WORK/kinit.log" 2>&1
+}
+for i in 1 2 3 4; do
+  for a in 10.78.5.1 10.78.5.2 10.78.5.3; do check "kinit carol from $a, wrong password ($i)" wrong_pw $a; done
+done
 in_a ip route del $B4/32 2>/dev/null
 
 am_has() { [ -s "$WORK/am.jsonl" ] && grep -q '"account":"alice@EXAMPLE.TEST"' "$WORK/am.jsonl"; }
 if wait_for 30 am_has; then pass "Alertmanager received the account alert"; else fail "Alertmanager received the account alert"; fi
+am_failed() { [ -s "$WORK/am.jsonl" ] && grep -q '"account":"carol@EXAMPLE.TEST"' "$WORK/am.jsonl"; }
+if wait_for 30 am_failed; then pass "Alertmanager received the failed-logins alert"; else fail "Alertmanager received the failed-logins alert"; fi
 check "its labels name the account and the category" python3 -c "
 import json, sys
 ok = False
@@ -102,6 +118,9 @@ fails() { ! "$@"; }
 check "no account alert for bob (one network)" fails python3 "$LIVE_DIR/eve.py" any "$EVE" \
   "r.get('event_type')=='alert' and 'bob@' in str(get(r,'alert.metadata'))"
 assert_metric '^spanwatch_account_anomalies_total\{kind="networks"\} 1$'
-assert_metric '^spanwatch_accounts_tracked 2$'
-check "no password in EVE" fails grep -q -e alice-pw -e bob-pw "$EVE"
+assert_metric '^spanwatch_account_anomalies_total\{kind="failed-logins"\} 1$'
+assert_metric '^spanwatch_accounts_tracked 3$'
+assert_flow krb5 "get(r,'account')=='carol@EXAMPLE.TEST' and get(r,'krb5.error_code')==24 and get(r,'krb5.failed_request')==True"
+assert_alert account "*" "get(r,'alert.signature_id')==9300083 and get(r,'alert.metadata.account')==['carol@EXAMPLE.TEST'] and len(get(r,'alert.metadata.sources'))==3"
+check "no password in EVE" fails grep -q -e alice-pw -e bob-pw -e carol-pw "$EVE"
 live_finish

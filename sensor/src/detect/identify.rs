@@ -40,6 +40,7 @@ fn opening<'a>(
         done: &mut flow.detect.done,
         wg: &mut insp.wg,
         quic: &mut insp.quic,
+        malformed: &mut flow.detect.malformed,
     }
 }
 

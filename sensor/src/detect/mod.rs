@@ -49,6 +49,10 @@ pub struct FlowDetect {
     pub ra_counted: bool,
     /// The identified app_proto was counted in metrics.
     pub counted: bool,
+    /// Protocols with a malformed message in this flow (`proto::session::MAL_*`), and
+    /// those already counted in metrics.
+    pub malformed: u8,
+    pub malformed_counted: u8,
     /// What the parsers learned, serialised into the flow record.
     pub meta: Option<Box<FlowMeta>>,
     /// The worker keeps packets of this flow for evidence (`[evidence]` on: its table of

@@ -27,6 +27,7 @@ pub struct HostConfig {
     pub calls: CallsConfig,
     pub fan_in: FanInConfig,
     pub accounts: AccountsConfig,
+    pub novelty: NoveltyConfig,
 }
 
 impl Default for HostConfig {
@@ -44,6 +45,7 @@ impl Default for HostConfig {
             calls: Default::default(),
             fan_in: Default::default(),
             accounts: Default::default(),
+            novelty: Default::default(),
         }
     }
 }
@@ -200,6 +202,25 @@ pub struct AccountsConfig {
     pub min_networks: usize,
     /// Accounts tracked at most; when full the least recently active is dropped.
     pub max_accounts: usize,
+    /// Impossible travel: the fastest believable speed between two authentications of one
+    /// account placed by a MaxMind City database (great-circle distance over the time
+    /// between them), km/h.
+    pub travel_speed_kmh: u64,
+    /// Impossible travel: distances under this are never impossible (GeoIP places an
+    /// address only roughly), km.
+    pub travel_min_km: u64,
+    /// Impossible travel without coordinates (a Country database): one account in two
+    /// countries less than this many seconds apart.
+    pub travel_window_s: u64,
+    /// New device: an account known for at least this long (packet time since first seen)
+    /// that shows a device fingerprint it never used raises an alert; 0 turns it off.
+    pub device_warmup_s: u64,
+    /// Failed logins: this many failures for one account ...
+    pub failed_logins: usize,
+    /// ... from at least this many source addresses ...
+    pub failed_sources: usize,
+    /// ... within this many seconds raise an alert.
+    pub failed_window_s: u64,
 }
 
 impl Default for AccountsConfig {
@@ -208,6 +229,37 @@ impl Default for AccountsConfig {
             window_s: 86_400,
             min_networks: 4,
             max_accounts: 100_000,
+            travel_speed_kmh: 1_000,
+            travel_min_km: 500,
+            travel_window_s: 3_600,
+            device_warmup_s: 604_800,
+            failed_logins: 10,
+            failed_sources: 3,
+            failed_window_s: 3_600,
+        }
+    }
+}
+
+/// First use of a remote-access, VPN or tunnel service by a host (`[host.novelty]`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoveltyConfig {
+    /// Packet time the sensor watches (gaps between flows over an hour count as an hour;
+    /// kept across restarts in the state file) before a
+    /// host's first use of a tool raises an alert; until then uses are only learnt.
+    pub warmup_s: u64,
+    /// Two or more remote-access tools on one host within this many seconds raise an alert.
+    pub vendor_window_s: u64,
+    /// Hosts whose tools are remembered at most (least recently active dropped).
+    pub max_hosts: usize,
+}
+
+impl Default for NoveltyConfig {
+    fn default() -> Self {
+        NoveltyConfig {
+            warmup_s: 604_800,
+            vendor_window_s: 86_400,
+            max_hosts: 100_000,
         }
     }
 }
@@ -223,6 +275,17 @@ impl HostConfig {
         check("host.accounts.window_s", self.accounts.window_s)?;
         check("host.accounts.min_networks", self.accounts.min_networks)?;
         check("host.accounts.max_accounts", self.accounts.max_accounts)?;
+        let a = &self.accounts;
+        check("host.accounts.travel_speed_kmh", a.travel_speed_kmh)?;
+        check("host.accounts.travel_min_km", a.travel_min_km)?;
+        check("host.accounts.travel_window_s", a.travel_window_s)?;
+        check("host.accounts.device_warmup_s", a.device_warmup_s)?;
+        check("host.accounts.failed_logins", a.failed_logins)?;
+        check("host.accounts.failed_sources", a.failed_sources)?;
+        check("host.accounts.failed_window_s", a.failed_window_s)?;
+        check("host.novelty.warmup_s", self.novelty.warmup_s)?;
+        check("host.novelty.vendor_window_s", self.novelty.vendor_window_s)?;
+        check("host.novelty.max_hosts", self.novelty.max_hosts)?;
         check("host.snapshot_interval_s", self.snapshot_interval_s)?;
         self.egress.volume().validate("host.egress")?;
         self.collection.volume().validate("host.collection")?;

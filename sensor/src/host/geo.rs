@@ -40,6 +40,14 @@ impl Geo {
         c.country.iso_code.map(str::to_string)
     }
 
+    /// Latitude and longitude of the address, when the country database is a City
+    /// database (a Country database has no coordinates).
+    pub fn location(&self, ip: IpAddr) -> Option<(f64, f64)> {
+        let r = self.country.as_ref()?;
+        let c: geoip2::City = r.lookup(ip).ok()?.decode().ok()??;
+        Some((c.location.latitude?, c.location.longitude?))
+    }
+
     /// Autonomous system number and organisation.
     pub fn asn(&self, ip: IpAddr) -> Option<(u32, String)> {
         let r = self.asn.as_ref()?;

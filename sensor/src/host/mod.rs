@@ -10,6 +10,8 @@
 //! fan-in to remote-access endpoints) live here. Packet time is the clock: intervals are
 //! aligned on it, so a replay gives the same alerts every time.
 
+pub mod account_signals;
+pub mod account_state;
 pub mod accounts;
 pub mod baseline;
 pub mod beacon;
@@ -20,6 +22,7 @@ pub mod fanin;
 pub mod geo;
 pub mod hosts;
 pub mod ikvm;
+pub mod novelty;
 pub mod obs;
 pub mod privacy;
 pub mod resolver;
@@ -57,6 +60,7 @@ pub struct HostStage {
     now: u64,
     tunnels: tunnels::Tunnels,
     accounts: accounts::Accounts,
+    novelty: novelty::Novelty,
     privacy: privacy::Privacy,
     ikvms: ikvm::Ikvms,
 }
@@ -85,6 +89,7 @@ impl HostStage {
             now: 0,
             tunnels: tunnels::Tunnels::default(),
             accounts: accounts::Accounts::default(),
+            novelty: novelty::Novelty::default(),
             privacy: privacy::Privacy::default(),
             ikvms: ikvm::Ikvms::default(),
             cfg,
@@ -126,6 +131,11 @@ impl HostStage {
     /// pseudonymize_accounts` is on), before the record is kept, written or sent anywhere.
     pub fn pseudonymize(&self, rec: &mut FlowRecord) {
         self.privacy.apply(&mut rec.meta);
+    }
+
+    /// The same for the names in a worker's alert (the RDP cookie).
+    pub fn pseudonymize_alert(&self, a: &mut AlertRecord) {
+        self.privacy.apply_alert(&mut a.alert.metadata);
     }
 
     /// Raise what the tunnels part found.
@@ -242,6 +252,7 @@ impl HostStage {
         self.raise_all(found, alerts);
         self.account_seen(rec, alerts);
         self.ikvm(rec, alerts);
+        self.novelty_seen(rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
         if u.ended {

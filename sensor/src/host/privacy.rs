@@ -91,6 +91,26 @@ impl Privacy {
     }
 
     /// Every account name in `m` replaced, when on.
+    /// An evidence entry `kind=value` that names a user (the RDP cookie): its value.
+    fn evidence(&self, e: &mut String) {
+        if let Some(v) = e.strip_prefix("rdp.cookie=") {
+            *e = format!("rdp.cookie={}", self.pseudonym(v));
+        }
+    }
+
+    /// The names in an alert raised by a worker (the RDP cookie of a remote-access alert).
+    pub fn apply_alert(&self, md: &mut std::collections::BTreeMap<String, Vec<String>>) {
+        if self.key.is_none() {
+            return;
+        }
+        if let Some(v) = md.get_mut("rdp_cookie") {
+            v.iter_mut().for_each(|c| *c = self.pseudonym(c));
+        }
+        if let Some(v) = md.get_mut("evidence") {
+            v.iter_mut().for_each(|e| self.evidence(e));
+        }
+    }
+
     pub fn apply(&self, m: &mut FlowMeta) {
         if self.key.is_none() {
             return;
@@ -109,8 +129,17 @@ impl Privacy {
         if let Some(n) = m.smb.as_mut().and_then(|s| s.ntlmssp.as_mut()) {
             p(&mut n.user);
         }
+        if let Some(n) = m.dcerpc.as_mut().and_then(|d| d.ntlmssp.as_mut()) {
+            p(&mut n.user);
+        }
         if let Some(n) = m.http.as_mut().and_then(|h| h.ntlmssp.as_mut()) {
             p(&mut n.user);
+        }
+        if let Some(c) = m.rdp.as_mut().and_then(|r| r.cookie.as_mut()) {
+            p(c);
+        }
+        if let Some(ev) = &mut m.evidence {
+            ev.iter_mut().for_each(|e| self.evidence(e));
         }
         if let Some(b) = m.ldap.as_mut().and_then(|l| l.request.as_mut()) {
             p(&mut b.bind_request.name);
@@ -197,5 +226,31 @@ mod tests {
             Privacy::with_key(b"0123456789abcdef".to_vec()).pseudonym("x")
         );
         assert!(Privacy::load(&PrivacyConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn rdp_cookie_in_flows_and_alerts_is_pseudonymized() {
+        use crate::model::meta::RdpMeta;
+        let a = Privacy::with_key(b"0123456789abcdef".to_vec());
+        let mut m = FlowMeta {
+            account: Some("alice".into()),
+            rdp: Some(RdpMeta {
+                cookie: Some("alice".into()),
+                ..Default::default()
+            }),
+            evidence: Some(vec!["rdp.cookie=alice".into(), "tls.sni=x".into()]),
+            ..Default::default()
+        };
+        a.apply(&mut m);
+        let p = a.pseudonym("alice");
+        assert_eq!(m.account.as_deref(), Some(p.as_str()));
+        assert_eq!(m.rdp.unwrap().cookie.as_deref(), Some(p.as_str()));
+        let ev = m.evidence.unwrap();
+        assert_eq!(ev, vec![format!("rdp.cookie={p}"), "tls.sni=x".to_string()]);
+        let mut md = std::collections::BTreeMap::new();
+        md.insert("rdp_cookie".to_string(), vec!["alice".to_string()]);
+        md.insert("evidence".to_string(), vec!["rdp.cookie=alice".to_string()]);
+        a.apply_alert(&mut md);
+        assert!(!format!("{md:?}").contains("alice"), "{md:?}");
     }
 }

@@ -3,6 +3,7 @@
 //! to a temporary file, then renamed), and loaded at start. A restart in the middle of an
 //! interval carries its counters over when the first packet after the restart falls in
 //! the same interval. Call legs and fan-in sources are not saved: they are short-lived.
+//! The account view and the tools each host used are saved beside (`account_state.rs`).
 
 use super::baseline::Baseline;
 use super::hosts::Host;
@@ -23,6 +24,9 @@ struct Snapshot {
     /// address, egress (mean, dev, n), collection (mean, dev, n), out, in, collect,
     /// last activity, alert flags of the interval
     hosts: Vec<SavedHost>,
+    /// The account view, novelty and DHCP devices (`account_state.rs`).
+    #[serde(flatten)]
+    extra: super::account_state::SavedExtra,
 }
 
 /// A snapshot as read: each host on its own, so one bad entry (a `null`, a number beyond
@@ -34,6 +38,8 @@ struct Loaded {
     interval: u64,
     peer: [Option<f64>; 2],
     hosts: Vec<serde_json::Value>,
+    #[serde(flatten)]
+    extra: super::account_state::LoadedExtra,
 }
 
 type B = (f32, f32, u32);
@@ -176,6 +182,7 @@ impl HostStage {
                 extra: None,
             };
         }
+        rejected += self.load_extra(s.extra);
         self.stats.host_state_loads[0].inc();
         if rejected > 0 {
             let kept = keep_aside(&p);
@@ -212,6 +219,7 @@ impl HostStage {
                     )
                 })
                 .collect(),
+            extra: self.save_extra(),
         };
         let tmp = p.with_extension("tmp");
         let r = (|| -> std::io::Result<()> {

@@ -16,6 +16,8 @@ pub struct FlowMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub dcerpc: Option<DcerpcMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dhcp: Option<DhcpMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsMeta>,
@@ -57,6 +59,15 @@ impl FlowMeta {
             || self.quic.as_ref().is_some_and(|q| q.sni.is_some())
             || self.http.as_ref().is_some_and(|h| h.hostname.is_some())
     }
+}
+
+/// DCE/RPC over TCP: the PDU (`BIND`, `ALTER_CONTEXT`, `AUTH3`) whose auth verifier
+/// carried an NTLMSSP AUTHENTICATE.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DcerpcMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ntlmssp: Option<NtlmsspMeta>,
+    pub request: &'static str,
 }
 
 /// A DHCP message (Suricata's `dhcp` record): what a device says about itself.

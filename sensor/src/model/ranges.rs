@@ -120,6 +120,16 @@ ranges! {
     "host.accounts.window_s": 1, 30 * DAY, "s";
     "host.accounts.min_networks": 2, 1_000_000, "networks";
     "host.accounts.max_accounts": 1, 10_000_000, "accounts";
+    "host.accounts.travel_speed_kmh": 1, 100_000, "km/h";
+    "host.accounts.travel_min_km": 0, 20_000, "km";
+    "host.accounts.travel_window_s": 0, DAY, "s";
+    "host.accounts.device_warmup_s": 0, 365 * DAY, "s";
+    "host.accounts.failed_logins": 1, 1_000_000, "failures";
+    "host.accounts.failed_sources": 1, 1_000_000, "addresses";
+    "host.accounts.failed_window_s": 1, DAY, "s";
+    "host.novelty.warmup_s": 0, 365 * DAY, "s";
+    "host.novelty.vendor_window_s": 1, 30 * DAY, "s";
+    "host.novelty.max_hosts": 1, 10_000_000, "hosts";
     "alertmanager.timeout_s": 1, 300, "s";
     "alertmanager.resend_interval_s": 1, DAY, "s";
     "alertmanager.resolve_timeout_s": 1, 7 * DAY, "s";

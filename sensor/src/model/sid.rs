@@ -33,6 +33,16 @@ pub const LONG_CONNECTION: u32 = 9_300_061;
 pub const RESOLVER_BYPASS: u32 = 9_300_070;
 /// One account authenticating from many networks within a window (host::accounts).
 pub const ACCOUNT_NETWORKS: u32 = 9_300_080;
+/// One account in two places closer in time than travel allows (host::account_signals).
+pub const ACCOUNT_TRAVEL: u32 = 9_300_081;
+/// After warm-up, an account seen from a device fingerprint it never used.
+pub const ACCOUNT_NEW_DEVICE: u32 = 9_300_082;
+/// Many failed logins for one account from several sources.
+pub const ACCOUNT_FAILED_LOGINS: u32 = 9_300_083;
+/// After warm-up, a host's first use of a remote-access, VPN or tunnel service (host::novelty).
+pub const FIRST_USE: u32 = 9_300_084;
+/// Two or more remote-access or RMM tools on one host within a day (host::novelty).
+pub const REMOTE_ACCESS_VENDORS: u32 = 9_300_085;
 
 // VPNs and proxies (detect::tunnels).
 pub const VPN: u32 = 9_400_001;
@@ -63,6 +73,11 @@ pub const ALL: &[u32] = &[
     LONG_CONNECTION,
     RESOLVER_BYPASS,
     ACCOUNT_NETWORKS,
+    ACCOUNT_TRAVEL,
+    ACCOUNT_NEW_DEVICE,
+    ACCOUNT_FAILED_LOGINS,
+    FIRST_USE,
+    REMOTE_ACCESS_VENDORS,
     VPN,
     TOR,
     PROXY,
@@ -82,10 +97,12 @@ pub enum AnomalyKind {
     Beacon,
     LongConnection,
     ResolverBypass,
+    FirstUse,
+    Vendors,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 9] = [
+    pub const ALL: [AnomalyKind; 11] = [
         AnomalyKind::Egress,
         AnomalyKind::Exfiltration,
         AnomalyKind::Collection,
@@ -95,6 +112,8 @@ impl AnomalyKind {
         AnomalyKind::Beacon,
         AnomalyKind::LongConnection,
         AnomalyKind::ResolverBypass,
+        AnomalyKind::FirstUse,
+        AnomalyKind::Vendors,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -107,6 +126,8 @@ impl AnomalyKind {
             AnomalyKind::Beacon => "beacon",
             AnomalyKind::LongConnection => "long-connection",
             AnomalyKind::ResolverBypass => "resolver-bypass",
+            AnomalyKind::FirstUse => "first-use",
+            AnomalyKind::Vendors => "remote-access-vendors",
         }
     }
     pub const fn index(self) -> usize {
@@ -116,10 +137,10 @@ impl AnomalyKind {
 
 /// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`
 /// (the names of [`AnomalyKind::ALL`]).
-pub const ANOMALY_KINDS: [&str; 9] = {
-    let mut k = [""; 9];
+pub const ANOMALY_KINDS: [&str; 11] = {
+    let mut k = [""; 11];
     let mut i = 0;
-    while i < 9 {
+    while i < 11 {
         k[i] = AnomalyKind::ALL[i].as_str();
         i += 1;
     }
@@ -128,7 +149,7 @@ pub const ANOMALY_KINDS: [&str; 9] = {
 
 /// Kinds of account anomaly: the bounded `kind` label of
 /// `spanwatch_account_anomalies_total` (index = position).
-pub const ACCOUNT_ANOMALY_KINDS: [&str; 1] = ["networks"];
+pub const ACCOUNT_ANOMALY_KINDS: [&str; 4] = ["networks", "travel", "new-device", "failed-logins"];
 
 #[cfg(test)]
 mod tests {

@@ -286,7 +286,8 @@ impl Output {
                     self.host_alert(a);
                 }
             }
-            Event::Alert(a) => {
+            Event::Alert(mut a) => {
+                self.host.pseudonymize_alert(&mut a);
                 self.time(a.ts_ns);
                 if let Some(am) = self.am.as_mut() {
                     am.alert(&a, true);

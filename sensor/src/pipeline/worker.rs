@@ -413,6 +413,15 @@ impl Worker {
                 flow.detect.counted = true;
                 self.stats.flows_by_app_proto[flow.app_proto.index()].inc();
             }
+            let bad = flow.detect.malformed & !flow.detect.malformed_counted;
+            if bad != 0 {
+                flow.detect.malformed_counted |= bad;
+                for (i, c) in self.stats.malformed.iter().enumerate() {
+                    if bad & (1 << i) != 0 {
+                        c.inc();
+                    }
+                }
+            }
             if flow.detect.remote_access && !flow.detect.ra_counted {
                 flow.detect.ra_counted = true;
                 self.stats.remote_access_active.inc();

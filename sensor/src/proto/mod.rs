@@ -42,6 +42,7 @@ impl<T> Parsed<T> {
 pub mod ber;
 pub mod calls;
 pub mod cleartext;
+pub mod dcerpc;
 pub mod dhcp;
 pub mod dns;
 pub mod http;

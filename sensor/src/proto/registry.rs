@@ -113,6 +113,7 @@ protocols! {
     Pop3 => "pop3", tcp(5, cleartext::open::probe_pop3), open(cleartext::open::read);
     Imap => "imap", tcp(6, cleartext::open::probe_imap), open(cleartext::open::read);
     Smtp => "smtp", tcp(7, cleartext::open::probe_smtp), open(cleartext::open::read);
+    Dcerpc => "dcerpc", tcp(8, super::dcerpc::open::probe), open(super::dcerpc::open::read);
 }
 
 fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {

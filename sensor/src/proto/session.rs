@@ -50,7 +50,18 @@ pub struct Opening<'a> {
     pub wg: &'a mut super::vpn::WgTrack,
     /// QUIC Initial packets read so far (keys, CRYPTO streams).
     pub quic: &'a mut Option<Box<super::quic::Track>>,
+    /// Protocols whose messages in this flow were malformed (bits `MAL_*`, counted once
+    /// per flow and protocol in `spanwatch_malformed_flows_total`).
+    pub malformed: &'a mut u8,
 }
+
+/// Protocols whose malformed messages are counted: the `protocol` label of
+/// `spanwatch_malformed_flows_total` (bit i of [`Opening::malformed`] = index i).
+pub const MALFORMED_PROTOCOLS: [&str; 4] = ["krb5", "ldap", "ntlmssp", "smb"];
+pub const MAL_KRB5: u8 = 1;
+pub const MAL_LDAP: u8 = 2;
+pub const MAL_NTLMSSP: u8 = 4;
+pub const MAL_SMB: u8 = 8;
 
 /// What the engine must do after a reader ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -143,6 +143,8 @@ pub struct WorkerStats {
     /// AF_PACKET: the share of the worker's ring waiting to be read at the last tick, in
     /// millionths (the fullest ring, with several interfaces).
     pub ring_fill_ppm: Ctr,
+    /// Flows with a malformed message, by protocol (`proto::session::MALFORMED_PROTOCOLS`).
+    pub malformed: [Ctr; crate::proto::session::MALFORMED_PROTOCOLS.len()],
 }
 
 impl Default for WorkerStats {
@@ -157,6 +159,7 @@ impl Default for WorkerStats {
             event_drops: Ctr::default(),
             remote_access_active: Ctr::default(),
             ring_fill_ppm: Ctr::default(),
+            malformed: Default::default(),
         }
     }
 }

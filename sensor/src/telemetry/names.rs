@@ -260,6 +260,16 @@ pub const DECODE_ERRORS_TOTAL: Metric = Metric {
     labels: &[label("layer", Values::Listed(decode_layers))],
 };
 
+pub const MALFORMED_FLOWS_TOTAL: Metric = Metric {
+    name: "spanwatch_malformed_flows_total",
+    kind: Kind::Counter,
+    help: "Flows whose opening held a malformed message of an authentication protocol (bad BER/ASN.1 in Kerberos or LDAP, a bad NTLMSSP AUTHENTICATE, a bad SMB2 frame), once per flow and protocol.",
+    labels: &[label(
+        "protocol",
+        Values::Fixed(&crate::proto::session::MALFORMED_PROTOCOLS),
+    )],
+};
+
 pub const ENCAPSULATED_PACKETS_TOTAL: Metric = Metric {
     name: "spanwatch_encapsulated_packets_total",
     kind: Kind::Counter,
@@ -423,7 +433,7 @@ pub const ACCOUNTS_TRACKED: Metric = Metric {
 pub const ACCOUNT_ANOMALIES_TOTAL: Metric = Metric {
     name: "spanwatch_account_anomalies_total",
     kind: Kind::Counter,
-    help: "Anomalies the account view found, by kind (networks: one account from many networks within a window).",
+    help: "Anomalies the account view found, by kind (networks: one account from many networks within a window; travel: two countries closer in time than travel allows; new-device: a device fingerprint the account never used; failed-logins: many failed logins from several sources).",
     labels: &[label(
         "kind",
         Values::Fixed(&crate::model::sid::ACCOUNT_ANOMALY_KINDS),
@@ -567,6 +577,7 @@ pub static CATALOGUE: &[&Metric] = &[
     &HOSTS_EVICTED_TOTAL,
     &ACCOUNTS_TRACKED,
     &ACCOUNT_ANOMALIES_TOTAL,
+    &MALFORMED_FLOWS_TOTAL,
     &EGRESS_BYTES_TOTAL,
     &HOST_ANOMALIES_TOTAL,
     &CALLS_ACTIVE,

@@ -248,6 +248,14 @@ impl Telemetry {
                 .collect(),
         ));
         v.push(counter(
+            &MALFORMED_FLOWS_TOTAL,
+            crate::proto::session::MALFORMED_PROTOCOLS
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (vec![p.to_string()], self.wsum(|w| w.malformed[i].get())))
+                .collect(),
+        ));
+        v.push(counter(
             &EGRESS_BYTES_TOTAL,
             crate::model::net::DIRECTION_CLASSES
                 .iter()

@@ -44,7 +44,10 @@ pub fn read(o: &mut Opening) -> Outcome {
                 *o.got |= bit;
                 record(o, value);
             }
-            Parsed::Malformed(_) => *o.got |= bit,
+            Parsed::Malformed(_) => {
+                *o.got |= bit;
+                *o.malformed |= crate::proto::session::MAL_KRB5;
+            }
             Parsed::NeedMore { .. } if o.gap[dir] => *o.got |= bit,
             Parsed::NeedMore { .. } => {}
         }

@@ -81,6 +81,16 @@ pub fn read(o: &mut Opening) -> Outcome {
             });
         }
     });
+    // After StartTLS a side carries TLS records, which are not LDAP but not malformed.
+    let tls = |b: &[u8]| b.windows(3).any(|w| w[0] == 0x16 && w[1] == 3 && w[2] <= 4);
+    if (matches!(c, Parsed::Malformed(_)) && !tls(o.buf[0]))
+        || (matches!(s, Parsed::Malformed(_)) && !tls(o.buf[1]))
+    {
+        *o.malformed |= crate::proto::session::MAL_LDAP;
+    }
+    if ntlm.is_none() && crate::proto::ntlmssp::bad_authenticate(o.buf[0]) {
+        *o.malformed |= crate::proto::session::MAL_NTLMSSP;
+    }
     if matches!(c, Parsed::Malformed(_)) || o.gap[0] {
         *o.got |= C1;
     }

@@ -140,6 +140,23 @@ pub fn find_authenticate(buf: &[u8]) -> Option<Ntlmssp> {
     None
 }
 
+/// Whether `buf` holds an NTLMSSP AUTHENTICATE (signature, type 3) that does not parse
+/// (cut short, or a field's offset and length beyond the message), and none that does.
+pub fn bad_authenticate(buf: &[u8]) -> bool {
+    let mut rest = buf;
+    let mut bad = false;
+    while let Some(m) = find(rest) {
+        if message_type(m) == Some(3) {
+            match parse_authenticate(m) {
+                Ok(_) => return false,
+                Err(_) => bad = true,
+            }
+        }
+        rest = &m[1..];
+    }
+    bad
+}
+
 /// An AUTHENTICATE in one `Authorization:` header value ("NTLM <b64>" or
 /// "Negotiate <b64>"); `None` for another scheme, bad base64 or another message type.
 pub fn from_http_authorization(value: &str) -> Option<Ntlmssp> {

@@ -216,3 +216,20 @@ fn never_panics_on_garbage() {
         });
     }
 }
+
+#[test]
+fn a_bad_authenticate_is_told_apart_from_none_and_from_a_good_one() {
+    let good = authenticate("CORP", "alice", "WS1", true);
+    let mut framed = b"smb2 header".to_vec();
+    framed.extend_from_slice(&good);
+    assert!(!bad_authenticate(&framed));
+    assert!(!bad_authenticate(b"no ntlmssp here at all"));
+    // a NEGOTIATE (type 1) is not an AUTHENTICATE, good or bad
+    assert!(!bad_authenticate(b"NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2"));
+    // cut inside the fixed part
+    assert!(bad_authenticate(&good[..40]));
+    // the user field pointing past the end
+    let mut far = good.clone();
+    far[36 + 4..36 + 8].copy_from_slice(&0xffffu32.to_le_bytes());
+    assert!(bad_authenticate(&far));
+}

@@ -39,7 +39,13 @@ pub fn read(o: &mut Opening) -> Outcome {
                 if let Some(p) = value.requested_protocols {
                     r.requested_protocols = Some(proto::rdp::protocol_names(p));
                 }
-                o.meta().rdp = Some(r);
+                let m = o.meta();
+                m.rdp = Some(r);
+                // The mstshash cookie (mstsc sends the user name, cut to 9 characters):
+                // a hint of the account when nothing better names it.
+                if let Some(c) = value.cookie.filter(|c| !c.is_empty()) {
+                    m.account.get_or_insert(c);
+                }
             }
             Parsed::Malformed(_) => *o.got |= C1,
             Parsed::NeedMore { .. } => {}

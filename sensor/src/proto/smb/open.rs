@@ -76,6 +76,12 @@ pub fn read(o: &mut Opening) -> Outcome {
             status = Some(s.status);
         }
     });
+    if matches!(c, Parsed::Malformed(_)) || matches!(s, Parsed::Malformed(_)) {
+        *o.malformed |= crate::proto::session::MAL_SMB;
+    }
+    if auth.is_none() && ntlmssp::bad_authenticate(o.buf[0]) {
+        *o.malformed |= crate::proto::session::MAL_NTLMSSP;
+    }
     if matches!(c, Parsed::Malformed(_)) || o.gap[0] || auth.is_some() {
         *o.got |= C1;
     }
