@@ -83,6 +83,7 @@ pub(super) fn tcp(
             }
         }
     }
+    let before = flow.app_proto;
     match flow.app_proto.reader() {
         Some(read) => {
             if read(&mut opening(d, key, flow, insp)) == Outcome::SwapRoles {
@@ -90,6 +91,15 @@ pub(super) fn tcp(
             }
         }
         None => flow.detect.done = true,
+    }
+    // A reader that renamed the flow (an HTTP upgrade to WebSocket, a server that answers
+    // in another protocol) hands the same bytes to the new protocol's reader.
+    if flow.app_proto != before && !flow.detect.done {
+        if let Some(read) = flow.app_proto.reader() {
+            if read(&mut opening(d, key, flow, insp)) == Outcome::SwapRoles {
+                swap_roles(flow, insp);
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! complete — or after `max_inspect_packets` — later packets only update counters.
 
 pub mod dnscache;
+pub mod encrypted;
 pub mod icmp;
 mod identify;
 mod remote_access;
@@ -132,6 +133,12 @@ struct Inspect {
     tunnel_off: [usize; 2],
     /// WireGuard data packets seen so far (UDP), for sessions caught in their middle.
     wg: crate::proto::vpn::WgTrack,
+    /// Length of each direction's first TCP segment with payload (its start is `buf[dir]`).
+    first_len: [usize; 2],
+    /// The direction that carried payload first.
+    first_speaker: Option<u8>,
+    /// The fully-encrypted test ran (`encrypted::check`).
+    fet_judged: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -333,6 +340,10 @@ impl Detector {
         });
         let dir = if to_server { 0 } else { 1 };
         if key.proto == crate::decode::PROTO_TCP {
+            if insp.next_seq[dir].is_none() && !payload.is_empty() {
+                insp.first_len[dir] = payload.len().min(self.cfg.max_inspect_bytes);
+                insp.first_speaker.get_or_insert(dir as u8);
+            }
             append_stream(
                 &mut insp,
                 dir,
@@ -351,6 +362,7 @@ impl Detector {
         insp.evidence.dedup();
         remote_access::check(self, key, flow, &insp, findings);
         tunnels::check(self, key, flow, &insp, findings);
+        encrypted::check(self, key, flow, &mut insp, findings);
         // An identification that may still become an alert once both sides have spoken
         // keeps the flow under inspection (bounded by max_inspect_packets).
         if flow.detect.done

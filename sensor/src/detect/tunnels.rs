@@ -117,6 +117,29 @@ pub(super) fn check(
                 metadata: md,
             }
         }
+        AppProto::WebSocket => {
+            let Some(inner) = proxy_meta(flow).and_then(|p| p.inner_app_proto) else {
+                return;
+            };
+            md.insert("inner_app_proto".into(), vec![inner.into()]);
+            if let Some(h) = flow
+                .detect
+                .meta
+                .as_ref()
+                .and_then(|m| m.http.as_ref())
+                .and_then(|h| h.hostname.clone())
+            {
+                md.insert("hostname".into(), vec![h]);
+            }
+            Finding {
+                signature_id: sid::WEBSOCKET_TUNNEL,
+                signature: format!("SPANWATCH tunnel: WebSocket carrying {inner} ({direction})"),
+                category: "tunnel",
+                severity: 2,
+                app: None,
+                metadata: md,
+            }
+        }
         AppProto::Http
             if proxy_meta(flow).and_then(|p| p.protocol.as_deref()) == Some("http-forward") =>
         {

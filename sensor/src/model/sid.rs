@@ -36,6 +36,10 @@ pub const TOR: u32 = 9_400_002;
 pub const PROXY: u32 = 9_400_003;
 pub const PROXY_HEADER: u32 = 9_400_004;
 pub const AH_TUNNEL: u32 = 9_400_005;
+/// A TCP flow whose openings are fully encrypted both ways (detect::encrypted).
+pub const FULLY_ENCRYPTED: u32 = 9_400_010;
+/// A WebSocket whose frames carry another protocol (detect::tunnels).
+pub const WEBSOCKET_TUNNEL: u32 = 9_400_011;
 
 /// Every id above, for tests that check they are distinct.
 pub const ALL: &[u32] = &[
@@ -62,6 +66,8 @@ pub const ALL: &[u32] = &[
     PROXY,
     PROXY_HEADER,
     AH_TUNNEL,
+    FULLY_ENCRYPTED,
+    WEBSOCKET_TUNNEL,
 ];
 
 /// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.

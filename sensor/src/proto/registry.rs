@@ -9,7 +9,7 @@
 use super::session::{Opening, Outcome};
 use super::{
     calls, cleartext, dhcp, dns, http, krb5, ldap, proxy, quic, rdp, rfb, rmm, smb, ssh, tls, vdi,
-    vpn, xdmcp,
+    vpn, websocket, xdmcp,
 };
 use std::sync::OnceLock;
 
@@ -113,6 +113,9 @@ protocols! {
     Pop3 => "pop3", tcp(5, cleartext::open::probe_pop3), open(cleartext::open::read);
     Imap => "imap", tcp(6, cleartext::open::probe_imap), open(cleartext::open::read);
     Smtp => "smtp", tcp(7, cleartext::open::probe_smtp), open(cleartext::open::read);
+    // Named by the HTTP reader once the server agreed to the upgrade; its reader probes
+    // the frames' payload.
+    WebSocket => "websocket", open(websocket::open::read);
 }
 
 fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {

@@ -74,6 +74,9 @@ pub fn read(o: &mut Opening) -> Outcome {
         match proto::http::parse_response_head(sc) {
             Parsed::Done { value: resp, .. } => {
                 *o.got |= S1;
+                if resp.status == 101 && websocket_upgrade(o) {
+                    return Outcome::Continue;
+                }
                 let h = o.meta().http.get_or_insert_with(Default::default);
                 h.status = Some(resp.status);
                 if let Some(s) = &resp.server {
@@ -90,6 +93,41 @@ pub fn read(o: &mut Opening) -> Outcome {
     }
     o.done_if(C1 | S1 | C2);
     Outcome::Continue
+}
+
+/// The server agreed to a WebSocket upgrade (RFC 6455 §4.2.2): the flow becomes
+/// `websocket`, and what its frames carry is read after both heads.
+fn websocket_upgrade(o: &mut Opening) -> bool {
+    use crate::proto::websocket::upgrade_response;
+    let Parsed::Done {
+        value: (s_used, deflate),
+        ..
+    } = upgrade_response(o.buf[1])
+    else {
+        return false;
+    };
+    let Parsed::Done {
+        consumed: c_used, ..
+    } = proto::cleartext::http_head(o.buf[0], proto::cleartext::HEAD_CAP)
+    else {
+        return false;
+    };
+    *o.app_proto = AppProto::WebSocket;
+    *o.tunnel_off = [c_used, s_used];
+    let h = o.meta().http.get_or_insert_with(Default::default);
+    h.status = Some(101);
+    o.meta().proxy = Some(ProxyMeta {
+        protocol: Some(
+            if deflate {
+                "websocket-deflate"
+            } else {
+                "websocket"
+            }
+            .into(),
+        ),
+        ..Default::default()
+    });
+    true
 }
 
 /// Request heads read for an NTLM handshake's AUTHENTICATE (negotiate, then authenticate).
