@@ -13,6 +13,8 @@ pub const XDMCP: u32 = 9_200_004;
 
 // Tunnels seen in one flow (detect).
 pub const ICMP_TUNNEL: u32 = 9_300_001;
+/// A flow to port 53 that does not speak DNS (detect::tunnels).
+pub const PORT53_NOT_DNS: u32 = 9_300_100;
 
 // The host stage (host): across flows and over time.
 pub const DNS_TUNNEL: u32 = 9_300_002;
@@ -68,6 +70,7 @@ pub const ALL: &[u32] = &[
     AH_TUNNEL,
     FULLY_ENCRYPTED,
     WEBSOCKET_TUNNEL,
+    PORT53_NOT_DNS,
 ];
 
 /// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.

@@ -116,6 +116,8 @@ protocols! {
     // Named by the HTTP reader once the server agreed to the upgrade; its reader probes
     // the frames' payload.
     WebSocket => "websocket", open(websocket::open::read);
+    // SSTP's opening request in clear (TLS terminated or inspected) or a control packet.
+    Sstp => "sstp", tcp(55, vpn::open::probe_sstp);
 }
 
 fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {

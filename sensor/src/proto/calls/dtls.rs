@@ -22,10 +22,15 @@ pub struct Dtls {
 /// seen in the clear (RFC 6347 §4.2.2 / §4.3.2: 1 ClientHello, 2 ServerHello,
 /// 3 HelloVerifyRequest, 11..=16 certificate through key exchange), and epoch-0
 /// application data cannot exist (no keys yet).
+/// The record version of the DTLS that Cisco shipped before RFC 4347 settled (OpenSSL's
+/// `DTLS1_BAD_VER`), spoken only by AnyConnect gateways and their clients (OpenConnect's
+/// legacy `X-DTLS-CipherSuite` data channel).
+pub const DTLS_BAD_VER: u16 = 0x0100;
+
 pub fn probe_dtls(buf: &[u8]) -> Option<Dtls> {
     let content_type = *buf.first()?;
     let version = be16(buf, 1)?;
-    if !(20..=25).contains(&content_type) || !matches!(version, 0xfeff | 0xfefd) {
+    if !(20..=25).contains(&content_type) || !matches!(version, 0xfeff | 0xfefd | DTLS_BAD_VER) {
         return None;
     }
     let epoch = be16(buf, 3)?;

@@ -15,8 +15,13 @@ pub fn probe_stun(o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppPro
     Some(AppProto::Stun)
 }
 
-pub fn probe_dtls(_o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProto> {
-    calls::probe_dtls(payload).map(|_| AppProto::Dtls)
+pub fn probe_dtls(o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProto> {
+    let d = calls::probe_dtls(payload)?;
+    if d.version == calls::DTLS_BAD_VER {
+        o.evidence
+            .push(("dtls.version", "0x0100 (Cisco pre-RFC DTLS)".into()));
+    }
+    Some(AppProto::Dtls)
 }
 
 pub fn probe_rtcp(_o: &mut Opening, payload: &[u8], _dir: usize) -> Option<AppProto> {
