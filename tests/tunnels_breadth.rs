@@ -456,3 +456,53 @@ fn proxies_and_protocols_named_by_the_server() {
     t.close(&mut sc);
     assert_eq!(flow_on(&run_scene(sc), 3389)["app_proto"], "rdp");
 }
+
+/// A DTLS 1.2 ClientHello record (RFC 6347 §4.2.2), with `use_srtp` (extension 14) or not.
+fn dtls12_client_hello(srtp: bool) -> Vec<u8> {
+    let mut body = vec![0xfe, 0xfd];
+    body.extend(noise(32, 7)); // random
+    body.push(0); // session id
+    body.push(0); // cookie
+    body.extend_from_slice(&[0, 2, 0xc0, 0x2b]); // one cipher suite
+    body.extend_from_slice(&[1, 0]); // null compression
+    let mut ext = vec![0, 23, 0, 0]; // extended master secret
+    if srtp {
+        ext.extend_from_slice(&[0, 14, 0, 5, 0, 2, 0, 1, 0]);
+    }
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let n = body.len() as u32;
+    let mut hs = vec![1];
+    hs.extend_from_slice(&n.to_be_bytes()[1..]);
+    hs.extend_from_slice(&[0, 0, 0, 0, 0]); // message seq, fragment offset
+    hs.extend_from_slice(&n.to_be_bytes()[1..]);
+    hs.extend(body);
+    dtls_record(22, 0xfefd, 0, 0, &hs)
+}
+
+#[test]
+fn dtls_on_443_without_srtp_is_a_vpn_channel() {
+    let (c, s) = ends();
+    let run = |srtp: bool| {
+        let mut sc = Scene::new(T0);
+        sc.udp((c, 50000), (s, 443), &dtls12_client_hello(srtp));
+        for i in 1..4u64 {
+            sc.udp(
+                (s, 443),
+                (c, 50000),
+                &dtls_record(23, 0xfefd, 1, i, &noise(90, i)),
+            );
+        }
+        run_scene(sc)
+    };
+    let r = run(false);
+    assert_eq!(flow_on(&r, 443)["app_proto"], "dtls");
+    one_alert(&r, 9_400_001);
+    // WebRTC's DTLS-SRTP offers use_srtp: no VPN
+    let r = run(true);
+    assert!(
+        !sigs(&r).iter().any(|s| s.contains("SSL VPN")),
+        "{:?}",
+        sigs(&r)
+    );
+}

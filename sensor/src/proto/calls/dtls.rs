@@ -62,6 +62,20 @@ pub fn dtls_use_srtp(buf: &[u8]) -> bool {
     use_srtp(buf).unwrap_or(false)
 }
 
+/// Whether a complete DTLS ClientHello or ServerHello offers `use_srtp`; None when the
+/// message is not one, or is cut short.
+pub fn dtls_use_srtp_read(buf: &[u8]) -> Option<bool> {
+    // only a first handshake message held whole in this record (no fragment, no cut)
+    let hs = buf.get(13..)?;
+    let len = u32::from_be_bytes([0, *hs.get(1)?, *hs.get(2)?, *hs.get(3)?]);
+    let off = u32::from_be_bytes([0, *hs.get(6)?, *hs.get(7)?, *hs.get(8)?]);
+    let flen = u32::from_be_bytes([0, *hs.get(9)?, *hs.get(10)?, *hs.get(11)?]);
+    if off != 0 || flen != len || hs.len() < 12 + len as usize {
+        return None;
+    }
+    use_srtp(buf)
+}
+
 fn use_srtp(buf: &[u8]) -> Option<bool> {
     let d = probe_dtls(buf)?;
     if d.content_type != 22 || be16(buf, 3)? != 0 {
