@@ -30,7 +30,7 @@ fn sigs(recs: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn one_alert<'a>(recs: &'a [Value], sid: u64) -> &'a Value {
+fn one_alert(recs: &[Value], sid: u64) -> &Value {
     let a: Vec<&Value> = alerts(recs)
         .into_iter()
         .filter(|a| a["alert"]["signature_id"] == sid)
