@@ -120,7 +120,9 @@ fn fully_encrypted_openings_are_a_proxy() {
     // answers in text, a short opening, the web port, and a mid-session capture.
     let mut framed = 198u16.to_be_bytes().to_vec();
     framed.extend(noise(198, 1));
-    assert!(alerts(&fet_session(8388, &framed, &noise(300, 2))).is_empty());
+    let mut framed_answer = 298u16.to_be_bytes().to_vec();
+    framed_answer.extend(noise(298, 2));
+    assert!(alerts(&fet_session(8388, &framed, &framed_answer)).is_empty());
     let text = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
     assert!(alerts(&fet_session(8388, &noise(200, 1), text)).is_empty());
     assert!(alerts(&fet_session(8388, &noise(40, 1), &noise(300, 2))).is_empty());
