@@ -508,3 +508,24 @@ fn dtls_on_443_without_srtp_is_a_vpn_channel() {
         sigs(&r)
     );
 }
+
+#[test]
+fn tor_client_hello_by_its_random_sni() {
+    let (c, s) = ends();
+    let run = |sni: &str, alpn: &[&str]| {
+        let mut sc = Scene::new(T0);
+        let mut t = sc.tcp_session((c, 40100), (s, 9001));
+        t.handshake(&mut sc);
+        t.client_sends(&mut sc, &tls_client_hello(Some(sni), alpn));
+        t.server_sends(&mut sc, &noise(200, 1));
+        t.close(&mut sc);
+        run_scene(sc)
+    };
+    // tor's client: SNI www.<4..25 base32>.com, no ALPN
+    let r = run("www.q3vbkzo2xw4hp.com", &[]);
+    assert_eq!(flow_on(&r, 9001)["app_proto"], "tor");
+    assert_eq!(one_alert(&r, 9_400_002)["alert"]["category"], "vpn");
+    // a browser to a real site: ALPN offered, or an ordinary name
+    assert!(alerts(&run("www.q3vbkzo2xw4hp.com", &["h2", "http/1.1"])).is_empty());
+    assert!(alerts(&run("www.wikipedia.com", &[])).is_empty());
+}

@@ -95,7 +95,7 @@ protocols! {
     Gre => "gre";
     Socks => "socks", tcp(70, proxy::open::probe_socks), open(proxy::open::read);
     HttpConnect => "http-connect", tcp(50, proxy::open::probe_connect), open(proxy::open::read);
-    Tor => "tor";
+    Tor => "tor", open(tls::open::read);
     Stun => "stun", udp(90, calls::open::probe_stun);
     Rtp => "rtp", udp(130, calls::open::probe_rtp);
     Rtcp => "rtcp", udp(120, calls::open::probe_rtcp);
