@@ -665,7 +665,6 @@ const TUNNEL_KNOWN_MISSES: &[(&str, &str)] = &[
     ("ndpi/pcap/psiphon3.pcap", "one TLS connection to a Cloudflare address with no SNI and Cloudflare's own certificate (domain fronting): nothing in clear names Psiphon; nDPI names it from its own Psiphon heuristics, not from a field spanwatch could match"),
     ("ndpi/pcap/ultrasurf.pcap", "TLS without SNI or certificate in clear (TLS 1.3) to 65.49.68.25:50053 and a server-first stream seen from its middle; nDPI names UltraSurf from one unpublished payload pattern; nothing documented identifies it"),
     ("ndpi/pcap/mullvad_dns.pcap", "the capture holds only a DNS lookup of www.mullvad.net (spanwatch names the DNS flow app=mullvad); a lookup is not a VPN session, so no alert by design; nDPI also names only the DNS flow"),
-    ("ndpi/pcap/anyconnect-vpn.pcap", "the AnyConnect tunnel is TLS and DTLS to a company gateway (*.pandion.viasat.com) with nothing AnyConnect-specific in clear; nDPI names one flow CiscoVPN from its port/heuristics and the rest TLS/DTLS"),
 ];
 
 /// Tunnel, VPN or proxy alerts in captures labelled other/bulk-mixed/stun-rtp-calls that
@@ -674,6 +673,8 @@ const TUNNEL_TRUE_ELSEWHERE: &[(&str, &str)] = &[
     ("ndpi/pcap/custom_categories.pcapng", "holds an IPv6 ESP flow (IP protocol 50, VLAN 121); nDPI's own result names it IPSec"),
     ("ndpi/pcap/ossfuzz_seed_fake_traces_2.pcapng", "nDPI's fuzzing seed holds WireGuard handshakes on udp/51820; nDPI's own result names 2 flows WireGuard"),
     ("ndpi/pcap/sites.pcapng", "a capture of many sites includes a TLS session to a Surfshark server; nDPI's own result names it TLS.SurfShark"),
+    ("ndpi/pcap/dtls_mid_sessions.pcapng", "DTLS on UDP 443 with record version 0x0100, Cisco's pre-RFC DTLS (OpenSSL's DTLS1_BAD_VER, SSL_OP_CISCO_ANYCONNECT: spoken only by AnyConnect gateways and their clients): an SSL VPN data channel; nDPI names it only DTLS"),
+    ("ndpi/pcap/dtls_old_version.pcapng", "DTLS on UDP 443 with record version 0x0100, Cisco's pre-RFC DTLS (OpenSSL's DTLS1_BAD_VER, SSL_OP_CISCO_ANYCONNECT: spoken only by AnyConnect gateways and their clients): an SSL VPN data channel; nDPI names it only DTLS"),
 ];
 
 /// Alert categories the negative check forbids on ordinary captures.

@@ -256,6 +256,24 @@ fn socks_and_http_connect_proxies_with_targets() {
 }
 
 #[test]
+fn shadowsocks_stream_is_a_fully_encrypted_proxy() {
+    // shadowsocks-libev: three downloads through ss-local → ss-server on 8388
+    let r = fixture("live-shadowsocks.pcap");
+    let a = alert_with(&r, "proxy");
+    assert!(!a.is_empty());
+    assert!(a.iter().all(|x| x["alert"]["signature_id"] == 9_400_010));
+    assert!(a.iter().all(|x| x["dest_port"] == 8388));
+    let ss: Vec<&Value> = r
+        .iter()
+        .filter(|f| f["event_type"] == "flow" && f["dest_port"] == 8388)
+        .collect();
+    assert_eq!(ss.len(), 3);
+    assert!(ss
+        .iter()
+        .all(|f| f["proxy"]["protocol"] == "fully-encrypted"));
+}
+
+#[test]
 fn openvpn_wireguard_and_tunnels() {
     let r = fixture("live-openvpn.pcap");
     assert!(has_flow(&r, "openvpn"));

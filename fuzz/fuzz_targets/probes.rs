@@ -2,7 +2,7 @@
 //! Every payload probe and handshake parser of the remote-management, VDI, VPN, proxy and
 //! call-media modules, in both directions.
 use libfuzzer_sys::fuzz_target;
-use spanwatch::proto::{calls, proxy, rmm, vdi, vpn, Direction};
+use spanwatch::proto::{calls, encrypted, proxy, rmm, vdi, vpn, websocket, Direction};
 
 fuzz_target!(|data: &[u8]| {
     for dir in [Direction::ToServer, Direction::ToClient] {
@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = rmm::teamviewer_http_uri(s);
         let _ = vpn::probe_tor_cert(s, s);
+        let _ = vpn::probe_tor_sni(s, false);
     }
     let _ = vdi::probe_citrix(data);
     let _ = vdi::probe_tcp(data);
@@ -40,4 +41,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = calls::probe_rtcp(data);
     let _ = calls::probe_dtls(data);
     let _ = calls::probe_zoom(data);
+    let _ = calls::dtls_use_srtp_read(data);
+    let _ = websocket::upgrade_response(data);
+    let _ = websocket::frame(data);
+    let _ = websocket::payload(data);
+    let (a, b) = data.split_at(data.len() / 2);
+    let _ = encrypted::judge(a, b);
 });

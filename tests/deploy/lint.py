@@ -806,7 +806,7 @@ def series_per_sensor():
     """Series one sensor exports today, by family, from the label sets in the brief."""
     # label values that are fixed by the sensor's code (see /metrics)
     layers, encaps, reasons = 12, 12, 6
-    app_protos, categories, severities = 41, 12, 4
+    app_protos, categories, severities = 43, 12, 4
     event_types, results = 3, 2
     counts = {
         "spanwatch_packets_total": 1, "spanwatch_bytes_total": 1,

@@ -82,6 +82,8 @@ record_stop
 stop_spanwatch
 assert_flow dtls "r.get('dest_port')==443 and r['flow']['pkts_toserver']+r['flow']['pkts_toclient']>=100"
 assert_flow tls "r.get('dest_port')==443"
+# the DTLS ClientHello to UDP 443 offers no use_srtp: an SSL VPN data channel
+assert_alert vpn '*' "r.get('app_proto')=='dtls' and 'SSL VPN' in get(r,'alert.signature')"
 check "no calls alert on the VPN's DTLS channel (max_concurrent = 0)" python3 - "$EVE" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

@@ -1,7 +1,9 @@
 //! ICMP tunnels: echo payloads that ordinary ping does not carry.
 //!
 //! Ordinary ping sends a small payload that repeats from packet to packet (Linux iputils:
-//! an 8- or 16-byte timestamp then the bytes 0x10, 0x11, …; Windows: "abcdefghijklmnopqrstuvwabcdefghi").
+//! an 8- or 16-byte timestamp then the bytes 0x10, 0x11, …; FreeBSD/macOS ping: an 8-byte
+//! timestamp then 0x08, 0x09, …; Windows: "abcdefghijklmnopqrstuvwabcdefghi"; BusyBox:
+//! zeros).
 //! Tunnels (ptunnel-ng, icmptunnel, hans, pingtunnel) carry other traffic: payloads that are
 //! large, high in entropy, different in every packet, and many. The tunnel tools' own
 //! markers are recognised outright.
@@ -11,6 +13,10 @@ use std::collections::HashSet;
 /// ptunnel / ptunnel-ng magic at the start of the echo payload (ptunnel's packet header,
 /// `0xD5200880`, as documented in its source and man page).
 const PTUNNEL_MAGIC: [u8; 4] = [0xd5, 0x20, 0x08, 0x80];
+
+/// Random-looking, distinct echo payloads that make a covert channel even when each is of
+/// the size ordinary ping sends.
+const COVERT_PAYLOADS: u32 = 20;
 
 #[derive(Debug, Default)]
 pub struct IcmpStats {
@@ -43,13 +49,15 @@ pub fn entropy(b: &[u8]) -> f32 {
 
 /// Whether a payload is what ping programs send.
 fn ordinary(p: &[u8]) -> bool {
-    if p.len() <= 64 {
-        // iputils: bytes after the timestamp count up from 0x08/0x10
+    {
+        // iputils, BSD: bytes after the timestamp count up from 0x08/0x10 (at any size)
         let tail = if p.len() > 16 { &p[16..] } else { &[][..] };
         if tail.windows(2).all(|w| w[1] == w[0].wrapping_add(1)) {
             return true;
         }
-        if p.starts_with(b"abcdefghijklmnopqrstuvw") {
+        if p.starts_with(b"abcdefghijklmnopqrstuvw")
+            || (p.len() < 23 && b"abcdefghijklmnopqrstuvw".starts_with(p) && !p.is_empty())
+        {
             return true;
         }
     }
@@ -72,7 +80,9 @@ impl IcmpStats {
             self.big += 1;
         }
         let sample = &p[..p.len().min(512)];
-        if p.len() >= 32 && entropy(sample) > 5.0 {
+        // Near the entropy random bytes of this length reach (short payloads cannot reach 8).
+        let max = (sample.len().min(256) as f32).log2();
+        if p.len() >= 32 && entropy(sample) > 5.0_f32.min(0.85 * max) {
             self.high_entropy += 1;
         }
         if self.distinct.len() < 4096 {
@@ -94,7 +104,11 @@ impl IcmpStats {
             why.push(("marker".into(), m.into()));
         }
         let odd = self.big.max(self.high_entropy);
-        if odd >= 10 && self.distinct() >= 10 && self.payload_bytes >= 8 * 1024 {
+        // Echo payloads of ordinary size that no ping program sends — random-looking and
+        // different each time — carry data however small they are.
+        let covert =
+            self.high_entropy >= COVERT_PAYLOADS && self.distinct() >= COVERT_PAYLOADS as usize;
+        if covert || (odd >= 10 && self.distinct() >= 10 && self.payload_bytes >= 8 * 1024) {
             why.push(("unusual_payloads".into(), odd.to_string()));
             why.push(("distinct_payloads".into(), self.distinct().to_string()));
             why.push(("payload_bytes".into(), self.payload_bytes.to_string()));
@@ -121,6 +135,26 @@ mod tests {
             s.add(b"abcdefghijklmnopqrstuvwabcdefghi");
         }
         assert!(s.verdict().is_none());
+    }
+
+    #[test]
+    fn ordinary_sized_random_payloads_are_a_covert_channel() {
+        let mut s = IcmpStats::default();
+        for i in 0..(COVERT_PAYLOADS as u64 - 1) {
+            s.add(&spanwatch_testkit::noise(48, i));
+        }
+        assert!(s.verdict().is_none(), "too few yet");
+        s.add(&spanwatch_testkit::noise(48, 99));
+        assert!(s.verdict().is_some());
+        // BSD/macOS ping (8-byte timestamp, then 0x08, 0x09 …) and the same payload again
+        let mut b = IcmpStats::default();
+        for i in 0..100u8 {
+            let mut p = vec![i, 1, 2, 3, 4, 5, 6, 7];
+            p.extend(8u8..56);
+            b.add(&p);
+            b.add(&[0x42; 48]);
+        }
+        assert!(b.verdict().is_none());
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub(super) fn tcp(
             }
         }
     }
+    server_speaks_otherwise(key, flow, insp);
+    let before = flow.app_proto;
     match flow.app_proto.reader() {
         Some(read) => {
             if read(&mut opening(d, key, flow, insp)) == Outcome::SwapRoles {
@@ -92,6 +94,34 @@ pub(super) fn tcp(
             }
         }
         None => flow.detect.done = true,
+    }
+    // A reader that renamed the flow (an HTTP upgrade to WebSocket, a server that answers
+    // in another protocol) hands the same bytes to the new protocol's reader.
+    if flow.app_proto != before && !flow.detect.done {
+        if let Some(read) = flow.app_proto.reader() {
+            if read(&mut opening(d, key, flow, insp)) == Outcome::SwapRoles {
+                swap_roles(flow, insp);
+            }
+        }
+    }
+}
+
+/// A flow named `http` from the client's request whose server answers in a protocol that
+/// announces itself (an SSH banner, an RFB version, a mail or FTP greeting): the server's
+/// side names it — a scanner or a confused client knocked at an SSH server with HTTP.
+fn server_speaks_otherwise(key: &FlowKey, flow: &mut Flow, insp: &mut Inspect) {
+    if flow.app_proto != AppProto::Http || insp.buf[1].is_empty() {
+        return;
+    }
+    if let Some(p) = classify_tcp(&[], &insp.buf[1], ports(key, flow)) {
+        if p != AppProto::Http {
+            insp.evidence.push((
+                "server.speaks",
+                format!("{} to an HTTP request", p.as_str()),
+            ));
+            insp.got = 0;
+            flow.app_proto = p;
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! complete — or after `max_inspect_packets` — later packets only update counters.
 
 pub mod dnscache;
+pub mod encrypted;
 pub mod icmp;
 mod identify;
 mod remote_access;
@@ -141,6 +142,14 @@ struct Inspect {
     wg: crate::proto::vpn::WgTrack,
     /// QUIC Initial packets read so far (UDP).
     quic: Option<Box<crate::proto::quic::Track>>,
+    /// Length of each direction's first TCP segment with payload (its start is `buf[dir]`).
+    first_len: [usize; 2],
+    /// The direction that carried payload first.
+    first_speaker: Option<u8>,
+    /// The fully-encrypted test ran (`encrypted::check`).
+    fet_judged: bool,
+    /// Datagrams on UDP port 53 that did not parse as DNS.
+    not_dns: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -315,11 +324,13 @@ impl Detector {
             self.icmp(key, flow, info, payload, findings);
             return;
         }
+        let mut not_dns = false;
         if key.proto == crate::decode::PROTO_UDP
             && [53, 5353, 5355]
                 .iter()
                 .any(|p| key.lo_port == *p || key.hi_port == *p)
         {
+            not_dns = true;
             match crate::proto::dns::parse(payload) {
                 Ok(msg) => {
                     self.dns_message(key, flow, to_server, &msg, payload.len(), ts);
@@ -341,7 +352,14 @@ impl Detector {
             i
         });
         let dir = if to_server { 0 } else { 1 };
+        if not_dns {
+            insp.not_dns = insp.not_dns.saturating_add(1);
+        }
         if key.proto == crate::decode::PROTO_TCP {
+            if insp.next_seq[dir].is_none() && !payload.is_empty() {
+                insp.first_len[dir] = payload.len().min(self.cfg.max_inspect_bytes);
+                insp.first_speaker.get_or_insert(dir as u8);
+            }
             append_stream(
                 &mut insp,
                 dir,
@@ -360,6 +378,8 @@ impl Detector {
         insp.evidence.dedup();
         remote_access::check(self, key, flow, &insp, findings);
         tunnels::check(self, key, flow, &insp, findings);
+        tunnels::port53(self, key, flow, &insp, findings);
+        encrypted::check(self, key, flow, &mut insp, findings);
         // An identification that may still become an alert once both sides have spoken
         // keeps the flow under inspection (bounded by max_inspect_packets).
         if flow.detect.done

@@ -48,7 +48,8 @@ pub(super) fn check(
         | AppProto::Ike
         | AppProto::Esp
         | AppProto::L2tp
-        | AppProto::Pptp => {
+        | AppProto::Pptp
+        | AppProto::Sstp => {
             // What was seen: a handshake, or (for ESP and a WireGuard session caught in
             // its middle) the protocol's own data packets.
             let name = match flow.app_proto {
@@ -68,6 +69,7 @@ pub(super) fn check(
                 }
                 AppProto::Esp => "IPsec ESP (encrypted IP traffic)",
                 AppProto::L2tp => "L2TP handshake",
+                AppProto::Sstp => "SSTP (SSL VPN) session",
                 _ => "PPTP handshake",
             };
             // A product the flow was attributed to (Tailscale's discovery packets).
@@ -113,6 +115,46 @@ pub(super) fn check(
                 signature: format!("SPANWATCH proxy: {kind} to {target} ({direction})"),
                 category: "proxy",
                 severity: 3,
+                app: None,
+                metadata: md,
+            }
+        }
+        AppProto::Dtls
+            if insp
+                .evidence
+                .iter()
+                .any(|(k, _)| matches!(*k, "dtls.version" | "dtls.client_hello")) =>
+        {
+            Finding {
+                signature_id: sid::VPN,
+                signature: format!(
+                "SPANWATCH vpn: SSL VPN data channel (AnyConnect/OpenConnect DTLS) ({direction})"
+            ),
+                category: "vpn",
+                severity: 3,
+                app: None,
+                metadata: md,
+            }
+        }
+        AppProto::WebSocket => {
+            let Some(inner) = proxy_meta(flow).and_then(|p| p.inner_app_proto) else {
+                return;
+            };
+            md.insert("inner_app_proto".into(), vec![inner.into()]);
+            if let Some(h) = flow
+                .detect
+                .meta
+                .as_ref()
+                .and_then(|m| m.http.as_ref())
+                .and_then(|h| h.hostname.clone())
+            {
+                md.insert("hostname".into(), vec![h]);
+            }
+            Finding {
+                signature_id: sid::WEBSOCKET_TUNNEL,
+                signature: format!("SPANWATCH tunnel: WebSocket carrying {inner} ({direction})"),
+                category: "tunnel",
+                severity: 2,
                 app: None,
                 metadata: md,
             }
@@ -221,6 +263,65 @@ pub(super) fn ipsec_ah(
         ),
         category: "vpn",
         severity: 3,
+        app: None,
+        metadata: md,
+    });
+}
+
+/// Datagrams of a UDP flow to port 53 that must not parse as DNS before the flow counts as
+/// something else carried on the DNS port.
+const NOT_DNS_DATAGRAMS: u8 = 4;
+/// Client bytes of a TCP flow to port 53 that must not parse as DNS.
+const NOT_DNS_TCP_BYTES: usize = 64;
+
+/// A flow to port 53 that does not speak DNS: a tunnel tool that left the DNS format for
+/// raw UDP or TCP on the port firewalls leave open (or a VPN on 53). UDP: several
+/// datagrams, none of them DNS; TCP: the client's opening is no length-prefixed DNS
+/// message and no other protocol was named.
+pub(super) fn port53(
+    d: &Detector,
+    key: &FlowKey,
+    flow: &mut Flow,
+    insp: &Inspect,
+    out: &mut Vec<Finding>,
+) {
+    use crate::decode::{PROTO_TCP, PROTO_UDP};
+    if flow.detect.alerted
+        || !out.is_empty()
+        || flow.app_proto != AppProto::Unknown
+        || flow.detect.app.is_some()
+        || crate::flow::Ends::of(key, flow.client_is_lo).sport != 53
+    {
+        return;
+    }
+    let why = match key.proto {
+        PROTO_UDP if insp.not_dns >= NOT_DNS_DATAGRAMS => {
+            format!("{} datagrams that are not DNS", insp.not_dns)
+        }
+        PROTO_TCP
+            if insp.buf[0].len() >= NOT_DNS_TCP_BYTES
+                && match crate::proto::dns::parse_tcp(&insp.buf[0]) {
+                    crate::proto::Parsed::Done { .. } => false,
+                    // a length prefix promising more: not DNS once the server answered
+                    // what no DNS server answers, a partial query
+                    crate::proto::Parsed::NeedMore { .. } => !insp.buf[1].is_empty(),
+                    crate::proto::Parsed::Malformed(_) => true,
+                } =>
+        {
+            format!("{} client bytes that are not DNS", insp.buf[0].len())
+        }
+        _ => return,
+    };
+    let direction = d.direction(key, flow);
+    let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    md.insert("direction".into(), vec![direction.into()]);
+    md.insert("evidence".into(), vec![why]);
+    flow.detect.done = true;
+    out.push(Finding {
+        signature_id: sid::PORT53_NOT_DNS,
+        signature: format!("SPANWATCH tunnel: non-DNS traffic on port 53 ({direction})"),
+        category: "tunnel",
+        severity: 2,
         app: None,
         metadata: md,
     });

@@ -17,6 +17,8 @@ pub const IKVM_SESSION: u32 = 9_200_011;
 
 // Tunnels seen in one flow (detect).
 pub const ICMP_TUNNEL: u32 = 9_300_001;
+/// A flow to port 53 that does not speak DNS (detect::tunnels).
+pub const PORT53_NOT_DNS: u32 = 9_300_100;
 
 // The host stage (host): across flows and over time.
 pub const DNS_TUNNEL: u32 = 9_300_002;
@@ -50,6 +52,10 @@ pub const TOR: u32 = 9_400_002;
 pub const PROXY: u32 = 9_400_003;
 pub const PROXY_HEADER: u32 = 9_400_004;
 pub const AH_TUNNEL: u32 = 9_400_005;
+/// A TCP flow whose openings are fully encrypted both ways (detect::encrypted).
+pub const FULLY_ENCRYPTED: u32 = 9_400_010;
+/// A WebSocket whose frames carry another protocol (detect::tunnels).
+pub const WEBSOCKET_TUNNEL: u32 = 9_400_011;
 
 /// Every id above, for tests that check they are distinct.
 pub const ALL: &[u32] = &[
@@ -83,6 +89,9 @@ pub const ALL: &[u32] = &[
     PROXY,
     PROXY_HEADER,
     AH_TUNNEL,
+    FULLY_ENCRYPTED,
+    WEBSOCKET_TUNNEL,
+    PORT53_NOT_DNS,
 ];
 
 /// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.

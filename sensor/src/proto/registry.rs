@@ -9,7 +9,7 @@
 use super::session::{Opening, Outcome};
 use super::{
     calls, cleartext, dhcp, dns, http, krb5, ldap, proxy, quic, rdp, rfb, rmm, smb, ssh, tls, vdi,
-    vpn, xdmcp,
+    vpn, websocket, xdmcp,
 };
 use std::sync::OnceLock;
 
@@ -95,7 +95,7 @@ protocols! {
     Gre => "gre";
     Socks => "socks", tcp(70, proxy::open::probe_socks), open(proxy::open::read);
     HttpConnect => "http-connect", tcp(50, proxy::open::probe_connect), open(proxy::open::read);
-    Tor => "tor";
+    Tor => "tor", open(tls::open::read);
     Stun => "stun", udp(90, calls::open::probe_stun);
     Rtp => "rtp", udp(130, calls::open::probe_rtp);
     Rtcp => "rtcp", udp(120, calls::open::probe_rtcp);
@@ -114,6 +114,11 @@ protocols! {
     Imap => "imap", tcp(6, cleartext::open::probe_imap), open(cleartext::open::read);
     Smtp => "smtp", tcp(7, cleartext::open::probe_smtp), open(cleartext::open::read);
     Dcerpc => "dcerpc", tcp(8, super::dcerpc::open::probe), open(super::dcerpc::open::read);
+    // Named by the HTTP reader once the server agreed to the upgrade; its reader probes
+    // the frames' payload.
+    WebSocket => "websocket", open(websocket::open::read);
+    // SSTP's opening request in clear (TLS terminated or inspected) or a control packet.
+    Sstp => "sstp", tcp(55, vpn::open::probe_sstp);
 }
 
 fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {

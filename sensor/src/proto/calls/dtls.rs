@@ -22,10 +22,15 @@ pub struct Dtls {
 /// seen in the clear (RFC 6347 §4.2.2 / §4.3.2: 1 ClientHello, 2 ServerHello,
 /// 3 HelloVerifyRequest, 11..=16 certificate through key exchange), and epoch-0
 /// application data cannot exist (no keys yet).
+/// The record version of the DTLS that Cisco shipped before RFC 4347 settled (OpenSSL's
+/// `DTLS1_BAD_VER`), spoken only by AnyConnect gateways and their clients (OpenConnect's
+/// legacy `X-DTLS-CipherSuite` data channel).
+pub const DTLS_BAD_VER: u16 = 0x0100;
+
 pub fn probe_dtls(buf: &[u8]) -> Option<Dtls> {
     let content_type = *buf.first()?;
     let version = be16(buf, 1)?;
-    if !(20..=25).contains(&content_type) || !matches!(version, 0xfeff | 0xfefd) {
+    if !(20..=25).contains(&content_type) || !matches!(version, 0xfeff | 0xfefd | DTLS_BAD_VER) {
         return None;
     }
     let epoch = be16(buf, 3)?;
@@ -55,6 +60,20 @@ pub fn probe_dtls(buf: &[u8]) -> Option<Dtls> {
 /// Only an unfragmented first message is read; a capture cut short reads as absent.
 pub fn dtls_use_srtp(buf: &[u8]) -> bool {
     use_srtp(buf).unwrap_or(false)
+}
+
+/// Whether a complete DTLS ClientHello or ServerHello offers `use_srtp`; None when the
+/// message is not one, or is cut short.
+pub fn dtls_use_srtp_read(buf: &[u8]) -> Option<bool> {
+    // only a first handshake message held whole in this record (no fragment, no cut)
+    let hs = buf.get(13..)?;
+    let len = u32::from_be_bytes([0, *hs.get(1)?, *hs.get(2)?, *hs.get(3)?]);
+    let off = u32::from_be_bytes([0, *hs.get(6)?, *hs.get(7)?, *hs.get(8)?]);
+    let flen = u32::from_be_bytes([0, *hs.get(9)?, *hs.get(10)?, *hs.get(11)?]);
+    if off != 0 || flen != len || hs.len() < 12 + len as usize {
+        return None;
+    }
+    use_srtp(buf)
 }
 
 fn use_srtp(buf: &[u8]) -> Option<bool> {

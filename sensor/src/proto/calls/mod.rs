@@ -16,7 +16,7 @@ mod rtp;
 mod stun;
 mod zoom;
 
-pub use dtls::{dtls_use_srtp, probe_dtls, Dtls, DtlsMedia};
+pub use dtls::{dtls_use_srtp, dtls_use_srtp_read, probe_dtls, Dtls, DtlsMedia, DTLS_BAD_VER};
 pub use rtp::{probe_rtcp, probe_rtp, Rtcp, Rtp};
 pub use stun::{probe_stun, probe_turn_channel, Stun, StunClass};
 pub use zoom::probe_zoom;

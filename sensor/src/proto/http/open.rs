@@ -47,7 +47,7 @@ pub fn read(o: &mut Opening) -> Outcome {
                 // request counts only with proxy credentials.
                 let sport = o.ports[1];
                 let absolute = proto::proxy::is_absolute_form_proxy_request(cs)
-                    .filter(|_| sport != 80 || req.proxy_authorization);
+                    .filter(|_| sport != 80 || req.proxy_authorization || proxy_connection(cs));
                 if let Some((_, authority)) = absolute {
                     o.evidence.push(("proxy.target", authority.to_string()));
                     o.meta().proxy = Some(ProxyMeta {
@@ -75,12 +75,16 @@ pub fn read(o: &mut Opening) -> Outcome {
         match proto::http::parse_response_head(sc) {
             Parsed::Done { value: resp, .. } => {
                 *o.got |= S1;
+                if resp.status == 101 && websocket_upgrade(o) {
+                    return Outcome::Continue;
+                }
                 let h = o.meta().http.get_or_insert_with(Default::default);
                 h.status = Some(resp.status);
                 if let Some(s) = &resp.server {
                     h.server = Some(s.clone());
                     o.attribute(o.rules.match_http_server(s), "http.server", s);
                 }
+                via_proxy(o);
             }
             Parsed::Malformed(_) => *o.got |= S1,
             Parsed::NeedMore { .. } => {}
@@ -91,6 +95,79 @@ pub fn read(o: &mut Opening) -> Outcome {
     }
     o.done_if(C1 | S1 | C2);
     Outcome::Continue
+}
+
+/// The request carries `Proxy-Connection`, a header only clients configured with a forward
+/// proxy send (curl, browsers; never standardised, RFC 9110 §7.6.1 warns about it).
+fn proxy_connection(cs: &[u8]) -> bool {
+    match proto::cleartext::http_head(cs, proto::cleartext::HEAD_CAP) {
+        Parsed::Done { value, .. } => proto::cleartext::header_values(value, "proxy-connection")
+            .next()
+            .is_some(),
+        _ => false,
+    }
+}
+
+/// An absolute-form request on port 80 (not counted by itself, see above) answered with a
+/// `Via` header (RFC 9110 §7.6.3: added by every proxy the message passed): the server is
+/// a forward proxy.
+fn via_proxy(o: &mut Opening) {
+    if o.ports[1] != 80 || o.meta.as_ref().is_some_and(|m| m.proxy.is_some()) {
+        return;
+    }
+    let Some((_, authority)) = proto::proxy::is_absolute_form_proxy_request(o.buf[0]) else {
+        return;
+    };
+    let via = match proto::cleartext::http_head(o.buf[1], proto::cleartext::HEAD_CAP) {
+        Parsed::Done { value, .. } => proto::cleartext::header_values(value, "via")
+            .next()
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(via) = via else { return };
+    let authority = authority.to_string();
+    o.evidence.push(("proxy.target", authority.clone()));
+    o.evidence.push(("http.via", via));
+    o.meta().proxy = Some(ProxyMeta {
+        target: Some(authority),
+        protocol: Some("http-forward".into()),
+        ..Default::default()
+    });
+}
+
+/// The server agreed to a WebSocket upgrade (RFC 6455 §4.2.2): the flow becomes
+/// `websocket`, and what its frames carry is read after both heads.
+fn websocket_upgrade(o: &mut Opening) -> bool {
+    use crate::proto::websocket::upgrade_response;
+    let Parsed::Done {
+        value: (s_used, deflate),
+        ..
+    } = upgrade_response(o.buf[1])
+    else {
+        return false;
+    };
+    let Parsed::Done {
+        consumed: c_used, ..
+    } = proto::cleartext::http_head(o.buf[0], proto::cleartext::HEAD_CAP)
+    else {
+        return false;
+    };
+    *o.app_proto = AppProto::WebSocket;
+    *o.tunnel_off = [c_used, s_used];
+    let h = o.meta().http.get_or_insert_with(Default::default);
+    h.status = Some(101);
+    o.meta().proxy = Some(ProxyMeta {
+        protocol: Some(
+            if deflate {
+                "websocket-deflate"
+            } else {
+                "websocket"
+            }
+            .into(),
+        ),
+        ..Default::default()
+    });
+    true
 }
 
 /// Request heads read for an NTLM handshake's AUTHENTICATE (negotiate, then authenticate).

@@ -279,3 +279,23 @@ mod tests;
 
 /// Its probes and opening reader, registered in `proto::registry`.
 pub mod open;
+
+/// An RDP negotiation whose TPKT or X.224 lengths do not add up (scanners, hand-made
+/// clients, a TPKT split oddly): a TPKT version 3 header and an X.224 Connection Request
+/// whose variable part holds the `Cookie: mstshash=` routing token or ends in an
+/// RDP_NEG_REQ (type 1, length 8, MS-RDPBCGR 2.2.1.1.1) — or, from the server, a Connection
+/// Confirm ending in an RDP_NEG_RSP or RDP_NEG_FAILURE (types 2 and 3, length 8).
+pub fn loose_negotiation(cs: &[u8], sc: &[u8]) -> bool {
+    let x224 = |b: &[u8], tpdu: u8| b.len() >= 11 && b[0] == 3 && b[1] == 0 && b[5] == tpdu;
+    let neg_end = |b: &[u8], types: &[u8]| {
+        b.len() >= 19 && {
+            let t = &b[b.len() - 8..];
+            types.contains(&t[0]) && t[2] == 8 && t[3] == 0
+        }
+    };
+    if x224(cs, TPDU_CR) && (cs.windows(17).any(|w| w == b"Cookie: mstshash=") || neg_end(cs, &[1]))
+    {
+        return true;
+    }
+    matches!(cs, [] | [3, ..]) && x224(sc, TPDU_CC) && neg_end(sc, &[2, 3])
+}

@@ -6,7 +6,9 @@ use crate::proto::session::{Opening, Outcome, C1, S1};
 use crate::proto::{self, Parsed};
 
 pub fn probe(cs: &[u8], sc: &[u8], _ports: [u16; 2]) -> Option<AppProto> {
-    crate::proto::session::either(proto::rdp::probe, cs, sc).then_some(AppProto::Rdp)
+    (crate::proto::session::either(proto::rdp::probe, cs, sc)
+        || proto::rdp::loose_negotiation(cs, sc))
+    .then_some(AppProto::Rdp)
 }
 
 /// RDP over UDP (MS-RDPEUDP SYN / SYN+ACK datagrams).

@@ -26,7 +26,7 @@ pub use pptp::{probe_pptp, PptpCtrl};
 pub use softether::probe_softether_udp;
 pub use sstp::{probe_sstp, Sstp};
 pub use tinc::probe_tinc_id;
-pub use tor::probe_tor_cert;
+pub use tor::{probe_tor_cert, probe_tor_sni};
 pub use wireguard::{
     is_tailscale_disco, probe_wireguard, wireguard_transport, WgMsg, WgTrack, WG_RUN,
 };

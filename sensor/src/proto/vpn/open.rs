@@ -11,6 +11,12 @@ pub fn probe_openvpn(cs: &[u8], sc: &[u8], _ports: [u16; 2]) -> Option<AppProto>
         .then_some(AppProto::OpenVpn)
 }
 
+/// SSTP ([MS-SSTP]): the `SSTP_DUPLEX_POST` request, or a control packet of either side.
+pub fn probe_sstp(cs: &[u8], sc: &[u8], _ports: [u16; 2]) -> Option<AppProto> {
+    (vpn::probe_sstp(cs).is_some() || (cs.is_empty() && vpn::probe_sstp(sc).is_some()))
+        .then_some(AppProto::Sstp)
+}
+
 pub fn probe_pptp(cs: &[u8], _sc: &[u8], _ports: [u16; 2]) -> Option<AppProto> {
     vpn::probe_pptp(cs).is_some().then_some(AppProto::Pptp)
 }

@@ -436,3 +436,16 @@ fn truncation() {
         }
     }
 }
+
+#[test]
+fn tor_client_sni_shape() {
+    assert!(probe_tor_sni("www.q3vbkzo2xw4hp.com", false));
+    assert!(probe_tor_sni("www.xkfdtmwqzb.com", false));
+    // with ALPN, a real-looking word, the wrong TLD, or outside base32: not Tor
+    assert!(!probe_tor_sni("www.q3vbkzo2xw4hp.com", true));
+    assert!(!probe_tor_sni("www.wikipedia.com", false));
+    assert!(!probe_tor_sni("www.example.com", false));
+    assert!(!probe_tor_sni("www.q3vbkzo2xw4hp.net", false));
+    assert!(!probe_tor_sni("www.q3vbkzo0xw9hp.com", false));
+    assert!(!probe_tor_sni("www.abc2.com", false));
+}

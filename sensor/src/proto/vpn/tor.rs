@@ -21,6 +21,43 @@ pub fn probe_tor_cert(subject: &str, issuer: &str) -> bool {
     s_label != i_label
 }
 
+/// A Tor client's ClientHello. Fact: tor src/lib/tls/tortls_openssl.c (`tor_tls_new`): a
+/// client sets the SNI to `crypto_random_hostname(4, 25, "www.", ".com")` — 4..=25 characters
+/// of lowercase base32 — and offers no ALPN (browsers always do). Names of that shape are
+/// also real sites (`www.example.com`), so the label must look drawn at random too: at
+/// least 8 characters with a digit of base32's `2-7`, or a run of five consonants, which
+/// words and brands rarely have.
+pub fn probe_tor_sni(sni: &str, alpn_offered: bool) -> bool {
+    if alpn_offered {
+        return false;
+    }
+    let Some(label) = sni
+        .strip_prefix("www.")
+        .and_then(|s| s.strip_suffix(".com"))
+    else {
+        return false;
+    };
+    if !(8..=25).contains(&label.len())
+        || !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    {
+        return false;
+    }
+    let digit = label.bytes().any(|b| b.is_ascii_digit());
+    let mut run = 0;
+    let mut consonants = false;
+    for b in label.bytes() {
+        run = if b.is_ascii_lowercase() && !b"aeiouy".contains(&b) {
+            run + 1
+        } else {
+            0
+        };
+        consonants |= run >= 5;
+    }
+    digit || consonants
+}
+
 fn tor_random_label<'a>(name: &'a str, tld: &str) -> Option<&'a str> {
     let label = name.strip_prefix("www.")?.strip_suffix(tld)?;
     let ok = (8..=20).contains(&label.len())
