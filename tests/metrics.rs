@@ -227,6 +227,10 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
             one("worker", (0..workers).map(|i| i.to_string())),
         ),
         (
+            "spanwatch_capture_ring_fill_ratio",
+            one("worker", (0..workers).map(|i| i.to_string())),
+        ),
+        (
             "spanwatch_flows_ended_total",
             one(
                 "reason",
@@ -276,6 +280,10 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
             one("kind", s(&spanwatch::model::sid::ACCOUNT_ANOMALY_KINDS)),
         ),
         (
+            "spanwatch_evidence_dropped_packets_total",
+            one("reason", s(&spanwatch::telemetry::EVIDENCE_DROP_REASONS)),
+        ),
+        (
             "spanwatch_malformed_flows_total",
             one(
                 "protocol",
@@ -302,10 +310,18 @@ fn fixed_label_families(workers: usize) -> Vec<(&'static str, LabelSets)> {
 }
 
 /// Labelled families deliberately exported only once a value is seen, with the reason.
-const LAZY_FAMILIES: [(&str, &str); 2] = [
+const LAZY_FAMILIES: [(&str, &str); 4] = [
     (
         "spanwatch_build_info",
         "one series, value 1: the labels describe the build",
+    ),
+    (
+        "spanwatch_capture_packets_per_interface_total",
+        "interface comes from the configuration (1 to 8): one series per configured interface from start, none on a replay",
+    ),
+    (
+        "spanwatch_capture_kernel_dropped_packets_per_interface_total",
+        "as spanwatch_capture_packets_per_interface_total",
     ),
     (
         "spanwatch_remote_access_sessions_total",
