@@ -75,11 +75,12 @@ fn read(o: &mut Opening, b: &[u8], dir: usize) {
     }
     if let Some(ch) = ch {
         *o.got |= C1;
+        let ja3 = tls::md5_hex(&ch.ja3);
         let q = o.meta().quic.get_or_insert_with(Default::default);
         q.sni = ch.sni.clone();
         q.alpn = (!ch.alpn.is_empty()).then(|| ch.alpn.clone());
         q.ja3 = Some(Ja3 {
-            hash: tls::md5_hex(&ch.ja3),
+            hash: ja3.clone(),
             string: ch.ja3.clone(),
         });
         q.ja4 = Some(ch.ja4.clone());
@@ -89,7 +90,6 @@ fn read(o: &mut Opening, b: &[u8], dir: usize) {
         for a in &ch.alpn {
             o.attribute(o.rules.match_alpn(a.as_bytes()), "quic.alpn", a);
         }
-        let ja3 = tls::md5_hex(&ch.ja3);
         o.attribute(o.rules.match_ja3(&ja3), "quic.ja3", &ja3);
         o.attribute(o.rules.match_ja4(&ch.ja4), "quic.ja4", &ch.ja4);
     }

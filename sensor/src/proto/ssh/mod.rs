@@ -2,8 +2,7 @@
 //! SSH_MSG_KEXINIT (RFC 4253 §6, §7.1), with HASSH / HASSHServer strings and MD5s as
 //! Salesforce defines them (`kex;enc;mac;comp` of the client's c2s or the server's s2c lists).
 
-use md5::{Digest, Md5};
-
+use super::tls::md5_hex;
 use super::{Parsed, Probe};
 use crate::bytes::be32;
 
@@ -62,13 +61,6 @@ impl KexInit {
         let h = md5_hex(&s);
         (s, h)
     }
-}
-
-fn md5_hex(s: &str) -> String {
-    Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Does this direction start with `SSH-`? Pure, allocation-free. (A server may send other

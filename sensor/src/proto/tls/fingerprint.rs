@@ -9,16 +9,35 @@ use sha2::{Digest, Sha256};
 use super::client_hello::ClientHello;
 use super::{is_grease, EXT_ALPN, EXT_SNI};
 
-/// Lower-case hex MD5 of a JA3/JA3S string.
-pub fn md5_hex(s: &str) -> String {
-    Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Lower-case hex of `bytes`, appended to `out` (these strings are built for every TLS
+/// and QUIC handshake: no `format!` per byte).
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0x0f) as usize] as char);
+    }
 }
 
-fn dec_list<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
-    v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+/// Lower-case hex MD5 of a JA3/JA3S string.
+pub fn md5_hex(s: &str) -> String {
+    let mut out = String::with_capacity(32);
+    push_hex(&mut out, &Md5::digest(s.as_bytes()));
+    out
+}
+
+/// The values in decimal joined by '-'.
+fn dec_list<T: itoa::Integer>(v: impl Iterator<Item = T>) -> String {
+    let mut out = String::new();
+    let mut buf = itoa::Buffer::new();
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(buf.format(x));
+    }
+    out
 }
 
 fn no_grease(v: &[u16]) -> impl Iterator<Item = u16> + '_ {
@@ -34,7 +53,7 @@ pub(super) fn ja3(ch: &ClientHello) -> String {
         dec_list(no_grease(&ch.ciphers)),
         dec_list(no_grease(&ch.extensions)),
         dec_list(no_grease(&ch.groups)),
-        dec_list(ch.point_formats.iter()),
+        dec_list(ch.point_formats.iter().copied()),
     )
 }
 
@@ -87,17 +106,20 @@ fn alpn_code(v: Option<&[u8]>) -> String {
 pub(super) fn hex12(s: &str) -> String {
     let d = Sha256::digest(s.as_bytes());
     let mut out = String::with_capacity(12);
-    for b in d.iter().take(6) {
-        out.push_str(&format!("{b:02x}"));
-    }
+    push_hex(&mut out, &d[..6]);
     out
 }
 
+/// Each value in 4 hex digits, joined by ','.
 fn hex_list(v: &[u16]) -> String {
-    v.iter()
-        .map(|x| format!("{x:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut out = String::with_capacity(v.len() * 5);
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_hex(&mut out, &x.to_be_bytes());
+    }
+    out
 }
 
 fn version_code(v: u16) -> &'static str {

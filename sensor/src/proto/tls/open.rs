@@ -15,11 +15,12 @@ pub fn read(o: &mut Opening) -> Outcome {
         match proto::tls::parse_client_hello(cs) {
             Parsed::Done { value: ch, .. } => {
                 *o.got |= C1;
+                let ja3 = proto::tls::md5_hex(&ch.ja3);
                 o.meta().tls = Some(TlsMeta {
                     sni: ch.sni.clone(),
                     alpn: (!ch.alpn.is_empty()).then(|| ch.alpn.clone()),
                     ja3: Some(Ja3 {
-                        hash: proto::tls::md5_hex(&ch.ja3),
+                        hash: ja3.clone(),
                         string: ch.ja3.clone(),
                     }),
                     ja4: Some(ch.ja4.clone()),
@@ -35,7 +36,6 @@ pub fn read(o: &mut Opening) -> Outcome {
                 for a in &ch.alpn {
                     o.attribute(o.rules.match_alpn(a.as_bytes()), "tls.alpn", a);
                 }
-                let ja3 = proto::tls::md5_hex(&ch.ja3);
                 o.attribute(o.rules.match_ja3(&ja3), "tls.ja3", &ja3);
                 o.attribute(o.rules.match_ja4(&ch.ja4), "tls.ja4", &ch.ja4);
             }
