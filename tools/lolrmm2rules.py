@@ -8,7 +8,7 @@ generic to attribute to one tool (see DENY_* below), skips tools that a
 hand-written file in rules/ already describes, and writes one `[[tool]]` per
 tool. Output is deterministic: same input, same bytes.
 
-Usage: python3 tools/lolrmm2rules.py [--src /work/shared/lolrmm/yaml] [--rules rules]
+Usage: python3 tools/lolrmm2rules.py [--src ../shared/lolrmm/yaml] [--rules rules]
 Needs Python 3.11+ and PyYAML.
 """
 
@@ -374,7 +374,7 @@ def load_hand(rules: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--src", default="/work/shared/lolrmm/yaml", type=Path)
+    ap.add_argument("--src", default=Path(__file__).resolve().parents[2] / "shared/lolrmm/yaml", type=Path)
     ap.add_argument("--rules", default=Path(__file__).resolve().parent.parent / "rules", type=Path)
     args = ap.parse_args()
 
