@@ -45,14 +45,7 @@ fn config(dir: &Path, extra: &str) -> PathBuf {
 }
 
 fn replay_cfg(bytes: &[u8], cfg: &Path) -> Vec<Value> {
-    let (recs, out) = replay_bytes(bytes, &["--config", cfg.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
+    replay_checked(bytes, &["--config", cfg.to_str().unwrap()])
 }
 
 fn by_sid(recs: &[Value], sid: u64) -> Vec<&Value> {

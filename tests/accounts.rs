@@ -354,14 +354,7 @@ fn replay_home(bytes: &[u8]) -> Vec<Value> {
     let dir = tmpdir();
     let cfg = dir.path().join("spanwatch.toml");
     std::fs::write(&cfg, "[sensor]\nhome_net = [\"10.0.0.0/8\"]\n").unwrap();
-    let (recs, out) = replay_bytes(bytes, &["--config", cfg.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
+    replay_checked(bytes, &["--config", cfg.to_str().unwrap()])
 }
 
 #[test]

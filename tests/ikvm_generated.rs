@@ -54,14 +54,7 @@ fn dhcp(sc: &mut Scene, mac: [u8; 6], hostname: Option<&str>, ip: [u8; 4]) {
 }
 
 fn run(sc: Scene) -> Vec<Value> {
-    let (recs, out) = replay_bytes(sc.bytes(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
+    replay_checked(sc.bytes(), &[])
 }
 
 fn with_sid(recs: &[Value], sid: u64) -> Vec<&Value> {

@@ -13,14 +13,7 @@ use std::net::IpAddr;
 const T0: u64 = 1_700_000_000;
 
 fn run_scene(sc: Scene) -> Vec<Value> {
-    let (recs, out) = replay_bytes(sc.bytes(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
+    replay_checked(sc.bytes(), &[])
 }
 
 fn sigs(recs: &[Value]) -> Vec<String> {

@@ -12,14 +12,7 @@ const T0: u64 = 1_700_000_000;
 const HORIZON_SID: u64 = 9_110_002;
 
 fn run(sc: Scene) -> Vec<Value> {
-    let (recs, out) = replay_bytes(sc.bytes(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
+    replay_checked(sc.bytes(), &[])
 }
 
 fn horizon_alerts(recs: &[Value]) -> Vec<&Value> {

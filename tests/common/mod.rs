@@ -45,6 +45,19 @@ pub fn replay_bytes(bytes: &[u8], extra: &[&str]) -> (Vec<Value>, Output) {
     replay(&p, extra)
 }
 
+/// Replay a capture built by the testkit, which must succeed, and return its records after
+/// checking each against the EVE schema.
+pub fn replay_checked(bytes: &[u8], extra: &[&str]) -> Vec<Value> {
+    let (recs, out) = replay_bytes(bytes, extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_schema(&recs);
+    recs
+}
+
 pub fn flows(recs: &[Value]) -> Vec<&Value> {
     recs.iter().filter(|r| r["event_type"] == "flow").collect()
 }

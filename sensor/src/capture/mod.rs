@@ -35,3 +35,30 @@ impl std::fmt::Display for CaptureError {
 }
 
 impl std::error::Error for CaptureError {}
+
+/// Tests: the recorded fixtures (`tests/fixtures`), the demo capture, and every capture under
+/// `$SPANWATCH_RAWKEY_DIR` when set (e.g. the shared corpus), for tests that check a fast
+/// path against the general one packet by packet.
+#[cfg(test)]
+pub(crate) fn test_captures() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("sensor/assets/demo.pcap")];
+    let mut dirs = vec![root.join("tests/fixtures")];
+    if let Some(d) = std::env::var_os("SPANWATCH_RAWKEY_DIR") {
+        dirs.push(d.into());
+    }
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+            {
+                files.push(p);
+            }
+        }
+    }
+    files
+}

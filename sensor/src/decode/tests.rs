@@ -222,25 +222,7 @@ fn plain_ip_agrees_with_the_lax_parse() {
         super::ip::LAX_ONLY.with(|c| c.set(false));
         (fast, lax)
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = vec![root.join("sensor/assets/demo.pcap")];
-    let mut dirs = vec![root.join("tests/fixtures")];
-    if let Some(d) = std::env::var_os("SPANWATCH_RAWKEY_DIR") {
-        dirs.push(d.into());
-    }
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
-            {
-                files.push(p);
-            }
-        }
-    }
+    let files = crate::capture::test_captures();
     let (mut packets, mut mutated) = (0usize, 0usize);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for f in &files {

@@ -138,26 +138,7 @@ fn raw_shards_agree_with_decode() {
         assert!(info.encap.is_empty() && !info.fragment, "{data:02x?}");
         assert_eq!(h, FlowKey::of(&info).0.shard_hash(), "{data:02x?}");
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    let mut dirs = vec![root.join("tests/fixtures")];
-    if let Some(d) = std::env::var_os("SPANWATCH_RAWKEY_DIR") {
-        dirs.push(d.into());
-    }
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
-            {
-                files.push(p);
-            }
-        }
-    }
-    files.push(root.join("sensor/assets/demo.pcap"));
+    let files = crate::capture::test_captures();
     let mut keyed = 0;
     for f in &files {
         let Ok(mut cf) = CaptureFile::open(f) else {
