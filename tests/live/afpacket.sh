@@ -96,29 +96,8 @@ check "no kernel drops in the comparison run" \
 if [ -s "${REC_FILE:-}" ]; then
   "$SPANWATCH_BIN" --config "$WORK/spanwatch.toml" replay --workers 1 --eve "$WORK/replay.json" -q "$REC_FILE" \
     >"$WORK/replay.log" 2>&1 || fail "spanwatch replay of the recording failed"
-  cat >"$WORK/compare.py" <<'PY'
-import json, sys
-def load(path):
-    flows, alerts = [], []
-    for line in open(path, encoding="utf-8"):
-        r = json.loads(line)
-        t = (r.get("src_ip"), r.get("dest_ip"), r.get("src_port"), r.get("dest_port"), r.get("proto"), str(r.get("vlan")))
-        if r.get("event_type") == "flow":
-            f = r["flow"]
-            flows.append(t + (f["pkts_toserver"], f["pkts_toclient"], f["bytes_toserver"], f["bytes_toclient"]))
-        elif r.get("event_type") == "alert":
-            alerts.append(t + (r["alert"]["signature_id"],))
-    return sorted(flows), sorted(alerts)
-lf, la = load(sys.argv[1])
-rf, ra = load(sys.argv[2])
-tcp = sum(1 for f in lf if f[4] == "TCP")
-print(f"    live: {len(lf)} flows ({tcp} TCP), {len(la)} alerts; replay: {len(rf)} flows, {len(ra)} alerts")
-for x in sorted(set(lf) ^ set(rf)):
-    print(f"    only in {'live' if x in lf else 'replay'}: {x}")
-sys.exit(0 if lf == rf and la == ra and tcp >= 16 else 1)
-PY
   check "live flow records and alerts (2 workers, af_packet) = those of the replay of tcpdump's recording" \
-    python3 "$WORK/compare.py" "$LIVE_EVE" "$WORK/replay.json"
+    python3 "$LIVE_DIR/flows_equal.py" "$LIVE_EVE" "$WORK/replay.json" 16
 else
   fail "tcpdump recorded nothing"
 fi

@@ -28,24 +28,7 @@ pub struct IcmpStats {
     pub marker: Option<&'static str>,
 }
 
-/// Shannon entropy of a byte string in bits per byte.
-pub fn entropy(b: &[u8]) -> f32 {
-    if b.is_empty() {
-        return 0.0;
-    }
-    let mut c = [0u32; 256];
-    for x in b {
-        c[*x as usize] += 1;
-    }
-    let n = b.len() as f32;
-    c.iter()
-        .filter(|&&k| k > 0)
-        .map(|&k| {
-            let p = k as f32 / n;
-            -p * p.log2()
-        })
-        .sum()
-}
+pub use crate::bytes::entropy;
 
 /// Whether a payload is what ping programs send.
 fn ordinary(p: &[u8]) -> bool {

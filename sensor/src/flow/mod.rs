@@ -43,6 +43,27 @@ pub struct Flow<D> {
 }
 
 impl<D> Flow<D> {
+    /// A flow whose first packet, at `ts`, has not been counted yet.
+    #[inline]
+    pub fn new(id: u64, ts: u64, client_is_lo: bool, detect: D) -> Flow<D> {
+        Flow {
+            id,
+            start_ns: ts,
+            last_ns: ts,
+            period_start_ns: ts,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            reported: [0; 2],
+            client_is_lo,
+            tcp: TcpState::None,
+            tcp_flags: [0; 2],
+            app_proto: AppProto::Unknown,
+            encap: Encap::default(),
+            vlan: 0,
+            detect,
+        }
+    }
+
     pub fn state_name(&self, proto: u8) -> &'static str {
         if proto == crate::decode::PROTO_TCP {
             match self.tcp {

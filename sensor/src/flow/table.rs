@@ -222,7 +222,6 @@ impl<D> FlowTable<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::AppProto;
 
     const S: u64 = 1_000_000_000;
 
@@ -239,20 +238,10 @@ mod tests {
 
     fn flow(ts: u64) -> Flow<()> {
         Flow {
-            id: ts,
-            start_ns: ts,
-            last_ns: ts,
-            period_start_ns: ts,
             pkts: [1, 0],
             bytes: [60, 0],
-            reported: [0; 2],
-            client_is_lo: true,
             tcp: TcpState::SynSent,
-            tcp_flags: [0; 2],
-            app_proto: AppProto::Unknown,
-            encap: Default::default(),
-            vlan: 0,
-            detect: (),
+            ..Flow::new(ts, ts, true, ())
         }
     }
 

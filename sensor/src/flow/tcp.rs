@@ -64,25 +64,10 @@ pub fn update<D>(f: &mut Flow<D>, dir: usize, flags: u8, payload_len: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{AppProto, TO_SERVER};
+    use crate::flow::TO_SERVER;
 
     fn flow() -> Flow<()> {
-        Flow {
-            id: 1,
-            start_ns: 0,
-            last_ns: 0,
-            period_start_ns: 0,
-            pkts: [0; 2],
-            bytes: [0; 2],
-            reported: [0; 2],
-            client_is_lo: true,
-            tcp: TcpState::None,
-            tcp_flags: [0; 2],
-            app_proto: AppProto::Unknown,
-            encap: Default::default(),
-            vlan: 0,
-            detect: Default::default(),
-        }
+        Flow::new(1, 0, true, ())
     }
 
     #[test]

@@ -328,26 +328,10 @@ fn send(
 mod tests {
     use super::*;
     use crate::detect::FlowDetect;
-    use crate::flow::{AppProto, TcpState};
     use crossbeam_channel::bounded;
 
     fn flow() -> Flow {
-        Flow {
-            id: 1,
-            start_ns: 0,
-            last_ns: 0,
-            period_start_ns: 0,
-            pkts: [0; 2],
-            bytes: [0; 2],
-            reported: [0; 2],
-            client_is_lo: true,
-            tcp: TcpState::None,
-            tcp_flags: [0; 2],
-            app_proto: AppProto::Unknown,
-            encap: Default::default(),
-            vlan: 0,
-            detect: FlowDetect::default(),
-        }
+        Flow::new(1, 0, true, FlowDetect::default())
     }
 
     fn key(port: u16) -> FlowKey {

@@ -7,9 +7,7 @@ use crate::config::HomeNet;
 use crate::decode::{PacketInfo, PROTO_TCP, PROTO_UDP};
 use crate::detect::{Detector, FlowDetect};
 use crate::detect::{Flow, FlowTable};
-use crate::flow::{
-    first_sender_is_client, tcp, AppProto, Ends, FlowKey, TcpState, TO_CLIENT, TO_SERVER,
-};
+use crate::flow::{first_sender_is_client, tcp, AppProto, Ends, FlowKey, TO_CLIENT, TO_SERVER};
 use crate::host::obs::{MediaObs, Usage};
 use crate::model::record::EvidenceRef;
 use crate::output::eve::{alert_from, Finding, FlowRecord};
@@ -357,21 +355,11 @@ impl Worker {
             let mut h = id_state.build_hasher();
             key.hash(&mut h);
             ts.hash(&mut h);
+            let id = h.finish() & ((1u64 << 52) - 1);
             Flow {
-                id: h.finish() & ((1u64 << 52) - 1),
-                start_ns: ts,
-                last_ns: ts,
-                period_start_ns: ts,
-                pkts: [0; 2],
-                bytes: [0; 2],
-                reported: [0; 2],
-                client_is_lo: sender_is_client == fwd,
-                tcp: TcpState::None,
-                tcp_flags: [0; 2],
-                app_proto: AppProto::Unknown,
                 encap: info.encap,
                 vlan: info.vlan,
-                detect: FlowDetect::default(),
+                ..Flow::new(id, ts, sender_is_client == fwd, FlowDetect::default())
             }
         };
         let (flow, new) = self.table.get_or_insert(key, ts, make, |k, f, r| {

@@ -222,25 +222,7 @@ pub fn max_label_len(name: &str) -> usize {
 
 /// Shannon entropy of a label's bytes, in bits per character (0 for an empty label).
 pub fn label_entropy(label: &str) -> f32 {
-    let b = label.as_bytes();
-    if b.is_empty() {
-        return 0.0;
-    }
-    let mut counts = [0u32; 256];
-    for &c in b {
-        if let Some(slot) = counts.get_mut(usize::from(c)) {
-            *slot += 1;
-        }
-    }
-    let n = b.len() as f32;
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f32 / n;
-            -p * p.log2()
-        })
-        .sum()
+    crate::bytes::entropy(label.as_bytes())
 }
 
 #[cfg(test)]
