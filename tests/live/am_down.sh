@@ -3,7 +3,7 @@
 # a black hole (a listener that accepts and never answers) while thousands of short VNC
 # handshakes (tests/live/rfb_flood.py, each a distinct alert) cross veth-a. The sink must back
 # off (circuit breaker), drop and count what does not fit, and cost little: its thread's CPU
-# stays well under the capture thread's (both from /proc/PID/task/*/stat), and the capture
+# stays under 5% of the packet path's (both from /proc/PID/task/*/schedstat), and the capture
 # loses nothing (kernel drops 0).
 . "$(dirname "$0")/lib.sh"
 live_init am_down curl
@@ -38,14 +38,14 @@ EOF
 
 start_spanwatch --config "$WORK/spanwatch.toml"
 
-# CPU ticks (utime + stime) summed over the threads of spanwatch whose name matches the
-# extended regex $1 (empty when none does).
-thread_ticks() {
+# CPU time in nanoseconds (the first field of schedstat: time on a CPU, exact, where the
+# utime/stime of stat count 10 ms ticks) summed over the threads of spanwatch whose name
+# matches the extended regex $1 (empty when none does).
+thread_ns() {
   local f n=0 found=""
   for f in /proc/"$SW_PID"/task/*; do
     if [[ "$(cat "$f/comm" 2>/dev/null)" =~ ^($1)$ ]]; then
-      # Fields after the command name (which is in parentheses): utime is 14th, stime 15th.
-      n=$((n + $(sed 's/^.*) //' "$f/stat" | awk '{ print $12 + $13 }'))) found=1
+      n=$((n + $(cut -d' ' -f1 "$f/schedstat"))) found=1
     fi
   done
   [ -n "$found" ] && echo "$n" || echo ""
@@ -54,7 +54,7 @@ thread_ticks() {
 # worker threads; with libpcap it is the capture thread and the workers.
 PACKET_PATH='capture|worker-[0-9]+'
 # The spanwatch process itself (SW_PID is `ip netns exec`, which execs it: same PID).
-cap0=$(thread_ticks "$PACKET_PATH") sink0=$(thread_ticks alertmanager)
+cap0=$(thread_ns "$PACKET_PATH") sink0=$(thread_ns alertmanager)
 check "found the packet path and alertmanager threads" test -n "$cap0" -a -n "$sink0"
 
 in_a timeout $((FLOOD_S + 30)) python3 "$LIVE_DIR/rfb_flood.py" flood $B4 5900 $PORTS 10.77.1 $SRCS "$FLOOD_S" 16 \
@@ -69,20 +69,18 @@ alerts_now() {
 }
 prev=-1
 for _ in $(seq 1 30); do cur=$(alerts_now); [ "$cur" = "$prev" ] && break; prev=$cur; sleep 1; done
-cap1=$(thread_ticks "$PACKET_PATH") sink1=$(thread_ticks alertmanager)
+cap1=$(thread_ns "$PACKET_PATH") sink1=$(thread_ns alertmanager)
 cap=$((cap1 - cap0)) sink=$((sink1 - sink0))
-log "CPU ticks during the flood: packet path $cap, alertmanager sink $sink"
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * a / b }'; }
+log "CPU during the flood: packet path $((cap / 1000000)) ms, alertmanager sink $((sink / 1000000)) ms ($(pct "$sink" "$cap")%)"
 scrape_metrics "$WORK/m.end"
-check "packet path did work ($cap ticks)" test "$cap" -gt 20
-# Issue 10 asks for under 5% of the capture thread's CPU. With batched capture wake-ups
-# (capture.immediate = false) the capture thread costs about a fifth of what it did; the sink
-# came to 13-18% of it (10-15 ticks against 57-113), and since its queue, tables and
-# wake-ups were made cheaper it comes to 4-7% (5-6 ticks against 74-140; about as many
-# ticks for a flood of 35,000 handshakes as for one of 75,000, so a smaller flood gives a
-# higher share). That is not a margin under 5% a loaded machine keeps, so the check stays
-# at 25%, against a return of the old cost (over 100% before the circuit breaker). The 5%
-# target is open (issue 10).
-check "alertmanager sink CPU ($sink ticks) under 25% of the packet path's ($cap ticks)" test $((sink * 4)) -lt "$cap"
+check "packet path did work ($((cap / 1000000)) ms)" test "$cap" -gt 200000000
+# Issue 10: the sink's CPU stays under 5% of the capture's. With AF_PACKET the workers read
+# their own rings, so "the capture" is the packet path (capture thread and workers). Measured
+# with the changes that got it there (an Alertmanager silent for 1 s counts as failing, so no
+# deep queue is serialised for a black hole; one drain a second while every Alertmanager
+# fails): 3.2-4.1% on a loaded 2-core machine, 6.8% before.
+check "alertmanager sink CPU ($((sink / 1000000)) ms) under 5% of the packet path's ($((cap / 1000000)) ms)" test $((sink * 20)) -lt "$cap"
 drops=$(awk '/^spanwatch_capture_kernel_dropped_packets_total/ { s += $2 } END { print s + 0 }' "$WORK/m.end")
 check "no kernel drops ($drops)" test "$drops" = 0
 nf() { awk -v r="$1" '$1 ~ "^spanwatch_alertmanager_notifications_total\\{.*result=\"" r "\"" { s += $2 } END { print s + 0 }' "$WORK/m.end"; }

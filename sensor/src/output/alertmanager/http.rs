@@ -20,7 +20,8 @@ pub(super) struct Queue {
     pub(super) tx: mpsc::Sender<Arc<Batch>>,
     /// Alerts queued or being delivered to this Alertmanager.
     pub(super) inflight: Arc<AtomicU64>,
-    /// Set by the delivery task while this Alertmanager is failing (its last POST failed).
+    /// Set by the delivery task while this Alertmanager is failing (its last POST failed, or
+    /// the one under way has gone unanswered for [`SLOW_ANSWER`]).
     pub(super) failing: Arc<AtomicBool>,
 }
 
@@ -49,6 +50,8 @@ impl Queue {
 pub(super) const QUEUE_BATCHES: usize = 64;
 /// Batches waiting per Alertmanager while it is failing.
 const FAILING_QUEUE_BATCHES: usize = 4;
+/// An Alertmanager that has not answered a POST this long counts as failing until it answers.
+pub(super) const SLOW_ANSWER: Duration = Duration::from_secs(1);
 
 /// A small random number for jitter (no crate for this: the std hasher's random keys).
 fn jitter_u64() -> u64 {
@@ -99,7 +102,20 @@ pub(super) async fn deliver(
             if let Some(t) = retry_at.take() {
                 tokio::time::sleep_until(t).await;
             }
-            match post(&ep, b.body.clone(), s.timeout).await {
+            // A POST not answered within SLOW_ANSWER marks the Alertmanager as failing
+            // already (a black hole is otherwise only known as one when the request times
+            // out, and until then the sink would go on filling a healthy one's queue:
+            // 64 batches serialised only to be dropped).
+            let sent = post(&ep, b.body.clone(), s.timeout);
+            tokio::pin!(sent);
+            let outcome = tokio::select! {
+                o = &mut sent => o,
+                _ = tokio::time::sleep(SLOW_ANSWER.min(s.timeout / 2)) => {
+                    failing.store(true, Relaxed);
+                    sent.await
+                }
+            };
+            match outcome {
                 Outcome::Accepted => {
                     if failures > 0 {
                         tracing::info!(

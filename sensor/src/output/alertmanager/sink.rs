@@ -60,6 +60,9 @@ const BATCH_ALERTS: usize = 256;
 /// Pause after taking messages before waiting for more (at most 5 wake-ups a second; the
 /// queue from the output thread holds `queue_size` messages meanwhile).
 const DRAIN_PAUSE: Duration = Duration::from_millis(200);
+/// The pause while every Alertmanager is failing (a wake-up costs the sink more than a
+/// message once the machine is busy).
+const FAILING_DRAIN_PAUSE: Duration = Duration::from_secs(1);
 /// New alerts are gathered this long (at most) into one POST.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
 
@@ -129,7 +132,10 @@ impl Sink {
                     }
                     // Let messages gather rather than wake for each one: in an alert
                     // flood a wake-up per message cost more than the capture thread.
-                    tokio::time::sleep(DRAIN_PAUSE).await;
+                    // Nothing can be delivered while every Alertmanager fails: wake
+                    // less often (the queue holds `queue_size` messages meanwhile).
+                    let failing = queues.iter().all(|q| q.failing.load(Relaxed));
+                    tokio::time::sleep(if failing { FAILING_DRAIN_PAUSE } else { DRAIN_PAUSE }).await;
                     // New alerts due to go out go now rather than at a wake-up of their own.
                     if batch_at.is_some_and(|t| t <= tokio::time::Instant::now()) {
                         batch_at = None;

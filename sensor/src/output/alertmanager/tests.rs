@@ -13,7 +13,7 @@ use crate::telemetry::AlertmanagerStats;
 use bytes::Bytes;
 use serde_json::json;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -611,19 +611,12 @@ fn every_alertmanager_of_a_cluster_gets_every_alert() {
 fn full_queue_is_counted_and_never_blocks() {
     // A sink that is not reading: the queue holds one message.
     let stats = Arc::new(AlertmanagerStats::default());
-    let mut h = AmHandle {
-        tx: Some(Arc::new(Inbox::new(1))),
-        stats: stats.clone(),
-        sensor: "s".into(),
-        labels: Labels::new(),
-        bound: HashMap::new(),
-        max_bound: 64,
-        n_bound: 0,
-        thread: None,
-    };
+    let mut h = AmHandle::new(Some(Arc::new(Inbox::new(1))), stats.clone(), 64);
     let t0 = Instant::now();
     for i in 0..100 {
-        h.alert(&vnc_alert(i, wall_ns()), true);
+        let mut a = vnc_alert(i, wall_ns());
+        a.dedup_key = format!("session {i}"); // 100 sessions, not one
+        h.alert(&a, true);
     }
     assert!(t0.elapsed() < Duration::from_secs(1));
     assert_eq!(stats.dropped.get(), 99);
@@ -826,16 +819,8 @@ fn alertmanager_down_or_black_holing_during_an_alert_flood_costs_little_and_is_n
 fn a_flow_that_ends_while_its_alert_is_queued_is_one_message_and_the_same_alert() {
     let stats = Arc::new(AlertmanagerStats::default());
     let inbox = Arc::new(Inbox::new(16));
-    let mut h = AmHandle {
-        tx: Some(inbox.clone()),
-        stats: stats.clone(),
-        sensor: "s".into(),
-        labels: Labels::new(),
-        bound: HashMap::new(),
-        max_bound: 64,
-        n_bound: 0,
-        thread: None,
-    };
+    let mut h = AmHandle::new(Some(inbox.clone()), stats.clone(), 64);
+    h.sensor = "s".into();
     let ts = wall_ns() - 60_000_000_000;
     h.alert(&vnc_alert(1, ts), true);
     h.flow(&flow_end(1, ts + 1_000_000_000, "fin"));
@@ -899,4 +884,127 @@ fn the_evidence_file_is_an_annotation() {
     let n = annotations_of(&a, "s");
     assert_eq!(n.get("pcap"), Some(&name));
     assert!(name.starts_with("1_") && name.ends_with("=.pcap"), "{name}");
+}
+
+#[test]
+fn an_alertmanager_that_does_not_answer_counts_as_failing_before_the_request_times_out() {
+    // A black hole, a long request timeout: without the slow-answer rule the queue for it
+    // would stay as deep as for a healthy Alertmanager (64 batches, each serialised only to
+    // be dropped) until the timeout.
+    let (hole, n_hole) = counting_listener(true);
+    let mut s = settings(&[hole]);
+    s.timeout = Duration::from_secs(20);
+    let ep = s.endpoints[0].clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
+    let q = Queue {
+        tx,
+        inflight: Arc::default(),
+        failing: Arc::default(),
+    };
+    let stats = Arc::new(AlertmanagerStats::default());
+    rt.block_on(async {
+        let task = tokio::spawn(deliver(
+            ep,
+            Arc::new(s),
+            stats.clone(),
+            rx,
+            q.inflight.clone(),
+            q.failing.clone(),
+        ));
+        let batch = Arc::new(Batch {
+            body: Bytes::from_static(b"[]"),
+            n: 1,
+        });
+        q.tx.try_send(batch).unwrap();
+        // Wait for the connection, so the clock starts with the request under way.
+        let t0 = Instant::now();
+        while n_hole.load(Relaxed) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(10), "never connected");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            q.room(),
+            QUEUE_BATCHES,
+            "a request just sent is not a failure"
+        );
+        let t1 = Instant::now();
+        while !q.failing.load(Relaxed) {
+            assert!(
+                t1.elapsed() < Duration::from_secs(5),
+                "still not failing after {:?} without an answer",
+                t1.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Marked failing about SLOW_ANSWER after the request, long before its timeout.
+        assert!(t0.elapsed() >= SLOW_ANSWER - Duration::from_millis(100));
+        assert!(q.room() < 8, "a silent Alertmanager's queue stays short");
+        assert_eq!(
+            stats.failed.get(),
+            0,
+            "the request itself is still waited for"
+        );
+        task.abort();
+    });
+}
+
+#[test]
+fn the_flows_of_one_live_session_are_one_alert_message_and_one_end() {
+    let stats = Arc::new(AlertmanagerStats::default());
+    let inbox = Arc::new(Inbox::new(64));
+    let mut h = AmHandle::new(Some(inbox.clone()), stats.clone(), 64);
+    let ts = wall_ns() - 60_000_000_000;
+    let s = 1_000_000_000;
+    for i in 1..=5 {
+        h.alert(&vnc_alert(i, ts + i), true);
+    }
+    let mut taken = Vec::new();
+    inbox.take(&mut taken);
+    assert_eq!(
+        taken.len(),
+        1,
+        "five flows of one session: one alert message"
+    );
+    assert!(matches!(&taken[0], Msg::Fire(f) if f.flow == Some(1)));
+    assert_eq!((h.n_bound, h.live.len()), (5, 1));
+    for (id, end) in [(3, 3), (1, 9), (2, 2), (4, 4)] {
+        h.flow(&flow_end(id, ts + end * s, "fin"));
+    }
+    taken.clear();
+    inbox.take(&mut taken);
+    assert!(taken.is_empty(), "the session lives on while one flow does");
+    h.flow(&flow_end(5, ts + 5 * s, "fin"));
+    inbox.take(&mut taken);
+    assert_eq!(taken.len(), 1);
+    assert!(
+        matches!(taken[0], Msg::FlowEnded { flow_id: 1, end_ns, .. } if end_ns == ts + 9 * s),
+        "the end of the last flow, at the latest end of them all"
+    );
+    assert!(h.bound.is_empty() && h.live.is_empty() && h.n_bound == 0);
+    // A flow after the session ended is an alert message again (the sink may have resolved
+    // it), and a live session's new flow says it lives on once per refresh interval.
+    h.alert(&vnc_alert(6, ts), true);
+    h.refresh = Duration::ZERO;
+    h.alert(&vnc_alert(7, ts), true);
+    taken.clear();
+    inbox.take(&mut taken);
+    assert_eq!(taken.len(), 2);
+    assert!(matches!(&taken[0], Msg::Fire(f) if f.flow == Some(6)));
+    assert!(matches!(taken[1], Msg::FlowAlive(_)));
+    // What the sink makes of it equals one flow per message: one alert, over.
+    let (mut sink, qs, mut rx) = bare_sink(settings(&[]));
+    sink.on_msg(fire(&vnc_alert(1, ts + 1)));
+    sink.on_msg(Msg::FlowEnded {
+        key: key_id(&vnc_alert(1, ts).dedup_key),
+        flow_id: 1,
+        end_ns: ts + 9 * s,
+    });
+    sink.flush(&qs, false);
+    assert_eq!(posted(&mut rx).len(), 1);
+    assert!(sink.active.is_empty());
+    assert_eq!(stats.dropped.get(), 0);
 }
