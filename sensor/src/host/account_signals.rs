@@ -17,7 +17,9 @@
 //!   A failure is a Kerberos KRB-ERROR that fails the request (`failed_request`: pre-auth
 //!   failed, unknown client, bad integrity), an LDAP bind answered `invalidCredentials`,
 //!   an SMB session setup answered `STATUS_LOGON_FAILURE`, an HTTP 401 to a request that
-//!   carried credentials.
+//!   carried credentials, an FTP `530` to `USER`/`PASS`, a POP3 `-ERR` to `PASS`/`APOP`/
+//!   `AUTH`, an IMAP `NO`/`BAD` to `LOGIN`/`AUTHENTICATE`, an SMTP `535` to `AUTH`
+//!   (`login.failed`, `proto/cleartext/reply.rs`).
 
 use super::accounts::{
     cap_oldest, Account, Device, Place, K_DEVICE, K_FAILED, K_NETWORKS, K_TRAVEL, MAX_DEVICES,
@@ -70,6 +72,7 @@ pub(super) fn failed_login(m: &FlowMeta) -> bool {
             .as_ref()
             .is_some_and(|s| s.status == Some("STATUS_LOGON_FAILURE"))
         || m.http.as_ref().is_some_and(|h| h.status == Some(401))
+        || m.login.as_ref().is_some_and(|l| l.failed)
 }
 
 /// Great-circle distance in km (haversine, mean Earth radius 6371 km).
