@@ -140,16 +140,26 @@ impl Ctx<'_> {
         }
     }
 
-    /// One account from `min_networks` networks within `window_s`.
+    /// One account from `min_networks` networks or `min_countries` countries within
+    /// `window_s`.
     pub fn networks(&self, a: &mut Account) -> Option<Check> {
         let window_ns = self.cfg.window_s.saturating_mul(1_000_000_000);
         let mut networks: Vec<&str> = a.sources.iter().map(|s| s.network.as_str()).collect();
         networks.sort_unstable();
         networks.dedup();
+        let mut countries: Vec<String> = a
+            .countries
+            .iter()
+            .filter(|c| self.now.saturating_sub(c.1) <= window_ns)
+            .map(|c| c.0.clone())
+            .collect();
+        countries.sort();
         let quiet = a
             .alerted_ns
             .is_none_or(|t| self.now.saturating_sub(t) > window_ns);
-        if networks.len() < self.cfg.min_networks || !quiet {
+        let many_networks = networks.len() >= self.cfg.min_networks;
+        let many_countries = countries.len() >= self.cfg.min_countries;
+        if !(many_networks || many_countries) || !quiet {
             return None;
         }
         a.alerted_ns = Some(self.now);
@@ -167,19 +177,15 @@ impl Ctx<'_> {
             "first_seen",
             crate::model::record::timestamp(a.first_ns),
         );
-        if !a.countries.is_empty() {
-            let mut c: Vec<String> = a.countries.iter().map(|c| c.0.clone()).collect();
-            c.sort();
-            md.insert("countries".into(), c);
+        let what = if many_networks {
+            format!("one account from {} networks", networks.len())
+        } else {
+            format!("one account from {} countries", countries.len())
+        };
+        if !countries.is_empty() {
+            md.insert("countries".into(), countries);
         }
-        let n = networks.len();
-        Some(self.make(
-            K_NETWORKS,
-            sid::ACCOUNT_NETWORKS,
-            format!("one account from {n} networks"),
-            2,
-            md,
-        ))
+        Some(self.make(K_NETWORKS, sid::ACCOUNT_NETWORKS, what, 2, md))
     }
 
     /// Two places closer in time than travel allows; the place is then the new one.
