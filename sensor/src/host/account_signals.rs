@@ -15,9 +15,9 @@
 //! - **Failed logins** (`failed-logins`, 9300083): at least `failed_logins` failures for
 //!   one account from at least `failed_sources` client addresses within `failed_window_s`.
 //!   A failure is a Kerberos KRB-ERROR that fails the request (`failed_request`: pre-auth
-//!   failed, unknown client, bad integrity), an LDAP bind answered `invalidCredentials`,
+//!   failed, unknown client, bad integrity), an LDAP bind answered `invalid_credentials` (49),
 //!   an SMB session setup answered `STATUS_LOGON_FAILURE`, an HTTP 401 to a request that
-//!   carried credentials, an FTP `530` to `USER`/`PASS`, a POP3 `-ERR` to `PASS`/`APOP`/
+//!   carried Basic credentials (NTLM's first 401 is its challenge), an FTP `530` to `USER`/`PASS`, a POP3 `-ERR` to `PASS`/`APOP`/
 //!   `AUTH`, an IMAP `NO`/`BAD` to `LOGIN`/`AUTHENTICATE`, an SMTP `535` to `AUTH`
 //!   (`login.failed`, `proto/cleartext/reply.rs`).
 
@@ -66,12 +66,16 @@ pub(super) fn failed_login(m: &FlowMeta) -> bool {
         || m.ldap.as_ref().is_some_and(|l| {
             l.responses
                 .iter()
-                .any(|r| r.bind_response.result_code == "invalidCredentials")
+                .any(|r| r.bind_response.result_code == "invalid_credentials")
         })
         || m.smb
             .as_ref()
             .is_some_and(|s| s.status == Some("STATUS_LOGON_FAILURE"))
-        || m.http.as_ref().is_some_and(|h| h.status == Some(401))
+        // The first response is the one read: for HTTP Basic the answer to the credentials;
+        // for NTLM over HTTP the 401 that carries the challenge, not a failure.
+        || m.http
+            .as_ref()
+            .is_some_and(|h| h.status == Some(401) && h.ntlmssp.is_none())
         || m.login.as_ref().is_some_and(|l| l.failed)
 }
 
