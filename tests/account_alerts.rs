@@ -161,6 +161,84 @@ fn impossible_travel_from_city_coordinates() {
     assert_eq!(by_sid(&recs, 9_300_081).len(), 1);
 }
 
+/// alice from each address in turn, `gap_s` apart.
+fn places(addrs: &[&str], gap_s: u64) -> Vec<u8> {
+    let mut sc = Scene::new(1_700_000_000);
+    for (i, a) in addrs.iter().enumerate() {
+        login(&mut sc, "alice", a, 40_100 + i as u16, None, 200);
+        sc.advance_ms(gap_s * 1000);
+    }
+    sc.bytes().to_vec()
+}
+
+#[test]
+fn one_account_from_three_countries_within_the_window() {
+    let dir = tmpdir();
+    // Country-only entries: no coordinates, and logins two hours apart (past the travel
+    // window), so only the countries count.
+    let db = geo_db(
+        dir.path(),
+        &[
+            ([198, 51, 100, 0], "DE", None),
+            ([203, 0, 113, 0], "FR", None),
+            ([192, 0, 2, 0], "JP", None),
+        ],
+    );
+    let cfg = geo_cfg(dir.path(), &db);
+    let three = ["198.51.100.7", "203.0.113.9", "192.0.2.4"];
+    let recs = replay_cfg(&places(&three, 7200), &cfg);
+    let n = by_sid(&recs, 9_300_080);
+    assert_eq!(n.len(), 1, "{:#?}", alerts(&recs));
+    assert_eq!(
+        n[0]["alert"]["signature"],
+        "SPANWATCH account: one account from 3 countries"
+    );
+    let m = &n[0]["alert"]["metadata"];
+    assert_eq!(m["account"][0], "alice");
+    assert_eq!(m["countries"], serde_json::json!(["DE", "FR", "JP"]));
+    assert_eq!(m["networks"].as_array().unwrap().len(), 3);
+    assert!(by_sid(&recs, 9_300_081).is_empty(), "{:#?}", alerts(&recs));
+    // two countries, or three spread over more than the window (24 h), raise nothing
+    let recs = replay_cfg(&places(&three[..2], 7200), &cfg);
+    assert!(by_sid(&recs, 9_300_080).is_empty(), "{:#?}", alerts(&recs));
+    let recs = replay_cfg(&places(&three, 13 * 3600), &cfg);
+    assert!(by_sid(&recs, 9_300_080).is_empty(), "{:#?}", alerts(&recs));
+    // min_countries = 2 raises on two
+    let cfg2 = config(
+        dir.path(),
+        &format!(
+            "[host.fan_in]\ngeoip_country_db = {:?}\n[host.accounts]\nmin_countries = 2\n",
+            db.to_str().unwrap()
+        ),
+    );
+    let recs = replay_cfg(&places(&three[..2], 7200), &cfg2);
+    assert_eq!(by_sid(&recs, 9_300_080).len(), 1, "{:#?}", alerts(&recs));
+    // without a database nothing is placed: three networks only, no alert
+    let plain = config(dir.path(), "");
+    assert!(by_sid(&replay_cfg(&places(&three, 7200), &plain), 9_300_080).is_empty());
+}
+
+#[test]
+fn min_countries_out_of_range_is_refused_naming_the_key() {
+    let dir = tmpdir();
+    for bad in ["1", "17"] {
+        let cfg = config(
+            dir.path(),
+            &format!("[host.accounts]\nmin_countries = {bad}\n"),
+        );
+        let (_, out) = replay_bytes(
+            &places(&["10.1.0.1"], 1),
+            &["--config", cfg.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("host.accounts.min_countries") && err.contains("2 to 16"),
+            "{err}"
+        );
+    }
+}
+
 fn failures(n: usize, clients: &[&str]) -> Vec<u8> {
     let mut sc = Scene::new(1_700_000_000);
     for i in 0..n {

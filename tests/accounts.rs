@@ -6,8 +6,10 @@
 //!    exact names the programs were given, and never a password.
 //! 2. The public corpus (../shared/corpus, not part of this repository): each flow for which
 //!    nDPI's own results (ndpi/result/*.out) print a Kerberos client, an FTP/POP3/IMAP
-//!    user, a DHCP host name or a DHCP fingerprint has a flow record showing the same. Skips, saying so, when the corpus
-//!    is absent; under CI=true its absence fails the test.
+//!    user, a DHCP host name or a DHCP fingerprint has a flow record showing the same; the
+//!    flows nDPI labels LDAP, SMB or DCE/RPC show no name in either tool and the same
+//!    protocol, or a listed reason. Skips, saying so, when the corpus is absent; under
+//!    CI=true its absence fails the test.
 
 mod common;
 use common::*;
@@ -324,6 +326,139 @@ fn corpus_names_match_ndpi() {
     assert!(
         checked.get("dhcp hostname").copied().unwrap_or(0) >= 10,
         "{checked:?}"
+    );
+}
+
+/// Why a flow nDPI labels LDAP, SMB or DCE/RPC is not named so by spanwatch: (capture, nDPI
+/// protocol, server port or 0 for any, reason).
+const NOT_NAMED: &[(&str, &str, u16, &str)] = &[
+    (
+        "log4j-webapp-exploit.pcap",
+        "LDAP",
+        1389,
+        "LDAP on port 1389 (the exploit's JNDI server): spanwatch probes LDAP on 389 and 3268 \
+         only, since a BER SEQUENCE opening is too common to probe on any port; the binds \
+         there are anonymous (no name for either tool)",
+    ),
+    (
+        "*",
+        "DCERPC.PROFINET_IO",
+        0,
+        "connectionless DCE/RPC over UDP (PROFINET IO: its well-known port 34964, then the \
+         ports it negotiated): spanwatch reads connection-oriented DCE/RPC over TCP, whose \
+         binds carry NTLMSSP; these industrial exchanges carry no authentication",
+    ),
+    (
+        "*",
+        "NetBIOS.SMBv1",
+        138,
+        "SMB mailslot browser announcements in NetBIOS datagrams (UDP 138): no authentication; \
+         the NetBIOS names they carry belong to the NetBIOS name parser",
+    ),
+];
+
+/// The corpus's flows that nDPI labels LDAP, SMBv1/SMBv23 (the carriers of NTLMSSP) or
+/// DCE/RPC. nDPI extracts no account from these protocols, and none of these flows holds a
+/// bind DN or an NTLMSSP AUTHENTICATE in clear (kerberos.pcap's are GSS-SPNEGO, Kerberos;
+/// the SMB sessions start after their session setup): spanwatch must show no name either,
+/// and must name the protocol where nDPI read it from the payload (`Confidence: DPI`; nDPI
+/// names a protocol by port alone, spanwatch never does), or the case is in NOT_NAMED.
+#[test]
+fn corpus_ldap_smb_dcerpc_flows_match_ndpi() {
+    let Some(dir) = corpus() else {
+        missing_prerequisite(
+            "../shared/corpus is not present: the comparison of LDAP, SMB and DCE/RPC flows with nDPI's results needs it",
+        );
+        return;
+    };
+    let mut results: Vec<PathBuf> = std::fs::read_dir(dir.join("ndpi/result"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    results.sort();
+    let (mut by_payload, mut by_port, mut listed) = (0, 0, 0);
+    let mut misses = Vec::new();
+    for res in results {
+        let text = std::fs::read_to_string(&res).unwrap_or_default();
+        let name = res.file_name().unwrap().to_string_lossy().to_string();
+        let cap = name.trim_end_matches(".out");
+        let pcap = dir.join("ndpi/pcap").join(cap);
+        let lines: Vec<_> = ndpi_flows(&text)
+            .into_iter()
+            .filter(|(_, _, l)| {
+                field(l, "proto").is_some_and(|p| {
+                    let p = p.split('/').nth(1).unwrap_or("");
+                    p.contains("LDAP") || p.contains("SMBv") || p.contains("DCERPC")
+                })
+            })
+            .collect();
+        if lines.is_empty() || !pcap.is_file() {
+            continue;
+        }
+        let (recs, _) = replay(&pcap, &[]);
+        for (proto, ends, line) in lines {
+            let ndpi = field(line, "proto").unwrap().split('/').nth(1).unwrap();
+            let ours: Vec<&Value> = flows(&recs)
+                .into_iter()
+                .filter(|r| {
+                    let e: Ends = ["src", "dest"]
+                        .iter()
+                        .map(|k| {
+                            (
+                                r[format!("{k}_ip")].as_str().unwrap_or("").to_string(),
+                                r[format!("{k}_port")].as_u64().unwrap_or(0) as u16,
+                            )
+                        })
+                        .collect();
+                    r["proto"] == proto && e == ends
+                })
+                .collect();
+            if ours.is_empty() {
+                misses.push(format!("{cap}: no flow record for nDPI's {ndpi} {ends:?}"));
+                continue;
+            }
+            // The names: nDPI prints none for these protocols; spanwatch must agree.
+            let user = field(line, "User");
+            for r in &ours {
+                if r["account"].as_str() != user {
+                    misses.push(format!(
+                        "{cap}: nDPI's {ndpi} {ends:?} names {user:?}, ours {}",
+                        r["account"]
+                    ));
+                }
+            }
+            let want = if ndpi.contains("LDAP") {
+                "ldap"
+            } else if ndpi.contains("SMB") {
+                "smb"
+            } else {
+                "dcerpc"
+            };
+            if ours.iter().all(|r| r["app_proto"] == want) {
+                by_payload += 1;
+            } else if field(line, "Confidence") == Some("Match by port") {
+                by_port += 1;
+            } else if NOT_NAMED.iter().any(|(c, p, port, _)| {
+                (*c == "*" || *c == cap)
+                    && *p == ndpi
+                    && (*port == 0 || ends.iter().any(|e| e.1 == *port))
+            }) {
+                listed += 1;
+            } else {
+                let got: Vec<&Value> = ours.iter().map(|r| &r["app_proto"]).collect();
+                misses.push(format!(
+                    "{cap}: nDPI reads {ndpi} on {ends:?} from the payload; ours {got:?}"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "LDAP/SMB/DCE-RPC flows: {by_payload} named alike, {by_port} named by port only by nDPI, {listed} listed"
+    );
+    assert!(misses.is_empty(), "{misses:#?}");
+    assert!(
+        by_payload >= 3 && by_port >= 10 && listed >= 10,
+        "{by_payload} {by_port} {listed}"
     );
 }
 

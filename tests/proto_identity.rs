@@ -5,6 +5,8 @@
 //! (`tshark -T fields -e kerberos.CNameString -e kerberos.realm …`, recorded below) and
 //! that nDPI's results in the corpus list; no capture makes a parser panic.
 
+mod common;
+
 use spanwatch::capture::file::CaptureFile;
 use spanwatch::decode::{decode, Decoded};
 use spanwatch::proto::{cleartext, dhcp, krb5, ldap, ntlmssp, Parsed};
@@ -134,6 +136,43 @@ fn recorded_programs_match_wireshark() {
     assert_eq!(got, LIVE_IDENTITY);
     // Passwords never reach what the parsers return.
     assert!(!got.iter().any(|l| l.contains("-pw")), "{got:#?}");
+}
+
+/// The same recording replayed through the sensor with `failed_logins = 1` from one source:
+/// each refused login — kinit with a wrong password (KDC_ERR_PREAUTH_FAILED), the unknown
+/// mallory (KDC_ERR_C_PRINCIPAL_UNKNOWN), slapd's invalidCredentials (49) — raises the
+/// failed-logins alert for its account; the accepted ones (alice's kinit after the KDC asked
+/// for pre-authentication, smbclient mapped to guest, curl's Basic and NTLM logins) do not.
+#[test]
+fn recorded_refusals_feed_the_failed_logins_alert() {
+    let dir = common::tmpdir();
+    let cfg = dir.path().join("spanwatch.toml");
+    std::fs::write(
+        &cfg,
+        "[host.accounts]\nfailed_logins = 1\nfailed_sources = 1\n",
+    )
+    .unwrap();
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-identity.pcap");
+    let (recs, out) = common::replay(&p, &["--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed: BTreeSet<String> = common::alerts(&recs)
+        .iter()
+        .filter(|a| a["alert"]["signature_id"] == 9_300_083)
+        .map(|a| {
+            let who = a["alert"]["metadata"]["account"][0].as_str().unwrap();
+            format!("{} {who}", a["app_proto"].as_str().unwrap())
+        })
+        .collect();
+    let want = [
+        "krb5 alice@EXAMPLE.TEST",
+        "krb5 mallory@EXAMPLE.TEST",
+        "ldap cn=admin,dc=example,dc=test",
+    ];
+    assert_eq!(failed.iter().map(String::as_str).collect::<Vec<_>>(), want);
 }
 
 fn pcap(dir: &Path, name: &str) -> PathBuf {

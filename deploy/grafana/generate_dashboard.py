@@ -190,7 +190,7 @@ def build():
             w=6, h=8, description="Names seen in clear-text authentication (Kerberos, NTLM, LDAP, Basic, mail/FTP logins) in the host stage's account view; the names themselves are in EVE and Alertmanager only.")
     b.panel("timeseries", "Account anomalies",
             [(f"sum by (kind) (increase(spanwatch_account_anomalies_total{sel()}[{RI}]))", "{{kind}}")],
-            w=6, h=8, stack=True, description="networks: one account authenticating from [host.accounts] min_networks networks within window_s; travel: two countries closer in time than travel allows (MaxMind database); new-device: a device fingerprint the account never used, after device_warmup_s; failed-logins: failed_logins failures from failed_sources addresses within failed_window_s.")
+            w=6, h=8, stack=True, description="networks: one account authenticating from [host.accounts] min_networks networks or min_countries countries within window_s; travel: two countries closer in time than travel allows (MaxMind database); new-device: a device fingerprint the account never used, after device_warmup_s; failed-logins: failed_logins failures from failed_sources addresses within failed_window_s.")
     b.panel("timeseries", "Account alerts",
             [(f"sum by (severity) (increase(spanwatch_alerts_total{CAT_ACCOUNT}[{RI}]))", "sev {{severity}}")],
             w=6, h=8, stack=True)

@@ -27,6 +27,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = cleartext::imap_command(data);
     let _ = cleartext::smtp_command(data);
     let _ = cleartext::sasl_login_user(data);
+    // The login replies: the data split into a client and a server stream.
+    let (cs, sc) = data.split_at(data.len() / 2);
+    let _ = cleartext::reply::ftp(cs, sc);
+    let _ = cleartext::reply::pop3(cs, sc);
+    let _ = cleartext::reply::imap(cs, sc);
+    let _ = cleartext::reply::smtp(cs, sc);
     // Behind the signature and the DHCP fixed header, so the fuzzer reaches the fields.
     let mut ntlm = b"NTLMSSP\0\x03\0\0\0".to_vec();
     ntlm.extend_from_slice(data);

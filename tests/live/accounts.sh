@@ -10,43 +10,8 @@
 live_init accounts krb5-kdc krb5-user curl python3
 live_netns
 
-REALM=EXAMPLE.TEST
-# --- KDC in swb, principals alice and bob ----------------------------------------------
-export KRB5_KDC_PROFILE=$WORK/kdc.conf KRB5_CONFIG=$WORK/krb5.conf KRB5CCNAME=FILE:$WORK/cc
-cat >"$KRB5_KDC_PROFILE" <<CFG
-[kdcdefaults]
-  kdc_ports = 88
-  kdc_tcp_ports = 88
-[realms]
-  $REALM = {
-    database_name = $WORK/principal
-    key_stash_file = $WORK/stash
-    acl_file = $WORK/kadm5.acl
-    supported_enctypes = aes256-cts-hmac-sha1-96:normal
-  }
-[logging]
-  kdc = FILE:$WORK/kdc-file.log
-CFG
-cat >"$KRB5_CONFIG" <<CFG
-[libdefaults]
-  default_realm = $REALM
-  dns_lookup_kdc = false
-  dns_lookup_realm = false
-  udp_preference_limit = 1465
-[realms]
-  $REALM = {
-    kdc = $B4
-  }
-CFG
-: >"$WORK/kadm5.acl"
-kdb5_util create -s -r $REALM -P master-pw >"$WORK/kdb5.log" 2>&1 || fail "kdb5_util create"
-for u in alice bob; do
-  kadmin.local -r $REALM -q "addprinc -pw $u-pw $u" >>"$WORK/kdb5.log" 2>&1 || fail "addprinc $u"
-done
-kadmin.local -r $REALM -q "addprinc +requires_preauth -pw carol-pw carol" >>"$WORK/kdb5.log" 2>&1 ||
-  fail "addprinc carol"
-bg_b kdc env KRB5_KDC_PROFILE="$KRB5_KDC_PROFILE" KRB5_CONFIG="$KRB5_CONFIG" krb5kdc -n
-wait_port "$NS_B" 88 udp || fail "krb5kdc did not listen on 88/udp"
+# --- KDC in swb, principals alice and bob, carol with pre-authentication ----------------
+kdc_start alice bob carol+ || live_finish
 
 # --- client addresses: 10.78.1.1-4 (one network) and 10.78.{1,2,3,4}.9 (four) --------
 for a in 10.78.1.1 10.78.1.2 10.78.1.3 10.78.1.4 10.78.1.9 10.78.2.9 10.78.3.9 10.78.4.9 \
@@ -80,16 +45,9 @@ start_spanwatch --config "$WORK/spanwatch.toml"
 
 # the Kerberos exchanges, kept as tests/fixtures/live-accounts.pcap with SPANWATCH_LIVE_RECORD=1
 record_start 400 2000 port 88
-kinit_from() { # kinit_from SOURCE PRINCIPAL
-  in_a ip route replace $B4/32 dev veth-a src "$1" || return 1
-  echo "$2-pw" | in_a env KRB5_CONFIG="$KRB5_CONFIG" KRB5CCNAME="$KRB5CCNAME" kinit "$2" >>"$WORK/kinit.log" 2>&1
-}
 for a in 10.78.1.1 10.78.1.2 10.78.1.3 10.78.1.4; do check "kinit bob from $a" kinit_from $a bob; done
 for a in 10.78.1.9 10.78.2.9 10.78.3.9 10.78.4.9; do check "kinit alice from $a" kinit_from $a alice; done
-wrong_pw() { # wrong_pw SOURCE: carol with a wrong password; kinit must refuse
-  in_a ip route replace $B4/32 dev veth-a src "$1" || return 1
-  ! echo "not-carol-pw" | in_a env KRB5_CONFIG="$KRB5_CONFIG" KRB5CCNAME="$KRB5CCNAME" kinit carol >>"$WORK/kinit.log" 2>&1
-}
+wrong_pw() { ! kinit_from "$1" carol not-carol-pw; } # kinit must refuse
 for i in 1 2 3 4; do
   for a in 10.78.5.1 10.78.5.2 10.78.5.3; do check "kinit carol from $a, wrong password ($i)" wrong_pw $a; done
 done

@@ -400,3 +400,55 @@ CFG
   SSH=(ssh -F none -i "$WORK/ssh/id_ed25519" -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no
        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 -o ExitOnForwardFailure=yes)
 }
+
+# kdc_start PRINCIPAL...: an MIT Kerberos KDC (krb5kdc) in swb on 88 (UDP and TCP) for the
+# realm $KRB_REALM, each principal NAME with the password NAME-pw (written NAME+: one that
+# requires pre-authentication). Exports KRB5_KDC_PROFILE, KRB5_CONFIG and KRB5CCNAME for the
+# clients. Debian packages: krb5-kdc krb5-user.
+KRB_REALM=EXAMPLE.TEST
+kdc_start() {
+  local u
+  export KRB5_KDC_PROFILE=$WORK/kdc.conf KRB5_CONFIG=$WORK/krb5.conf KRB5CCNAME=FILE:$WORK/cc
+  cat >"$KRB5_KDC_PROFILE" <<CFG
+[kdcdefaults]
+  kdc_ports = 88
+  kdc_tcp_ports = 88
+[realms]
+  $KRB_REALM = {
+    database_name = $WORK/principal
+    key_stash_file = $WORK/stash
+    acl_file = $WORK/kadm5.acl
+    supported_enctypes = aes256-cts-hmac-sha1-96:normal
+  }
+[logging]
+  kdc = FILE:$WORK/kdc-file.log
+CFG
+  cat >"$KRB5_CONFIG" <<CFG
+[libdefaults]
+  default_realm = $KRB_REALM
+  dns_lookup_kdc = false
+  dns_lookup_realm = false
+  udp_preference_limit = 1465
+[realms]
+  $KRB_REALM = {
+    kdc = $B4
+  }
+CFG
+  : >"$WORK/kadm5.acl"
+  kdb5_util create -s -r $KRB_REALM -P master-pw >"$WORK/kdb5.log" 2>&1 || { fail "kdb5_util create"; return 1; }
+  for u in "$@"; do
+    case $u in
+      *+) kadmin.local -r $KRB_REALM -q "addprinc +requires_preauth -pw ${u%+}-pw ${u%+}" ;;
+      *) kadmin.local -r $KRB_REALM -q "addprinc -pw $u-pw $u" ;;
+    esac >>"$WORK/kdb5.log" 2>&1 || { fail "addprinc $u"; return 1; }
+  done
+  bg_b kdc env KRB5_KDC_PROFILE="$KRB5_KDC_PROFILE" KRB5_CONFIG="$KRB5_CONFIG" krb5kdc -n
+  wait_port "$NS_B" 88 udp || { fail "krb5kdc did not listen on 88/udp"; return 1; }
+}
+
+# kinit_from SOURCE PRINCIPAL [PASSWORD]: kinit in swa from the client address SOURCE (already
+# on veth-a; the route to the KDC names it); the password is PRINCIPAL-pw unless given.
+kinit_from() {
+  in_a ip route replace $B4/32 dev veth-a src "$1" || return 1
+  echo "${3:-$2-pw}" | in_a env KRB5_CONFIG="$KRB5_CONFIG" KRB5CCNAME="$KRB5CCNAME" kinit "$2" >>"$WORK/kinit.log" 2>&1
+}

@@ -15,9 +15,11 @@
 //! - **Failed logins** (`failed-logins`, 9300083): at least `failed_logins` failures for
 //!   one account from at least `failed_sources` client addresses within `failed_window_s`.
 //!   A failure is a Kerberos KRB-ERROR that fails the request (`failed_request`: pre-auth
-//!   failed, unknown client, bad integrity), an LDAP bind answered `invalidCredentials`,
+//!   failed, unknown client, bad integrity), an LDAP bind answered `invalid_credentials` (49),
 //!   an SMB session setup answered `STATUS_LOGON_FAILURE`, an HTTP 401 to a request that
-//!   carried credentials.
+//!   carried Basic credentials (NTLM's first 401 is its challenge), an FTP `530` to `USER`/`PASS`, a POP3 `-ERR` to `PASS`/`APOP`/
+//!   `AUTH`, an IMAP `NO`/`BAD` to `LOGIN`/`AUTHENTICATE`, an SMTP `535` to `AUTH`
+//!   (`login.failed`, `proto/cleartext/reply.rs`).
 
 use super::accounts::{
     cap_oldest, Account, Device, Place, K_DEVICE, K_FAILED, K_NETWORKS, K_TRAVEL, MAX_DEVICES,
@@ -64,12 +66,17 @@ pub(super) fn failed_login(m: &FlowMeta) -> bool {
         || m.ldap.as_ref().is_some_and(|l| {
             l.responses
                 .iter()
-                .any(|r| r.bind_response.result_code == "invalidCredentials")
+                .any(|r| r.bind_response.result_code == "invalid_credentials")
         })
         || m.smb
             .as_ref()
             .is_some_and(|s| s.status == Some("STATUS_LOGON_FAILURE"))
-        || m.http.as_ref().is_some_and(|h| h.status == Some(401))
+        // The first response is the one read: for HTTP Basic the answer to the credentials;
+        // for NTLM over HTTP the 401 that carries the challenge, not a failure.
+        || m.http
+            .as_ref()
+            .is_some_and(|h| h.status == Some(401) && h.ntlmssp.is_none())
+        || m.login.as_ref().is_some_and(|l| l.failed)
 }
 
 /// Great-circle distance in km (haversine, mean Earth radius 6371 km).
@@ -137,16 +144,26 @@ impl Ctx<'_> {
         }
     }
 
-    /// One account from `min_networks` networks within `window_s`.
+    /// One account from `min_networks` networks or `min_countries` countries within
+    /// `window_s`.
     pub fn networks(&self, a: &mut Account) -> Option<Check> {
         let window_ns = self.cfg.window_s.saturating_mul(1_000_000_000);
         let mut networks: Vec<&str> = a.sources.iter().map(|s| s.network.as_str()).collect();
         networks.sort_unstable();
         networks.dedup();
+        let mut countries: Vec<String> = a
+            .countries
+            .iter()
+            .filter(|c| self.now.saturating_sub(c.1) <= window_ns)
+            .map(|c| c.0.clone())
+            .collect();
+        countries.sort();
         let quiet = a
             .alerted_ns
             .is_none_or(|t| self.now.saturating_sub(t) > window_ns);
-        if networks.len() < self.cfg.min_networks || !quiet {
+        let many_networks = networks.len() >= self.cfg.min_networks;
+        let many_countries = countries.len() >= self.cfg.min_countries;
+        if !(many_networks || many_countries) || !quiet {
             return None;
         }
         a.alerted_ns = Some(self.now);
@@ -164,19 +181,15 @@ impl Ctx<'_> {
             "first_seen",
             crate::model::record::timestamp(a.first_ns),
         );
-        if !a.countries.is_empty() {
-            let mut c: Vec<String> = a.countries.iter().map(|c| c.0.clone()).collect();
-            c.sort();
-            md.insert("countries".into(), c);
+        let what = if many_networks {
+            format!("one account from {} networks", networks.len())
+        } else {
+            format!("one account from {} countries", countries.len())
+        };
+        if !countries.is_empty() {
+            md.insert("countries".into(), countries);
         }
-        let n = networks.len();
-        Some(self.make(
-            K_NETWORKS,
-            sid::ACCOUNT_NETWORKS,
-            format!("one account from {n} networks"),
-            2,
-            md,
-        ))
+        Some(self.make(K_NETWORKS, sid::ACCOUNT_NETWORKS, what, 2, md))
     }
 
     /// Two places closer in time than travel allows; the place is then the new one.

@@ -5,9 +5,10 @@
 //! `account` alert (the `kind` label of `spanwatch_account_anomalies_total`):
 //!
 //! - `networks`: one account from at least `min_networks` networks (IPv4 /24, IPv6 /48, or
-//!   autonomous systems with an ASN database) within `window_s` — the FBI's indicator of
-//!   remote workers sharing one identity: "multiple logins into one account in a short
-//!   period of time from various IP addresses";
+//!   autonomous systems with an ASN database) or `min_countries` countries (with a MaxMind
+//!   database) within `window_s` — the FBI's indicator of remote workers sharing one
+//!   identity: "multiple logins into one account in a short period of time from various IP
+//!   addresses, often associated with different countries";
 //! - `travel`: two authentications placed in different countries closer in time than travel
 //!   allows (`account_signals.rs`);
 //! - `new-device`: after warm-up, a device fingerprint of a kind the account is known by that
@@ -213,9 +214,9 @@ impl HostStage {
         }
         let mut found: Vec<Check> = Vec::new();
         let ck = Ctx::new(&cfg, name, now, &addr);
-        found.extend(ck.networks(a));
+        // The place before the networks check, which counts countries too; travel compares
+        // with the account's last place (`a.place`), not this list.
         if let Some(c) = &country {
-            found.extend(ck.travel(a, c, loc));
             match a.countries.iter_mut().find(|(k, _)| k == c) {
                 Some(x) => x.1 = x.1.max(now),
                 None => {
@@ -223,6 +224,10 @@ impl HostStage {
                     cap_oldest(&mut a.countries, MAX_COUNTRIES, |x| x.1);
                 }
             }
+        }
+        found.extend(ck.networks(a));
+        if let Some(c) = &country {
+            found.extend(ck.travel(a, c, loc));
         }
         if let Some(fp) = device {
             found.extend(ck.device(a, fp));

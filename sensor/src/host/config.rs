@@ -200,6 +200,9 @@ pub struct AccountsConfig {
     /// Distinct networks (IPv4 /24, IPv6 /48, or autonomous systems with an ASN database)
     /// one account authenticating from within the window raises an `account` alert.
     pub min_networks: usize,
+    /// ... or from at least this many countries (with a MaxMind database) within the
+    /// window; at most 16, the countries kept per account.
+    pub min_countries: usize,
     /// Accounts tracked at most; when full the least recently active is dropped.
     pub max_accounts: usize,
     /// Impossible travel: the fastest believable speed between two authentications of one
@@ -228,6 +231,7 @@ impl Default for AccountsConfig {
         AccountsConfig {
             window_s: 86_400,
             min_networks: 4,
+            min_countries: 3,
             max_accounts: 100_000,
             travel_speed_kmh: 1_000,
             travel_min_km: 500,
@@ -274,6 +278,7 @@ impl HostConfig {
         check("host.warmup_intervals", self.warmup_intervals)?;
         check("host.accounts.window_s", self.accounts.window_s)?;
         check("host.accounts.min_networks", self.accounts.min_networks)?;
+        check("host.accounts.min_countries", self.accounts.min_countries)?;
         check("host.accounts.max_accounts", self.accounts.max_accounts)?;
         let a = &self.accounts;
         check("host.accounts.travel_speed_kmh", a.travel_speed_kmh)?;

@@ -32,6 +32,9 @@ pub struct FlowMeta {
     pub krb5: Option<Krb5Meta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ldap: Option<LdapMeta>,
+    /// FTP, POP3, IMAP, SMTP: the server's answer to the client's login command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<LoginMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +210,18 @@ pub struct LdapResult {
 pub struct LdapBindResponse {
     /// RFC 4511 §4.1.9 name, e.g. `success`, `invalid_credentials`.
     pub result_code: &'static str,
+}
+
+/// The server's answer to a clear-text login (FTP, POP3, IMAP, SMTP): the command it
+/// answered and its reply code or status word, never the text that follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoginMeta {
+    /// `USER`, `PASS`, `ACCT`, `APOP`, `AUTH`, `LOGIN` or `AUTHENTICATE`.
+    pub command: &'static str,
+    /// The login was refused: FTP `530`, SMTP `535`, POP3 `-ERR`, IMAP `NO` or `BAD`.
+    pub failed: bool,
+    /// `230`, `530`, `235`, `535`, `+OK`, `-ERR`, `OK`, `NO` or `BAD`.
+    pub reply: String,
 }
 
 /// Names of an NTLMSSP AUTHENTICATE message (Suricata's `smb.ntlmssp`).

@@ -119,6 +119,7 @@ ranges! {
     "host.fan_in.max_networks": 0, 1_000_000, "networks";
     "host.accounts.window_s": 1, 30 * DAY, "s";
     "host.accounts.min_networks": 2, 1_000_000, "networks";
+    "host.accounts.min_countries": 2, 16, "countries";
     "host.accounts.max_accounts": 1, 10_000_000, "accounts";
     "host.accounts.travel_speed_kmh": 1, 100_000, "km/h";
     "host.accounts.travel_min_km": 0, 20_000, "km";

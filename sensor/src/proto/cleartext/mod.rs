@@ -271,3 +271,4 @@ fn imap_astring(s: &str) -> Option<String> {
 mod tests;
 
 pub mod open;
+pub mod reply;

@@ -1,13 +1,15 @@
 //! FTP (21), POP3 (110), IMAP (143) and SMTP submission and relay (25, 587): the login
 //! name a client sends before any TLS. Each probe is gated on its port and wants the
 //! server's greeting (`220`, `+OK`, `* OK`); the reader walks the client's command lines
-//! until one names a user (only the name is kept, never a password).
+//! until one names a user (only the name is kept, never a password), and pairs them with
+//! the server's replies until one answers the login (`reply.rs`).
 
+use super::reply::{self, Answer};
 use super::{
     ftp_command, imap_command, line, pop3_command, sasl_login_user, sasl_plain, smtp_command, Login,
 };
 use crate::proto::registry::AppProto;
-use crate::proto::session::{Opening, Outcome, C1};
+use crate::proto::session::{Opening, Outcome, C1, S1};
 use crate::proto::Parsed;
 
 /// Client lines read before giving up on a login.
@@ -99,14 +101,30 @@ fn find_login(proto: AppProto, mut buf: &[u8]) -> (Option<Login>, bool) {
 }
 
 pub fn read(o: &mut Opening) -> Outcome {
-    let (login, over) = find_login(*o.app_proto, o.buf[0]);
+    let proto = *o.app_proto;
+    let (login, over) = find_login(proto, o.buf[0]);
     if let Some(l) = login {
         o.meta().account = Some(l.user);
     }
     if over || o.gap[0] {
         *o.got |= C1;
     }
-    o.done_if(C1);
+    let answer = match proto {
+        AppProto::Ftp => reply::ftp(o.buf[0], o.buf[1]),
+        AppProto::Pop3 => reply::pop3(o.buf[0], o.buf[1]),
+        AppProto::Imap => reply::imap(o.buf[0], o.buf[1]),
+        _ => reply::smtp(o.buf[0], o.buf[1]),
+    };
+    match answer {
+        Answer::Reply(r) => {
+            o.meta().login = Some(r);
+            *o.got |= S1;
+        }
+        Answer::Over => *o.got |= S1,
+        Answer::NeedMore if o.gap[0] || o.gap[1] => *o.got |= S1,
+        Answer::NeedMore => {}
+    }
+    o.done_if(C1 | S1);
     Outcome::Continue
 }
 

@@ -114,6 +114,8 @@ fn long_lines_and_names_are_capped() {
 fn never_panics_on_garbage() {
     let seeds: Vec<Vec<u8>> = vec![
         b"a1 LOGIN \"x\\\" y\r\n".to_vec(),
+        b"USER a\r\nPASS b\r\n220-x\r\n220 y\r\n331 p\r\n530 n\r\n".to_vec(),
+        b"a AUTHENTICATE PLAIN\r\n* OK\r\n+ \r\n* X {3}\r\nabca NO x\r\n".to_vec(),
         format!("AUTH PLAIN {}\r\n", b64(b"a\0b\0c")).into_bytes(),
         format!(
             "GET / HTTP/1.1\r\nAuthorization: Basic {}\r\n\r\n",
@@ -129,6 +131,114 @@ fn never_panics_on_garbage() {
             let _ = imap_command(b);
             let _ = smtp_command(b);
             let _ = sasl_login_user(b);
+            let (cs, sc) = b.split_at(b.len() / 2);
+            let _ = reply::ftp(cs, sc);
+            let _ = reply::pop3(cs, sc);
+            let _ = reply::imap(cs, sc);
+            let _ = reply::smtp(cs, sc);
         });
+    }
+}
+
+mod replies {
+    use super::super::reply::{self, Answer};
+
+    type Pair = fn(&[u8], &[u8]) -> Answer;
+
+    fn got(a: Answer) -> Option<(&'static str, String, bool)> {
+        match a {
+            Answer::Reply(r) => Some((r.command, r.reply, r.failed)),
+            _ => None,
+        }
+    }
+
+    /// Cut either stream anywhere before its last byte: the answer waits for more; whole,
+    /// it is `want`.
+    fn split_everywhere(f: Pair, cs: &[u8], sc: &[u8], want: (&'static str, &str, bool)) {
+        let want = Some((want.0, want.1.to_string(), want.2));
+        assert_eq!(got(f(cs, sc)), want);
+        for cut in 0..sc.len() {
+            assert_eq!(f(cs, &sc[..cut]), Answer::NeedMore, "server cut {cut}");
+        }
+        // The client's stream may stop after the login command's line.
+        let last = cs.len() - 1;
+        for cut in 0..last {
+            let a = f(&cs[..cut], sc);
+            assert!(
+                a == Answer::NeedMore || got(a.clone()) == want,
+                "client cut {cut}: {a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ftp_530_after_pass_is_a_failure() {
+        let cs = b"USER bob\r\nPASS hunter2\r\n";
+        let sc = b"220-Welcome\r\n220 ready\r\n331 Please specify the password.\r\n530 Login incorrect.\r\n";
+        split_everywhere(reply::ftp, cs, sc, ("PASS", "530", true));
+        let ok = b"220 ready\r\n331 pw\r\n230 Login successful.\r\n";
+        assert_eq!(got(reply::ftp(cs, ok)), Some(("PASS", "230".into(), false)));
+        // A 530 to another command (before login) is not a failed login.
+        let cs = b"LIST\r\nUSER bob\r\nPASS x\r\n";
+        let sc = b"220 ready\r\n530 Please login with USER and PASS.\r\n331 pw\r\n230 ok\r\n";
+        assert_eq!(got(reply::ftp(cs, sc)), Some(("PASS", "230".into(), false)));
+        // AUTH TLS: nothing more to read in clear.
+        assert_eq!(
+            reply::ftp(b"AUTH TLS\r\n", b"220 x\r\n234 go\r\n"),
+            Answer::Over
+        );
+        // Not FTP replies.
+        assert_eq!(reply::ftp(b"USER a\r\n", b"HTTP/1.1 200\r\n"), Answer::Over);
+    }
+
+    #[test]
+    fn pop3_err_after_pass_or_auth_is_a_failure() {
+        let cs = b"CAPA\r\nUSER bob\r\nPASS hunter2\r\n";
+        let sc = b"+OK POP3 ready\r\n+OK Capability list follows\r\nUSER\r\nSASL PLAIN\r\n.\r\n+OK\r\n-ERR [AUTH] Authentication failed.\r\n";
+        split_everywhere(reply::pop3, cs, sc, ("PASS", "-ERR", true));
+        // AUTH PLAIN without an initial response: one continuation.
+        let cs = b"AUTH PLAIN\r\nAGJvYgBwdw==\r\n";
+        let sc = b"+OK hi\r\n+ \r\n-ERR [AUTH] Authentication failed.\r\n";
+        split_everywhere(reply::pop3, cs, sc, ("AUTH", "-ERR", true));
+        let sc = b"+OK hi\r\n+ \r\n+OK Logged in.\r\n";
+        assert_eq!(
+            got(reply::pop3(cs, sc)),
+            Some(("AUTH", "+OK".into(), false))
+        );
+        // -ERR to USER (plaintext refused) is not a failed login; STLS ends it.
+        let cs = b"USER bob\r\nSTLS\r\n";
+        let sc = b"+OK hi\r\n-ERR [AUTH] Plaintext authentication disallowed\r\n+OK Begin TLS\r\n";
+        assert_eq!(reply::pop3(cs, sc), Answer::Over);
+    }
+
+    #[test]
+    fn imap_no_or_bad_to_login_is_a_failure() {
+        let cs = b"a1 CAPABILITY\r\na2 LOGIN bob hunter2\r\n";
+        let sc = b"* OK IMAP4rev1 ready\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na1 OK done\r\na2 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n";
+        split_everywhere(reply::imap, cs, sc, ("LOGIN", "NO", true));
+        let cs = b"x AUTHENTICATE PLAIN\r\nAGJvYgBwdw==\r\n";
+        let sc = b"* OK ready\r\n+ \r\nx BAD Invalid\r\n";
+        split_everywhere(reply::imap, cs, sc, ("AUTHENTICATE", "BAD", true));
+        let sc = b"* OK ready\r\n+ \r\n* CAPABILITY {5}\r\nx OK \r\nx OK Logged in\r\n";
+        // The literal's bytes are not a tagged line.
+        assert_eq!(
+            got(reply::imap(cs, sc)),
+            Some(("AUTHENTICATE", "OK".into(), false))
+        );
+        assert_eq!(
+            reply::imap(b"a STARTTLS\r\n", b"* OK\r\na OK go\r\n"),
+            Answer::Over
+        );
+    }
+
+    #[test]
+    fn smtp_535_to_auth_is_a_failure() {
+        let cs = b"EHLO me\r\nAUTH LOGIN\r\nYm9i\r\ncHc=\r\n";
+        let sc = b"220 mx ESMTP\r\n250-mx\r\n250 AUTH PLAIN LOGIN\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n535 5.7.8 Authentication credentials invalid\r\n";
+        split_everywhere(reply::smtp, cs, sc, ("AUTH", "535", true));
+        assert_eq!(
+            reply::smtp(b"EHLO me\r\nSTARTTLS\r\n", b"220 x\r\n250 x\r\n220 go\r\n"),
+            Answer::Over
+        );
     }
 }
