@@ -48,13 +48,6 @@ fn replay_cfg(bytes: &[u8], cfg: &Path) -> Vec<Value> {
     replay_checked(bytes, &["--config", cfg.to_str().unwrap()])
 }
 
-fn by_sid(recs: &[Value], sid: u64) -> Vec<&Value> {
-    alerts(recs)
-        .into_iter()
-        .filter(|a| a["alert"]["signature_id"] == sid)
-        .collect()
-}
-
 /// A /24, its country code and, when given, its coordinates.
 type Placed<'a> = ([u8; 4], &'a str, Option<(f64, f64)>);
 

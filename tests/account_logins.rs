@@ -5,7 +5,6 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
 use spanwatch_testkit::*;
 
 const FAILED: u64 = 9_300_083;
@@ -86,20 +85,6 @@ fn logins((talk, port): (Talk, u16), user: &str, ok: bool, n: usize, clients: &[
         sc.advance_ms(20_000);
     }
     sc.bytes().to_vec()
-}
-
-fn replay_home(bytes: &[u8]) -> Vec<Value> {
-    let dir = tmpdir();
-    let cfg = dir.path().join("spanwatch.toml");
-    std::fs::write(&cfg, "[sensor]\nhome_net = [\"10.0.0.0/8\"]\n").unwrap();
-    replay_checked(bytes, &["--config", cfg.to_str().unwrap()])
-}
-
-fn by_sid(recs: &[Value], sid: u64) -> Vec<&Value> {
-    alerts(recs)
-        .into_iter()
-        .filter(|a| a["alert"]["signature_id"] == sid)
-        .collect()
 }
 
 const SRCS: [&str; 3] = ["10.1.0.1", "10.2.0.1", "10.3.0.1"];

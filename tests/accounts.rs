@@ -485,13 +485,6 @@ fn basic_logins(user: &str, clients: &[&str]) -> Vec<u8> {
     sc.bytes().to_vec()
 }
 
-fn replay_home(bytes: &[u8]) -> Vec<Value> {
-    let dir = tmpdir();
-    let cfg = dir.path().join("spanwatch.toml");
-    std::fs::write(&cfg, "[sensor]\nhome_net = [\"10.0.0.0/8\"]\n").unwrap();
-    replay_checked(bytes, &["--config", cfg.to_str().unwrap()])
-}
-
 #[test]
 fn one_account_from_four_networks_is_an_account_alert() {
     let recs = replay_home(&basic_logins(

@@ -109,3 +109,19 @@ pub fn missing_prerequisite(why: &str) {
     }
     eprintln!("SKIPPED: {why}");
 }
+
+/// Replay `bytes` with `home_net = ["10.0.0.0/8"]` (the generated captures' addresses), checked.
+pub fn replay_home(bytes: &[u8]) -> Vec<Value> {
+    let dir = tmpdir();
+    let cfg = dir.path().join("spanwatch.toml");
+    std::fs::write(&cfg, "[sensor]\nhome_net = [\"10.0.0.0/8\"]\n").unwrap();
+    replay_checked(bytes, &["--config", cfg.to_str().unwrap()])
+}
+
+/// The alerts of signature `sid`.
+pub fn by_sid(recs: &[Value], sid: u64) -> Vec<&Value> {
+    alerts(recs)
+        .into_iter()
+        .filter(|a| a["alert"]["signature_id"] == sid)
+        .collect()
+}
