@@ -16,10 +16,14 @@ pub fn probe_udp(o: &mut Opening, payload: &[u8], dir: usize) -> Option<AppProto
     let m = match mdns::parse(payload) {
         Parsed::Done { value, .. } => value,
         _ => {
-            // the service's own port: a damaged message is still mDNS (counted), and the
-            // flow's later messages may name it
-            *o.malformed |= MAL_MDNS;
-            return Some(AppProto::Mdns);
+            // from 5353 to 5353 (a full responder, RFC 6762 §5.2), a damaged message is
+            // still mDNS (counted), and the flow's later messages may name it; a one-shot
+            // query's ephemeral port to 5353 may be anything (DNSCrypt listens there too)
+            if o.ports == [PORT, PORT] || *o.app_proto == AppProto::Mdns {
+                *o.malformed |= MAL_MDNS;
+                return Some(AppProto::Mdns);
+            }
+            return None;
         }
     };
     let r = o.meta().mdns.get_or_insert_with(|| MdnsMeta {

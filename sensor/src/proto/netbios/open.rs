@@ -21,10 +21,14 @@ pub fn probe_udp(o: &mut Opening, payload: &[u8], dir: usize) -> Option<AppProto
     let m = match parsed {
         Parsed::Done { value, .. } => value,
         _ => {
-            // the service's own port: a damaged message is still NetBIOS (counted), and
-            // the flow's later messages may name it
-            *o.malformed |= MAL_NETBIOS;
-            return Some(AppProto::Netbios);
+            // between two of the service's own ports (as nodes send), a damaged message is
+            // still NetBIOS (counted), and the flow's later messages may name it; from an
+            // ephemeral port it may be anything
+            if o.ports[0] == o.ports[1] || *o.app_proto == AppProto::Netbios {
+                *o.malformed |= MAL_NETBIOS;
+                return Some(AppProto::Netbios);
+            }
+            return None;
         }
     };
     let r = o.meta().netbios.get_or_insert_with(|| NetbiosMeta {
