@@ -375,3 +375,119 @@ fn known_devices_survive_a_restart() {
     assert_eq!(s.len(), 1, "{:#?}", alerts(&second));
     assert_eq!(s[0]["alert"]["metadata"]["ikvm"][0], "jetkvm");
 }
+
+/// A DHCPREQUEST (RFC 2131, options 53, 50, 60) with a vendor class and no host name.
+fn dhcp_vendor_class(ip: [u8; 4], vendor: &str) -> Vec<u8> {
+    let mut m = vec![1, 1, 6, 0, 0x39, 0x03, 0xf3, 0x26];
+    m.extend_from_slice(&[0; 20]);
+    m.extend_from_slice(&[0x02, 0, 0, 0x11, 0x22, 0x33]);
+    m.extend_from_slice(&[0; 10 + 64 + 128]);
+    m.extend_from_slice(&[0x63, 0x82, 0x53, 0x63, 53, 1, 3, 50, 4]);
+    m.extend_from_slice(&ip);
+    m.extend_from_slice(&[60, vendor.len() as u8]);
+    m.extend_from_slice(vendor.as_bytes());
+    m.push(255);
+    m
+}
+
+#[test]
+fn dhcp_vendor_class_and_web_ui_certificate_name_devices() {
+    let mut sc = Scene::new(T0);
+    sc.udp(
+        (v4("0.0.0.0"), 68),
+        (v4("255.255.255.255"), 67),
+        &dhcp_vendor_class([192, 168, 9, 80], "GL-RM1 udhcp 1.36.1"),
+    );
+    sc.advance_ms(500);
+    // an ordinary Linux client's vendor class
+    sc.udp(
+        (v4("0.0.0.0"), 68),
+        (v4("255.255.255.255"), 67),
+        &dhcp_vendor_class(
+            [192, 168, 9, 81],
+            "dhcpcd-10.0.6:Linux-6.6:x86_64:GenuineIntel",
+        ),
+    );
+    sc.advance_ms(500);
+    // JetKVM's self-signed web UI certificate (github.com/jetkvm/kvm): the server is the
+    // device
+    let mut t = sc.tcp_session((v4("192.168.9.20"), 46000), (v4("192.168.9.82"), 443));
+    t.handshake(&mut sc);
+    t.client_sends(&mut sc, &tls_client_hello(None, &[]));
+    let cert = x509_cert(
+        &[
+            ("O", "JetKVM"),
+            ("OU", "JetKVM Self-Signed"),
+            ("CN", "jetkvm.local"),
+        ],
+        &[
+            ("O", "JetKVM"),
+            ("OU", "JetKVM Self-Signed"),
+            ("CN", "JetKVM Self-Signed CA"),
+        ],
+    );
+    t.server_sends(&mut sc, &tls_server_hello_cert(None, Some(&cert)));
+    t.close(&mut sc);
+    sc.advance_ms(1000);
+    let r = replay_checked(sc.bytes(), &[]);
+    let d: Vec<(String, String)> = devices(&r).into_iter().map(|x| (x.0, x.1)).collect();
+    assert_eq!(
+        d,
+        [
+            ("glinet-comet".into(), "192.168.9.80".into()),
+            ("jetkvm".into(), "192.168.9.82".into()),
+        ],
+        "{:#?}",
+        alerts(&r)
+    );
+}
+
+/// tests/fixtures/live-devices.pcap (tests/live/devices.sh): Samba's nmbd as PIKVM and
+/// avahi-daemon as pikvm.local, with nmblookup and an mDNS query from the other host.
+#[test]
+fn recorded_nmbd_and_avahi_name_the_device() {
+    let pcap =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-devices.pcap");
+    let (r, out) = replay(&pcap, &[]);
+    assert!(out.status.success());
+    let nb = |op: &str, dport: u64| {
+        flows(&r)
+            .into_iter()
+            .find(|f| {
+                f["netbios"]["op"] == op && f["dest_port"] == dport && f["src_ip"] == "10.77.0.2"
+            })
+            .unwrap_or_else(|| panic!("no netbios {op} from nmbd: {:#?}", flows(&r)))
+    };
+    let reg = nb("registration", 137);
+    assert_eq!(reg["netbios"]["service"], "ns");
+    // the workgroup LAB is a group name: no device
+    assert_eq!(reg["netbios"]["hostnames"], serde_json::json!(["pikvm"]));
+    let dgm = nb("direct_group", 138);
+    assert_eq!(dgm["netbios"]["browser"]["command"], "host_announcement");
+    assert_eq!(dgm["netbios"]["browser"]["server_name"], "PIKVM");
+    // nmblookup's node status query, answered by nmbd
+    let stat = flows(&r)
+        .into_iter()
+        .find(|f| f["netbios"]["name"] == "*")
+        .expect("node status flow");
+    assert!(stat["netbios"]["names"].to_string().contains("PIKVM<20>"));
+    // avahi-daemon's announcements and its answer to the query
+    let m = flows(&r)
+        .into_iter()
+        .find(|f| {
+            f["app_proto"] == "mdns" && f["src_ip"] == "10.77.0.2" && f["dest_ip"] == "224.0.0.251"
+        })
+        .expect("avahi's announcements");
+    assert_eq!(m["mdns"]["hostnames"][0], "pikvm");
+    assert!(m["mdns"]["services"]
+        .to_string()
+        .contains("_workstation._tcp"));
+    let q = flows(&r)
+        .into_iter()
+        .find(|f| f["app_proto"] == "mdns" && f["src_ip"] == "10.77.0.1")
+        .expect("the query");
+    assert_eq!(q["mdns"]["queries"][0], "pikvm.local");
+    let d = devices(&r);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!((d[0].0.as_str(), d[0].1.as_str()), ("pikvm", "10.77.0.2"));
+}

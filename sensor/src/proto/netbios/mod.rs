@@ -186,7 +186,8 @@ pub fn parse_ns(buf: &[u8]) -> Parsed<Netbios> {
         if buf.len() < next + 4 {
             return Parsed::Malformed("question runs past the message");
         }
-        note(&mut m, &n, claims);
+        // the name is claimed by its resource record below (unique or group)
+        note(&mut m, &n, false);
         off = next + 4;
     }
     if qd > 4 {
@@ -206,7 +207,10 @@ pub fn parse_ns(buf: &[u8]) -> Parsed<Netbios> {
         let Some(rdata) = buf.get(rd..end) else {
             return Parsed::Malformed("rdata runs past the message");
         };
-        note(&mut m, &n, claims && rtype != 0x21);
+        // NB record (RFC 1002 §4.2.1.3): NB_FLAGS' G bit marks a group name (a workgroup),
+        // which names no device
+        let group = rdata.first().is_some_and(|f| f & 0x80 != 0);
+        note(&mut m, &n, claims && rtype == 0x20 && !group);
         if rtype == 0x21 && is_response {
             // NBSTAT (RFC 1002 §4.2.18): the names the answering node holds.
             let count = usize::from(*rdata.first().unwrap_or(&0));
@@ -214,8 +218,10 @@ pub fn parse_ns(buf: &[u8]) -> Parsed<Netbios> {
                 let Some(e) = rdata.get(1 + i * 18..1 + i * 18 + 16) else {
                     return Parsed::Malformed("node status name table runs past the record");
                 };
+                // NAME_FLAGS (RFC 1002 §4.2.18): G bit, a group name
+                let group = rdata.get(1 + i * 18 + 16).is_some_and(|f| f & 0x80 != 0);
                 if let Some(x) = from_raw(e) {
-                    note(&mut m, &x, true);
+                    note(&mut m, &x, !group);
                 }
             }
         }
