@@ -5,13 +5,15 @@
 # broadcast and answers a node status query), avahi-daemon in swb with the host name
 # "pikvm" (it announces pikvm.local and its workstation service, and answers a query), and
 # from swa nmblookup (a name query by broadcast, a node status query) and an mDNS query
-# (python3, one datagram to 224.0.0.251:5353). With SPANWATCH_LIVE_RECORD=1 it writes
-# tests/fixtures/live-devices.pcap, which tests/devices_generated.rs replays.
+# (python3, one datagram to 224.0.0.251:5353). spanwatch, capturing veth-a, must write the
+# netbios and mdns records and announce 10.77.0.2 as an IP-KVM. With SPANWATCH_LIVE_RECORD=1
+# it writes tests/fixtures/live-devices.pcap, which tests/devices_generated.rs replays.
 . "$(dirname "$0")/lib.sh"
 live_init devices samba samba-common-bin avahi-daemon python3
 live_netns
 
 record_start 200 1500 udp
+start_spanwatch
 
 # --- nmbd in swb: NetBIOS name service and datagram service -----------------------------
 mkdir -p "$WORK/smb/private" "$WORK/smb/state" "$WORK/smb/cache" "$WORK/smb/lock"
@@ -85,4 +87,9 @@ check "an mDNS query for pikvm.local is answered by avahi-daemon" wait_for 20 md
 # the workstation service's announcement names "pikvm [mac]._workstation._tcp"
 check "avahi-daemon announced itself" grep -q "Server startup complete" "$WORK/avahi.log"
 
+stop_spanwatch
+assert_flow netbios "get(r,'netbios.op')=='registration' and 'pikvm' in (get(r,'netbios.hostnames') or [])"
+assert_flow mdns "'pikvm' in (get(r,'mdns.hostnames') or [])"
+assert_alert remote-access pikvm "get(r,'alert.signature_id')==9200010 and get(r,'alert.metadata.device')==['$B4']"
+eve_summary
 live_finish
