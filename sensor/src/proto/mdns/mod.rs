@@ -32,7 +32,7 @@ pub struct Mdns {
 
 /// Push `v` unless present or the list is full.
 pub fn push_name(list: &mut Vec<String>, v: String) {
-    if !v.is_empty() && list.len() < MAX_NAMES && !list.iter().any(|x| *x == v) {
+    if !v.is_empty() && list.len() < MAX_NAMES && !list.contains(&v) {
         list.push(v);
     }
 }
