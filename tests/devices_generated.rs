@@ -491,3 +491,47 @@ fn recorded_nmbd_and_avahi_name_the_device() {
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!((d[0].0.as_str(), d[0].1.as_str()), ("pikvm", "10.77.0.2"));
 }
+
+#[test]
+fn ssdp_search_answer_and_upnp_description_name_devices() {
+    let mut sc = Scene::new(T0);
+    // a control point searches; the device answers from 1900 to the searcher's port: the
+    // device is the flow's server
+    let cp = (v4("192.168.9.20"), 50_000);
+    sc.udp(
+        cp,
+        (v4("239.255.255.250"), 1900),
+        b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n",
+    );
+    sc.advance_ms(100);
+    sc.udp(
+        (v4("192.168.9.90"), 1900),
+        cp,
+        b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nSERVER: Linux/5.10 UPnP/1.0 GLKVM/1.2\r\nUSN: uuid:1::upnp:rootdevice\r\n\r\n",
+    );
+    sc.advance_ms(500);
+    // the description document an SSDP LOCATION points at (UPnP Device Architecture §2.3)
+    web_page(
+        &mut sc,
+        "192.168.9.20",
+        "192.168.9.91",
+        "",
+        "<?xml version=\"1.0\"?><root><device><friendlyName>ATEN KVM over IP</friendlyName></device></root>",
+    );
+    let r = replay_checked(sc.bytes(), &[]);
+    let d: Vec<(String, String)> = devices(&r).into_iter().map(|x| (x.0, x.1)).collect();
+    assert_eq!(
+        d,
+        [
+            ("aten-kvm".into(), "192.168.9.91".into()),
+            ("glinet-comet".into(), "192.168.9.90".into()),
+        ],
+        "{:#?}",
+        flows(&r)
+    );
+    let h = flows(&r)
+        .into_iter()
+        .find(|f| f["dest_ip"] == "192.168.9.91")
+        .unwrap();
+    assert_eq!(h["http"]["friendly_name"], "ATEN KVM over IP");
+}
