@@ -380,3 +380,76 @@ fn every_http_and_certificate_trait_fires() {
     );
     fire_all(&cases);
 }
+
+/// The public capture a fingerprint of the catalogue was taken from (named in the rule's
+/// comment), under ../shared/corpus.
+const FINGERPRINT_CAPTURES: &[(&str, &str)] = &[("anydesk", "ndpi/pcap/anydesk.pcapng")];
+
+/// Every JA3/JA4 trait fires alone: the entry cut down to its fingerprints (no domain,
+/// ALPN or certificate left to name the flow), replayed over the capture the fingerprint
+/// came from, names a TLS flow with that fingerprint. Skips, saying so, without the corpus.
+#[test]
+fn every_fingerprint_trait_fires_alone() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let mut checked = 0;
+    for path in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+    {
+        let doc: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for t in doc["tool"].as_array().unwrap() {
+            let t = t.as_table().unwrap();
+            let (ja3, ja4) = (strs(t, "ja3"), strs(t, "ja4"));
+            if ja3.is_empty() && ja4.is_empty() {
+                continue;
+            }
+            let id = t["id"].as_str().unwrap();
+            let cap = FINGERPRINT_CAPTURES
+                .iter()
+                .find(|(i, _)| *i == id)
+                .unwrap_or_else(|| panic!("{id}: a fingerprint with no capture to check it on"))
+                .1;
+            let pcap = corpus.join(cap);
+            if !pcap.is_file() {
+                missing_prerequisite(&format!(
+                    "{}: the fingerprint check needs the shared corpus",
+                    pcap.display()
+                ));
+                return;
+            }
+            for (key, fp) in ja3
+                .iter()
+                .map(|f| ("ja3", f))
+                .chain(ja4.iter().map(|f| ("ja4", f)))
+            {
+                let dir = tmpdir();
+                let rules = format!(
+                    "family = \"{fam}\"\n[[tool]]\nid = \"{id}\"\nsid = {sid}\nname = \"x\"\n\
+                     category = \"{cat}\"\nseverity = 2\nreference = \"https://example.org/\"\n\
+                     {key} = [\"{fp}\"]\n",
+                    fam = doc["family"].as_str().unwrap(),
+                    sid = t["sid"].as_integer().unwrap(),
+                    cat = t["category"].as_str().unwrap(),
+                );
+                std::fs::write(dir.path().join("one.toml"), rules).unwrap();
+                let (recs, out) = replay(&pcap, &["--rules", dir.path().to_str().unwrap()]);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let named = flows(&recs).into_iter().any(|f| {
+                    f["app"] == id
+                        && match key {
+                            "ja3" => f["tls"]["ja3"]["hash"] == fp.as_str(),
+                            _ => f["tls"]["ja4"] == fp.as_str(),
+                        }
+                });
+                assert!(named, "{id}: {key} {fp} named no flow of {cap}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "fingerprints checked: {checked}");
+}

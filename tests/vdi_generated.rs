@@ -1,7 +1,10 @@
 //! Virtual desktops named by their handshakes (Mandiant: VDI makes the worker harder to
 //! see): Horizon's PCoIP (TLS handshake on tcp/4172, UDP-encapsulated ESP session data behind
 //! the PCoIP transport header on udp/4172) and Blast Extreme (TLS on tcp/22443, WebSocket
-//! under `/r/`), each on a capture generated here, with the look-alikes that must stay quiet.
+//! under `/r/`), each on a capture generated here, with the look-alikes that must stay quiet;
+//! and across two flows (host::vdi): Amazon DCV's TLS (WebSocket authentication) then QUIC
+//! on 8443, Horizon Blast's TLS then BEAT (UDP) on 22443 or, through Unified Access
+//! Gateway, on 8443.
 
 mod common;
 use common::*;
@@ -140,4 +143,155 @@ fn blast_websocket_in_clear() {
     assert_eq!(a[0]["dest_ip"], "10.9.0.2");
     // The server agreed to the upgrade: the flow is a WebSocket (named by the HTTP reader).
     assert_eq!(a[0]["app_proto"], "websocket");
+}
+
+const VDI_TRANSPORTS: u64 = 9_200_012;
+
+/// A TLS session from `c` to `s` (the web client or the WebSocket that authenticates).
+fn tls_session(sc: &mut Scene, c: (std::net::IpAddr, u16), s: (std::net::IpAddr, u16)) {
+    let mut t = sc.tcp_session(c, s);
+    t.handshake(sc);
+    t.client_sends(
+        sc,
+        &tls_client_hello(Some("vdi.example.net"), &["http/1.1"]),
+    );
+    t.server_sends(sc, &tls_server_hello_cert(None, None));
+    for i in 0..3 {
+        t.client_sends(sc, &tls_app_data(200, i));
+        t.server_sends(sc, &tls_app_data(600, i + 5));
+    }
+    t.close(sc);
+    sc.advance_ms(50);
+}
+
+/// A QUIC v1 connection (Initial with the ClientHello, the server's Initial, then short
+/// packets) from `c` to `s`.
+fn quic_session(sc: &mut Scene, c: (std::net::IpAddr, u16), s: (std::net::IpAddr, u16)) {
+    let dcid = [0x5a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77];
+    let scid = [0xc1, 0xc2, 0xc3, 0xc4];
+    let ch = quic_client_hello("vdi.example.net", &["dcv"]);
+    let p = quic_initial(
+        QUIC_V1,
+        &dcid,
+        &dcid,
+        &scid,
+        false,
+        0,
+        &quic_crypto_frame(0, &ch),
+        1200,
+    );
+    sc.udp(c, s, &p);
+    sc.advance_ms(20);
+    let sp = quic_initial(
+        QUIC_V1,
+        &dcid,
+        &scid,
+        &[0xd1; 8],
+        true,
+        0,
+        &quic_crypto_frame(0, &quic_server_hello()),
+        1200,
+    );
+    sc.udp(s, c, &sp);
+    for i in 0..6u8 {
+        sc.advance_ms(10);
+        let mut short = vec![0x40 | (i & 3)];
+        short.extend_from_slice(&[0xd1; 8]);
+        short.extend(noise(900, u64::from(i)));
+        sc.udp(c, s, &short);
+        sc.udp(s, c, &short);
+    }
+    sc.advance_ms(50);
+}
+
+/// Datagrams both ways that are no protocol spanwatch knows (BEAT's own framing).
+fn udp_stream(sc: &mut Scene, c: (std::net::IpAddr, u16), s: (std::net::IpAddr, u16)) {
+    for i in 0..8u64 {
+        sc.udp(c, s, &noise(120, i));
+        sc.udp(s, c, &noise(1100, i + 100));
+        sc.advance_ms(15);
+    }
+    sc.advance_ms(50);
+}
+
+fn vdi_pairs(recs: &[Value]) -> Vec<(String, String, u64)> {
+    let mut v: Vec<_> = alerts(recs)
+        .into_iter()
+        .filter(|a| a["alert"]["signature_id"] == VDI_TRANSPORTS)
+        .map(|a| {
+            (
+                a["alert"]["metadata"]["tool"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                a["dest_ip"].as_str().unwrap().to_string(),
+                a["dest_port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn dcv_is_tls_then_quic_on_8443_to_the_same_server() {
+    let mut sc = Scene::new(T0);
+    let dcv = v4("203.0.113.60");
+    // the QUIC half may end first: records come in the order flows end
+    quic_session(&mut sc, (v4("10.0.0.5"), 50_100), (dcv, 8443));
+    tls_session(&mut sc, (v4("10.0.0.5"), 50_101), (dcv, 8443));
+    // look-alikes: TLS alone on 8443 (any web server); QUIC to 8443 of another server
+    // than the TLS one; QUIC on 443 after TLS on 443 (HTTP/3)
+    tls_session(
+        &mut sc,
+        (v4("10.0.0.6"), 50_200),
+        (v4("203.0.113.61"), 8443),
+    );
+    quic_session(
+        &mut sc,
+        (v4("10.0.0.6"), 50_201),
+        (v4("203.0.113.62"), 8443),
+    );
+    tls_session(&mut sc, (v4("10.0.0.7"), 50_300), (v4("203.0.113.63"), 443));
+    quic_session(&mut sc, (v4("10.0.0.7"), 50_301), (v4("203.0.113.63"), 443));
+    let r = run(sc);
+    assert_eq!(
+        vdi_pairs(&r),
+        [("amazon-dcv".into(), "203.0.113.60".into(), 8443)],
+        "{:#?}",
+        alerts(&r)
+    );
+    let a = alerts(&r)
+        .into_iter()
+        .find(|a| a["alert"]["signature_id"] == VDI_TRANSPORTS)
+        .unwrap();
+    assert_eq!(a["app_proto"], "quic");
+    assert_eq!(a["alert"]["category"], "remote-access");
+    assert!(a["alert"]["metadata"]["transports"][0]
+        .as_str()
+        .unwrap()
+        .contains("QUIC"));
+}
+
+#[test]
+fn blast_beat_is_tls_then_udp_on_22443_or_through_uag_on_8443() {
+    let mut sc = Scene::new(T0);
+    let agent = v4("10.20.0.8");
+    let uag = v4("203.0.113.70");
+    tls_session(&mut sc, (v4("10.0.0.5"), 50_400), (agent, 22443));
+    udp_stream(&mut sc, (v4("10.0.0.5"), 50_401), (agent, 22443));
+    tls_session(&mut sc, (v4("10.0.0.9"), 50_500), (uag, 8443));
+    udp_stream(&mut sc, (v4("10.0.0.9"), 50_501), (uag, 8443));
+    // UDP alone on 22443, no TLS beside it: not named by this pairing
+    udp_stream(&mut sc, (v4("10.0.0.10"), 50_600), (v4("10.20.0.9"), 22443));
+    let r = run(sc);
+    assert_eq!(
+        vdi_pairs(&r),
+        [
+            ("vmware-horizon".into(), "10.20.0.8".into(), 22443),
+            ("vmware-horizon".into(), "203.0.113.70".into(), 8443),
+        ],
+        "{:#?}",
+        alerts(&r)
+    );
 }

@@ -806,7 +806,7 @@ def series_per_sensor():
     """Series one sensor exports today, by family, from the label sets in the brief."""
     # label values that are fixed by the sensor's code (see /metrics)
     layers, encaps, reasons = 12, 12, 6
-    app_protos, categories, severities = 43, 12, 4
+    app_protos, categories, severities = 46, 12, 4
     event_types, results = 3, 2
     counts = {
         "spanwatch_packets_total": 1, "spanwatch_bytes_total": 1,
@@ -824,7 +824,7 @@ def series_per_sensor():
         "spanwatch_config_last_reload_successful": 1, "spanwatch_last_packet_timestamp_seconds": 1,
         "spanwatch_hosts_tracked": 1, "spanwatch_hosts_evicted_total": 1,
         "spanwatch_accounts_tracked": 1, "spanwatch_account_anomalies_total": 4,
-        "spanwatch_malformed_flows_total": 4,
+        "spanwatch_malformed_flows_total": 6,
         "spanwatch_egress_bytes_total": 3, "spanwatch_host_anomalies_total": 11,
         "spanwatch_calls_active": 1, "spanwatch_host_state_writes_total": results,
         "spanwatch_host_state_loads_total": results,

@@ -186,7 +186,7 @@ pub(super) fn udp(
     ts: u64,
 ) {
     let on = |p: u16| key.lo_port == p || key.hi_port == p;
-    if on(53) || on(5353) || on(5355) {
+    if on(53) || on(5355) {
         if let Ok(msg) = proto::dns::parse(payload) {
             set_proto(flow, AppProto::Dns);
             dns(d, flow, &msg, ts);
@@ -210,7 +210,7 @@ pub(super) fn udp(
         // client's later messages (request after discover) may name more: read them too.
         flow.detect.done = match p {
             AppProto::Krb5 => dir != 0,
-            AppProto::Dhcp => false,
+            AppProto::Dhcp | AppProto::Mdns | AppProto::Netbios | AppProto::Ssdp => false,
             // The ClientHello may span several Initial packets; the ServerHello follows.
             AppProto::Quic => insp.got & (C1 | S1) == C1 | S1,
             _ => true,

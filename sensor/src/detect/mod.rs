@@ -326,7 +326,7 @@ impl Detector {
         }
         let mut not_dns = false;
         if key.proto == crate::decode::PROTO_UDP
-            && [53, 5353, 5355]
+            && [53, 5355]
                 .iter()
                 .any(|p| key.lo_port == *p || key.hi_port == *p)
         {

@@ -1,4 +1,4 @@
-//! The account view, the DHCP devices and the tools each host used, in the host stage's
+//! The account view, the DHCP devices, the IP-KVMs known and the tools each host used, in the host stage's
 //! state file (beside the baselines, same snapshot). Loading takes each entry on its own: a
 //! bad entry (wrong shape, times out of order, too many items) is rejected and counted, the
 //! rest kept. Files written before these parts existed load with them empty.
@@ -13,6 +13,8 @@ use std::net::IpAddr;
 pub(super) struct SavedExtra {
     accounts: Vec<(String, Account)>,
     dhcp_devices: Vec<(IpAddr, String, u64)>,
+    /// The IP-KVMs known (`ikvm.rs`), oldest first: a restart does not announce them again.
+    ikvm_devices: Vec<(IpAddr, String)>,
     novelty_watched_ns: u64,
     novelty: Vec<(IpAddr, NovHost)>,
 }
@@ -23,6 +25,8 @@ pub(super) struct LoadedExtra {
     accounts: Vec<serde_json::Value>,
     #[serde(default)]
     dhcp_devices: Vec<serde_json::Value>,
+    #[serde(default)]
+    ikvm_devices: Vec<serde_json::Value>,
     #[serde(default)]
     novelty_watched_ns: u64,
     #[serde(default)]
@@ -74,6 +78,7 @@ impl HostStage {
         SavedExtra {
             accounts,
             dhcp_devices: dhcp,
+            ikvm_devices: self.ikvms.saved(),
             novelty_watched_ns: self.novelty.watched_ns,
             novelty,
         }
@@ -101,6 +106,12 @@ impl HostStage {
                 {
                     self.accounts.dhcp.insert(ip, (fp, t));
                 }
+                _ => rejected += 1,
+            }
+        }
+        for v in x.ikvm_devices {
+            match serde_json::from_value::<(IpAddr, String)>(v) {
+                Ok((ip, tool)) if self.ikvms.restore(ip, &tool) => {}
                 _ => rejected += 1,
             }
         }

@@ -44,6 +44,41 @@ const HOSTNAMES: &[(&str, &str)] = &[
     ("glkvm", "glinet-comet"),
 ];
 
+/// Product names the devices put in the strings they choose themselves — mDNS service
+/// instance names, SSDP `SERVER`/`USN`, a UPnP `<friendlyName>`, the web UI's `<title>` and
+/// `Server` header, the DHCP vendor class — matched as whole words (ASCII case ignored) →
+/// catalogue id. Sources: PiKVM's login page is titled "PiKVM Login" (kvmd's web UI,
+/// github.com/pikvm/kvmd `web/login`); JetKVM's UI is titled "JetKVM" (github.com/jetkvm/kvm
+/// `ui/`); GL.iNet's Comet runs a PiKVM-derived stack under the name GLKVM with model GL-RM1
+/// (docs.gl-inet.com/kvm); TinyPilot (tinypilotkvm.com), Raritan's Dominion KX, ATEN's
+/// KVM-over-IP and Lantronix's Spider/SpiderDuo name themselves in their UI and product
+/// strings (vendors' product pages and manuals).
+const TOKENS: &[(&str, &str)] = &[
+    ("pikvm", "pikvm"),
+    ("tinypilot", "tinypilot"),
+    ("jetkvm", "jetkvm"),
+    ("glkvm", "glinet-comet"),
+    ("gl-rm1", "glinet-comet"),
+    ("raritan", "raritan-kvm"),
+    ("dominion kx", "raritan-kvm"),
+    ("aten", "aten-kvm"),
+    ("spiderduo", "lantronix-spider"),
+    ("lantronix spider", "lantronix-spider"),
+];
+
+/// The catalogue id of the IP-KVM a device-chosen string names, as a whole word.
+pub fn device_of_text(text: &str) -> Option<&'static str> {
+    let t = text.to_ascii_lowercase();
+    let word = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+    TOKENS.iter().find_map(|(tok, id)| {
+        t.match_indices(tok).find_map(|(i, _)| {
+            let before = t[..i].chars().next_back();
+            let after = t[i + tok.len()..].chars().next();
+            (word(before) && word(after)).then_some(*id)
+        })
+    })
+}
+
 /// Hosts only the devices themselves call (update repositories, device clouds): a client
 /// reaching one is a device. The vendors' web sites (pikvm.org, jetkvm.com …) are read by
 /// people too, and name no device.
@@ -146,6 +181,28 @@ impl Ikvms {
     }
 }
 
+impl Ikvms {
+    /// The devices remembered, oldest first (for the state file).
+    pub(super) fn saved(&self) -> Vec<(std::net::IpAddr, String)> {
+        self.order
+            .iter()
+            .filter_map(|k| {
+                let d = self.devices.get(k)?;
+                Some((crate::model::net::to_ip(k.0, &k.1), d.tool.clone()))
+            })
+            .collect()
+    }
+
+    /// Remember a device from the state file (not announced again).
+    pub(super) fn restore(&mut self, ip: std::net::IpAddr, tool: &str) -> bool {
+        if tool.is_empty() || tool.len() > 64 {
+            return false;
+        }
+        self.add(raw_of(ip), tool);
+        true
+    }
+}
+
 /// A device a flow record shows: its address, the catalogue id, and what showed it.
 struct Seen {
     v6: bool,
@@ -162,6 +219,11 @@ fn seen_in(rec: &FlowRecord) -> Option<Seen> {
             .hostname
             .as_deref()
             .and_then(device_of_hostname)
+            .or_else(|| {
+                d.vendor_class_identifier
+                    .as_deref()
+                    .and_then(device_of_text)
+            })
             .or_else(|| enterprise_oui(&d.client_mac))?;
         let ip = d
             .assigned_ip
@@ -187,6 +249,9 @@ fn seen_in(rec: &FlowRecord) -> Option<Seen> {
             evidence,
             mac: Some(d.client_mac.clone()),
         });
+    }
+    if let Some(s) = named_by_device(rec) {
+        return Some(s);
     }
     if rec.app_category != Some("ikvm") {
         return None;
@@ -222,6 +287,68 @@ fn seen_in(rec: &FlowRecord) -> Option<Seen> {
         addr,
         tool,
         evidence,
+        mac: None,
+    })
+}
+
+/// A device naming itself: its mDNS or NetBIOS names (the sender of the announcement), its
+/// SSDP notify or search answer, its web UI's title, `Server` header or UPnP description.
+fn named_by_device(rec: &FlowRecord) -> Option<Seen> {
+    let e = &rec.ends;
+    let m = &rec.meta;
+    let side = |server: bool| if server { e.server } else { e.client };
+    let mut found: Option<(&'static str, String, bool)> = None;
+    if let Some(x) = &m.mdns {
+        let by_name = x
+            .hostnames
+            .iter()
+            .find_map(|h| device_of_hostname(h).map(|t| (t, format!("mdns.hostname={h}"))));
+        let by_instance = || {
+            x.instances
+                .iter()
+                .find_map(|i| device_of_text(i).map(|t| (t, format!("mdns.instance={i}"))))
+        };
+        if let Some((t, ev)) = by_name.or_else(by_instance) {
+            found = Some((t, ev, x.responder_is_server));
+        }
+    }
+    if let Some(x) = m.netbios.as_ref().filter(|_| found.is_none()) {
+        if let Some((t, ev)) = x
+            .hostnames
+            .iter()
+            .find_map(|h| device_of_hostname(h).map(|t| (t, format!("netbios.name={h}"))))
+        {
+            found = Some((t, ev, x.claimed_by_server));
+        }
+    }
+    if let Some(x) = m.ssdp.as_ref().filter(|_| found.is_none()) {
+        let said = [("ssdp.server", &x.server), ("ssdp.usn", &x.usn)];
+        if let Some((t, ev)) = said.iter().find_map(|(k, v)| {
+            let v = v.as_deref()?;
+            device_of_text(v).map(|t| (t, format!("{k}={v}")))
+        }) {
+            found = Some((t, ev, x.from_server));
+        }
+    }
+    if let Some(x) = m.http.as_ref().filter(|_| found.is_none()) {
+        let said = [
+            ("http.title", &x.title),
+            ("http.server", &x.server),
+            ("upnp.friendly_name", &x.friendly_name),
+        ];
+        if let Some((t, ev)) = said.iter().find_map(|(k, v)| {
+            let v = v.as_deref()?;
+            device_of_text(v).map(|t| (t, format!("{k}={v}")))
+        }) {
+            found = Some((t, ev, true));
+        }
+    }
+    let (tool, ev, server) = found?;
+    Some(Seen {
+        v6: e.v6,
+        addr: side(server),
+        tool: tool.to_string(),
+        evidence: vec![ev],
         mac: None,
     })
 }
@@ -364,6 +491,16 @@ mod tests {
         assert_eq!(enterprise_oui("00:0d:5d:11:22:33"), Some("raritan-kvm"));
         assert_eq!(enterprise_oui("00:20:4a:11:22:33"), None);
         assert_eq!(enterprise_oui("b8:27:eb:11:22:33"), None);
+        assert_eq!(
+            device_of_text("Linux/4.19 UPnP/1.0 Raritan-Dominion-KX/4.2"),
+            Some("raritan-kvm")
+        );
+        assert_eq!(device_of_text("PiKVM Login"), Some("pikvm"));
+        assert_eq!(device_of_text("JetKVM"), Some("jetkvm"));
+        assert_eq!(device_of_text("GL-RM1 Comet"), Some("glinet-comet"));
+        // whole words only
+        assert_eq!(device_of_text("Saten latency"), None);
+        assert_eq!(device_of_text("mypikvmfan"), None);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod privacy;
 pub mod resolver;
 pub mod state;
 pub mod tunnels;
+pub mod vdi;
 pub mod volume;
 
 use crate::flow::Ends;
@@ -63,6 +64,7 @@ pub struct HostStage {
     novelty: novelty::Novelty,
     privacy: privacy::Privacy,
     ikvms: ikvm::Ikvms,
+    vdi: vdi::VdiPairs,
 }
 
 impl HostStage {
@@ -92,6 +94,7 @@ impl HostStage {
             novelty: novelty::Novelty::default(),
             privacy: privacy::Privacy::default(),
             ikvms: ikvm::Ikvms::default(),
+            vdi: vdi::VdiPairs::default(),
             cfg,
             stats,
         };
@@ -252,6 +255,7 @@ impl HostStage {
         self.raise_all(found, alerts);
         self.account_seen(rec, alerts);
         self.ikvm(rec, alerts);
+        self.vdi_pair(rec, alerts);
         self.novelty_seen(rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);

@@ -36,6 +36,10 @@ pub struct FlowMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login: Option<LoginMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub mdns: Option<MdnsMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netbios: Option<NetbiosMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quic: Option<QuicMeta>,
@@ -47,6 +51,8 @@ pub struct FlowMeta {
     pub rfb: Option<RfbMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smb: Option<SmbMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssdp: Option<SsdpMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh: Option<SshMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +108,94 @@ pub struct DhcpMeta {
     pub vendor_class_identifier: Option<String>,
 }
 
+/// Multicast DNS / DNS-SD (UDP 5353): what the flow's messages name, lists capped at 16.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MdnsMeta {
+    /// A response with names came from the flow's server side (not serialised).
+    #[serde(skip)]
+    pub announced: bool,
+    /// Host names of A/AAAA records and SRV targets (lowercase, `.local` removed): the
+    /// responding device's own names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+    /// Service instance names of PTR and SRV records, as sent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
+    /// Names the flow's queries asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<String>,
+    /// The names were announced by the flow's server (not serialised).
+    #[serde(skip)]
+    pub responder_is_server: bool,
+    /// Service types (`_http._tcp`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// `query` or `response`: the flow's first message.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// NetBIOS name service (UDP 137) or datagram service (UDP 138).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NetbiosMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<NetbiosBrowserMeta>,
+    /// The names were claimed by the flow's server (a node status answer; not serialised).
+    #[serde(skip)]
+    pub claimed_by_server: bool,
+    /// Names the sender claims as its own (registered, refreshed, announced, a datagram's
+    /// source, a node status answer), lowercase, without suffix: the device's names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+    /// The first message's first name, lowercase (nDPI's host name of the flow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Every name as `NAME<xx>`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// The first message's operation (`query`, `registration`, `refresh`, `release`,
+    /// `broadcast`, `direct_group` …).
+    pub op: &'static str,
+    /// `ns` (UDP 137) or `dgm` (UDP 138).
+    pub service: &'static str,
+    /// `request` or `response`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// A browser announcement (MS-BRWS) in a NetBIOS datagram.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NetbiosBrowserMeta {
+    pub command: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub os_version: String,
+    pub server_name: String,
+}
+
+/// SSDP (UDP 1900): what a device says of itself in a notify or a search answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SsdpMeta {
+    /// The device's own words came from the flow's server (a search answer; not
+    /// serialised).
+    #[serde(skip)]
+    pub from_server: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nts: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// `NT` or `ST`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `notify`, `m-search` or `response`: the flow's first message.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usn: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DnsMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,6 +210,9 @@ pub struct DnsMeta {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HttpMeta {
+    /// A UPnP device description's `<friendlyName>` in the response body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,6 +226,9 @@ pub struct HttpMeta {
     pub server: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The `<title>` of an HTML response body in the opening bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }

@@ -14,6 +14,9 @@ pub const XDMCP: u32 = 9_200_004;
 pub const IKVM_DEVICE: u32 = 9_200_010;
 /// A remote-access session to a known IP-KVM device (host::ikvm).
 pub const IKVM_SESSION: u32 = 9_200_011;
+/// A VDI session named by its transports: TLS then UDP (QUIC for Amazon DCV, BEAT for
+/// Horizon Blast) from one client to the same server port (host::vdi).
+pub const VDI_TRANSPORTS: u32 = 9_200_012;
 
 // Tunnels seen in one flow (detect).
 pub const ICMP_TUNNEL: u32 = 9_300_001;
@@ -65,6 +68,7 @@ pub const ALL: &[u32] = &[
     XDMCP,
     IKVM_DEVICE,
     IKVM_SESSION,
+    VDI_TRANSPORTS,
     ICMP_TUNNEL,
     DNS_TUNNEL,
     SSH_BULK,

@@ -8,8 +8,8 @@
 
 use super::session::{Opening, Outcome};
 use super::{
-    calls, cleartext, dhcp, dns, http, krb5, ldap, proxy, quic, rdp, rfb, rmm, smb, ssh, tls, vdi,
-    vpn, websocket, xdmcp,
+    calls, cleartext, dhcp, dns, http, krb5, ldap, mdns, netbios, proxy, quic, rdp, rfb, rmm, smb,
+    ssh, tls, vdi, vpn, websocket, xdmcp,
 };
 use std::sync::OnceLock;
 
@@ -119,6 +119,10 @@ protocols! {
     WebSocket => "websocket", open(websocket::open::read);
     // SSTP's opening request in clear (TLS terminated or inspected) or a control packet.
     Sstp => "sstp", tcp(55, vpn::open::probe_sstp);
+    // Device names: mDNS/DNS-SD on UDP 5353, NetBIOS name and datagram services on 137/138.
+    Mdns => "mdns", udp(3, mdns::open::probe_udp);
+    Netbios => "netbios", udp(4, netbios::open::probe_udp);
+    Ssdp => "ssdp", udp(5, super::ssdp::open::probe_udp);
 }
 
 fn sorted<T: Copy>(mut v: Vec<(u32, T)>) -> Vec<T> {

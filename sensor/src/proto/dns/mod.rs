@@ -53,6 +53,12 @@ pub enum AnswerData {
 
 /// Decode the name at `off`: (name, offset just past the name where it starts).
 fn read_name(msg: &[u8], off: usize) -> Result<(String, usize), &'static str> {
+    read_name_as(msg, off, true)
+}
+
+/// Decode the name at `off`, lowercased or as sent (mDNS instance names keep their case):
+/// (name, offset just past the name where it starts).
+pub fn read_name_as(msg: &[u8], off: usize, lower: bool) -> Result<(String, usize), &'static str> {
     let mut out: Vec<u8> = Vec::new();
     let mut pos = off;
     let mut end: Option<usize> = None;
@@ -77,7 +83,11 @@ fn read_name(msg: &[u8], off: usize) -> Result<(String, usize), &'static str> {
                 if !out.is_empty() {
                     out.push(b'.');
                 }
-                out.extend(label.iter().map(|b| b.to_ascii_lowercase()));
+                if lower {
+                    out.extend(label.iter().map(|b| b.to_ascii_lowercase()));
+                } else {
+                    out.extend_from_slice(label);
+                }
                 pos += 1 + l;
             }
             0xc0 => {

@@ -43,6 +43,28 @@ pub struct Response {
     pub content_length: Option<u64>,
 }
 
+/// The text of the first `<tag>…</tag>` (ASCII case-insensitive) within the first 8 KiB of
+/// `buf`, trimmed, control characters dropped, at most 128 bytes; None when absent or empty.
+pub fn tag_text(buf: &[u8], tag: &str) -> Option<String> {
+    let buf = &buf[..buf.len().min(8192)];
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let find = |hay: &[u8], pat: &[u8]| {
+        hay.windows(pat.len())
+            .position(|w| w.eq_ignore_ascii_case(pat))
+    };
+    let start = find(buf, open.as_bytes())? + open.len();
+    let len = find(&buf[start..], close.as_bytes())?;
+    let text = &buf[start..start + len.min(512)];
+    let mut s: String = String::from_utf8_lossy(text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    s = s.trim().to_string();
+    super::ber::truncate(&mut s, 128);
+    (!s.is_empty()).then_some(s)
+}
+
 /// Compare `buf` with `pat` as far as `buf` goes: Some(true) complete match, Some(false)
 /// prefix only, None mismatch.
 fn prefix(buf: &[u8], pat: &[u8]) -> Option<bool> {

@@ -90,11 +90,28 @@ pub fn read(o: &mut Opening) -> Outcome {
             Parsed::NeedMore { .. } => {}
         }
     }
+    if *o.got & S1 != 0 {
+        body_names(o, sc);
+    }
     if *o.got & C2 == 0 && *o.got & C1 != 0 {
         authorization(o);
     }
     o.done_if(C1 | S1 | C2);
     Outcome::Continue
+}
+
+/// A device's web UI names itself in its page's `<title>`, a UPnP device in its description
+/// document's `<friendlyName>`: looked for in the response's opening bytes.
+fn body_names(o: &mut Opening, sc: &[u8]) {
+    let Some(h) = o.meta.as_mut().and_then(|m| m.http.as_mut()) else {
+        return;
+    };
+    if h.title.is_none() {
+        h.title = proto::http::tag_text(sc, "title");
+    }
+    if h.friendly_name.is_none() {
+        h.friendly_name = proto::http::tag_text(sc, "friendlyName");
+    }
 }
 
 /// The request carries `Proxy-Connection`, a header only clients configured with a forward

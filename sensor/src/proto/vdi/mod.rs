@@ -5,10 +5,11 @@
 //! PCoIP by its TLS handshake on tcp/4172 and its UDP-encapsulated ESP session data on
 //! udp/4172, Blast by TLS on tcp/22443 and its WebSocket under `/r/` (`horizon.rs`).
 //!
-//! Not included, and why:
+//! Not included here, and why:
 //! * Blast's UDP transport (BEAT) and Amazon DCV (tcp/udp 8443, WebSocket or QUIC): no
 //!   public fact on their clear-text bytes we could cite; DCV's port is every second web
-//!   server's.
+//!   server's. Both are named across two flows instead (TLS then UDP/QUIC from one client
+//!   to the same server port), in the host stage: `host/vdi.rs`.
 //! * X2Go and NX-over-SSH run inside SSH: the SSH layer sees them (`SSH-2.0-` banner);
 //!   nothing of theirs shows in clear. NoMachine's own NX protocol is in `rmm`.
 
