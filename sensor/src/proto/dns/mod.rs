@@ -106,15 +106,37 @@ pub fn read_name_as(msg: &[u8], off: usize, lower: bool) -> Result<(String, usiz
     }
 }
 
+/// The fixed header of a DNS message (RFC 1035 §4.1.1), which mDNS (RFC 6762) and the
+/// NetBIOS name service (RFC 1002 §4.2.1) share.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    pub id: u16,
+    pub flags: u16,
+    /// Questions, answers, authority and additional records.
+    pub qd: u16,
+    pub an: u16,
+    pub ns: u16,
+    pub ar: u16,
+}
+
+/// The header at the start of `buf`; `None` when `buf` is shorter than one.
+pub fn header(buf: &[u8]) -> Option<Header> {
+    Some(Header {
+        id: be16(buf, 0)?,
+        flags: be16(buf, 2)?,
+        qd: be16(buf, 4)?,
+        an: be16(buf, 6)?,
+        ns: be16(buf, 8)?,
+        ar: be16(buf, 10)?,
+    })
+}
+
 /// Parse one DNS message (as carried in one UDP datagram).
 pub fn parse(buf: &[u8]) -> Result<Message<'_>, &'static str> {
-    if buf.len() < HEADER {
-        return Err("shorter than a DNS header");
-    }
-    let id = be16(buf, 0).ok_or("short header")?;
-    let flags = be16(buf, 2).ok_or("short header")?;
-    let qd = usize::from(be16(buf, 4).ok_or("short header")?);
-    let an = usize::from(be16(buf, 6).ok_or("short header")?);
+    let Header {
+        id, flags, qd, an, ..
+    } = header(buf).ok_or("shorter than a DNS header")?;
+    let (qd, an) = (usize::from(qd), usize::from(an));
     let mut msg = Message {
         raw: buf,
         id,

@@ -5,7 +5,7 @@
 //! (`Living Room._airplay._tcp.local`, case kept: RFC 6763 §4.1.1 allows any UTF-8), the
 //! service types (`_http._tcp`), and the names a query asks for.
 
-use super::dns::read_name_as;
+use super::dns::{header, read_name_as, Header};
 use super::Parsed;
 use crate::bytes::be16;
 
@@ -57,13 +57,15 @@ fn service_of(name: &str) -> Option<String> {
 
 /// One mDNS message filling a UDP datagram.
 pub fn parse(buf: &[u8]) -> Parsed<Mdns> {
-    let (Some(flags), Some(qd), Some(an), Some(ns), Some(ar)) = (
-        be16(buf, 2),
-        be16(buf, 4),
-        be16(buf, 6),
-        be16(buf, 8),
-        be16(buf, 10),
-    ) else {
+    let Some(Header {
+        flags,
+        qd,
+        an,
+        ns,
+        ar,
+        ..
+    }) = header(buf)
+    else {
         return Parsed::Malformed("shorter than a DNS header");
     };
     // RFC 6762 §18.3: opcode 0 only.

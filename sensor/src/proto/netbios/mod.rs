@@ -6,6 +6,7 @@
 //! 15 characters space-padded and a suffix byte naming the service (`<00>` workstation,
 //! `<20>` file server, `<1d>` master browser …).
 
+use super::dns::{header, Header};
 use super::mdns::push_name;
 use super::Parsed;
 use crate::bytes::{be16, le32};
@@ -148,13 +149,15 @@ fn note(m: &mut Netbios, n: &NbName, claimed: bool) {
 
 /// One name service message (UDP 137).
 pub fn parse_ns(buf: &[u8]) -> Parsed<Netbios> {
-    let (Some(flags), Some(qd), Some(an), Some(ns), Some(ar)) = (
-        be16(buf, 2),
-        be16(buf, 4),
-        be16(buf, 6),
-        be16(buf, 8),
-        be16(buf, 10),
-    ) else {
+    let Some(Header {
+        flags,
+        qd,
+        an,
+        ns,
+        ar,
+        ..
+    }) = header(buf)
+    else {
         return Parsed::Malformed("shorter than a name service header");
     };
     let op = match (flags >> 11) & 0x0f {
