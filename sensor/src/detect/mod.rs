@@ -14,6 +14,7 @@ mod remote_access;
 pub mod resolver;
 pub mod ssh_shape;
 mod tunnels;
+pub mod wrapped;
 
 use crate::decode::PacketInfo;
 use crate::flow::{AppProto, Ends, FlowKey};
@@ -70,6 +71,7 @@ enum Extra {
     Icmp(icmp::IcmpStats),
     Ssh(ssh_shape::SshShape),
     Dtls(crate::proto::calls::DtlsMedia),
+    TlsSsh(wrapped::tls_ssh::TlsSsh),
 }
 
 impl FlowDetect {

@@ -56,6 +56,8 @@ pub const AH_TUNNEL: u32 = 9_400_005;
 pub const FULLY_ENCRYPTED: u32 = 9_400_010;
 /// A WebSocket whose frames carry another protocol (detect::tunnels).
 pub const WEBSOCKET_TUNNEL: u32 = 9_400_011;
+/// An SSH session inside TLS (detect::wrapped::tls_ssh).
+pub const TLS_WRAPPED_SSH: u32 = 9_400_012;
 
 /// Every id above, for tests that check they are distinct.
 pub const ALL: &[u32] = &[
@@ -91,6 +93,7 @@ pub const ALL: &[u32] = &[
     AH_TUNNEL,
     FULLY_ENCRYPTED,
     WEBSOCKET_TUNNEL,
+    TLS_WRAPPED_SSH,
     PORT53_NOT_DNS,
 ];
 
