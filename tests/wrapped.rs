@@ -196,3 +196,136 @@ fn other_recordings_stay_quiet() {
     }
     assert!(n >= 10);
 }
+
+const HTTP_STREAM: u64 = 9_400_013;
+
+/// A client's POST with `declared` bytes of body and a GET answered with `declared` bytes,
+/// both to 203.0.113.7:8080, the POST from port 40001 and the GET from 40002; then `rounds`
+/// of a stream both ways: a small write up the POST, an answer down the GET, 150–300 ms
+/// apart (someone typing through it). `query` goes after the path.
+fn two_requests(query: &str, declared: u64, rounds: u64, close: bool) -> Vec<Value> {
+    let mut sc = Scene::new(T0);
+    let srv = (v4("203.0.113.7"), 8080);
+    let mut up = sc.tcp_session((v4("10.1.0.5"), 40001), srv);
+    let mut down = sc.tcp_session((v4("10.1.0.5"), 40002), srv);
+    up.handshake(&mut sc);
+    down.handshake(&mut sc);
+    let post = format!(
+        "POST /index.html{query} HTTP/1.1\r\nHost: 203.0.113.7:8080\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
+    );
+    up.client_sends(&mut sc, post.as_bytes());
+    let get = format!("GET /index.html{query} HTTP/1.1\r\nHost: 203.0.113.7:8080\r\n\r\n");
+    down.client_sends(&mut sc, get.as_bytes());
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n"
+    );
+    down.server_sends(&mut sc, head.as_bytes());
+    for i in 0..rounds {
+        sc.advance_ms(150 + (i * 37) % 150);
+        up.client_sends(&mut sc, &noise(39, i));
+        down.server_sends(&mut sc, &noise(39 + (i as usize % 3) * 20, 1000 + i));
+    }
+    if close {
+        up.close(&mut sc);
+        down.close(&mut sc);
+    }
+    replay_checked(sc.bytes(), &[])
+}
+
+#[test]
+fn a_post_and_a_get_that_never_finish_carry_a_stream() {
+    // no tool's trait: the host stage pairs the two halves from their flow records
+    let recs = two_requests("", 1_000_000, 40, true);
+    let a = sid_alerts(&recs, HTTP_STREAM);
+    assert_eq!(a.len(), 1, "{recs:#?}");
+    assert_eq!(a[0]["alert"]["category"], "tunnel");
+    assert_eq!(a[0]["alert"]["metadata"]["confidence"][0], "80");
+    assert_eq!(
+        a[0]["alert"]["metadata"]["paired"][0],
+        "upstream+downstream"
+    );
+    let halves: Vec<_> = flows(&recs)
+        .into_iter()
+        .filter_map(|f| f["wrapped"]["traits"].as_array())
+        .map(|t| t[0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(halves.len(), 2, "{halves:?}");
+    assert!(halves.contains(&"half=upstream".to_string()));
+    assert!(halves.contains(&"half=downstream".to_string()));
+    // httptunnel's request traits: the worker raises it at once, named
+    let recs = two_requests("?crap=1795825904", 102_400, 40, true);
+    let a = sid_alerts(&recs, HTTP_STREAM);
+    assert_eq!(a.len(), 1, "{recs:#?}");
+    assert_eq!(a[0]["app"], "httptunnel");
+    assert_eq!(a[0]["alert"]["metadata"]["confidence"][0], "85");
+}
+
+#[test]
+fn ordinary_http_is_not_a_wrapped_stream() {
+    // an upload that sends what it declared, and a download
+    let mut sc = Scene::new(T0);
+    let srv = (v4("203.0.113.7"), 8080);
+    let mut s = sc.tcp_session((v4("10.1.0.5"), 40001), srv);
+    s.handshake(&mut sc);
+    s.client_sends(
+        &mut sc,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n",
+    );
+    s.client_bulk(&mut sc, 300_000, 1514);
+    s.server_sends(
+        &mut sc,
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+    );
+    s.close(&mut sc);
+    let mut d = sc.tcp_session((v4("10.1.0.5"), 40002), srv);
+    d.handshake(&mut sc);
+    d.client_sends(&mut sc, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    d.server_sends(
+        &mut sc,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 500000\r\n\r\n",
+    );
+    d.server_bulk(&mut sc, 500_000, 1514);
+    d.close(&mut sc);
+    // long polling beside them: a GET whose large answer trickles, no POST kept open
+    let mut p = sc.tcp_session((v4("10.1.0.5"), 40003), srv);
+    p.handshake(&mut sc);
+    p.client_sends(&mut sc, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    p.server_sends(
+        &mut sc,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n",
+    );
+    for i in 0..30 {
+        sc.advance_ms(400);
+        p.server_sends(&mut sc, &noise(90, i));
+    }
+    p.close(&mut sc);
+    let recs = replay_checked(sc.bytes(), &[]);
+    assert!(sid_alerts(&recs, HTTP_STREAM).is_empty(), "{recs:#?}");
+    // a POST and a GET kept open that carried only three small writes each: too little
+    let recs = two_requests("", 1_000_000, 3, true);
+    assert!(sid_alerts(&recs, HTTP_STREAM).is_empty(), "{recs:#?}");
+}
+
+#[test]
+fn httptunnel_recording_is_a_stream_and_plain_http_is_not() {
+    let recs = fixture("live-httptunnel.pcap");
+    let a = sid_alerts(&recs, HTTP_STREAM);
+    assert!(!a.is_empty(), "no HTTP-wrapped stream alert");
+    assert!(a
+        .iter()
+        .all(|a| a["dest_port"] == 8888 && a["app"] == "httptunnel"));
+    let halves: Vec<_> = flows(&recs)
+        .into_iter()
+        .filter(|f| f["wrapped"]["outer"] == "http")
+        .collect();
+    assert_eq!(halves.len(), 2, "the POST and the GET");
+    assert!(halves.iter().all(|f| f["wrapped"]["tool"] == "httptunnel"));
+    assert!(alerts(&recs).iter().all(|a| a["dest_port"] != 8000));
+    assert!(
+        flows(&recs)
+            .iter()
+            .filter(|f| f["dest_port"] == 8000)
+            .count()
+            >= 3
+    );
+}

@@ -72,6 +72,7 @@ enum Extra {
     Ssh(ssh_shape::SshShape),
     Dtls(crate::proto::calls::DtlsMedia),
     TlsSsh(wrapped::tls_ssh::TlsSsh),
+    HttpStream(wrapped::http_stream::HttpStream),
 }
 
 impl FlowDetect {

@@ -63,6 +63,8 @@ pub struct HostStage {
     novelty: novelty::Novelty,
     privacy: privacy::Privacy,
     ikvms: ikvm::Ikvms,
+    /// The halves of HTTP-wrapped byte streams (detect::wrapped::pair).
+    wrapped: crate::detect::wrapped::pair::Pairs,
 }
 
 impl HostStage {
@@ -92,6 +94,7 @@ impl HostStage {
             novelty: novelty::Novelty::default(),
             privacy: privacy::Privacy::default(),
             ikvms: ikvm::Ikvms::default(),
+            wrapped: Default::default(),
             cfg,
             stats,
         };
@@ -246,6 +249,7 @@ impl HostStage {
     pub fn on_flow(&mut self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
         self.advance(rec.end_ns);
         crate::detect::ssh_shape::alert::check(&self.home, rec, alerts);
+        self.wrapped.on_flow(&self.home, rec, alerts);
         let mut found = Vec::new();
         self.tunnels
             .on_flow(&self.home, rec, &self.stats, &mut found);

@@ -439,15 +439,21 @@ impl Worker {
                 }
             }
         }
-        if info.payload_len > 0 && is_tcp && flow.app_proto == AppProto::Tls {
-            // an SSH session inside TLS (detect::wrapped)
+        if info.payload_len > 0
+            && is_tcp
+            && matches!(flow.app_proto, AppProto::Tls | AppProto::Http)
+        {
+            // an SSH session inside TLS, a byte stream inside HTTP (detect::wrapped)
             let sent = info
                 .payload_len
-                .max(wire_len.saturating_sub(info.payload_off));
-            if let Some(f) =
-                flow.detect
-                    .tls_segment(dir == TO_SERVER, info.payload(data), sent as usize, ts)
-            {
+                .max(wire_len.saturating_sub(info.payload_off)) as usize;
+            let (up, seg) = (dir == TO_SERVER, info.payload(data));
+            let found = if flow.app_proto == AppProto::Tls {
+                flow.detect.tls_segment(up, seg, sent, ts)
+            } else {
+                flow.detect.http_segment(up, seg, sent, ts)
+            };
+            if let Some(f) = found {
                 flow.detect.alerted = true;
                 let e = Ends::of(key, flow.client_is_lo);
                 let direction = self.home.direction(key.v6, &e.client, &e.server);

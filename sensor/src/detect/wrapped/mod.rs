@@ -7,6 +7,8 @@
 //! packets (state boxed, TLS and HTTP flows only) and raises a `tunnel` alert with a
 //! confidence in its metadata when the shape is the wrapped protocol's.
 
+pub mod http_stream;
+pub mod pair;
 pub mod tls_ssh;
 
 use super::FlowDetect;
@@ -45,6 +47,29 @@ impl FlowDetect {
         let m = self.meta_mut();
         m.wrapped = Some(tls_ssh::meta(&v));
         Some(tls_ssh::finding(&v))
+    }
+
+    /// One TCP segment of an HTTP flow, for a byte stream carried in its request or answer.
+    pub fn http_segment(
+        &mut self,
+        to_server: bool,
+        seg: &[u8],
+        sent: usize,
+        ts: u64,
+    ) -> Option<Finding> {
+        let super::Extra::HttpStream(w) = self
+            .extra
+            .get_or_insert_with(|| Box::new(super::Extra::HttpStream(Default::default())))
+            .as_mut()
+        else {
+            return None;
+        };
+        if w.over {
+            return None;
+        }
+        let v = w.segment(to_server, seg, sent, ts)?;
+        self.meta_mut().wrapped = Some(http_stream::meta(&v));
+        v.alert.then(|| http_stream::finding(&v))
     }
 
     /// Put what was found inside the flow into its record (the wrapped session's shape).
