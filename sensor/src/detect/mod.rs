@@ -153,6 +153,8 @@ struct Inspect {
     fet_judged: bool,
     /// Datagrams on UDP port 53 that did not parse as DNS.
     not_dns: u8,
+    /// The TURN channel of the last ChannelData-shaped datagram.
+    turn_channel: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
