@@ -57,11 +57,14 @@ pub struct Opening<'a> {
 
 /// Protocols whose malformed messages are counted: the `protocol` label of
 /// `spanwatch_malformed_flows_total` (bit i of [`Opening::malformed`] = index i).
-pub const MALFORMED_PROTOCOLS: [&str; 4] = ["krb5", "ldap", "ntlmssp", "smb"];
+pub const MALFORMED_PROTOCOLS: [&str; 5] = ["krb5", "ldap", "ntlmssp", "smb", "quic"];
 pub const MAL_KRB5: u8 = 1;
 pub const MAL_LDAP: u8 = 2;
 pub const MAL_NTLMSSP: u8 = 4;
 pub const MAL_SMB: u8 = 8;
+/// A datagram that looks like a QUIC Initial (long header, a known version, 1200 bytes or
+/// more) but does not open with the Initial keys or does not parse.
+pub const MAL_QUIC: u8 = 16;
 
 /// What the engine must do after a reader ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
