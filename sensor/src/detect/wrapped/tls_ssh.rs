@@ -10,7 +10,9 @@
 //!   hybrid sntrup761x25519 and mlkem768x25519 keys: about 1230) and the server's reply
 //!   (host key, its key, signature);
 //! - then the client's NEWKEYS, the last unencrypted SSH packet: exactly 16 bytes (length,
-//!   padding length, message 21, ten bytes of padding).
+//!   padding length, message 21, ten bytes of padding);
+//! - every unencrypted SSH packet (KEXINIT, the exchange's messages) is a multiple of 8
+//!   bytes long (RFC 4253 §6), which HTTP/2 frames and HTTP requests are not in general.
 //!
 //! Each SSH write becomes one TLS record (stunnel and OpenSSL write what they read), so
 //! record sizes minus the TLS overhead (TLS 1.3: 16-byte AEAD tag and the content-type
@@ -163,21 +165,28 @@ pub enum Judged {
 fn banner(x: u32) -> bool {
     (10..=100).contains(&x)
 }
+/// A whole unencrypted SSH binary packet: its length field plus 4 is a multiple of 8
+/// (RFC 4253 §6: the cipher block size or 8, whichever is larger).
+fn packet(x: u32) -> bool {
+    x % 8 == 0
+}
 fn kexinit(x: u32) -> bool {
-    (200..=4000).contains(&x)
+    (200..=4000).contains(&x) && packet(x)
 }
 /// SSH_MSG_NEWKEYS in an unencrypted binary packet.
 const NEWKEYS: u32 = 16;
+/// NEWKEYS under TLS 1.2 with ChaCha20-Poly1305 (16 bytes of overhead, not AES-GCM's 24).
+const NEWKEYS_CHACHA: u32 = 8;
 
 /// The plaintext sizes of the first application-data records of each side (client `c`,
 /// server `s`) against an SSH opening.
 pub fn judge(c: &[u32], s: &[u32]) -> Judged {
-    // the client: banner, KEXINIT, key-exchange init, NEWKEYS (maybe with what follows)
+    // the client: banner, KEXINIT, key-exchange init, NEWKEYS alone
     let steps_c: [fn(u32) -> bool; 4] = [
         banner,
         kexinit,
-        |x| (24..=2600).contains(&x),
-        |x| (NEWKEYS..=120).contains(&x),
+        |x| (24..=2600).contains(&x) && packet(x),
+        |x| x == NEWKEYS || x == NEWKEYS_CHACHA,
     ];
     for (i, step) in steps_c.iter().enumerate() {
         match c.get(i) {
@@ -205,10 +214,11 @@ pub fn judge(c: &[u32], s: &[u32]) -> Judged {
             None => return Judged::Wait,
         }
     }
-    let newkeys = c[3] == NEWKEYS;
+    // identification strings of the usual length (OpenSSH, PuTTY, dropbear: 20 to 60)
+    let usual = [c[0], s[start]].iter().all(|x| (20..=60).contains(x));
     Judged::Ssh(Verdict {
-        confidence: if newkeys { 90 } else { 70 },
-        newkeys,
+        confidence: if usual { 90 } else { 80 },
+        newkeys: true,
         banner: [c[0], s[start]],
         kexinit: [c[1], s[start + 1]],
     })
@@ -281,11 +291,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // curve25519 key exchange, no tickets (TLS 1.2), NEWKEYS sent with the next packet
-        let Judged::Ssh(v) = judge(&[28, 1100, 44, 60], &[22, 600, 300]) else {
+        // curve25519 key exchange, no tickets, TLS 1.2 with ChaCha20 (8 bytes less overhead
+        // than the AES-GCM assumed), a short server banner
+        let Judged::Ssh(v) = judge(&[20, 1096, 40, 8], &[14, 600, 300]) else {
             panic!()
         };
-        assert_eq!(v.confidence, 70);
+        assert_eq!(v.confidence, 80);
+        // NEWKEYS sent with the next packet, or KEXINITs that are not whole SSH packets
+        assert_eq!(judge(&[41, 1560, 1208, 60], &[41, 1088, 1564]), Judged::No);
+        assert_eq!(judge(&[41, 1561, 1208, 16], &[41, 1088, 1564]), Judged::No);
+        assert_eq!(judge(&[41, 1560, 1208, 16], &[41, 1090, 1564]), Judged::No);
         // not enough yet
         assert_eq!(judge(&[41, 1560], &[254, 41]), Judged::Wait);
         assert_eq!(judge(&[41, 1560, 1208, 16], &[254, 254]), Judged::Wait);
@@ -301,6 +316,14 @@ mod tests {
         assert_eq!(judge(&[63, 240, 9, 9], &[27, 9, 120, 16384]), Judged::No);
         // a JSON API polled: small requests, small answers
         assert_eq!(judge(&[90, 92, 91, 90], &[95, 97, 99, 96]), Judged::No);
+        // HTTP/2 in TLS 1.3 from the shared corpus (pinterest.pcap, reddit.pcap): preface
+        // and SETTINGS, HEADERS …; the server's tickets, SETTINGS, HEADERS and DATA
+        let c = [70, 262, 57, 106, 61, 72, 56, 63, 56, 56];
+        assert_eq!(judge(&c, &[37, 1371, 1371]), Judged::No);
+        assert_eq!(
+            judge(&[70, 248, 57, 59, 58, 55, 9], &[496, 40, 968, 1186]),
+            Judged::No
+        );
         // a download with session tickets first
         assert_eq!(judge(&[70, 300, 300, 16], &[254, 254, 16384]), Judged::No);
     }
