@@ -10,7 +10,7 @@ use spanwatch_testkit::*;
 
 const T0: u64 = 1_700_000_000;
 
-fn udp_flow<'a>(recs: &'a [Value], port: u16) -> &'a Value {
+fn udp_flow(recs: &[Value], port: u16) -> &Value {
     flows(recs)
         .into_iter()
         .find(|f| f["dest_port"] == port)
