@@ -114,6 +114,11 @@ impl HttpStream {
             return None;
         }
         let d = if to_server { 0 } else { 1 };
+        if self.writes[0] + self.writes[1] > 2 * FOLLOW {
+            // the answer never came, or came in another shape: stop here
+            self.over = true;
+            return None;
+        }
         let mut body = sent as u64;
         if !self.head_done[d] {
             let before = self.head[d].len();

@@ -25,8 +25,10 @@ impl FlowDetect {
         sent: usize,
         ts: u64,
     ) -> Option<Finding> {
-        if !matches!(self.extra.as_deref(), None | Some(super::Extra::TlsSsh(_))) {
-            return None;
+        match self.extra.as_deref() {
+            None => {}
+            Some(super::Extra::TlsSsh(w)) if !w.over || w.shape.is_some() => {}
+            _ => return None,
         }
         let tls13 = self
             .meta
@@ -40,9 +42,6 @@ impl FlowDetect {
         else {
             return None;
         };
-        if w.over && w.shape.is_none() {
-            return None;
-        }
         let v = w.segment(to_server, tls13, seg, sent, ts)?;
         let m = self.meta_mut();
         m.wrapped = Some(tls_ssh::meta(&v));

@@ -33,6 +33,8 @@ use std::collections::BTreeMap;
 
 /// Application-data records looked at per direction before giving up.
 const LOOK: usize = 10;
+/// Segments with application data looked at before giving up.
+const MAX_SEGMENTS: u16 = 64;
 /// TLS content type of application data.
 const APP_DATA: u8 = 23;
 
@@ -60,6 +62,8 @@ pub struct TlsSsh {
     /// 1.3's encrypted handshake: the version when the capture cut the ServerHello).
     client_ccs: bool,
     early_server_app: bool,
+    /// Segments with application data looked at without a verdict.
+    segments: u16,
     /// Gave up, or matched (then `verdict` is set).
     pub over: bool,
     pub verdict: Option<Verdict>,
@@ -146,8 +150,11 @@ impl TlsSsh {
                 None
             }
             Judged::Wait => {
-                if self.sizes[0].len() >= LOOK && self.sizes[1].len() >= LOOK {
+                // one side silent (a capture of one direction) or the other far ahead
+                self.segments = self.segments.saturating_add(1);
+                if self.sizes.iter().any(|v| v.len() >= LOOK) || self.segments >= MAX_SEGMENTS {
                     self.over = true;
+                    self.sizes = Default::default();
                 }
                 None
             }
@@ -304,6 +311,26 @@ mod tests {
         // not enough yet
         assert_eq!(judge(&[41, 1560], &[254, 41]), Judged::Wait);
         assert_eq!(judge(&[41, 1560, 1208, 16], &[254, 254]), Judged::Wait);
+    }
+
+    #[test]
+    fn one_side_only_gives_up() {
+        // the client's side of a TLS 1.2 session only: its records never get an answer
+        let mut t = TlsSsh::default();
+        let rec = |n: u16| {
+            let mut r = vec![23, 3, 3];
+            r.extend_from_slice(&n.to_be_bytes());
+            r
+        };
+        let sizes = [41u16 + 24, 1560 + 24, 1208 + 24, 16 + 24];
+        for (i, n) in sizes.iter().chain([60u16; 20].iter()).enumerate() {
+            assert_eq!(
+                t.segment(true, Some(false), &rec(*n), *n as usize + 5, i as u64),
+                None
+            );
+        }
+        assert!(t.over);
+        assert!(t.verdict.is_none());
     }
 
     #[test]
