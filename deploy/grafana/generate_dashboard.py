@@ -196,7 +196,7 @@ def build():
             w=6, h=8, stack=True)
     b.panel("timeseries", "Malformed authentication messages",
             [(f"sum by (protocol) (increase(spanwatch_malformed_flows_total{sel()}[{RI}]))", "{{protocol}}")],
-            w=6, h=8, stack=True, description="Flows whose opening held a malformed Kerberos or LDAP message (BER/ASN.1), NTLMSSP AUTHENTICATE or SMB2 frame, once per flow and protocol: broken clients, truncated captures, or fuzzing of the domain controllers.")
+            w=6, h=8, stack=True, description="Flows whose opening held a malformed Kerberos or LDAP message (BER/ASN.1), NTLMSSP AUTHENTICATE or SMB2 frame, or a QUIC Initial that does not open, once per flow and protocol: broken clients, truncated captures, or fuzzing of the domain controllers.")
 
     b.row("Calls")
     b.panel("stat", "Calls in progress", [f"sum(spanwatch_calls_active{sel()})"], w=6, h=8)

@@ -824,7 +824,7 @@ def series_per_sensor():
         "spanwatch_config_last_reload_successful": 1, "spanwatch_last_packet_timestamp_seconds": 1,
         "spanwatch_hosts_tracked": 1, "spanwatch_hosts_evicted_total": 1,
         "spanwatch_accounts_tracked": 1, "spanwatch_account_anomalies_total": 4,
-        "spanwatch_malformed_flows_total": 6,
+        "spanwatch_malformed_flows_total": 7,
         "spanwatch_egress_bytes_total": 3, "spanwatch_host_anomalies_total": 11,
         "spanwatch_calls_active": 1, "spanwatch_host_state_writes_total": results,
         "spanwatch_host_state_loads_total": results,

@@ -215,6 +215,23 @@ pub(super) fn udp(
             AppProto::Quic => insp.got & (C1 | S1) == C1 | S1,
             _ => true,
         };
+    } else if let Some(ch) = proto::calls::probe_turn_channel(payload) {
+        // TURN ChannelData (RFC 8656 §12.4), relayed media caught after its STUN set-up: a
+        // 4-byte header alone is weak, so two datagrams must name the same channel.
+        if insp.turn_channel == Some(ch) {
+            insp.evidence.push(("turn.channel", format!("0x{ch:04x}")));
+            set_proto(flow, AppProto::Stun);
+            flow.detect.done = true;
+        }
+        insp.turn_channel = Some(ch);
+    } else if flow.detect.app.is_none() && proto::calls::probe_zoom(payload) {
+        // Zoom's media encapsulation (SFU header with RTP/RTCP inside, or its P2P form):
+        // names the product on any port.
+        insp.evidence.push(("zoom", "media encapsulation".into()));
+        if let Some(t) = d.shared.rules.find("zoom") {
+            flow.detect.app = Some(t);
+            flow.detect.done = true;
+        }
     } else if flow.detect.app.is_none() && proto::vpn::probe_softether_udp(payload) {
         // SoftEther's UDP acceleration / NAT-traversal answer names the client's public
         // address; there is no app_proto of its own, the catalogue entry names it.

@@ -14,6 +14,7 @@ mod remote_access;
 pub mod resolver;
 pub mod ssh_shape;
 mod tunnels;
+pub mod wrapped;
 
 use crate::decode::PacketInfo;
 use crate::flow::{AppProto, Ends, FlowKey};
@@ -70,6 +71,8 @@ enum Extra {
     Icmp(icmp::IcmpStats),
     Ssh(ssh_shape::SshShape),
     Dtls(crate::proto::calls::DtlsMedia),
+    TlsSsh(wrapped::tls_ssh::TlsSsh),
+    HttpStream(wrapped::http_stream::HttpStream),
 }
 
 impl FlowDetect {
@@ -150,6 +153,8 @@ struct Inspect {
     fet_judged: bool,
     /// Datagrams on UDP port 53 that did not parse as DNS.
     not_dns: u8,
+    /// The TURN channel of the last ChannelData-shaped datagram.
+    turn_channel: Option<u16>,
 }
 
 #[derive(Debug, Clone)]

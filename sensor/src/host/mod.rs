@@ -65,6 +65,8 @@ pub struct HostStage {
     privacy: privacy::Privacy,
     ikvms: ikvm::Ikvms,
     vdi: vdi::VdiPairs,
+    /// The halves of HTTP-wrapped byte streams (detect::wrapped::pair).
+    wrapped: crate::detect::wrapped::pair::Pairs,
 }
 
 impl HostStage {
@@ -95,6 +97,7 @@ impl HostStage {
             privacy: privacy::Privacy::default(),
             ikvms: ikvm::Ikvms::default(),
             vdi: vdi::VdiPairs::default(),
+            wrapped: Default::default(),
             cfg,
             stats,
         };
@@ -249,6 +252,7 @@ impl HostStage {
     pub fn on_flow(&mut self, rec: &FlowRecord, alerts: &mut Vec<AlertRecord>) {
         self.advance(rec.end_ns);
         crate::detect::ssh_shape::alert::check(&self.home, rec, alerts);
+        self.wrapped.on_flow(&self.home, rec, alerts);
         let mut found = Vec::new();
         self.tunnels
             .on_flow(&self.home, rec, &self.stats, &mut found);

@@ -59,6 +59,9 @@ pub struct FlowMeta {
     pub stun: Option<StunMeta>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsMeta>,
+    /// Another protocol carried inside this one (SSH inside TLS, a byte stream inside HTTP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapped: Option<WrappedMeta>,
 }
 
 impl FlowMeta {
@@ -456,6 +459,25 @@ impl SshMeta {
             &mut self.server
         }
     }
+}
+
+/// What `detect::wrapped` found inside a TLS or HTTP flow.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WrappedMeta {
+    /// 0–100: how sure the shape makes it.
+    pub confidence: u8,
+    /// The wrapped protocol (`ssh`, `stream`: bytes of an unknown protocol).
+    pub inner: &'static str,
+    /// The wrapper (`tls`, `http`).
+    pub outer: &'static str,
+    /// The inner session's shape when it is SSH (`interactive`, `forwarding` …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<&'static str>,
+    /// The tool whose traits were seen (`httptunnel`), when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<&'static str>,
+    /// What the verdict rests on (`name=value`).
+    pub traits: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

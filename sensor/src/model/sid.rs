@@ -59,6 +59,10 @@ pub const AH_TUNNEL: u32 = 9_400_005;
 pub const FULLY_ENCRYPTED: u32 = 9_400_010;
 /// A WebSocket whose frames carry another protocol (detect::tunnels).
 pub const WEBSOCKET_TUNNEL: u32 = 9_400_011;
+/// An SSH session inside TLS (detect::wrapped::tls_ssh).
+pub const TLS_WRAPPED_SSH: u32 = 9_400_012;
+/// A byte stream inside long-lived HTTP requests (detect::wrapped::http_stream, host::tunnels).
+pub const HTTP_WRAPPED_STREAM: u32 = 9_400_013;
 
 /// Every id above, for tests that check they are distinct.
 pub const ALL: &[u32] = &[
@@ -95,6 +99,8 @@ pub const ALL: &[u32] = &[
     AH_TUNNEL,
     FULLY_ENCRYPTED,
     WEBSOCKET_TUNNEL,
+    TLS_WRAPPED_SSH,
+    HTTP_WRAPPED_STREAM,
     PORT53_NOT_DNS,
 ];
 

@@ -172,6 +172,7 @@ impl Worker {
         if let Some(s) = f.detect.ssh_shape() {
             s.annotate(&mut rec.meta);
         }
+        f.detect.annotate_wrapped(&mut rec.meta);
         sink.push(stats, Event::Flow(rec));
     }
 
@@ -436,6 +437,33 @@ impl Worker {
                 if let Some(t) = &mut self.evidence {
                     t.classified(key, flow);
                 }
+            }
+        }
+        if info.payload_len > 0
+            && is_tcp
+            && matches!(flow.app_proto, AppProto::Tls | AppProto::Http)
+        {
+            // an SSH session inside TLS, a byte stream inside HTTP (detect::wrapped)
+            let sent = info
+                .payload_len
+                .max(wire_len.saturating_sub(info.payload_off)) as usize;
+            let (up, seg) = (dir == TO_SERVER, info.payload(data));
+            let found = if flow.app_proto == AppProto::Tls {
+                flow.detect.tls_segment(up, seg, sent, ts)
+            } else {
+                flow.detect.http_segment(up, seg, sent, ts)
+            };
+            if let Some(f) = found {
+                flow.detect.alerted = true;
+                let e = Ends::of(key, flow.client_is_lo);
+                let direction = self.home.direction(key.v6, &e.client, &e.server);
+                let mut rec = alert_from(key, flow, ts, direction, f);
+                if let Some(t) = &mut self.evidence {
+                    rec.evidence = t
+                        .alert(&rec.tuple.community_id, key, flow, (ts, wire_len, data))
+                        .map(|(pcap, packets)| EvidenceRef { pcap, packets });
+                }
+                self.sink.push(&self.stats, Event::Alert(Box::new(rec)));
             }
         }
         if info.payload_len > 0 && flow.app_proto == AppProto::Ssh {

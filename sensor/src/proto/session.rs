@@ -57,13 +57,18 @@ pub struct Opening<'a> {
 
 /// Protocols whose malformed messages are counted: the `protocol` label of
 /// `spanwatch_malformed_flows_total` (bit i of [`Opening::malformed`] = index i).
-pub const MALFORMED_PROTOCOLS: [&str; 6] = ["krb5", "ldap", "ntlmssp", "smb", "mdns", "netbios"];
+pub const MALFORMED_PROTOCOLS: [&str; 7] = [
+    "krb5", "ldap", "ntlmssp", "smb", "mdns", "netbios", "quic",
+];
 pub const MAL_KRB5: u8 = 1;
 pub const MAL_LDAP: u8 = 2;
 pub const MAL_NTLMSSP: u8 = 4;
 pub const MAL_SMB: u8 = 8;
 pub const MAL_MDNS: u8 = 16;
 pub const MAL_NETBIOS: u8 = 32;
+/// A datagram that looks like a QUIC Initial (long header, a known version, 1200 bytes or
+/// more) but does not open with the Initial keys or does not parse.
+pub const MAL_QUIC: u8 = 64;
 
 /// What the engine must do after a reader ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

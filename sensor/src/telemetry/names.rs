@@ -263,7 +263,7 @@ pub const DECODE_ERRORS_TOTAL: Metric = Metric {
 pub const MALFORMED_FLOWS_TOTAL: Metric = Metric {
     name: "spanwatch_malformed_flows_total",
     kind: Kind::Counter,
-    help: "Flows whose opening held a malformed message of an authentication protocol (bad BER/ASN.1 in Kerberos or LDAP, a bad NTLMSSP AUTHENTICATE, a bad SMB2 frame), once per flow and protocol.",
+    help: "Flows whose opening held a malformed message of an authentication protocol (bad BER/ASN.1 in Kerberos or LDAP, a bad NTLMSSP AUTHENTICATE, a bad SMB2 frame) or a datagram shaped like a QUIC Initial that did not open with the Initial keys or did not parse, once per flow and protocol.",
     labels: &[label(
         "protocol",
         Values::Fixed(&crate::proto::session::MALFORMED_PROTOCOLS),

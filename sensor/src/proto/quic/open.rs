@@ -26,7 +26,12 @@ fn read(o: &mut Opening, b: &[u8], dir: usize) {
     // A server datagram with no Initial we can read: its ServerHello is not coming. A
     // client whose Initial does not open (an unknown key derivation, or not QUIC after
     // all): nor is its ClientHello.
-    match t.datagram(b, dir.min(1)) {
+    let got = t.datagram(b, dir.min(1));
+    if matches!(got, super::Datagram::Malformed(m) if m != super::track::NO_KEYS) {
+        // counted once per flow in spanwatch_malformed_flows_total{protocol="quic"}
+        *o.malformed |= crate::proto::session::MAL_QUIC;
+    }
+    match got {
         super::Datagram::Read => {}
         _ if dir != 0 => *o.got |= S1,
         super::Datagram::Malformed(_) if t.opened == 0 => *o.got |= C1,

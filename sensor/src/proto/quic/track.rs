@@ -15,6 +15,10 @@ pub enum Datagram {
     Malformed(&'static str),
 }
 
+/// A server Initial seen before any client Initial (a capture of one side): not the
+/// packet's fault.
+pub const NO_KEYS: &str = "server Initial before the client's: no keys";
+
 /// A flow's Initial packets so far.
 #[derive(Default, Clone)]
 pub struct Track {
@@ -81,7 +85,7 @@ impl Track {
     ) -> Result<(), &'static str> {
         if self.keys.is_none() {
             if dir != 0 {
-                return Err("server Initial before the client's: no keys");
+                return Err(NO_KEYS);
             }
             self.set_keys(h.version, h.dcid);
         }
