@@ -49,10 +49,44 @@ fn http_and_text_sent_to_openssh_and_a_broken_tpkt_to_xrdp() {
         assert_eq!(f["ssh"]["server"]["software_version"], "OpenSSH_9.2p1");
         assert!(f["ssh"]["client"].is_null(), "{f}");
     }
-    assert!(ssh.iter().any(|f| f["http"]["http_user_agent"] == "curl/7.88.1"));
+    assert!(ssh
+        .iter()
+        .any(|f| f["http"]["http_user_agent"] == "curl/7.88.1"));
     // an X.224 request whose TPKT length (47) is not its packet's (43), answered by xrdp
     let rdp = flows_to(&r, 3389);
     assert_eq!(rdp.len(), 1);
     assert_eq!(rdp[0]["app_proto"], "rdp");
     assert!(alerts(&r).is_empty(), "{:?}", sids(&r));
+}
+
+#[test]
+fn dns2tcp_and_iodine_raw_udp_mode() {
+    let r = fixture("live-dns_tunnel_variants.pcap");
+    // dns2tcp: an SSH session in TXT queries under d.spanwatch.test, to 10.77.0.3
+    let d2t = alerts(&r)
+        .into_iter()
+        .find(|a| a["dest_ip"] == "10.77.0.3")
+        .expect("an alert on the dns2tcp flow");
+    assert_eq!(d2t["alert"]["signature_id"], 9_300_002);
+    assert_eq!(d2t["alert"]["category"], "tunnel");
+    assert_eq!(d2t["alert"]["metadata"]["domain"][0], "spanwatch.test");
+    let q = d2t["alert"]["metadata"]["example_query"][0]
+        .as_str()
+        .unwrap();
+    assert!(q.ends_with(".d.spanwatch.test"), "{q}");
+    // iodine without -r: DNS first, then its raw UDP mode on the same socket, port 53
+    let io = alerts(&r)
+        .into_iter()
+        .find(|a| a["dest_ip"] == "10.77.0.2")
+        .expect("an alert on the iodine flow");
+    assert_eq!(io["alert"]["signature_id"], 9_300_100);
+    assert_eq!(io["app_proto"], "dns");
+    assert_eq!(
+        io["alert"]["metadata"]["evidence"][0],
+        "4 datagrams that are not DNS after DNS messages"
+    );
+    assert_eq!(alerts(&r).len(), 2, "{:?}", sids(&r));
+    let f = flows_to(&r, 53);
+    assert_eq!(f.len(), 2);
+    assert!(f.iter().all(|f| f["app_proto"] == "dns"));
 }
