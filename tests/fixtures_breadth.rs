@@ -90,3 +90,32 @@ fn dns2tcp_and_iodine_raw_udp_mode() {
     assert_eq!(f.len(), 2);
     assert!(f.iter().all(|f| f["app_proto"] == "dns"));
 }
+
+#[test]
+fn ngtcp2_http3_to_an_rmm_relay_name_is_read_from_the_initials() {
+    // gtlsclient → gtlsserver (ngtcp2 0.12), QUIC v1 then draft-29, SNI router1.teamviewer.com
+    let r = fixture("live-quic.pcap");
+    let q = flows_to(&r, 443);
+    assert_eq!(q.len(), 2);
+    let mut versions: Vec<&str> = q
+        .iter()
+        .map(|f| f["quic"]["version"].as_str().unwrap())
+        .collect();
+    versions.sort();
+    assert_eq!(versions, ["1", "ff00001d"]);
+    for f in &q {
+        assert_eq!(f["app_proto"], "quic");
+        assert_eq!(f["app"], "teamviewer");
+        assert_eq!(f["quic"]["sni"], "router1.teamviewer.com");
+        assert_eq!(f["quic"]["alpn"][0], "h3");
+        let ja4 = f["quic"]["ja4"].as_str().unwrap();
+        assert!(ja4.starts_with("q13d") && ja4.contains("h3_"), "{ja4}");
+        assert!(f["quic"]["ja4s"].as_str().unwrap().starts_with("q13"));
+    }
+    // one remote-access alert: the second session falls in the first one's suppression window
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{:?}", sids(&r));
+    assert_eq!(a[0]["app"], "teamviewer");
+    assert_eq!(a[0]["app_proto"], "quic");
+    assert_eq!(a[0]["alert"]["category"], "remote-access");
+}
