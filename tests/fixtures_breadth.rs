@@ -119,3 +119,21 @@ fn ngtcp2_http3_to_an_rmm_relay_name_is_read_from_the_initials() {
     assert_eq!(a[0]["app_proto"], "quic");
     assert_eq!(a[0]["alert"]["category"], "remote-access");
 }
+
+#[test]
+fn ssh_inside_websocket_frames_from_python_websockets() {
+    // tests/live/ws_tunnel.py (python3-websockets 10.4) carrying an OpenSSH session
+    let r = fixture("live-websocket.pcap");
+    let f = flows_to(&r, 80);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["app_proto"], "websocket");
+    assert_eq!(f[0]["proxy"]["protocol"], "websocket");
+    assert_eq!(f[0]["proxy"]["inner_app_proto"], "ssh");
+    assert_eq!(f[0]["http"]["status"], 101);
+    assert_eq!(f[0]["http"]["http_user_agent"], "Python/3.11 websockets/10.4");
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{:?}", sids(&r));
+    assert_eq!(a[0]["alert"]["signature_id"], 9_400_011);
+    assert_eq!(a[0]["alert"]["category"], "tunnel");
+    assert_eq!(a[0]["alert"]["metadata"]["inner_app_proto"][0], "ssh");
+}
