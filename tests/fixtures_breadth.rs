@@ -130,10 +130,36 @@ fn ssh_inside_websocket_frames_from_python_websockets() {
     assert_eq!(f[0]["proxy"]["protocol"], "websocket");
     assert_eq!(f[0]["proxy"]["inner_app_proto"], "ssh");
     assert_eq!(f[0]["http"]["status"], 101);
-    assert_eq!(f[0]["http"]["http_user_agent"], "Python/3.11 websockets/10.4");
+    assert_eq!(
+        f[0]["http"]["http_user_agent"],
+        "Python/3.11 websockets/10.4"
+    );
     let a = alerts(&r);
     assert_eq!(a.len(), 1, "{:?}", sids(&r));
     assert_eq!(a[0]["alert"]["signature_id"], 9_400_011);
     assert_eq!(a[0]["alert"]["category"], "tunnel");
     assert_eq!(a[0]["alert"]["metadata"]["inner_app_proto"][0], "ssh");
+}
+
+#[test]
+fn tor_client_to_an_offline_bridge_is_named_from_its_client_hello() {
+    // tor 0.4.9 client (UseBridges) → tor bridge on 9001: TLS 1.3, so no certificate in
+    // view; the ClientHello's random www.<base32>.com SNI, no ALPN, groups ending in P-224
+    let r = fixture("live-tor.pcap");
+    let f = flows_to(&r, 9001);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["app_proto"], "tor");
+    assert_eq!(f[0]["tls"]["version"], "TLSv1.3");
+    let sni = f[0]["tls"]["sni"].as_str().unwrap();
+    assert!(sni.starts_with("www.") && sni.ends_with(".com"), "{sni}");
+    assert!(f[0]["tls"]["alpn"].is_null());
+    assert!(f[0]["tls"]["ja3"]["string"]
+        .as_str()
+        .unwrap()
+        .ends_with(",23-29-21,0-1-2"));
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{:?}", sids(&r));
+    assert_eq!(a[0]["alert"]["signature_id"], 9_400_002);
+    assert_eq!(a[0]["alert"]["category"], "vpn");
+    assert_eq!(a[0]["app"], "tor");
 }
