@@ -163,3 +163,63 @@ fn tor_client_to_an_offline_bridge_is_named_from_its_client_hello() {
     assert_eq!(a[0]["alert"]["category"], "vpn");
     assert_eq!(a[0]["app"], "tor");
 }
+
+#[test]
+fn manually_keyed_esp_and_ah_with_no_ike_in_view() {
+    // scapy's IPsec (tests/live/ipsec_tun.py) on TUN devices: ESP over IPv4 and IPv6, AH
+    // over IPv4 and IPv6, ESP in UDP 4500, each carrying a ping and a 100 kB download
+    let r = fixture("live-ipsec.pcap");
+    assert!(!r.iter().any(|x| x["dest_port"] == 500), "no IKE");
+    let esp: Vec<&Value> = flows(&r)
+        .into_iter()
+        .filter(|f| f["proto"] == "ESP")
+        .collect();
+    let mut ends: Vec<&str> = esp.iter().map(|f| f["dest_ip"].as_str().unwrap()).collect();
+    ends.sort();
+    assert_eq!(ends, ["10.77.0.2", "fd77::2"]);
+    for f in &esp {
+        assert_eq!(f["app_proto"], "esp");
+        // both directions in one flow: two SAs, one per direction
+        assert!(f["flow"]["pkts_toclient"].as_u64().unwrap() > 50, "{f}");
+    }
+    let nat_t = flows_to(&r, 4500);
+    assert_eq!(nat_t.len(), 1);
+    assert_eq!(nat_t[0]["app_proto"], "esp");
+    // AH authenticates without encrypting: the inner flows are read, marked ipsec.ah
+    for inner in ["10.90.3.2", "10.90.4.2"] {
+        let f = flows(&r)
+            .into_iter()
+            .find(|f| f["dest_ip"] == inner && f["dest_port"] == 8000)
+            .expect("the download through AH");
+        assert_eq!(f["app_proto"], "http");
+        assert_eq!(f["ipsec"]["ah"], "tunnel");
+    }
+    let mut got: Vec<(String, u64)> = alerts(&r)
+        .iter()
+        .map(|a| {
+            (
+                format!(
+                    "{} {}",
+                    a["proto"].as_str().unwrap(),
+                    a["dest_ip"].as_str().unwrap()
+                ),
+                a["alert"]["signature_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, u64)> = [
+        ("ESP 10.77.0.2", 9_400_001),
+        ("ESP fd77::2", 9_400_001),
+        ("ICMP 10.90.3.2", 9_400_005),
+        ("ICMP 10.90.4.2", 9_400_005),
+        ("TCP 10.90.3.2", 9_400_005),
+        ("TCP 10.90.4.2", 9_400_005),
+        ("UDP 10.77.0.2", 9_400_001),
+    ]
+    .iter()
+    .map(|(k, s)| (k.to_string(), *s))
+    .collect();
+    assert_eq!(got, want);
+    assert!(alerts(&r).iter().all(|a| a["alert"]["category"] == "vpn"));
+}
