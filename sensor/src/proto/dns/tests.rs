@@ -127,4 +127,6 @@ fn plausible_header_keeps_cut_messages_and_drops_raw_datagrams() {
         0, 1, 0x01, 0, 0x12, 0x34, 0, 0, 0, 0, 0, 0
     ]));
     assert!(!plausible_header(&r[..11]));
+    // two questions (a malformed answer, not a tunnel) still count as DNS
+    assert!(plausible_header(&[0x84, 0xb4, 0x81, 0, 0, 2, 0, 2, 0, 0, 0, 0]));
 }
