@@ -128,5 +128,7 @@ fn plausible_header_keeps_cut_messages_and_drops_raw_datagrams() {
     ]));
     assert!(!plausible_header(&r[..11]));
     // two questions (a malformed answer, not a tunnel) still count as DNS
-    assert!(plausible_header(&[0x84, 0xb4, 0x81, 0, 0, 2, 0, 2, 0, 0, 0, 0]));
+    assert!(plausible_header(&[
+        0x84, 0xb4, 0x81, 0, 0, 2, 0, 2, 0, 0, 0, 0
+    ]));
 }
