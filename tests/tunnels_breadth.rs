@@ -522,3 +522,42 @@ fn tor_client_hello_by_its_random_sni() {
     assert!(alerts(&run("www.q3vbkzo2xw4hp.com", &["h2", "http/1.1"])).is_empty());
     assert!(alerts(&run("www.wikipedia.com", &[])).is_empty());
 }
+
+#[test]
+fn dns_flow_that_switches_to_raw_datagrams() {
+    let (c, s) = ends();
+    // a DNS handshake, then the tool's own framing on the same socket (iodine's raw UDP
+    // mode: `10 d1 9e` and a command byte, then compressed data)
+    let raw = |i: u64| {
+        let mut v = vec![0x10, 0xd1, 0x9e, 0x20];
+        v.extend(noise(400, i));
+        v
+    };
+    let mut sc = Scene::new(T0);
+    for i in 0..4u16 {
+        sc.udp(
+            (c, 33334),
+            (s, 53),
+            &dns_query(i, "vaaaakatest.t.example.org", 10),
+        );
+    }
+    for i in 0..6 {
+        sc.udp((c, 33334), (s, 53), &raw(i));
+        sc.udp((s, 53), (c, 33334), &raw(i + 50));
+    }
+    let r = run_scene(sc);
+    let a = one_alert(&r, 9_300_100);
+    assert_eq!(a["app_proto"], "dns");
+    assert_eq!(
+        a["alert"]["metadata"]["evidence"][0],
+        "4 datagrams that are not DNS after DNS messages"
+    );
+    // DNS messages cut short (a capture's snap length) are still DNS: quiet
+    let mut sc = Scene::new(T0);
+    for i in 0..10u16 {
+        let q = dns_query(i, "a-rather-long-name-for-a-cut-message.example.com", 1);
+        sc.udp((c, 33335), (s, 53), &q[..q.len() - 20]);
+    }
+    let r = run_scene(sc);
+    assert!(alerts(&r).is_empty(), "{:?}", sigs(&r));
+}

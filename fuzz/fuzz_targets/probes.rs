@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = rmm::teamviewer_http_uri(s);
         let _ = vpn::probe_tor_cert(s, s);
-        let _ = vpn::probe_tor_sni(s, false);
+        let _ = vpn::probe_tor_sni(s, false, &[23, 29, 21]);
     }
     let _ = vdi::probe_citrix(data);
     let _ = vdi::probe_tcp(data);

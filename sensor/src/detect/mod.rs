@@ -60,6 +60,8 @@ pub struct FlowDetect {
     /// The worker keeps packets of this flow for evidence (`[evidence]` on: its table of
     /// `flow::keep::Keep` by flow key holds them, so flows carry no pointer for it).
     pub kept: bool,
+    /// Datagrams of a flow that spoke DNS that cannot be DNS (`tunnels::dns_left_format`).
+    pub not_dns: u8,
     insp: Option<Box<Inspect>>,
     /// Per-protocol statistics kept past identification (one box, so flows stay small).
     extra: Option<Box<Extra>>,
@@ -342,8 +344,16 @@ impl Detector {
                     return;
                 }
                 // A DNS flow's damaged or cut-short message (snap length) does not end
-                // the inspection that feeds the tunnel statistics.
-                Err(_) if flow.app_proto == AppProto::Dns => return,
+                // the inspection that feeds the tunnel statistics; datagrams that cannot
+                // be DNS at all are a tool that left the format on the same flow.
+                Err(_) if flow.app_proto == AppProto::Dns => {
+                    if !crate::proto::dns::plausible_header(payload) {
+                        tunnels::dns_left_format(self, key, flow, findings);
+                    }
+                    return;
+                }
+                // cut short before the flow had a whole message: not counted either way
+                Err(_) if crate::proto::dns::plausible_header(payload) => not_dns = false,
                 Err(_) => {}
             }
         }

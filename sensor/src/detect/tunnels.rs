@@ -326,3 +326,39 @@ pub(super) fn port53(
         metadata: md,
     });
 }
+
+/// A flow that spoke DNS on port 53, then sent datagrams that cannot be DNS (no plausible
+/// header: `proto::dns::plausible_header`): a tunnel tool that opened with DNS and
+/// switched to its own raw format on the same socket, as iodine does when the server is
+/// reachable directly (its raw UDP mode). Raised once, at the fourth such datagram.
+pub(super) fn dns_left_format(
+    d: &Detector,
+    key: &FlowKey,
+    flow: &mut Flow,
+    out: &mut Vec<Finding>,
+) {
+    flow.detect.not_dns = flow.detect.not_dns.saturating_add(1);
+    if flow.detect.not_dns != NOT_DNS_DATAGRAMS
+        || flow.detect.alerted
+        || crate::flow::Ends::of(key, flow.client_is_lo).sport != 53
+    {
+        return;
+    }
+    let direction = d.direction(key, flow);
+    let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    md.insert("direction".into(), vec![direction.into()]);
+    md.insert(
+        "evidence".into(),
+        vec![format!(
+            "{NOT_DNS_DATAGRAMS} datagrams that are not DNS after DNS messages"
+        )],
+    );
+    out.push(Finding {
+        signature_id: sid::PORT53_NOT_DNS,
+        signature: format!("SPANWATCH tunnel: non-DNS traffic on port 53 ({direction})"),
+        category: "tunnel",
+        severity: 2,
+        app: None,
+        metadata: md,
+    });
+}

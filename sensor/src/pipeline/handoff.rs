@@ -56,10 +56,15 @@ impl Parcel {
     }
 }
 
-/// Whether a decoded packet crossed a tunnel the kernel's hash does not see through.
+/// Whether a decoded packet crossed a tunnel the kernel's hash does not see through, or is
+/// IPsec: the kernel's flow hash reads an ESP or AH header's SPI as its ports (Linux
+/// include/linux/in.h, `proto_ports_offset`: ESP at offset 0, AH at 4), and the two
+/// directions of an IPsec tunnel have SPIs of their own, so the kernel sends them to two
+/// workers; spanwatch keys ESP on the addresses alone and AH on what it carries.
 #[inline]
 pub(super) fn tunnelled(info: &PacketInfo) -> bool {
-    info.encap.0 & !KERNEL_SEES_THROUGH != 0
+    const PROTO_ESP: u8 = 50;
+    info.encap.0 & !KERNEL_SEES_THROUGH != 0 || info.proto == PROTO_ESP || info.ah_next.is_some()
 }
 
 /// The queues and wake-up descriptors of all workers; each worker takes its [`Handoff`].
@@ -241,6 +246,13 @@ mod tests {
         ] {
             assert!(tunnelled(&info(bit | Encap::VLAN, 1)));
         }
+        // IPsec: ESP, and AH (transport mode here), whose SPIs the kernel hashes as ports
+        let mut esp = info(0, 1);
+        esp.proto = 50;
+        assert!(tunnelled(&esp));
+        let mut ah = info(0, 1);
+        ah.ah_next = Some(17);
+        assert!(tunnelled(&ah));
     }
 
     #[test]

@@ -57,9 +57,8 @@ pub struct Opening<'a> {
 
 /// Protocols whose malformed messages are counted: the `protocol` label of
 /// `spanwatch_malformed_flows_total` (bit i of [`Opening::malformed`] = index i).
-pub const MALFORMED_PROTOCOLS: [&str; 7] = [
-    "krb5", "ldap", "ntlmssp", "smb", "mdns", "netbios", "quic",
-];
+pub const MALFORMED_PROTOCOLS: [&str; 7] =
+    ["krb5", "ldap", "ntlmssp", "smb", "mdns", "netbios", "quic"];
 pub const MAL_KRB5: u8 = 1;
 pub const MAL_LDAP: u8 = 2;
 pub const MAL_NTLMSSP: u8 = 4;

@@ -131,6 +131,17 @@ pub fn header(buf: &[u8]) -> Option<Header> {
     })
 }
 
+/// Whether a datagram that did not parse can still be a DNS message cut short (by the
+/// capture's snap length, or damaged in its records): a 12-byte header with an assigned
+/// opcode (RFC 6895 §2: 0-2, 4-6) and a handful of questions (RFC 9619: QDCOUNT is 1;
+/// malformed answers with two or three are still DNS, as nDPI's `malformed_dns.pcap`). A
+/// tool that left the DNS format for raw datagrams on the same flow (iodine's raw UDP mode:
+/// `10 d1 9e …`, opcode 3) fails it, as random bytes nearly always do (6/16 opcodes, then
+/// a 16-bit count under 16).
+pub fn plausible_header(buf: &[u8]) -> bool {
+    header(buf).is_some_and(|h| matches!((h.flags >> 11) & 0x0f, 0..=2 | 4..=6) && h.qd < 16)
+}
+
 /// Parse one DNS message (as carried in one UDP datagram).
 pub fn parse(buf: &[u8]) -> Result<Message<'_>, &'static str> {
     let Header {

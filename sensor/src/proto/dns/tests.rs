@@ -109,3 +109,26 @@ fn helpers() {
     assert_eq!(label_entropy(""), 0.0);
     assert_eq!(qtype_name(65), "HTTPS");
 }
+
+#[test]
+fn plausible_header_keeps_cut_messages_and_drops_raw_datagrams() {
+    // a response cut after its header and part of the question (snap length) is still DNS
+    let r = response();
+    assert!(parse(&r[..20]).is_err());
+    assert!(plausible_header(&r[..20]));
+    assert!(plausible_header(&r));
+    // iodine's raw UDP mode: `10 d1 9e` then the command byte (opcode 3, unassigned)
+    let raw = [
+        0x10, 0xd1, 0x9e, 0x20, 0x78, 0xda, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+    ];
+    assert!(!plausible_header(&raw));
+    // an assigned opcode but thousands of questions; too short for a header
+    assert!(!plausible_header(&[
+        0, 1, 0x01, 0, 0x12, 0x34, 0, 0, 0, 0, 0, 0
+    ]));
+    assert!(!plausible_header(&r[..11]));
+    // two questions (a malformed answer, not a tunnel) still count as DNS
+    assert!(plausible_header(&[
+        0x84, 0xb4, 0x81, 0, 0, 2, 0, 2, 0, 0, 0, 0
+    ]));
+}

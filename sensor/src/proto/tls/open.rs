@@ -28,7 +28,7 @@ pub fn read(o: &mut Opening) -> Outcome {
                 });
                 if let Some(sni) = &ch.sni {
                     o.attribute(o.rules.match_domain(sni), "tls.sni", sni);
-                    if proto::vpn::probe_tor_sni(sni, !ch.alpn.is_empty()) {
+                    if proto::vpn::probe_tor_sni(sni, !ch.alpn.is_empty(), &ch.groups) {
                         *o.app_proto = AppProto::Tor;
                         o.evidence.push(("tls.sni", format!("{sni} (tor client)")));
                     }

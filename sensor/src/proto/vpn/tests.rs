@@ -439,13 +439,30 @@ fn truncation() {
 
 #[test]
 fn tor_client_sni_shape() {
-    assert!(probe_tor_sni("www.q3vbkzo2xw4hp.com", false));
-    assert!(probe_tor_sni("www.xkfdtmwqzb.com", false));
+    assert!(probe_tor_sni("www.q3vbkzo2xw4hp.com", false, &[29, 23, 24]));
+    assert!(probe_tor_sni("www.xkfdtmwqzb.com", false, &[29, 23, 24]));
     // with ALPN, a real-looking word, the wrong TLD, or outside base32: not Tor
-    assert!(!probe_tor_sni("www.q3vbkzo2xw4hp.com", true));
-    assert!(!probe_tor_sni("www.wikipedia.com", false));
-    assert!(!probe_tor_sni("www.example.com", false));
-    assert!(!probe_tor_sni("www.q3vbkzo2xw4hp.net", false));
-    assert!(!probe_tor_sni("www.q3vbkzo0xw9hp.com", false));
-    assert!(!probe_tor_sni("www.abc2.com", false));
+    assert!(!probe_tor_sni("www.q3vbkzo2xw4hp.com", true, &[29, 23, 24]));
+    assert!(!probe_tor_sni("www.wikipedia.com", false, &[29, 23, 24]));
+    assert!(!probe_tor_sni("www.example.com", false, &[29, 23, 24]));
+    assert!(!probe_tor_sni(
+        "www.q3vbkzo2xw4hp.net",
+        false,
+        &[29, 23, 24]
+    ));
+    assert!(!probe_tor_sni(
+        "www.q3vbkzo0xw9hp.com",
+        false,
+        &[29, 23, 24]
+    ));
+    assert!(!probe_tor_sni("www.abc2.com", false, &[29, 23, 24]));
+    // short or word-like draws, with Tor's groups (P-224 last): tor 0.4.9 on OpenSSL 3.0
+    let tor_groups = [23, 29, 21];
+    assert!(probe_tor_sni("www.wlrm.com", false, &tor_groups));
+    assert!(probe_tor_sni("www.example.com", false, &tor_groups));
+    assert!(probe_tor_sni("www.k2a5b.com", false, &[23, 21]));
+    assert!(!probe_tor_sni("www.wlrm.com", true, &tor_groups));
+    assert!(!probe_tor_sni("www.abc.com", false, &tor_groups));
+    assert!(!probe_tor_sni("www.wlrm.net", false, &tor_groups));
+    assert!(!probe_tor_sni("mail.wlrm.com", false, &tor_groups));
 }

@@ -27,7 +27,13 @@ pub fn probe_tor_cert(subject: &str, issuer: &str) -> bool {
 /// also real sites (`www.example.com`), so the label must look drawn at random too: at
 /// least 8 characters with a digit of base32's `2-7`, or a run of five consonants, which
 /// words and brands rarely have.
-pub fn probe_tor_sni(sni: &str, alpn_offered: bool) -> bool {
+///
+/// Shorter or word-like draws (a quarter of them) are still Tor when the ClientHello offers
+/// Tor's key-exchange groups. Fact: tor src/lib/tls/tortls_openssl.c (`tor_tls_context_new`,
+/// `group_lists`): every list it tries ends with P-224 (`P-256:X25519:P-224`, `P-256:P-224`,
+/// with hybrid ML-KEM groups first on OpenSSL 3.5), and secp224r1 (group 21) is offered by
+/// no browser and by no default OpenSSL, GnuTLS or NSS client.
+pub fn probe_tor_sni(sni: &str, alpn_offered: bool, groups: &[u16]) -> bool {
     if alpn_offered {
         return false;
     }
@@ -37,11 +43,18 @@ pub fn probe_tor_sni(sni: &str, alpn_offered: bool) -> bool {
     else {
         return false;
     };
-    if !(8..=25).contains(&label.len())
+    if !(4..=25).contains(&label.len())
         || !label
             .bytes()
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
     {
+        return false;
+    }
+    const SECP224R1: u16 = 21;
+    if groups.last() == Some(&SECP224R1) {
+        return true;
+    }
+    if label.len() < 8 {
         return false;
     }
     let digit = label.bytes().any(|b| b.is_ascii_digit());

@@ -1,0 +1,225 @@
+//! Issue 15's capabilities on recordings of real programs (tests/fixtures/README.md says how
+//! each was made; the tests/live/<name>.sh scenario records it again with
+//! SPANWATCH_LIVE_RECORD=1): protocols named by one side (OpenSSH, xrdp), DNS tunnels other
+//! than iodine's default, Tor bridges, QUIC, WebSocket tunnels, IPsec without IKE. Runs
+//! without root.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn fixture(name: &str) -> Vec<Value> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let (recs, out) = replay(&p, &[]);
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_schema(&recs);
+    recs
+}
+
+fn flows_to(recs: &[Value], port: u16) -> Vec<&Value> {
+    flows(recs)
+        .into_iter()
+        .filter(|f| f["dest_port"] == port)
+        .collect()
+}
+
+fn sids(recs: &[Value]) -> Vec<u64> {
+    alerts(recs)
+        .iter()
+        .map(|a| a["alert"]["signature_id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn http_and_text_sent_to_openssh_and_a_broken_tpkt_to_xrdp() {
+    // curl http://sshd:2222/ and a line of text with nc: the client never speaks SSH, the
+    // server's banner names both flows
+    let r = fixture("live-one_side.pcap");
+    let ssh = flows_to(&r, 2222);
+    assert_eq!(ssh.len(), 2);
+    for f in &ssh {
+        assert_eq!(f["app_proto"], "ssh", "{f}");
+        assert_eq!(f["ssh"]["server"]["software_version"], "OpenSSH_9.2p1");
+        assert!(f["ssh"]["client"].is_null(), "{f}");
+    }
+    assert!(ssh
+        .iter()
+        .any(|f| f["http"]["http_user_agent"] == "curl/7.88.1"));
+    // an X.224 request whose TPKT length (47) is not its packet's (43), answered by xrdp
+    let rdp = flows_to(&r, 3389);
+    assert_eq!(rdp.len(), 1);
+    assert_eq!(rdp[0]["app_proto"], "rdp");
+    assert!(alerts(&r).is_empty(), "{:?}", sids(&r));
+}
+
+#[test]
+fn dns2tcp_and_iodine_raw_udp_mode() {
+    let r = fixture("live-dns_tunnel_variants.pcap");
+    // dns2tcp: an SSH session in TXT queries under d.spanwatch.test, to 10.77.0.3
+    let d2t = alerts(&r)
+        .into_iter()
+        .find(|a| a["dest_ip"] == "10.77.0.3")
+        .expect("an alert on the dns2tcp flow");
+    assert_eq!(d2t["alert"]["signature_id"], 9_300_002);
+    assert_eq!(d2t["alert"]["category"], "tunnel");
+    assert_eq!(d2t["alert"]["metadata"]["domain"][0], "spanwatch.test");
+    let q = d2t["alert"]["metadata"]["example_query"][0]
+        .as_str()
+        .unwrap();
+    assert!(q.ends_with(".d.spanwatch.test"), "{q}");
+    // iodine without -r: DNS first, then its raw UDP mode on the same socket, port 53
+    let io = alerts(&r)
+        .into_iter()
+        .find(|a| a["dest_ip"] == "10.77.0.2")
+        .expect("an alert on the iodine flow");
+    assert_eq!(io["alert"]["signature_id"], 9_300_100);
+    assert_eq!(io["app_proto"], "dns");
+    assert_eq!(
+        io["alert"]["metadata"]["evidence"][0],
+        "4 datagrams that are not DNS after DNS messages"
+    );
+    assert_eq!(alerts(&r).len(), 2, "{:?}", sids(&r));
+    let f = flows_to(&r, 53);
+    assert_eq!(f.len(), 2);
+    assert!(f.iter().all(|f| f["app_proto"] == "dns"));
+}
+
+#[test]
+fn ngtcp2_http3_to_an_rmm_relay_name_is_read_from_the_initials() {
+    // gtlsclient → gtlsserver (ngtcp2 0.12), QUIC v1 then draft-29, SNI router1.teamviewer.com
+    let r = fixture("live-quic.pcap");
+    let q = flows_to(&r, 443);
+    assert_eq!(q.len(), 2);
+    let mut versions: Vec<&str> = q
+        .iter()
+        .map(|f| f["quic"]["version"].as_str().unwrap())
+        .collect();
+    versions.sort();
+    assert_eq!(versions, ["1", "ff00001d"]);
+    for f in &q {
+        assert_eq!(f["app_proto"], "quic");
+        assert_eq!(f["app"], "teamviewer");
+        assert_eq!(f["quic"]["sni"], "router1.teamviewer.com");
+        assert_eq!(f["quic"]["alpn"][0], "h3");
+        let ja4 = f["quic"]["ja4"].as_str().unwrap();
+        assert!(ja4.starts_with("q13d") && ja4.contains("h3_"), "{ja4}");
+        assert!(f["quic"]["ja4s"].as_str().unwrap().starts_with("q13"));
+    }
+    // one remote-access alert: the second session falls in the first one's suppression window
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{:?}", sids(&r));
+    assert_eq!(a[0]["app"], "teamviewer");
+    assert_eq!(a[0]["app_proto"], "quic");
+    assert_eq!(a[0]["alert"]["category"], "remote-access");
+}
+
+#[test]
+fn ssh_inside_websocket_frames_from_python_websockets() {
+    // tests/live/ws_tunnel.py (python3-websockets 10.4) carrying an OpenSSH session
+    let r = fixture("live-websocket.pcap");
+    let f = flows_to(&r, 80);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["app_proto"], "websocket");
+    assert_eq!(f[0]["proxy"]["protocol"], "websocket");
+    assert_eq!(f[0]["proxy"]["inner_app_proto"], "ssh");
+    assert_eq!(f[0]["http"]["status"], 101);
+    assert_eq!(
+        f[0]["http"]["http_user_agent"],
+        "Python/3.11 websockets/10.4"
+    );
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{:?}", sids(&r));
+    assert_eq!(a[0]["alert"]["signature_id"], 9_400_011);
+    assert_eq!(a[0]["alert"]["category"], "tunnel");
+    assert_eq!(a[0]["alert"]["metadata"]["inner_app_proto"][0], "ssh");
+}
+
+#[test]
+fn tor_client_to_an_offline_bridge_is_named_from_its_client_hello() {
+    // tor 0.4.9 client (UseBridges) → tor bridge on 9001: TLS 1.3, so no certificate in
+    // view; the ClientHello's random www.<base32>.com SNI, no ALPN, groups ending in P-224
+    let r = fixture("live-tor.pcap");
+    let f = flows_to(&r, 9001);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["app_proto"], "tor");
+    assert_eq!(f[0]["tls"]["version"], "TLSv1.3");
+    let sni = f[0]["tls"]["sni"].as_str().unwrap();
+    assert!(sni.starts_with("www.") && sni.ends_with(".com"), "{sni}");
+    assert!(f[0]["tls"]["alpn"].is_null());
+    assert!(f[0]["tls"]["ja3"]["string"]
+        .as_str()
+        .unwrap()
+        .ends_with(",23-29-21,0-1-2"));
+    let a = alerts(&r);
+    assert_eq!(a.len(), 1, "{:?}", sids(&r));
+    assert_eq!(a[0]["alert"]["signature_id"], 9_400_002);
+    assert_eq!(a[0]["alert"]["category"], "vpn");
+    assert_eq!(a[0]["app"], "tor");
+}
+
+#[test]
+fn manually_keyed_esp_and_ah_with_no_ike_in_view() {
+    // scapy's IPsec (tests/live/ipsec_tun.py) on TUN devices: ESP over IPv4 and IPv6, AH
+    // over IPv4 and IPv6, ESP in UDP 4500, each carrying a ping and a 100 kB download
+    let r = fixture("live-ipsec.pcap");
+    assert!(!r.iter().any(|x| x["dest_port"] == 500), "no IKE");
+    let esp: Vec<&Value> = flows(&r)
+        .into_iter()
+        .filter(|f| f["proto"] == "ESP")
+        .collect();
+    let mut ends: Vec<&str> = esp.iter().map(|f| f["dest_ip"].as_str().unwrap()).collect();
+    ends.sort();
+    assert_eq!(ends, ["10.77.0.2", "fd77::2"]);
+    for f in &esp {
+        assert_eq!(f["app_proto"], "esp");
+        // both directions in one flow: two SAs, one per direction
+        assert!(f["flow"]["pkts_toclient"].as_u64().unwrap() > 50, "{f}");
+    }
+    let nat_t = flows_to(&r, 4500);
+    assert_eq!(nat_t.len(), 1);
+    assert_eq!(nat_t[0]["app_proto"], "esp");
+    // AH authenticates without encrypting: the inner flows are read, marked ipsec.ah
+    for inner in ["10.90.3.2", "10.90.4.2"] {
+        let f = flows(&r)
+            .into_iter()
+            .find(|f| f["dest_ip"] == inner && f["dest_port"] == 8000)
+            .expect("the download through AH");
+        assert_eq!(f["app_proto"], "http");
+        assert_eq!(f["ipsec"]["ah"], "tunnel");
+    }
+    let mut got: Vec<(String, u64)> = alerts(&r)
+        .iter()
+        .map(|a| {
+            (
+                format!(
+                    "{} {}",
+                    a["proto"].as_str().unwrap(),
+                    a["dest_ip"].as_str().unwrap()
+                ),
+                a["alert"]["signature_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, u64)> = [
+        ("ESP 10.77.0.2", 9_400_001),
+        ("ESP fd77::2", 9_400_001),
+        ("ICMP 10.90.3.2", 9_400_005),
+        ("ICMP 10.90.4.2", 9_400_005),
+        ("TCP 10.90.3.2", 9_400_005),
+        ("TCP 10.90.4.2", 9_400_005),
+        ("UDP 10.77.0.2", 9_400_001),
+    ]
+    .iter()
+    .map(|(k, s)| (k.to_string(), *s))
+    .collect();
+    assert_eq!(got, want);
+    assert!(alerts(&r).iter().all(|a| a["alert"]["category"] == "vpn"));
+}
