@@ -673,8 +673,6 @@ const TUNNEL_TRUE_ELSEWHERE: &[(&str, &str)] = &[
     ("ndpi/pcap/custom_categories.pcapng", "holds an IPv6 ESP flow (IP protocol 50, VLAN 121); nDPI's own result names it IPSec"),
     ("ndpi/pcap/ossfuzz_seed_fake_traces_2.pcapng", "nDPI's fuzzing seed holds WireGuard handshakes on udp/51820; nDPI's own result names 2 flows WireGuard"),
     ("ndpi/pcap/sites.pcapng", "a capture of many sites includes a TLS session to a Surfshark server; nDPI's own result names it TLS.SurfShark"),
-    ("ndpi/pcap/dtls_mid_sessions.pcapng", "DTLS on UDP 443 with record version 0x0100, Cisco's pre-RFC DTLS (OpenSSL's DTLS1_BAD_VER, SSL_OP_CISCO_ANYCONNECT: spoken only by AnyConnect gateways and their clients): an SSL VPN data channel; nDPI names it only DTLS"),
-    ("ndpi/pcap/dtls_old_version.pcapng", "DTLS on UDP 443 with record version 0x0100, Cisco's pre-RFC DTLS (OpenSSL's DTLS1_BAD_VER, SSL_OP_CISCO_ANYCONNECT: spoken only by AnyConnect gateways and their clients): an SSL VPN data channel; nDPI names it only DTLS"),
 ];
 
 /// Alert categories the negative check forbids on ordinary captures.

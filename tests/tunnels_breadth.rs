@@ -217,32 +217,57 @@ fn dtls_record(ctype: u8, version: u16, epoch: u16, seq: u64, body: &[u8]) -> Ve
     r
 }
 
+/// An SSL VPN client's TLS session (CSTP) to its gateway on tcp/443.
+fn gateway_session(sc: &mut Scene, c: IpAddr, s: IpAddr) {
+    let mut t = sc.tcp_session((c, 40444), (s, 443));
+    t.handshake(sc);
+    t.client_sends(sc, &tls_client_hello(Some("vpn.example.com"), &[]));
+    t.server_sends(sc, &noise(200, 9));
+    t.close(sc);
+}
+
 #[test]
 fn ssl_vpn_data_channel_and_sstp() {
     // AnyConnect / OpenConnect legacy DTLS (version 0x0100) on UDP 443
     let (c, s) = ends();
-    let mut sc = Scene::new(T0);
-    let mut hello = vec![1, 0, 0, 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0x56, 1, 0];
-    hello.extend(noise(0x50, 1));
-    sc.udp((c, 54107), (s, 443), &dtls_record(22, 0x0100, 0, 0, &hello));
-    for i in 1..5u64 {
-        sc.udp(
-            (c, 54107),
-            (s, 443),
-            &dtls_record(23, 0x0100, 1, i, &noise(100, i)),
-        );
-        sc.udp(
-            (s, 443),
-            (c, 54107),
-            &dtls_record(23, 0x0100, 1, i, &noise(150, i)),
-        );
-    }
-    let r = run_scene(sc);
-    assert_eq!(flow_on(&r, 443)["app_proto"], "dtls");
-    assert!(one_alert(&r, 9_400_001)["alert"]["signature"]
+    let scene = |gateway: bool| {
+        let mut sc = Scene::new(T0);
+        if gateway {
+            gateway_session(&mut sc, c, s);
+        }
+        let mut hello = vec![1, 0, 0, 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0x56, 1, 0];
+        hello.extend(noise(0x50, 1));
+        sc.udp((c, 54107), (s, 443), &dtls_record(22, 0x0100, 0, 0, &hello));
+        for i in 1..5u64 {
+            sc.udp(
+                (c, 54107),
+                (s, 443),
+                &dtls_record(23, 0x0100, 1, i, &noise(100, i)),
+            );
+            sc.udp(
+                (s, 443),
+                (c, 54107),
+                &dtls_record(23, 0x0100, 1, i, &noise(150, i)),
+            );
+        }
+        run_scene(sc)
+    };
+    // Alone, DTLS 0x0100 is no proof (an old OpenSSL spoke it too): no alert ...
+    let alone = scene(false);
+    assert_eq!(flow_on(&alone, 443)["app_proto"], "dtls");
+    assert!(
+        !sigs(&alone).iter().any(|s| s.contains("SSL VPN")),
+        "{:?}",
+        sigs(&alone)
+    );
+    // ... beside the client's TLS session to the same gateway on tcp/443 it is the VPN.
+    let r = scene(true);
+    let dtls = one_alert(&r, 9_400_001);
+    assert!(dtls["alert"]["signature"]
         .as_str()
         .unwrap()
         .contains("SSL VPN"));
+    assert_eq!(dtls["app_proto"], "dtls");
     // SSTP's opening request, where TLS is terminated in view
     let mut sc = Scene::new(T0);
     let mut t = sc.tcp_session((c, 40003), (s, 443));
@@ -480,6 +505,7 @@ fn dtls_on_443_without_srtp_is_a_vpn_channel() {
     let (c, s) = ends();
     let run = |srtp: bool| {
         let mut sc = Scene::new(T0);
+        gateway_session(&mut sc, c, s);
         sc.udp((c, 50000), (s, 443), &dtls12_client_hello(srtp));
         for i in 1..4u64 {
             sc.udp(
@@ -491,8 +517,7 @@ fn dtls_on_443_without_srtp_is_a_vpn_channel() {
         run_scene(sc)
     };
     let r = run(false);
-    assert_eq!(flow_on(&r, 443)["app_proto"], "dtls");
-    one_alert(&r, 9_400_001);
+    assert_eq!(one_alert(&r, 9_400_001)["app_proto"], "dtls");
     // WebRTC's DTLS-SRTP offers use_srtp: no VPN
     let r = run(true);
     assert!(

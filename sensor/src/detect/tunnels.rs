@@ -119,23 +119,8 @@ pub(super) fn check(
                 metadata: md,
             }
         }
-        AppProto::Dtls
-            if insp
-                .evidence
-                .iter()
-                .any(|(k, _)| matches!(*k, "dtls.version" | "dtls.client_hello")) =>
-        {
-            Finding {
-                signature_id: sid::VPN,
-                signature: format!(
-                "SPANWATCH vpn: SSL VPN data channel (AnyConnect/OpenConnect DTLS) ({direction})"
-            ),
-                category: "vpn",
-                severity: 3,
-                app: None,
-                metadata: md,
-            }
-        }
+        // DTLS with an SSL VPN's trait is paired with the gateway's TLS session in the host
+        // stage (host/sslvpn.rs): alone it is no proof.
         AppProto::WebSocket => {
             let Some(inner) = proxy_meta(flow).and_then(|p| p.inner_app_proto) else {
                 return;

@@ -26,6 +26,7 @@ pub mod novelty;
 pub mod obs;
 pub mod privacy;
 pub mod resolver;
+pub mod sslvpn;
 pub mod state;
 pub mod tunnels;
 pub mod vdi;
@@ -65,6 +66,7 @@ pub struct HostStage {
     privacy: privacy::Privacy,
     ikvms: ikvm::Ikvms,
     vdi: vdi::VdiPairs,
+    sslvpn: sslvpn::SslVpnPairs,
     /// The halves of HTTP-wrapped byte streams (detect::wrapped::pair).
     wrapped: crate::detect::wrapped::pair::Pairs,
 }
@@ -97,6 +99,7 @@ impl HostStage {
             privacy: privacy::Privacy::default(),
             ikvms: ikvm::Ikvms::default(),
             vdi: vdi::VdiPairs::default(),
+            sslvpn: sslvpn::SslVpnPairs::default(),
             wrapped: Default::default(),
             cfg,
             stats,
@@ -260,6 +263,7 @@ impl HostStage {
         self.account_seen(rec, alerts);
         self.ikvm(rec, alerts);
         self.vdi_pair(rec, alerts);
+        self.sslvpn_pair(rec, alerts);
         self.novelty_seen(rec, alerts);
         let u = FlowUse::of_record(rec);
         self.account(&u, alerts);
