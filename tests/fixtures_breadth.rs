@@ -7,21 +7,6 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::path::Path;
-
-fn fixture(name: &str) -> Vec<Value> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    let (recs, out) = replay(&p, &[]);
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
-}
 
 fn flows_to(recs: &[Value], port: u16) -> Vec<&Value> {
     flows(recs)

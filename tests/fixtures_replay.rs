@@ -8,20 +8,6 @@ use common::*;
 use serde_json::Value;
 use std::path::Path;
 
-fn fixture(name: &str) -> Vec<Value> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    let (recs, out) = replay(&p, &[]);
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
-}
-
 fn alert_with<'a>(recs: &'a [Value], category: &str) -> Vec<&'a Value> {
     alerts(recs)
         .into_iter()

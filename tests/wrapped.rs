@@ -20,20 +20,6 @@ fn sid_alerts(recs: &[Value], sid: u64) -> Vec<&Value> {
         .collect()
 }
 
-fn fixture(name: &str) -> Vec<Value> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    let (recs, out) = replay(&p, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
-}
-
 /// A TLS 1.2 session to port 443: ClientHello, ServerHello and certificate, both sides'
 /// ChangeCipherSpec and Finished; then `exchange` writes application-data records.
 fn tls_session(exchange: impl FnOnce(&mut Scene, &mut TcpSession)) -> Vec<Value> {

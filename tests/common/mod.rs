@@ -125,3 +125,18 @@ pub fn by_sid(recs: &[Value], sid: u64) -> Vec<&Value> {
         .filter(|a| a["alert"]["signature_id"] == sid)
         .collect()
 }
+
+/// Replay `tests/fixtures/<name>` (a recording of real programs), checked.
+pub fn fixture(name: &str) -> Vec<Value> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let (recs, out) = replay(&p, &[]);
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_schema(&recs);
+    recs
+}
