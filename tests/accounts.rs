@@ -136,20 +136,6 @@ fn recorded_programs_show_their_accounts() {
     }
 }
 
-fn corpus() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    d.join("labels.tsv").is_file().then_some(d)
-}
-
-/// "ip:port" of an nDPI endpoint (IPv6 in brackets or not) as the EVE record writes it.
-fn endpoint(s: &str) -> Option<(String, u16)> {
-    let (ip, port) = s.rsplit_once(':')?;
-    Some((
-        ip.trim_matches(|c| c == '[' || c == ']').to_string(),
-        port.parse().ok()?,
-    ))
-}
-
 /// A flow's two endpoints (address, port), unordered.
 type Ends = BTreeSet<(String, u16)>;
 
@@ -160,8 +146,8 @@ fn ndpi_flows(text: &str) -> Vec<(String, Ends, &str)> {
             let w: Vec<&str> = l.split_whitespace().collect();
             let at = w.iter().position(|x| matches!(*x, "<->" | "->" | "<-"))?;
             let proto = w.get(at.checked_sub(2)?)?.to_string();
-            let a = endpoint(w[at - 1])?;
-            let b = endpoint(w.get(at + 1)?)?;
+            let a = ndpi_endpoint(w[at - 1])?;
+            let b = ndpi_endpoint(w.get(at + 1)?)?;
             Some((proto, [a, b].into_iter().collect(), l))
         })
         .collect()
@@ -215,18 +201,10 @@ fn corpus_names_match_ndpi() {
     };
     let mut checked = BTreeMap::<&str, usize>::new();
     let mut misses = Vec::new();
-    let mut results: Vec<PathBuf> = std::fs::read_dir(dir.join("ndpi/result"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    results.sort();
-    for res in results {
-        let text = std::fs::read_to_string(&res).unwrap_or_default();
+    for (name, pcap, text) in ndpi_results(&dir) {
         if !text.contains("/Kerberos]") && !text.contains("/DHCP]") && !text.contains("[User: ") {
             continue;
         }
-        let name = res.file_name().unwrap().to_string_lossy();
-        let pcap = dir.join("ndpi/pcap").join(name.trim_end_matches(".out"));
         if !pcap.is_file() {
             continue;
         }
@@ -371,18 +349,10 @@ fn corpus_ldap_smb_dcerpc_flows_match_ndpi() {
         );
         return;
     };
-    let mut results: Vec<PathBuf> = std::fs::read_dir(dir.join("ndpi/result"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    results.sort();
     let (mut by_payload, mut by_port, mut listed) = (0, 0, 0);
     let mut misses = Vec::new();
-    for res in results {
-        let text = std::fs::read_to_string(&res).unwrap_or_default();
-        let name = res.file_name().unwrap().to_string_lossy().to_string();
+    for (name, pcap, text) in ndpi_results(&dir) {
         let cap = name.trim_end_matches(".out");
-        let pcap = dir.join("ndpi/pcap").join(cap);
         let lines: Vec<_> = ndpi_flows(&text)
             .into_iter()
             .filter(|(_, _, l)| {

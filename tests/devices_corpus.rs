@@ -7,22 +7,8 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-fn corpus() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    d.join("labels.tsv").is_file().then_some(d)
-}
 
 type Ends = BTreeSet<(String, u16)>;
-
-fn endpoint(s: &str) -> Option<(String, u16)> {
-    let (ip, port) = s.rsplit_once(':')?;
-    Some((
-        ip.trim_matches(|c| c == '[' || c == ']').to_string(),
-        port.parse().ok()?,
-    ))
-}
 
 /// nDPI's flow lines: (the two endpoints, the line).
 fn ndpi_flows(text: &str) -> Vec<(Ends, &str)> {
@@ -30,8 +16,8 @@ fn ndpi_flows(text: &str) -> Vec<(Ends, &str)> {
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
             let at = w.iter().position(|x| matches!(*x, "<->" | "->" | "<-"))?;
-            let a = endpoint(w[at - 1])?;
-            let b = endpoint(w.get(at + 1)?)?;
+            let a = ndpi_endpoint(w[at - 1])?;
+            let b = ndpi_endpoint(w.get(at + 1)?)?;
             Some(([a, b].into_iter().collect(), l))
         })
         .collect()
@@ -89,18 +75,10 @@ fn corpus_device_names_match_ndpi() {
     };
     let mut checked = BTreeMap::<&str, usize>::new();
     let mut misses = Vec::new();
-    let mut results: Vec<PathBuf> = std::fs::read_dir(dir.join("ndpi/result"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    results.sort();
-    for res in results {
-        let text = std::fs::read_to_string(&res).unwrap_or_default();
+    for (name, pcap, text) in ndpi_results(&dir) {
         if !text.contains("/MDNS]") && !text.contains("/NetBIOS") {
             continue;
         }
-        let name = res.file_name().unwrap().to_string_lossy().to_string();
-        let pcap = dir.join("ndpi/pcap").join(name.trim_end_matches(".out"));
         if !pcap.is_file() {
             continue;
         }

@@ -18,11 +18,6 @@ const HOST_CATEGORIES: [&str; 6] = [
     "account",
 ];
 
-fn corpus() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    d.join("labels.tsv").exists().then_some(d)
-}
-
 fn labelled(dir: &Path, cats: &[&str]) -> Vec<(PathBuf, String)> {
     let text = std::fs::read_to_string(dir.join("labels.tsv")).unwrap();
     text.lines()

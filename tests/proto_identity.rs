@@ -13,11 +13,6 @@ use spanwatch::proto::{cleartext, dhcp, krb5, ldap, ntlmssp, Parsed};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-fn corpus() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    d.join("labels.tsv").exists().then_some(d)
-}
-
 /// One line per message the parsers understood, e.g. "krb5 KRB_AS_REQ johnson-pc$@happycraft.org".
 fn identities(pcap: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -226,7 +221,7 @@ const ANDROID_PCAP: &[&str] = &[
 
 #[test]
 fn names_match_wireshark() {
-    let Some(dir) = corpus() else {
+    let Some(dir) = common::corpus() else {
         eprintln!(
             "SKIPPED: ../shared/corpus is not present; the identity-parser corpus check needs it"
         );
@@ -248,7 +243,7 @@ fn names_match_wireshark() {
 /// parameter-request-list fingerprint; each must be among what the parsers found.
 #[test]
 fn names_match_ndpi_results() {
-    let Some(dir) = corpus() else {
+    let Some(dir) = common::corpus() else {
         eprintln!(
             "SKIPPED: ../shared/corpus is not present; the identity-parser corpus check needs it"
         );
@@ -313,7 +308,7 @@ fn names_match_ndpi_results() {
 /// Captures made to crash dissectors: parsed without a panic.
 #[test]
 fn fuzz_captures_do_not_panic() {
-    let Some(dir) = corpus() else {
+    let Some(dir) = common::corpus() else {
         eprintln!(
             "SKIPPED: ../shared/corpus is not present; the identity-parser corpus check needs it"
         );

@@ -140,3 +140,38 @@ pub fn fixture(name: &str) -> Vec<Value> {
     assert_schema(&recs);
     recs
 }
+
+/// The shared corpus of public captures beside the repository (`../shared/corpus`), when
+/// present.
+pub fn corpus() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    d.join("labels.tsv").is_file().then_some(d)
+}
+
+/// nDPI's own results in the corpus (`ndpi/result/<capture>.out`), sorted: (the result's
+/// file name, the capture's path under `ndpi/pcap`, the result's text).
+pub fn ndpi_results(dir: &Path) -> Vec<(String, PathBuf, String)> {
+    let mut results: Vec<PathBuf> = std::fs::read_dir(dir.join("ndpi/result"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    results.sort();
+    results
+        .into_iter()
+        .map(|res| {
+            let text = std::fs::read_to_string(&res).unwrap_or_default();
+            let name = res.file_name().unwrap().to_string_lossy().to_string();
+            let pcap = dir.join("ndpi/pcap").join(name.trim_end_matches(".out"));
+            (name, pcap, text)
+        })
+        .collect()
+}
+
+/// "ip:port" of an nDPI endpoint (IPv6 in brackets or not) as an EVE record writes it.
+pub fn ndpi_endpoint(s: &str) -> Option<(String, u16)> {
+    let (ip, port) = s.rsplit_once(':')?;
+    Some((
+        ip.trim_matches(|c| c == '[' || c == ']').to_string(),
+        port.parse().ok()?,
+    ))
+}

@@ -129,15 +129,8 @@ impl Tap {
                 }
                 if n == 0 || k.after_left == 0 {
                     k.state = KeepState::Done;
-                    flush(
-                        &self.tx,
-                        self.lossless,
-                        &self.stats,
-                        &mut self.dropping,
-                        &mut self.mem,
-                        k,
-                    );
-                } else if k.pending >= CHUNK_PACKETS {
+                }
+                if k.state == KeepState::Done || k.pending >= CHUNK_PACKETS {
                     flush(
                         &self.tx,
                         self.lossless,

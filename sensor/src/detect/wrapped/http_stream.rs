@@ -217,7 +217,7 @@ impl HttpStream {
     }
 }
 
-fn traits(v: &Verdict) -> Vec<(&'static str, String)> {
+fn traits(v: &Verdict) -> super::Traits {
     let mut t = vec![
         ("half", v.half.as_str().to_string()),
         ("declared_bytes", v.declared.to_string()),
@@ -233,26 +233,12 @@ fn traits(v: &Verdict) -> Vec<(&'static str, String)> {
 
 /// The flow record's `wrapped` part.
 pub fn meta(v: &Verdict) -> WrappedMeta {
-    WrappedMeta {
-        confidence: v.confidence,
-        inner: "stream",
-        outer: "http",
-        shape: None,
-        tool: v.tool,
-        traits: traits(v)
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
-    }
+    super::wrapped_meta(v.confidence, ("stream", "http"), v.tool, traits(v))
 }
 
 /// The `tunnel` alert.
 pub fn finding(v: &Verdict) -> Finding {
-    let mut md = BTreeMap::new();
-    md.insert("confidence".to_string(), vec![v.confidence.to_string()]);
-    for (k, val) in traits(v) {
-        md.insert(k.to_string(), vec![val]);
-    }
+    let md = super::alert_metadata(v.confidence, traits(v));
     Finding {
         signature_id: sid::HTTP_WRAPPED_STREAM,
         signature: match v.tool {

@@ -12,8 +12,43 @@ pub mod pair;
 pub mod tls_ssh;
 
 use super::FlowDetect;
-use crate::model::meta::FlowMeta;
+use crate::model::meta::{FlowMeta, WrappedMeta};
 use crate::model::record::Finding;
+use std::collections::BTreeMap;
+
+/// A verdict's evidence: (name, value) pairs, in the flow record as `name=value` and in the
+/// alert's metadata as keys.
+type Traits = Vec<(&'static str, String)>;
+
+/// The flow record's `wrapped` part of a verdict.
+fn wrapped_meta(
+    confidence: u8,
+    (inner, outer): (&'static str, &'static str),
+    tool: Option<&'static str>,
+    traits: Traits,
+) -> WrappedMeta {
+    WrappedMeta {
+        confidence,
+        inner,
+        outer,
+        shape: None,
+        tool,
+        traits: traits
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+    }
+}
+
+/// The `tunnel` alert's metadata of a verdict: its confidence and traits.
+fn alert_metadata(confidence: u8, traits: Traits) -> BTreeMap<String, Vec<String>> {
+    let mut md = BTreeMap::new();
+    md.insert("confidence".to_string(), vec![confidence.to_string()]);
+    for (k, v) in traits {
+        md.insert(k.to_string(), vec![v]);
+    }
+    md
+}
 
 impl FlowDetect {
     /// One TCP segment of a TLS flow, for an SSH session inside it. Returns the alert on the

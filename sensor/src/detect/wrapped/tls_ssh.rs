@@ -29,7 +29,6 @@ use crate::detect::ssh_shape::SshShape;
 use crate::model::meta::WrappedMeta;
 use crate::model::record::Finding;
 use crate::model::sid;
-use std::collections::BTreeMap;
 
 /// Application-data records looked at per direction before giving up.
 const LOOK: usize = 10;
@@ -231,7 +230,7 @@ pub fn judge(c: &[u32], s: &[u32]) -> Judged {
     })
 }
 
-fn traits(v: &Verdict) -> Vec<(&'static str, String)> {
+fn traits(v: &Verdict) -> super::Traits {
     let mut t = vec![
         (
             "ssh_banner_bytes",
@@ -250,27 +249,13 @@ fn traits(v: &Verdict) -> Vec<(&'static str, String)> {
 
 /// The flow record's `wrapped` part.
 pub fn meta(v: &Verdict) -> WrappedMeta {
-    WrappedMeta {
-        confidence: v.confidence,
-        inner: "ssh",
-        outer: "tls",
-        shape: None,
-        tool: None,
-        traits: traits(v)
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
-    }
+    super::wrapped_meta(v.confidence, ("ssh", "tls"), None, traits(v))
 }
 
 /// The `tunnel` alert.
 pub fn finding(v: &Verdict) -> Finding {
-    let mut md = BTreeMap::new();
-    md.insert("confidence".to_string(), vec![v.confidence.to_string()]);
+    let mut md = super::alert_metadata(v.confidence, traits(v));
     md.insert("inner".to_string(), vec!["ssh".to_string()]);
-    for (k, val) in traits(v) {
-        md.insert(k.to_string(), vec![val]);
-    }
     Finding {
         signature_id: sid::TLS_WRAPPED_SSH,
         signature: "SPANWATCH tunnel: SSH session inside TLS (stunnel-style wrapper)".into(),

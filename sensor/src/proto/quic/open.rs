@@ -38,43 +38,12 @@ fn read(o: &mut Opening, b: &[u8], dir: usize) {
         _ => {}
     }
     let version = t.version.map(|v| v.name());
-    let full = |s: &[u8]| s.len() >= super::crypto::MAX_CRYPTO;
-    let ch = if *o.got & C1 == 0 {
-        let s = t.streams[0].contiguous();
-        match tls::parse_client_hello_message(s, true) {
-            Parsed::Done { value, .. } => Some(value),
-            Parsed::Malformed(_) => {
-                *o.got |= C1;
-                None
-            }
-            Parsed::NeedMore { .. } => {
-                if full(s) {
-                    *o.got |= C1;
-                }
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let sh = if *o.got & S1 == 0 {
-        let s = t.streams[1].contiguous();
-        match tls::parse_server_hello_message(s, true) {
-            Parsed::Done { value, .. } => Some(value),
-            Parsed::Malformed(_) => {
-                *o.got |= S1;
-                None
-            }
-            Parsed::NeedMore { .. } => {
-                if full(s) {
-                    *o.got |= S1;
-                }
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let ch = hello(o.got, C1, t.streams[0].contiguous(), |s| {
+        tls::parse_client_hello_message(s, true)
+    });
+    let sh = hello(o.got, S1, t.streams[1].contiguous(), |s| {
+        tls::parse_server_hello_message(s, true)
+    });
     if let Some(v) = version {
         o.meta().quic.get_or_insert_with(Default::default).version = v;
     }
@@ -109,4 +78,30 @@ fn read(o: &mut Opening, b: &[u8], dir: usize) {
         q.ja4s = Some(sh.ja4s.clone());
     }
     o.done_if(C1 | S1);
+}
+
+/// One side's hello from its CRYPTO stream `s`, unless that side is done (`bit` in `got`);
+/// a hello that cannot parse, or still needs more than the stream can hold, marks it done.
+fn hello<T>(
+    got: &mut u32,
+    bit: u32,
+    s: &[u8],
+    parse: impl FnOnce(&[u8]) -> Parsed<T>,
+) -> Option<T> {
+    if *got & bit != 0 {
+        return None;
+    }
+    match parse(s) {
+        Parsed::Done { value, .. } => Some(value),
+        Parsed::Malformed(_) => {
+            *got |= bit;
+            None
+        }
+        Parsed::NeedMore { .. } => {
+            if s.len() >= super::crypto::MAX_CRYPTO {
+                *got |= bit;
+            }
+            None
+        }
+    }
 }
