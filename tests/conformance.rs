@@ -658,11 +658,7 @@ const TUNNEL_CATS: &[(&str, &[&str])] = &[
 /// Captures of those categories that raise no alert of the expected category, each checked
 /// in the capture with tshark and against nDPI's result file.
 const TUNNEL_KNOWN_MISSES: &[(&str, &str)] = &[
-    ("ndpi/pcap/dns2tcp_tunnel.pcap", "the capture holds one TLS connection to 1.1.1.1:443 (no SNI, ALPN h2: DNS over HTTPS); whatever DNS tunnel runs inside is encrypted, no DNS message is visible (tshark: tls only); nDPI also names it only TLS"),
-    ("networklessons/wireshark-capture-ipsec-ah-transport.pcap", "AH in transport mode around ICMP between two hosts: authentication only, no encryption and no tunnel, so not a VPN; spanwatch records it on the ICMP flow (`ipsec.ah: transport`) without an alert (tshark: ah, icmp)"),
-    ("networklessons/wireshark-capture-ipsec-ah-transport.pcapng", "AH in transport mode around ICMP between two hosts: authentication only, no encryption and no tunnel, so not a VPN; spanwatch records it on the ICMP flow (`ipsec.ah: transport`) without an alert (tshark: ah, icmp)"),
-    ("tcpdump/OSPFv3_with_AH.pcap", "AH authenticates OSPFv3 routing messages between neighbours (RFC 4552): no tunnel, no VPN; spanwatch records `ipsec.ah: transport` on the OSPF flows without an alert (tshark: ospf)"),
-    ("ndpi/pcap/psiphon3.pcap", "one TLS connection to a Cloudflare address with no SNI and Cloudflare's own certificate (domain fronting): nothing in clear names Psiphon; nDPI names it from its own Psiphon heuristics, not from a field spanwatch could match"),
+    ("tcpdump/OSPFv3_with_AH.pcap", "AH authenticates OSPFv3 routing messages between neighbours, to ff02::5 and between link-local neighbours (RFC 4552): routing protection, no tunnel and no session between two hosts; spanwatch records `ipsec.ah: transport` on the OSPF flows without an alert (tshark: ospf)"),
     ("ndpi/pcap/ultrasurf.pcap", "TLS without SNI or certificate in clear (TLS 1.3) to 65.49.68.25:50053 and a server-first stream seen from its middle; nDPI names UltraSurf from one unpublished payload pattern; nothing documented identifies it"),
     ("ndpi/pcap/mullvad_dns.pcap", "the capture holds only a DNS lookup of www.mullvad.net (spanwatch names the DNS flow app=mullvad); a lookup is not a VPN session, so no alert by design; nDPI also names only the DNS flow"),
 ];

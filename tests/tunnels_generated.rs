@@ -70,7 +70,7 @@ fn ah_packet(src: &str, dst: &str, next: u8, inner: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn ipsec_ah_tunnel_mode_is_a_vpn_transport_mode_is_recorded() {
+fn ipsec_ah_tunnel_and_host_to_host_are_vpns_routing_authentication_is_recorded() {
     let ping = icmp_echo(true, 1, 1, b"abcdefghijklmnopqrstuvwabcdefghi");
     // Tunnel mode: AH, then a whole inner IPv4 packet between two other hosts.
     let inner = ip(v4("10.1.1.1"), v4("10.2.2.2"), 1, &ping);
@@ -90,15 +90,38 @@ fn ipsec_ah_tunnel_mode_is_a_vpn_transport_mode_is_recorded() {
     let f = &flows(&r)[0];
     assert_eq!(f["src_ip"], "10.1.1.1");
     assert_eq!(f["ipsec"]["ah"], "tunnel");
-    // Transport mode: AH around the hosts' own ICMP: recorded, no alert.
-    let mut w = PcapWriter::new(1);
-    w.packet(
-        T0 * 1_000_000_000,
-        &ether(0x0800, &ah_packet("192.0.2.1", "192.0.2.2", 1, &ping)),
-    );
-    let (r, _) = replay_bytes(w.bytes(), &[]);
-    assert!(cat_alerts(&r, "vpn").is_empty());
+    // Transport mode between two hosts: AH around their own ICMP, a host-to-host IPsec
+    // association.
+    let one = |src: &str, dst: &str, next: u8, inner: &[u8]| {
+        let mut w = PcapWriter::new(1);
+        w.packet(
+            T0 * 1_000_000_000,
+            &ether(0x0800, &ah_packet(src, dst, next, inner)),
+        );
+        replay_bytes(w.bytes(), &[]).0
+    };
+    let r = one("192.0.2.1", "192.0.2.2", 1, &ping);
+    let v = cat_alerts(&r, "vpn");
+    assert_eq!(v.len(), 1, "{r:?}");
+    assert!(v[0]["alert"]["signature"]
+        .as_str()
+        .unwrap()
+        .contains("IPsec AH between two hosts (transport mode)"));
+    assert_eq!(v[0]["alert"]["signature_id"], 9_400_014);
     assert_eq!(flows(&r)[0]["ipsec"]["ah"], "transport");
+    // AH authenticating routing (OSPF, RFC 4552 style; VRRP) or sent to a multicast group:
+    // recorded, no alert.
+    let hello = [2u8, 1, 0, 44, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    for (dst, next, inner) in [
+        ("192.0.2.2", 89u8, &hello[..]),
+        ("224.0.0.5", 89, &hello[..]),
+        ("224.0.0.18", 112, &hello[..8]),
+        ("224.0.0.1", 1, &ping[..]),
+    ] {
+        let r = one("192.0.2.1", dst, next, inner);
+        assert!(cat_alerts(&r, "vpn").is_empty(), "{dst} {next}: {r:?}");
+        assert_eq!(flows(&r)[0]["ipsec"]["ah"], "transport", "{dst} {next}");
+    }
 }
 
 /// WireGuard transport data (whitepaper §5.4.6): type 4, reserved zeros, receiver index,

@@ -75,6 +75,7 @@ enum Extra {
     Dtls(crate::proto::calls::DtlsMedia),
     TlsSsh(wrapped::tls_ssh::TlsSsh),
     HttpStream(wrapped::http_stream::HttpStream),
+    DnsPoll(wrapped::dns_poll::DnsPoll),
 }
 
 impl FlowDetect {

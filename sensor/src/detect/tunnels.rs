@@ -219,8 +219,10 @@ pub(super) fn check(
 /// tuple from inside it). Recorded on the flow as `ipsec.ah`; in tunnel mode (the AH's next
 /// header is IPv4 or IPv6, RFC 4302 §3.1.2) two gateways carry whole IP packets for others:
 /// a site-to-site IPsec tunnel, authenticated though not encrypted, raised as `vpn`.
-/// Transport mode (AH around the hosts' own TCP, ICMP, OSPF …) only authenticates; it is
-/// recorded, not raised.
+/// Transport mode between two unicast hosts (AH around their own TCP, UDP or ICMP) is a
+/// host-to-host IPsec association, raised as `vpn` like ESP in transport mode. AH that
+/// authenticates routing protocols (OSPFv3 per RFC 4552, VRRP, PIM, EIGRP) or multicast is
+/// neighbours protecting their routing, not a session: recorded, not raised.
 pub(super) fn ipsec_ah(
     d: &Detector,
     key: &FlowKey,
@@ -234,23 +236,48 @@ pub(super) fn ipsec_ah(
         .meta_mut()
         .ipsec
         .get_or_insert(crate::model::meta::IpsecMeta { ah: mode });
-    if !tunnel || flow.detect.alerted || out.iter().any(|f| f.signature_id == sid::AH_TUNNEL) {
+    let sid = if tunnel { sid::AH_TUNNEL } else { sid::AH_TRANSPORT };
+    if flow.detect.alerted || out.iter().any(|f| f.signature_id == sid) {
+        return;
+    }
+    // AH around ESP (both protocols on one SA bundle): the ESP alert names it.
+    if !tunnel && (next == 50 || AH_ROUTING.contains(&next) || multicast(key)) {
         return;
     }
     let direction = d.direction(key, flow);
     let mut md: BTreeMap<String, Vec<String>> = BTreeMap::new();
     md.insert("direction".into(), vec![direction.into()]);
-    md.insert("ipsec_ah".into(), vec!["tunnel".into()]);
+    md.insert("ipsec_ah".into(), vec![mode.into()]);
+    let what = if tunnel {
+        "IPsec AH tunnel"
+    } else {
+        "IPsec AH between two hosts (transport mode)"
+    };
     out.push(Finding {
-        signature_id: sid::AH_TUNNEL,
-        signature: format!(
-            "SPANWATCH vpn: IPsec AH tunnel (authenticated, not encrypted) ({direction})"
-        ),
+        signature_id: sid,
+        signature: format!("SPANWATCH vpn: {what} (authenticated, not encrypted) ({direction})"),
         category: "vpn",
         severity: 3,
         app: None,
         metadata: md,
     });
+}
+
+/// IP protocols of routing and redundancy protocols that AH authenticates between
+/// neighbours: EIGRP (88), OSPF (89), PIM (103), VRRP (112).
+const AH_ROUTING: [u8; 4] = [88, 89, 103, 112];
+
+/// Either end is a multicast or broadcast address (IPv4 224.0.0.0/4 and
+/// 255.255.255.255, IPv6 ff00::/8).
+fn multicast(key: &FlowKey) -> bool {
+    [&key.lo, &key.hi].iter().any(|a| {
+        if key.v6 {
+            a[0] == 0xff
+        } else {
+            // IPv4 sits in the first four bytes (model::net::to_ip)
+            a[0] & 0xf0 == 0xe0 || a[..4] == [255; 4]
+        }
+    })
 }
 
 /// Datagrams of a UDP flow to port 53 that must not parse as DNS before the flow counts as

@@ -22,6 +22,8 @@ pub const VDI_TRANSPORTS: u32 = 9_200_012;
 pub const ICMP_TUNNEL: u32 = 9_300_001;
 /// A flow to port 53 that does not speak DNS (detect::tunnels).
 pub const PORT53_NOT_DNS: u32 = 9_300_100;
+/// DNS over HTTPS or TLS polled the way a DNS tunnel polls (detect::wrapped::dns_poll).
+pub const DNS_POLL_ENCRYPTED: u32 = 9_300_101;
 
 // The host stage (host): across flows and over time.
 pub const DNS_TUNNEL: u32 = 9_300_002;
@@ -63,6 +65,8 @@ pub const WEBSOCKET_TUNNEL: u32 = 9_400_011;
 pub const TLS_WRAPPED_SSH: u32 = 9_400_012;
 /// A byte stream inside long-lived HTTP requests (detect::wrapped::http_stream, host::tunnels).
 pub const HTTP_WRAPPED_STREAM: u32 = 9_400_013;
+/// IPsec AH in transport mode between two unicast hosts (detect::tunnels).
+pub const AH_TRANSPORT: u32 = 9_400_014;
 
 /// Every id above, for tests that check they are distinct.
 pub const ALL: &[u32] = &[
@@ -101,7 +105,9 @@ pub const ALL: &[u32] = &[
     WEBSOCKET_TUNNEL,
     TLS_WRAPPED_SSH,
     HTTP_WRAPPED_STREAM,
+    AH_TRANSPORT,
     PORT53_NOT_DNS,
+    DNS_POLL_ENCRYPTED,
 ];
 
 /// Kinds of host anomaly: the bounded `kind` label of `spanwatch_host_anomalies_total`.

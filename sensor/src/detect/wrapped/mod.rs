@@ -1,12 +1,14 @@
 //! Byte streams wrapped in another protocol to pass where only that protocol may: an SSH
-//! session inside TLS (stunnel, `openssl s_client`-style wrappers on 443; [`tls_ssh`]) and a
-//! byte stream carried in long-lived HTTP requests (httptunnel-style; [`http_stream`]).
+//! session inside TLS (stunnel, `openssl s_client`-style wrappers on 443; [`tls_ssh`]), a
+//! byte stream carried in long-lived HTTP requests (httptunnel-style; [`http_stream`]) and a
+//! DNS tunnel polling through DNS over HTTPS or TLS ([`dns_poll`]).
 //!
 //! Both look at a flow after its identification: the TLS or HTTP parser named the flow,
 //! then this module follows record sizes, body lengths and timing for a bounded number of
 //! packets (state boxed, TLS and HTTP flows only) and raises a `tunnel` alert with a
 //! confidence in its metadata when the shape is the wrapped protocol's.
 
+pub mod dns_poll;
 pub mod http_stream;
 pub mod pair;
 pub mod tls_ssh;
@@ -60,6 +62,17 @@ impl FlowDetect {
         sent: usize,
         ts: u64,
     ) -> Option<Finding> {
+        // Encrypted DNS to a resolver is followed for a tunnel's polling instead (no SSH
+        // session goes to a public resolver).
+        let dns = self
+            .meta
+            .as_deref()
+            .and_then(|m| m.resolver_bypass.as_ref())
+            .map(|r| r.kind)
+            .filter(|k| matches!(*k, "doh" | "dot"));
+        if let Some(kind) = dns {
+            return self.dns_segment(to_server, sent, ts, kind);
+        }
         match self.extra.as_deref() {
             None => {}
             Some(super::Extra::TlsSsh(w)) if !w.over || w.shape.is_some() => {}
@@ -81,6 +94,30 @@ impl FlowDetect {
         let m = self.meta_mut();
         m.wrapped = Some(tls_ssh::meta(&v));
         Some(tls_ssh::finding(&v))
+    }
+
+    /// One TCP segment of encrypted DNS to a resolver, for a DNS tunnel's polling.
+    fn dns_segment(
+        &mut self,
+        to_server: bool,
+        sent: usize,
+        ts: u64,
+        kind: &'static str,
+    ) -> Option<Finding> {
+        let slot = self
+            .extra
+            .get_or_insert_with(|| Box::new(super::Extra::DnsPoll(Default::default())));
+        if !matches!(slot.as_ref(), super::Extra::DnsPoll(_)) {
+            // the flow was named a resolver after its first records (an SSH-in-TLS watch
+            // that started on them is dropped)
+            **slot = super::Extra::DnsPoll(Default::default());
+        }
+        let super::Extra::DnsPoll(w) = slot.as_mut() else {
+            return None;
+        };
+        let v = w.segment(to_server, sent, ts, kind)?;
+        self.meta_mut().wrapped = Some(dns_poll::meta(&v));
+        Some(dns_poll::finding(&v))
     }
 
     /// One TCP segment of an HTTP flow, for a byte stream carried in its request or answer.

@@ -39,8 +39,21 @@ fn der_children(mut b: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
     })
 }
 
-/// Subject and issuer of an X.509 certificate, RFC 4514-like.
-pub(super) fn cert_names(der: &[u8]) -> Option<(String, String)> {
+/// The names an X.509 certificate holds: subject and issuer (RFC 4514-like), and the DNS
+/// names of its subjectAltName extension (RFC 5280 §4.2.1.6), at most [`MAX_DNS_NAMES`].
+pub(super) struct CertNames {
+    pub subject: String,
+    pub issuer: String,
+    pub dns: Vec<String>,
+}
+
+/// subjectAltName DNS names kept per certificate (a CDN's shared certificate lists dozens).
+pub const MAX_DNS_NAMES: usize = 64;
+/// Longest DNS name (RFC 1035 §2.3.4).
+const MAX_NAME: usize = 253;
+
+/// Read a certificate's names. None when the DER is not a certificate's shape.
+pub(super) fn cert_names(der: &[u8]) -> Option<CertNames> {
     let (t, cert, _) = der_tlv(der)?;
     if t != 0x30 {
         return None;
@@ -62,7 +75,50 @@ pub(super) fn cert_names(der: &[u8]) -> Option<(String, String)> {
     if ti != 0x30 || ts != 0x30 {
         return None;
     }
-    Some((dn_string(subject), dn_string(issuer)))
+    let _spki = it.next();
+    // issuerUniqueID [1], subjectUniqueID [2], extensions [3] EXPLICIT
+    let dns = it
+        .find(|(t, _)| *t == 0xa3)
+        .map(|(_, ext)| alt_dns_names(ext))
+        .unwrap_or_default();
+    Some(CertNames {
+        subject: dn_string(subject),
+        issuer: dn_string(issuer),
+        dns,
+    })
+}
+
+/// The dNSName entries ([2] IA5String) of the subjectAltName extension (OID 2.5.29.17) in
+/// `[3] { SEQUENCE OF Extension { extnID, critical BOOLEAN DEFAULT FALSE, extnValue } }`.
+fn alt_dns_names(exts: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((0x30, list)) = der_children(exts).next() else {
+        return out;
+    };
+    for (t, ext) in der_children(list).take(64) {
+        if t != 0x30 {
+            continue;
+        }
+        let mut f = der_children(ext);
+        if f.next() != Some((0x06, &[0x55, 0x1d, 0x11][..])) {
+            continue;
+        }
+        let Some(value) = f.find(|(t, _)| *t == 0x04).map(|(_, v)| v) else {
+            continue;
+        };
+        let Some((0x30, names)) = der_children(value).next() else {
+            continue;
+        };
+        for (t, name) in der_children(names) {
+            if out.len() == MAX_DNS_NAMES {
+                break;
+            }
+            if t == 0x82 && (1..=MAX_NAME).contains(&name.len()) && name.is_ascii() {
+                out.push(String::from_utf8_lossy(name).to_ascii_lowercase());
+            }
+        }
+    }
+    out
 }
 
 fn oid_text(oid: &[u8]) -> Cow<'static, str> {

@@ -73,6 +73,24 @@ pub fn read(o: &mut Opening) -> Outcome {
                         break;
                     }
                 }
+                // A ClientHello with no name: the server answered with its default
+                // certificate, and the names it lists are what this address serves (a
+                // fronted service behind a CDN's shared certificate among them). Not when
+                // the ClientHello was not seen: the client may have asked for another name.
+                let unnamed = o
+                    .meta()
+                    .tls
+                    .as_ref()
+                    .is_some_and(|t| t.ja3.is_some() && t.sni.is_none());
+                if unnamed {
+                    for n in &sh.cert_dns {
+                        let name = n.strip_prefix("*.").unwrap_or(n);
+                        if let Some(id) = o.rules.match_domain(name) {
+                            o.attribute(Some(id), "tls.cert_dns", n);
+                            break;
+                        }
+                    }
+                }
                 if let Some(a) = &sh.alpn {
                     o.attribute(o.rules.match_alpn(a.as_bytes()), "tls.alpn", a);
                 }

@@ -19,6 +19,8 @@ pub struct ServerHello {
     /// First certificate's subject, RFC 4514-like (`CN=…, O=…, C=…`); TLS ≤ 1.2 only.
     pub cert_subject: Option<String>,
     pub cert_issuer: Option<String>,
+    /// The first certificate's subjectAltName DNS names (lowercase); TLS ≤ 1.2 only.
+    pub cert_dns: Vec<String>,
     /// The JA3S string (Salesforce): `version,cipher,extensions`.
     pub ja3s: String,
     /// JA4S server fingerprint, e.g. `t130200_1301_234ea6891581` (`q…` over QUIC).
@@ -112,9 +114,10 @@ pub fn parse_server_flight(buf: &[u8]) -> Parsed<ServerHello> {
             _ => reshape(g.short(cert_end)),
         };
     };
-    if let Some((subject, issuer)) = cert_names(der) {
-        sh.cert_subject = Some(subject);
-        sh.cert_issuer = Some(issuer);
+    if let Some(n) = cert_names(der) {
+        sh.cert_subject = Some(n.subject);
+        sh.cert_issuer = Some(n.issuer);
+        sh.cert_dns = n.dns;
     }
     let consumed = g.consumed_for(cert_end);
     Parsed::Done {
@@ -139,6 +142,7 @@ fn server_hello_body(body: &[u8], transport: char) -> Result<ServerHello, &'stat
         alpn: None,
         cert_subject: None,
         cert_issuer: None,
+        cert_dns: Vec::new(),
         ja3s: String::new(),
         ja4s: String::new(),
     };

@@ -208,6 +208,21 @@ fn cert() -> Vec<u8> {
     tbs.extend_from_slice(&tlv(0x30, &issuer));
     tbs.extend_from_slice(&tlv(0x30, &[]));
     tbs.extend_from_slice(&tlv(0x30, &subject));
+    tbs.extend_from_slice(&tlv(0x30, &tlv(0x30, &tlv(0x06, &[0x2a, 0x86, 0x48])))); // SPKI
+    // extensions [3]: basicConstraints (critical), then subjectAltName with two DNS names,
+    // an IP address and an e-mail (rfc822Name)
+    let mut bc = tlv(0x06, &[0x55, 0x1d, 0x13]);
+    bc.extend_from_slice(&tlv(0x01, &[0xff]));
+    bc.extend_from_slice(&tlv(0x04, &tlv(0x30, &[])));
+    let mut names = tlv(0x82, b"sni.CDN.example");
+    names.extend_from_slice(&tlv(0x87, &[192, 0, 2, 1]));
+    names.extend_from_slice(&tlv(0x81, b"a@fronted.example"));
+    names.extend_from_slice(&tlv(0x82, b"*.fronted.example"));
+    let mut san = tlv(0x06, &[0x55, 0x1d, 0x11]);
+    san.extend_from_slice(&tlv(0x04, &tlv(0x30, &names)));
+    let mut exts = tlv(0x30, &bc);
+    exts.extend_from_slice(&tlv(0x30, &san));
+    tbs.extend_from_slice(&tlv(0xa3, &tlv(0x30, &exts)));
     let mut c = tlv(0x30, &tbs);
     c.extend_from_slice(&tlv(0x30, &tlv(0x06, &[0x2a, 0x86, 0x48])));
     c.extend_from_slice(&tlv(0x03, &[0, 1, 2, 3]));
@@ -255,6 +270,7 @@ fn server_flight_tls12_certificate() {
                 value.cert_issuer.as_deref(),
                 Some("CN=Test Root, O=Test CA\\, Inc, C=US")
             );
+            assert_eq!(value.cert_dns, ["sni.cdn.example", "*.fronted.example"]);
             assert!(consumed <= buf.len());
         }
         other => panic!("{other:?}"),
