@@ -586,3 +586,57 @@ fn dns_flow_that_switches_to_raw_datagrams() {
     let r = run_scene(sc);
     assert!(alerts(&r).is_empty(), "{:?}", sigs(&r));
 }
+
+/// A TLS 1.2 session whose ClientHello carries `sni` (or none) to a server presenting a
+/// certificate with subject `cn` and subjectAltName `names`.
+fn cert_session(sni: Option<&str>, cn: &str, names: &[&str]) -> Vec<Value> {
+    let mut sc = Scene::new(T0);
+    let mut s = sc.tcp_session((v4("10.1.0.5"), 40557), (v4("198.51.100.190"), 443));
+    s.handshake(&mut sc);
+    s.client_sends(&mut sc, &tls_client_hello(sni, &["h2", "http/1.1"]));
+    let cert = x509_cert_with_names(&[("CN", cn)], &[("CN", "Shared CDN CA")], names);
+    s.server_sends(&mut sc, &tls_server_hello_cert(Some("h2"), Some(&cert)));
+    for i in 0..4 {
+        s.client_sends(&mut sc, &tls_app_data(300, i));
+        s.server_sends(&mut sc, &tls_app_data(900, i));
+    }
+    s.close(&mut sc);
+    run_scene(sc)
+}
+
+#[test]
+fn a_fronted_service_is_named_from_the_certificate_when_no_sni_is_sent() {
+    // Psiphon behind a CDN's shared certificate (nDPI's psiphon3.pcap: no SNI, subject
+    // sni.cloudflaressl.com, psiphon3.net among the alternative names)
+    let names = [
+        "sni.cdn.example",
+        "shop.example",
+        "psiphon3.net",
+        "*.psiphon3.net",
+    ];
+    let recs = cert_session(None, "sni.cdn.example", &names);
+    let f = flow_on(&recs, 443);
+    assert_eq!(f["app"], "psiphon", "{f}");
+    assert!(f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "tls.cert_dns=psiphon3.net"));
+    assert!(
+        sigs(&recs).iter().any(|s| s.contains("Psiphon")),
+        "{:?}",
+        sigs(&recs)
+    );
+    // the client asked for another name on the same shared certificate: that name is the
+    // service, not the certificate's other customers
+    let recs = cert_session(Some("shop.example"), "sni.cdn.example", &names);
+    assert!(flow_on(&recs, 443)["app"].is_null(), "{recs:?}");
+    assert!(alerts(&recs).is_empty(), "{:?}", sigs(&recs));
+    // no SNI and no catalogue name among the certificate's: nothing named
+    let recs = cert_session(
+        None,
+        "sni.cdn.example",
+        &["sni.cdn.example", "shop.example"],
+    );
+    assert!(flow_on(&recs, 443)["app"].is_null());
+}

@@ -1,5 +1,6 @@
-//! Protocols wrapped in another (detect::wrapped): an SSH session inside TLS and a byte
-//! stream inside long-lived HTTP requests, on captures generated here (testkit) and on the
+//! Protocols wrapped in another (detect::wrapped): an SSH session inside TLS, a byte
+//! stream inside long-lived HTTP requests and a DNS tunnel polling through DoH or DoT, on
+//! captures generated here (testkit) and on the
 //! recordings of the real programs (tests/fixtures/live-stunnel_ssh.pcap: stunnel4 and
 //! OpenSSH; see tests/fixtures/README.md), each beside the ordinary traffic that must stay
 //! quiet.
@@ -314,4 +315,97 @@ fn httptunnel_recording_is_a_stream_and_plain_http_is_not() {
             .count()
             >= 3
     );
+}
+
+const DNS_POLL: u64 = 9_300_101;
+
+/// Encrypted DNS to a public resolver: TLS 1.2 to `server`:`port` (with `sni`, if any), then
+/// `exchange` writes the queries and answers.
+fn encrypted_dns(
+    server: &str,
+    port: u16,
+    sni: Option<&str>,
+    exchange: impl FnOnce(&mut Scene, &mut TcpSession),
+) -> Vec<Value> {
+    let mut sc = Scene::new(T0);
+    let mut s = sc.tcp_session((v4("10.1.0.5"), 44404), (v4(server), port));
+    s.handshake(&mut sc);
+    s.client_sends(&mut sc, &tls_client_hello(sni, &["h2", "http/1.1"]));
+    let cert = x509_cert(&[("CN", "resolver.example")], &[("CN", "Example CA")]);
+    s.server_sends(&mut sc, &tls_server_hello_cert(Some("h2"), Some(&cert)));
+    let ccs_fin = |seed| [vec![0x14, 3, 3, 0, 1, 1], tls_handshake_fin(seed)].concat();
+    s.client_sends(&mut sc, &ccs_fin(1));
+    s.server_sends(&mut sc, &ccs_fin(2));
+    exchange(&mut sc, &mut s);
+    s.close(&mut sc);
+    replay_checked(sc.bytes(), &[])
+}
+
+/// A DNS tunnel's polling (iodine's lazy mode, dns2tcp): the tunnel server holds each query
+/// until it has data or its timeout, and the client asks again as soon as an answer lands.
+fn held_polls(sc: &mut Scene, s: &mut TcpSession, n: usize) {
+    s.client_segment(sc, &tls_app_data(130, 1));
+    for i in 0..n {
+        sc.advance_ms(2_000 + (i as u64 * 373) % 1_200);
+        s.server_segment(sc, &tls_app_data(210, 2));
+        sc.advance_ms(3);
+        s.client_segment(sc, &tls_app_data(140, 3));
+    }
+}
+
+#[test]
+fn a_dns_tunnel_polling_through_doh_or_dot_is_a_tunnel() {
+    // DoH to 1.1.1.1 by address, no SNI (the shape of nDPI's dns2tcp_tunnel.pcap)
+    let recs = encrypted_dns("1.1.1.1", 443, None, |sc, s| held_polls(sc, s, 4));
+    let a = sid_alerts(&recs, DNS_POLL);
+    assert_eq!(a.len(), 1, "{recs:?}");
+    assert_eq!(a[0]["alert"]["category"], "tunnel");
+    assert!(a[0]["alert"]["signature"]
+        .as_str()
+        .unwrap()
+        .contains("DNS tunnel inside DNS over HTTPS"));
+    assert_eq!(a[0]["alert"]["metadata"]["held_polls"][0], "3");
+    let f = &flows(&recs)[0];
+    assert_eq!(f["resolver_bypass"]["kind"], "doh");
+    assert_eq!(f["wrapped"]["inner"], "dns-tunnel");
+    // DoH named by its SNI on any address, and DoT on port 853 to an unlisted resolver
+    let recs = encrypted_dns("203.0.113.9", 443, Some("dns.google"), |sc, s| {
+        held_polls(sc, s, 3)
+    });
+    assert_eq!(sid_alerts(&recs, DNS_POLL).len(), 1, "{recs:?}");
+    let recs = encrypted_dns("203.0.113.9", 853, None, |sc, s| held_polls(sc, s, 3));
+    let a = sid_alerts(&recs, DNS_POLL);
+    assert_eq!(a.len(), 1, "{recs:?}");
+    assert!(a[0]["alert"]["signature"]
+        .as_str()
+        .unwrap()
+        .contains("DNS over TLS"));
+}
+
+#[test]
+fn ordinary_encrypted_dns_and_long_polling_web_apps_stay_quiet() {
+    // a browser's DoH: lookups answered in tens of milliseconds when pages need names, one
+    // slow recursion; an idle server's HTTP/2 PINGs answered at once (too small to be DNS)
+    let recs = encrypted_dns("1.1.1.1", 443, Some("cloudflare-dns.com"), |sc, s| {
+        for i in 0..30u64 {
+            s.client_segment(sc, &tls_app_data(95, 1));
+            sc.advance_ms(if i == 9 { 1_600 } else { 18 });
+            s.server_segment(sc, &tls_app_data(190, 2));
+            sc.advance_ms(700 + (i * 419) % 4_000);
+        }
+        for _ in 0..5 {
+            sc.advance_ms(1_500);
+            s.server_segment(sc, &tls_app_data(17, 3));
+            sc.advance_ms(1);
+            s.client_segment(sc, &tls_app_data(17, 4));
+        }
+    });
+    assert!(sid_alerts(&recs, DNS_POLL).is_empty(), "{recs:?}");
+    assert_eq!(flows(&recs)[0]["resolver_bypass"]["kind"], "doh");
+    // the same held-poll shape to a web server (long polling, server-sent events) is not
+    // encrypted DNS, and is not looked at
+    let recs = encrypted_dns("203.0.113.9", 443, Some("chat.example.net"), |sc, s| {
+        held_polls(sc, s, 6)
+    });
+    assert!(sid_alerts(&recs, DNS_POLL).is_empty(), "{recs:?}");
 }

@@ -89,6 +89,16 @@ fn der_name(parts: &[(&str, &str)]) -> Vec<u8> {
 
 /// A minimal, well-formed X.509 certificate (unsigned) with the given subject and issuer.
 pub fn x509_cert(subject: &[(&str, &str)], issuer: &[(&str, &str)]) -> Vec<u8> {
+    x509_cert_with_names(subject, issuer, &[])
+}
+
+/// As [`x509_cert`], with a subjectAltName extension listing `dns` names (RFC 5280
+/// §4.2.1.6) when there are any.
+pub fn x509_cert_with_names(
+    subject: &[(&str, &str)],
+    issuer: &[(&str, &str)],
+    dns: &[&str],
+) -> Vec<u8> {
     let alg = der(
         0x30,
         &[
@@ -122,10 +132,29 @@ pub fn x509_cert(subject: &[(&str, &str)], issuer: &[(&str, &str)]) -> Vec<u8> {
             validity,
             der_name(subject),
             spki,
+            san_extension(dns),
         ]
         .concat(),
     );
     der(0x30, &[tbs, alg, der(0x03, &[0; 65])].concat())
+}
+
+/// `[3] { SEQUENCE { Extension { subjectAltName, OCTET STRING { GeneralNames } } } }`, or
+/// nothing when `dns` is empty.
+fn san_extension(dns: &[&str]) -> Vec<u8> {
+    if dns.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<u8> = dns.iter().flat_map(|n| der(0x82, n.as_bytes())).collect();
+    let ext = der(
+        0x30,
+        &[
+            der(0x06, &[0x55, 0x1d, 0x11]),
+            der(0x04, &der(0x30, &names)),
+        ]
+        .concat(),
+    );
+    der(0xa3, &der(0x30, &ext))
 }
 
 /// ServerHello (TLS 1.2, optional ALPN) followed by a Certificate message in clear.

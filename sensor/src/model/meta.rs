@@ -466,9 +466,9 @@ impl SshMeta {
 pub struct WrappedMeta {
     /// 0–100: how sure the shape makes it.
     pub confidence: u8,
-    /// The wrapped protocol (`ssh`, `stream`: bytes of an unknown protocol).
+    /// The wrapped protocol (`ssh`, `stream`: bytes of an unknown protocol, `dns-tunnel`).
     pub inner: &'static str,
-    /// The wrapper (`tls`, `http`).
+    /// The wrapper (`tls`, `http`, `doh`, `dot`).
     pub outer: &'static str,
     /// The inner session's shape when it is SSH (`interactive`, `forwarding` …).
     #[serde(skip_serializing_if = "Option::is_none")]
