@@ -24,12 +24,29 @@ fn sid_alerts(recs: &[Value], sid: u64) -> Vec<&Value> {
 /// A TLS 1.2 session to port 443: ClientHello, ServerHello and certificate, both sides'
 /// ChangeCipherSpec and Finished; then `exchange` writes application-data records.
 fn tls_session(exchange: impl FnOnce(&mut Scene, &mut TcpSession)) -> Vec<Value> {
+    tls_session_to(
+        ("203.0.113.9", 443),
+        Some("files.example.net"),
+        None,
+        exchange,
+    )
+}
+
+/// As [`tls_session`], to `server` with the ClientHello's `sni` and an ALPN both sides name.
+fn tls_session_to(
+    (server, port): (&str, u16),
+    sni: Option<&str>,
+    alpn: Option<&str>,
+    exchange: impl FnOnce(&mut Scene, &mut TcpSession),
+) -> Vec<Value> {
     let mut sc = Scene::new(T0);
-    let mut s = sc.tcp_session((v4("10.1.0.5"), 50123), (v4("203.0.113.9"), 443));
+    let mut s = sc.tcp_session((v4("10.1.0.5"), 50123), (v4(server), port));
     s.handshake(&mut sc);
-    s.client_sends(&mut sc, &tls_client_hello(Some("files.example.net"), &[]));
-    let cert = x509_cert(&[("CN", "files.example.net")], &[("CN", "Example CA")]);
-    s.server_sends(&mut sc, &tls_server_hello_cert(None, Some(&cert)));
+    let offered: Vec<&str> = alpn.into_iter().collect();
+    s.client_sends(&mut sc, &tls_client_hello(sni, &offered));
+    let cn = sni.unwrap_or("server.example");
+    let cert = x509_cert(&[("CN", cn)], &[("CN", "Example CA")]);
+    s.server_sends(&mut sc, &tls_server_hello_cert(alpn, Some(&cert)));
     let ccs_fin = |seed| [vec![0x14, 3, 3, 0, 1, 1], tls_handshake_fin(seed)].concat();
     s.client_sends(&mut sc, &ccs_fin(1));
     s.server_sends(&mut sc, &ccs_fin(2));
@@ -327,18 +344,7 @@ fn encrypted_dns(
     sni: Option<&str>,
     exchange: impl FnOnce(&mut Scene, &mut TcpSession),
 ) -> Vec<Value> {
-    let mut sc = Scene::new(T0);
-    let mut s = sc.tcp_session((v4("10.1.0.5"), 44404), (v4(server), port));
-    s.handshake(&mut sc);
-    s.client_sends(&mut sc, &tls_client_hello(sni, &["h2", "http/1.1"]));
-    let cert = x509_cert(&[("CN", "resolver.example")], &[("CN", "Example CA")]);
-    s.server_sends(&mut sc, &tls_server_hello_cert(Some("h2"), Some(&cert)));
-    let ccs_fin = |seed| [vec![0x14, 3, 3, 0, 1, 1], tls_handshake_fin(seed)].concat();
-    s.client_sends(&mut sc, &ccs_fin(1));
-    s.server_sends(&mut sc, &ccs_fin(2));
-    exchange(&mut sc, &mut s);
-    s.close(&mut sc);
-    replay_checked(sc.bytes(), &[])
+    tls_session_to((server, port), sni, Some("h2"), exchange)
 }
 
 /// A DNS tunnel's polling (iodine's lazy mode, dns2tcp): the tunnel server holds each query

@@ -128,16 +128,14 @@ pub fn finding(v: &Verdict) -> Finding {
     } else {
         "DNS over HTTPS"
     };
-    Finding {
-        signature_id: sid::DNS_POLL_ENCRYPTED,
-        signature: format!(
+    super::tunnel_finding(
+        sid::DNS_POLL_ENCRYPTED,
+        format!(
             "SPANWATCH tunnel: DNS tunnel inside {carrier} (queries held by the server and asked again at once)"
         ),
-        category: "tunnel",
-        severity: 2,
-        app: None,
-        metadata: md,
-    }
+        None,
+        md,
+    )
 }
 
 #[cfg(test)]

@@ -239,17 +239,15 @@ pub fn meta(v: &Verdict) -> WrappedMeta {
 /// The `tunnel` alert.
 pub fn finding(v: &Verdict) -> Finding {
     let md = super::alert_metadata(v.confidence, traits(v));
-    Finding {
-        signature_id: sid::HTTP_WRAPPED_STREAM,
-        signature: match v.tool {
+    super::tunnel_finding(
+        sid::HTTP_WRAPPED_STREAM,
+        match v.tool {
             Some(t) => format!("SPANWATCH tunnel: byte stream inside HTTP requests ({t})"),
             None => "SPANWATCH tunnel: byte stream inside a long-lived HTTP request".into(),
         },
-        category: "tunnel",
-        severity: 2,
-        app: v.tool.map(String::from),
-        metadata: md,
-    }
+        v.tool,
+        md,
+    )
 }
 
 /// The general alert, raised when both halves were seen (metadata of the later half).
@@ -267,16 +265,13 @@ pub fn finding_paired(w: &WrappedMeta) -> Finding {
             }
         }
     }
-    Finding {
-        signature_id: sid::HTTP_WRAPPED_STREAM,
-        signature:
-            "SPANWATCH tunnel: byte stream inside long-lived HTTP requests (a POST and a GET that never finish)"
-                .into(),
-        category: "tunnel",
-        severity: 2,
-        app: None,
-        metadata: md,
-    }
+    super::tunnel_finding(
+        sid::HTTP_WRAPPED_STREAM,
+        "SPANWATCH tunnel: byte stream inside long-lived HTTP requests (a POST and a GET that never finish)"
+            .into(),
+        None,
+        md,
+    )
 }
 
 #[cfg(test)]

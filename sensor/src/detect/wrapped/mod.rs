@@ -52,6 +52,23 @@ fn alert_metadata(confidence: u8, traits: Traits) -> BTreeMap<String, Vec<String
     md
 }
 
+/// A wrapped protocol's `tunnel` alert (severity 2).
+fn tunnel_finding(
+    signature_id: u32,
+    signature: String,
+    app: Option<&str>,
+    metadata: BTreeMap<String, Vec<String>>,
+) -> Finding {
+    Finding {
+        signature_id,
+        signature,
+        category: "tunnel",
+        severity: 2,
+        app: app.map(String::from),
+        metadata,
+    }
+}
+
 impl FlowDetect {
     /// One TCP segment of a TLS flow, for an SSH session inside it. Returns the alert on the
     /// segment that completes the match.

@@ -256,14 +256,12 @@ pub fn meta(v: &Verdict) -> WrappedMeta {
 pub fn finding(v: &Verdict) -> Finding {
     let mut md = super::alert_metadata(v.confidence, traits(v));
     md.insert("inner".to_string(), vec!["ssh".to_string()]);
-    Finding {
-        signature_id: sid::TLS_WRAPPED_SSH,
-        signature: "SPANWATCH tunnel: SSH session inside TLS (stunnel-style wrapper)".into(),
-        category: "tunnel",
-        severity: 2,
-        app: Some("ssh".into()),
-        metadata: md,
-    }
+    super::tunnel_finding(
+        sid::TLS_WRAPPED_SSH,
+        "SPANWATCH tunnel: SSH session inside TLS (stunnel-style wrapper)".into(),
+        Some("ssh"),
+        md,
+    )
 }
 
 #[cfg(test)]
