@@ -236,7 +236,11 @@ pub(super) fn ipsec_ah(
         .meta_mut()
         .ipsec
         .get_or_insert(crate::model::meta::IpsecMeta { ah: mode });
-    let sid = if tunnel { sid::AH_TUNNEL } else { sid::AH_TRANSPORT };
+    let sid = if tunnel {
+        sid::AH_TUNNEL
+    } else {
+        sid::AH_TRANSPORT
+    };
     if flow.detect.alerted || out.iter().any(|f| f.signature_id == sid) {
         return;
     }

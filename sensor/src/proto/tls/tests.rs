@@ -209,6 +209,7 @@ fn cert() -> Vec<u8> {
     tbs.extend_from_slice(&tlv(0x30, &[]));
     tbs.extend_from_slice(&tlv(0x30, &subject));
     tbs.extend_from_slice(&tlv(0x30, &tlv(0x30, &tlv(0x06, &[0x2a, 0x86, 0x48])))); // SPKI
+
     // extensions [3]: basicConstraints (critical), then subjectAltName with two DNS names,
     // an IP address and an e-mail (rfc822Name)
     let mut bc = tlv(0x06, &[0x55, 0x1d, 0x13]);
