@@ -1,8 +1,8 @@
 //! Issue 15's capabilities on recordings of real programs (tests/fixtures/README.md says how
 //! each was made; the tests/live/<name>.sh scenario records it again with
 //! SPANWATCH_LIVE_RECORD=1): protocols named by one side (OpenSSH, xrdp), DNS tunnels other
-//! than iodine's default, Tor bridges, QUIC, WebSocket tunnels, IPsec without IKE. Runs
-//! without root.
+//! than iodine's default, Tor bridges, QUIC, WebSocket tunnels, IPsec without IKE, a TLS
+//! server named from its certificate when the client sent no SNI. Runs without root.
 
 mod common;
 use common::*;
@@ -152,7 +152,9 @@ fn tor_client_to_an_offline_bridge_is_named_from_its_client_hello() {
 #[test]
 fn manually_keyed_esp_and_ah_with_no_ike_in_view() {
     // scapy's IPsec (tests/live/ipsec_tun.py) on TUN devices: ESP over IPv4 and IPv6, AH
-    // over IPv4 and IPv6, ESP in UDP 4500, each carrying a ping and a 100 kB download
+    // over IPv4 and IPv6, ESP in UDP 4500, each carrying a ping and a 100 kB download; and
+    // AH in transport mode between 10.77.0.11 and 10.77.0.12 (their own ping and a 2 kB
+    // download, the AH after their IP header); three AH-protected OSPFv3 Hellos to ff02::5
     let r = fixture("live-ipsec.pcap");
     assert!(!r.iter().any(|x| x["dest_port"] == 500), "no IKE");
     let esp: Vec<&Value> = flows(&r)
@@ -179,6 +181,30 @@ fn manually_keyed_esp_and_ah_with_no_ike_in_view() {
         assert_eq!(f["app_proto"], "http");
         assert_eq!(f["ipsec"]["ah"], "tunnel");
     }
+    // transport mode: the hosts' own flows, read through the AH
+    let host = |proto: &str| {
+        flows(&r)
+            .into_iter()
+            .find(|f| f["proto"] == proto && f["dest_ip"] == "10.77.0.12")
+            .unwrap_or_else(|| panic!("the {proto} flow in AH transport mode"))
+    };
+    let (icmp, tcp) = (host("ICMP"), host("TCP"));
+    assert_eq!(icmp["src_ip"], "10.77.0.11");
+    assert_eq!(tcp["dest_port"], 8000);
+    assert_eq!(tcp["app_proto"], "http");
+    for f in [icmp, tcp] {
+        assert_eq!(f["ipsec"]["ah"], "transport", "{f}");
+        assert_eq!(f["flow"]["alerted"], true, "{f}");
+    }
+    // AH authenticating a routing protocol to a multicast group: recorded, not raised
+    let ospf = flows(&r)
+        .into_iter()
+        .find(|f| f["dest_ip"] == "ff02::5")
+        .expect("the OSPFv3 Hellos");
+    assert_eq!(ospf["proto"], "89");
+    assert_eq!(ospf["flow"]["pkts_toserver"], 3);
+    assert_eq!(ospf["ipsec"]["ah"], "transport");
+    assert_eq!(ospf["flow"]["alerted"], false);
     let mut got: Vec<(String, u64)> = alerts(&r)
         .iter()
         .map(|a| {
@@ -196,8 +222,10 @@ fn manually_keyed_esp_and_ah_with_no_ike_in_view() {
     let want: Vec<(String, u64)> = [
         ("ESP 10.77.0.2", 9_400_001),
         ("ESP fd77::2", 9_400_001),
+        ("ICMP 10.77.0.12", 9_400_014),
         ("ICMP 10.90.3.2", 9_400_005),
         ("ICMP 10.90.4.2", 9_400_005),
+        ("TCP 10.77.0.12", 9_400_014),
         ("TCP 10.90.3.2", 9_400_005),
         ("TCP 10.90.4.2", 9_400_005),
         ("UDP 10.77.0.2", 9_400_001),
@@ -207,4 +235,43 @@ fn manually_keyed_esp_and_ah_with_no_ike_in_view() {
     .collect();
     assert_eq!(got, want);
     assert!(alerts(&r).iter().all(|a| a["alert"]["category"] == "vpn"));
+}
+
+#[test]
+fn tls_server_without_sni_is_named_from_its_certificate_subject_alt_names() {
+    // openssl s_server (TLS 1.2) with CN=sni.cdn.test and subjectAltName sni.cdn.test,
+    // *.cdn.test, www.example.test, psiphon3.net, *.psiphon3.net; openssl s_client once with
+    // -noservername, once with -servername www.example.test
+    let r = fixture("live-cert_names.pcap");
+    let tls = flows_to(&r, 443);
+    assert_eq!(tls.len(), 2);
+    for f in &tls {
+        assert_eq!(f["app_proto"], "tls", "{f}");
+        assert_eq!(f["tls"]["version"], "TLSv1.2", "{f}");
+        assert_eq!(f["tls"]["subject"], "CN=sni.cdn.test", "{f}");
+    }
+    let unnamed = tls
+        .iter()
+        .find(|f| f["tls"]["sni"].is_null())
+        .expect("the flow with no SNI");
+    assert_eq!(unnamed["app"], "psiphon");
+    assert_eq!(unnamed["evidence"][0], "tls.cert_dns=psiphon3.net");
+    let named = tls
+        .iter()
+        .find(|f| f["tls"]["sni"] == "www.example.test")
+        .expect("the flow with SNI www.example.test");
+    // the client asked for another name the certificate also lists: that is what it reached
+    assert!(named["app"].is_null(), "{named}");
+    assert!(named["evidence"].is_null(), "{named}");
+    assert_eq!(named["flow"]["alerted"], false);
+    // one alert: the Psiphon catalogue entry, on the flow without SNI
+    let a = alerts(&r);
+    assert_eq!(sids(&r), [9_140_012]);
+    assert_eq!(a[0]["app"], "psiphon");
+    assert_eq!(a[0]["src_port"], unnamed["src_port"]);
+    assert_eq!(a[0]["alert"]["category"], "vpn");
+    assert_eq!(
+        a[0]["alert"]["metadata"]["evidence"][0],
+        "tls.cert_dns=psiphon3.net"
+    );
 }

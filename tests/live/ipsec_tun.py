@@ -6,8 +6,14 @@ as IP protocol 50/51 over IPv4 or IPv6, or as ESP in UDP 4500 (RFC 3948); what a
 checked, decrypted and written back to the TUN device. For kernels built without
 CONFIG_INET_ESP / CONFIG_INET_AH, where `ip xfrm state add ... proto esp` fails.
 
-  ipsec_tun.py MODE TUN LOCAL REMOTE SPI_OUT SPI_IN
-    MODE: esp | ah | esp-udp;  LOCAL, REMOTE: outer addresses (both IPv4 or both IPv6)
+Mode ah-transport is a host-to-host association instead (RFC 4302 transport mode): the host's
+own IPv4 packets to REMOTE, routed into the TUN device, get an AH inserted after their IP
+header (outer addresses = the packet's own) and leave through DEV (the raw socket is bound to
+it, so they do not route back into the TUN device).
+
+  ipsec_tun.py MODE TUN LOCAL REMOTE SPI_OUT SPI_IN [DEV]
+    MODE: esp | ah | esp-udp | ah-transport;  LOCAL, REMOTE: outer addresses (both IPv4 or
+    both IPv6; IPv4 for ah-transport);  DEV: the interface ah-transport sends on
 """
 import fcntl
 import os
@@ -25,11 +31,16 @@ AUTH_KEY = bytes.fromhex("6c6976652074657374206175746820206b657920")
 
 mode, tun_name, local, remote, spi_out, spi_in = sys.argv[1:7]
 spi_out, spi_in = int(spi_out, 0), int(spi_in, 0)
+transport = mode == "ah-transport"
+if transport:
+    mode, dev = "ah", sys.argv[7]
 v6 = ":" in local
 proto = 51 if mode == "ah" else 50
 
 
 def sa(spi, src, dst):
+    if transport:
+        return SecurityAssociation(AH, spi=spi, auth_algo="HMAC-SHA1-96", auth_key=AUTH_KEY)
     outer = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst, id=0x5357)
     if mode == "ah":
         return SecurityAssociation(AH, spi=spi, auth_algo="HMAC-SHA1-96", auth_key=AUTH_KEY, tunnel_header=outer)
@@ -52,12 +63,17 @@ else:
     rx = socket.socket(fam, socket.SOCK_RAW, proto)
     # IPv4: the whole outer header as built (AH authenticates its Identification field)
     tx = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW if not v6 else proto)
-print(f"{mode} {tun_name} {local} -> {remote} up", flush=True)
+    if transport:
+        tx.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+print(f"{sys.argv[1]} {tun_name} {local} -> {remote} up", flush=True)
 
 while True:
     ready, _, _ = select.select([tun, rx], [], [])
     if tun in ready:
-        pkt = IP(os.read(tun, 65535))
+        data = os.read(tun, 65535)
+        if transport and data[0] >> 4 != 4:
+            continue  # the TUN device's own IPv6 (router solicitations, MLD): not for this SA
+        pkt = IP(data)
         out = sa_out.encrypt(pkt)
         if mode == "esp-udp":
             tx.sendto(bytes(out.payload), (remote, 4500))
