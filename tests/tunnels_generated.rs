@@ -58,6 +58,33 @@ fn raw_esp_is_an_ipsec_vpn() {
     assert!(cat_alerts(&r, "vpn").is_empty());
 }
 
+#[test]
+fn a_flow_without_ports_starts_with_its_oldest_packet_whatever_order_they_come_in() {
+    // On a live link the two directions of an ESP flow (one SPI each) may reach different
+    // workers; the one handed over can arrive after a younger packet of the other side.
+    // Here the capture holds them in that order: B's packet (1 s) after A's (2 s).
+    let (a, b) = (v4("192.0.2.1"), v4("198.51.100.1"));
+    let l3 = |src, dst, spi, seq| ether(0x0800, &ip(src, dst, 50, &esp(spi, seq, 64)));
+    let mut w = PcapWriter::new(1);
+    let s = T0 * 1_000_000_000;
+    w.packet(s + 2_000_000_000, &l3(a, b, 0xc0de_0001, 1));
+    w.packet(s + 1_000_000_000, &l3(b, a, 0xbeef_0002, 1));
+    w.packet(s + 3_000_000_000, &l3(a, b, 0xc0de_0001, 2));
+    w.packet(s + 3_100_000_000, &l3(b, a, 0xbeef_0002, 2));
+    let (r, _) = replay_bytes(w.bytes(), &[]);
+    let f = flow_with(&r, "esp").expect("an esp flow");
+    assert_eq!(f["src_ip"], "198.51.100.1", "{f}");
+    assert_eq!(f["flow"]["start"], "2023-11-14T22:13:21.000000+0000");
+    assert_eq!(f["flow"]["pkts_toserver"], 2);
+    assert_eq!(f["flow"]["pkts_toclient"], 2);
+    // in time order the first sender is the client, as before
+    let mut w = PcapWriter::new(1);
+    w.packet(s + 1_000_000_000, &l3(a, b, 0xc0de_0001, 1));
+    w.packet(s + 2_000_000_000, &l3(b, a, 0xbeef_0002, 1));
+    let (r, _) = replay_bytes(w.bytes(), &[]);
+    assert_eq!(flow_with(&r, "esp").unwrap()["src_ip"], "192.0.2.1");
+}
+
 /// IPv4 with an Authentication Header (RFC 4302 §2): next header, payload length in 4-byte
 /// words minus 2, reserved, SPI, sequence, 12-byte ICV; then `inner`.
 fn ah_packet(src: &str, dst: &str, next: u8, inner: &[u8]) -> Vec<u8> {

@@ -160,17 +160,22 @@ fn proxy_protocol_header(flow: &mut Flow, insp: &mut Inspect) -> bool {
 }
 
 /// The flow's client and server were guessed the wrong way round: swap them.
-fn swap_roles(flow: &mut Flow, insp: &mut Inspect) {
+pub(super) fn swap_roles(flow: &mut Flow, insp: &mut Inspect) {
+    swap_flow_roles(flow);
+    insp.buf.swap(0, 1);
+    insp.next_seq.swap(0, 1);
+    insp.gap.swap(0, 1);
+    insp.got = 0;
+}
+
+/// The flow's half of [`swap_roles`] (with or without the inspection state).
+pub(super) fn swap_flow_roles(flow: &mut Flow) {
     flow.client_is_lo = !flow.client_is_lo;
     flow.pkts.swap(0, 1);
     flow.bytes.swap(0, 1);
     flow.tcp_flags.swap(0, 1);
     flow.detect.ssh_reset();
-    insp.buf.swap(0, 1);
-    insp.next_seq.swap(0, 1);
-    insp.gap.swap(0, 1);
-    insp.got = 0;
-    if let Some(s) = &mut flow.detect.meta_mut().ssh {
+    if let Some(s) = flow.detect.meta.as_deref_mut().and_then(|m| m.ssh.as_mut()) {
         std::mem::swap(&mut s.client, &mut s.server);
     }
 }

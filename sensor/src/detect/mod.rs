@@ -128,6 +128,22 @@ impl FlowDetect {
     }
 }
 
+/// The other side sent first: a flow with no ports (ESP, AH, GRE …) whose client is its
+/// first sender saw a packet of the other side older than its first one, and only now
+/// (live capture: another worker handed it over after this one had its own packet). That
+/// older sender is the client; the flow starts at its packet.
+pub fn earlier_sender_is_client(flow: &mut Flow, ts: u64) {
+    match flow.detect.insp.take() {
+        Some(mut insp) => {
+            identify::swap_roles(flow, &mut insp);
+            flow.detect.insp = Some(insp);
+        }
+        None => identify::swap_flow_roles(flow),
+    }
+    flow.start_ns = ts;
+    flow.period_start_ns = ts;
+}
+
 /// The opening bytes of each direction and what has been learned from them.
 #[derive(Debug, Default)]
 struct Inspect {

@@ -369,11 +369,20 @@ impl Worker {
         if new {
             stats.flows_created.inc();
         }
-        let dir = if fwd == flow.client_is_lo {
+        let mut dir = if fwd == flow.client_is_lo {
             TO_SERVER
         } else {
             TO_CLIENT
         };
+        if dir == TO_CLIENT
+            && flow.pkts[TO_CLIENT] == 0
+            && ts < flow.start_ns
+            && no_ports(info.proto)
+        {
+            // the other side's older packet, handed over by another worker
+            crate::detect::earlier_sender_is_client(flow, ts);
+            dir = TO_SERVER;
+        }
         flow.pkts[dir] += 1;
         flow.bytes[dir] += wire_len as u64;
         let media_due =
@@ -496,4 +505,14 @@ impl Worker {
         self.stats.flows_active.set(0);
         self.sink.flush(&self.stats);
     }
+}
+
+/// IP protocols whose flows have no ports or types to tell client from server (ESP, GRE,
+/// OSPF …): their client is the first sender.
+fn no_ports(proto: u8) -> bool {
+    use crate::decode::{PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP};
+    !matches!(
+        proto,
+        PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ICMPV6 | PROTO_SCTP
+    )
 }
