@@ -69,7 +69,7 @@ dnss_start() {
   wait_port "$NS_A" 53 udp 10 || { fail "dnss ($1) did not listen on 127.0.0.1:53"; tail "$WORK/dnss-$1.log"; }
 }
 
-record_start ${SPANWATCH_LIVE_PACKETS:-1500} ${SPANWATCH_LIVE_SNAPLEN:-400}
+record_start "${SPANWATCH_LIVE_PACKETS:-1500}" "${SPANWATCH_LIVE_SNAPLEN:-400}"
 start_spanwatch
 
 # 1. An ordinary DoH session: six lookups 1.3 s apart, then the proxy stops (the connection
