@@ -55,7 +55,7 @@ cargo test --release
 # Live tests: real servers and clients in network namespaces (root only; they say
 # SKIPPED otherwise).
 echo "== live tests"
-tests/live/run-all.sh rdp vnc ssh ssh_transfer proxy shadowsocks openvpn openconnect wireguard dns_tunnel icmp_tunnel upload am_down quiet afpacket timely beacon tunnel_spread tap identity accounts account_pseudonym devices stunnel_ssh httptunnel one_side dns_tunnel_variants quic websocket tor ipsec cert_names
+tests/live/run-all.sh rdp vnc ssh ssh_transfer proxy shadowsocks openvpn openconnect wireguard dns_tunnel icmp_tunnel upload am_down quiet afpacket timely beacon tunnel_spread tap identity accounts account_pseudonym devices stunnel_ssh httptunnel one_side dns_tunnel_variants quic websocket tor ipsec cert_names doh_tunnel
 
 if [ -x tests/deploy/run.sh ]; then
   echo "== deploy checks"

@@ -1,8 +1,9 @@
 //! Issue 15's capabilities on recordings of real programs (tests/fixtures/README.md says how
 //! each was made; the tests/live/<name>.sh scenario records it again with
 //! SPANWATCH_LIVE_RECORD=1): protocols named by one side (OpenSSH, xrdp), DNS tunnels other
-//! than iodine's default, Tor bridges, QUIC, WebSocket tunnels, IPsec without IKE, a TLS
-//! server named from its certificate when the client sent no SNI. Runs without root.
+//! than iodine's default, a DNS tunnel inside DoH, Tor bridges, QUIC, WebSocket tunnels, IPsec
+//! without IKE, a TLS server named from its certificate when the client sent no SNI. Runs
+//! without root.
 
 mod common;
 use common::*;
@@ -274,4 +275,43 @@ fn tls_server_without_sni_is_named_from_its_certificate_subject_alt_names() {
         a[0]["alert"]["metadata"]["evidence"][0],
         "tls.cert_dns=psiphon3.net"
     );
+}
+
+#[test]
+fn iodine_through_doh_polls_are_held_and_an_ordinary_doh_session_is_not() {
+    // dnss (DNS to DoH) in swa to dnsdist's DoH frontend for cloudflare-dns.com in swb, which
+    // forwards the tunnel domain to iodined: first six lookups at a human pace through one
+    // dnss (closed after), then iodine through another, with pings pushed from the server's
+    // side while the client's query is held
+    let r = fixture("live-doh_tunnel.pcap");
+    let mut doh: Vec<&Value> = flows_to(&r, 443)
+        .into_iter()
+        .filter(|f| f["resolver_bypass"]["kind"] == "doh")
+        .collect();
+    doh.sort_by_key(|f| f["flow"]["start"].as_str().unwrap().to_string());
+    assert_eq!(doh.len(), 2, "{doh:?}");
+    for f in &doh {
+        assert_eq!(f["resolver_bypass"]["resolver"], "cloudflare-dns");
+        assert_eq!(f["tls"]["sni"], "cloudflare-dns.com");
+        assert_eq!(f["dest_ip"], "10.77.0.2");
+    }
+    let (ordinary, tunnel) = (doh[0], doh[1]);
+    assert_eq!(sids(&r), [9_300_101]);
+    let a = alerts(&r)[0];
+    assert_eq!(a["flow_id"], tunnel["flow_id"]);
+    assert_eq!(a["alert"]["category"], "tunnel");
+    let md = &a["alert"]["metadata"];
+    assert_eq!(md["carrier"][0], "doh");
+    assert_eq!(md["inner"][0], "dns-tunnel");
+    assert_eq!(md["held_polls"][0], "3");
+    // the server's pings come every 1.5 s: each held about that long
+    let held: u64 = md["longest_hold_ms"][0].as_str().unwrap().parse().unwrap();
+    assert!((1_000..3_000).contains(&held), "{held}");
+    assert_eq!(tunnel["wrapped"]["inner"], "dns-tunnel");
+    assert_eq!(tunnel["wrapped"]["outer"], "doh");
+    assert_eq!(tunnel["flow"]["alerted"], true);
+    // the ordinary session: answered in milliseconds, asked 1.3 s apart
+    assert!(ordinary["wrapped"].is_null(), "{ordinary}");
+    assert_eq!(ordinary["flow"]["alerted"], false);
+    assert_eq!(ordinary["flow"]["state"], "closed");
 }
