@@ -3,11 +3,14 @@
 //!
 //! A DNS tunnel's server can only speak when asked, so its client keeps a query open for the
 //! server to answer when it has data, and asks again the moment an answer arrives (iodine's
-//! "lazy mode", dns2tcp's and dnscat2's polling: the server holds each query up to its
-//! timeout). Through a public resolver over DoH or DoT this shows as exchanges where the
-//! answer comes a second or more after the query — the resolver waiting on the tunnel's
-//! authoritative server — and the client's next query follows the answer within a few tens
-//! of milliseconds. A resolver answers ordinary lookups in milliseconds (from its cache) or
+//! "lazy mode", dns2tcp's polling). Through a public resolver over DoH or DoT this shows as
+//! exchanges where the answer comes a second or more after the query — the resolver waiting
+//! on the tunnel's authoritative server — and the client's next query follows the answer
+//! within a few tens of milliseconds. dns2tcp's server answers a held query on a timer (about
+//! 3 s in nDPI's dns2tcp_tunnel.pcap); iodined 0.7 answers it when it has data for the client
+//! or when the next query comes, so an idle or client-driven iodine session shows no hold and
+//! is missed (tests/live/doh_tunnel.sh records the case that is found: data pushed from the
+//! server's side). A resolver answers ordinary lookups in milliseconds (from its cache) or
 //! some hundreds (recursion), and a stub or browser asks when an application needs a name,
 //! not the instant an answer lands.
 //!
