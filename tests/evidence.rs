@@ -51,14 +51,7 @@ fn rdp_session(sc: &mut Scene, client: (&str, u16), server: &str, extra: usize, 
 }
 
 fn replay_into(pcap: &[u8], cfg: &Path) -> Vec<Value> {
-    let (recs, out) = replay_bytes(pcap, &["--config", cfg.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "replay failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
+    replay_checked(pcap, &["--config", cfg.to_str().unwrap()])
 }
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {

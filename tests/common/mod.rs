@@ -48,10 +48,15 @@ pub fn replay_bytes(bytes: &[u8], extra: &[&str]) -> (Vec<Value>, Output) {
 /// Replay a capture built by the testkit, which must succeed, and return its records after
 /// checking each against the EVE schema.
 pub fn replay_checked(bytes: &[u8], extra: &[&str]) -> Vec<Value> {
-    let (recs, out) = replay_bytes(bytes, extra);
+    succeeded("replay", replay_bytes(bytes, extra))
+}
+
+/// A replay's records, after checking it exited 0 (else the message names `what` and quotes
+/// its stderr) and each record against the EVE schema.
+fn succeeded(what: &str, (recs, out): (Vec<Value>, Output)) -> Vec<Value> {
     assert!(
         out.status.success(),
-        "{}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_schema(&recs);
@@ -131,14 +136,7 @@ pub fn fixture(name: &str) -> Vec<Value> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    let (recs, out) = replay(&p, &[]);
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_schema(&recs);
-    recs
+    succeeded(name, replay(&p, &[]))
 }
 
 /// The shared corpus of public captures beside the repository (`../shared/corpus`), when

@@ -34,6 +34,9 @@ const HELD_MAX_NS: u64 = 60_000_000_000;
 const REASK_NS: u64 = 250_000_000;
 /// Held polls that make the verdict.
 const POLLS: u8 = 3;
+/// The verdict's confidence: the hold-and-ask-again rhythm is the tunnel's, but one
+/// application that long-polls through a resolver would show it too.
+const CONFIDENCE: u8 = 75;
 /// Query and answer segments looked at before giving up.
 const MAX_SEGMENTS: u16 = 512;
 
@@ -45,18 +48,17 @@ pub struct DnsPoll {
     /// When a held answer arrived, while the client's next query is awaited.
     held: Option<u64>,
     /// Held polls so far and the longest hold (ms).
-    pub polls: u8,
+    polls: u8,
     longest_ms: u64,
     segments: u16,
     /// Gave up or matched.
-    pub over: bool,
+    over: bool,
 }
 
 /// What the polling showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
-    pub confidence: u8,
-    pub polls: u8,
+    /// The longest hold (ms).
     pub longest_ms: u64,
     /// `doh` or `dot`.
     pub kind: &'static str,
@@ -84,11 +86,9 @@ impl DnsPoll {
             if let Some(a) = self.held.take() {
                 if ts.saturating_sub(a) <= REASK_NS {
                     self.polls += 1;
-                    if self.polls >= POLLS {
+                    if self.polls == POLLS {
                         self.over = true;
                         return Some(Verdict {
-                            confidence: if self.polls > POLLS { 90 } else { 75 },
-                            polls: self.polls,
                             longest_ms: self.longest_ms,
                             kind,
                         });
@@ -111,7 +111,7 @@ impl DnsPoll {
 
 fn traits(v: &Verdict) -> super::Traits {
     vec![
-        ("held_polls", v.polls.to_string()),
+        ("held_polls", POLLS.to_string()),
         ("longest_hold_ms", v.longest_ms.to_string()),
         ("carrier", v.kind.to_string()),
     ]
@@ -119,12 +119,12 @@ fn traits(v: &Verdict) -> super::Traits {
 
 /// The flow record's `wrapped` part.
 pub fn meta(v: &Verdict) -> WrappedMeta {
-    super::wrapped_meta(v.confidence, ("dns-tunnel", v.kind), None, traits(v))
+    super::wrapped_meta(CONFIDENCE, ("dns-tunnel", v.kind), None, traits(v))
 }
 
 /// The `tunnel` alert.
 pub fn finding(v: &Verdict) -> Finding {
-    let mut md = super::alert_metadata(v.confidence, traits(v));
+    let mut md = super::alert_metadata(CONFIDENCE, traits(v));
     md.insert("inner".to_string(), vec!["dns-tunnel".to_string()]);
     let carrier = if v.kind == "dot" {
         "DNS over TLS"
@@ -173,9 +173,8 @@ mod tests {
             (true, 98, 7911),
         ];
         let v = run(&segs).expect("a verdict");
-        assert_eq!(v.polls, 3);
         assert_eq!(v.longest_ms, 3089);
-        assert_eq!(v.confidence, 75);
+        assert_eq!(v.kind, "doh");
         let f = finding(&v);
         assert_eq!(f.category, "tunnel");
         assert!(f.signature.contains("DNS over HTTPS"));

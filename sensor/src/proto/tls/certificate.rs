@@ -48,7 +48,7 @@ pub(super) struct CertNames {
 }
 
 /// subjectAltName DNS names kept per certificate (a CDN's shared certificate lists dozens).
-pub const MAX_DNS_NAMES: usize = 64;
+const MAX_DNS_NAMES: usize = 64;
 /// Longest DNS name (RFC 1035 §2.3.4).
 const MAX_NAME: usize = 253;
 
